@@ -1,0 +1,1 @@
+"""Typed data that crosses a boundary between stages, storage, the flow and the API."""

@@ -1,0 +1,127 @@
+"""One error hierarchy for the whole pipeline.
+
+Every error says what went wrong, with which file, and what the user can do about it.
+The CLI, the flow and the API each translate these in exactly one place.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = [
+    "ExitCode",
+    "DossierError",
+    "InputFileError",
+    "EmptyFileError",
+    "UnsupportedFormatError",
+    "CorruptFileError",
+    "EncryptedPdfError",
+    "ImageTooLargeError",
+    "TooManyPagesError",
+    "OcrEngineError",
+    "MissingDependencyError",
+    "StorageError",
+    "NotFoundError",
+    "DoctypeDefinitionError",
+    "ConfigurationError",
+]
+
+
+class ExitCode(IntEnum):
+    ok = 0
+    bad_args = 2
+    input_file = 3
+    some_files_failed = 4
+    missing_dependency = 5
+    ocr_engine = 6
+    storage = 7
+    not_found = 8
+    configuration = 9
+    internal = 15
+
+
+class DossierError(Exception):
+    """Base of all errors the pipeline reports to a user."""
+
+    exit_code: ExitCode = ExitCode.internal
+    hint: str = ""
+
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None):
+        self.message = message
+        self.path = path
+        if hint is not None:
+            self.hint = hint
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        tail = f" ({self.hint})" if self.hint else ""
+        return f"{where}{self.message}{tail}"
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+
+class InputFileError(DossierError):
+    """An input file cannot be digitized as it is; the rest of the batch goes on."""
+
+    exit_code = ExitCode.input_file
+    hint = "check the file, rescan it if needed, and ingest it again"
+
+
+class EmptyFileError(InputFileError):
+    hint = "the file has no content: rescan the page and upload it again"
+
+
+class UnsupportedFormatError(InputFileError):
+    hint = "upload JPEG, PNG, TIFF or PDF files"
+
+
+class CorruptFileError(InputFileError):
+    hint = "the file is damaged or truncated: rescan or re-export it and upload it again"
+
+
+class EncryptedPdfError(InputFileError):
+    hint = (
+        "the PDF is password-protected: remove the password first, "
+        "e.g. `qpdf --decrypt --password=PASSWORD in.pdf out.pdf`, then ingest out.pdf"
+    )
+
+
+class ImageTooLargeError(InputFileError):
+    hint = "scan at 300 dpi or less, or raise DOSSIER_MAX_IMAGE_PIXELS if the image is genuine"
+
+
+class TooManyPagesError(InputFileError):
+    hint = "split the file into smaller dossiers, or raise DOSSIER_MAX_PAGES"
+
+
+class OcrEngineError(DossierError):
+    exit_code = ExitCode.ocr_engine
+    hint = "check that Tesseract and its vie/eng language data are installed (`make setup`)"
+
+
+class MissingDependencyError(DossierError):
+    exit_code = ExitCode.missing_dependency
+    hint = "run `make setup` to install what is missing"
+
+
+class StorageError(DossierError):
+    exit_code = ExitCode.storage
+    hint = "check the object store / database settings (DOSSIER_S3_ENDPOINT, DOSSIER_INDEX_URL)"
+
+
+class NotFoundError(DossierError):
+    exit_code = ExitCode.not_found
+    hint = ""
+
+
+class DoctypeDefinitionError(DossierError):
+    exit_code = ExitCode.configuration
+    hint = "fix the document-type definition file (see extraction/doctypes/*.yaml for the format)"
+
+
+class ConfigurationError(DossierError):
+    exit_code = ExitCode.configuration
+    hint = "check the DOSSIER_* settings"

@@ -1,0 +1,133 @@
+"""The OCR result tree: Document > Page > Line > Word, every level with boxes and confidences.
+
+Boxes are ``[x0, y0, x1, y1]`` in pixels of the cleaned page image the OCR ran on.
+Confidences are 0..1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = ["BBox", "Word", "Line", "PageOCR", "OcrDocument", "union_box"]
+
+BBox = tuple[int, int, int, int]
+
+
+def union_box(boxes: list[BBox]) -> BBox:
+    """Smallest box containing all ``boxes``."""
+    if not boxes:
+        return (0, 0, 0, 0)
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+class Word(BaseModel):
+    text: str
+    bbox: BBox
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class Line(BaseModel):
+    words: list[Word]
+    block: int = 0
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+    @property
+    def bbox(self) -> BBox:
+        return union_box([w.bbox for w in self.words])
+
+    @property
+    def confidence(self) -> float:
+        if not self.words:
+            return 0.0
+        return sum(w.confidence for w in self.words) / len(self.words)
+
+    def export(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "bbox": list(self.bbox),
+            "confidence": round(self.confidence, 4),
+            "block": self.block,
+            "words": [w.model_dump(mode="json") for w in self.words],
+        }
+
+
+class PageOCR(BaseModel):
+    """OCR of one page, after cleanup."""
+
+    index: int = 0
+    width: int
+    height: int
+    dpi: int = 300
+    lines: list[Line] = Field(default_factory=list)
+    # What cleanup did, so boxes can be traced back to the original scan.
+    rotation: int = 0  # degrees clockwise applied to the original
+    skew_angle: float = 0.0  # degrees the page was deskewed by
+    scale: float = 1.0  # factor the original was resized by
+    source: str = "ocr"  # "ocr" or "text-layer" (born-digital PDF)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for line in self.lines for w in line.words]
+
+    @property
+    def confidence(self) -> float:
+        words = self.words
+        if not words:
+            return 0.0
+        return sum(w.confidence for w in words) / len(words)
+
+    def export(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "width": self.width,
+            "height": self.height,
+            "dpi": self.dpi,
+            "rotation": self.rotation,
+            "skew_angle": self.skew_angle,
+            "scale": self.scale,
+            "source": self.source,
+            "confidence": round(self.confidence, 4),
+            "text": self.text,
+            "lines": [line.export() for line in self.lines],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PageOCR:
+        lines = [Line(words=[Word(**w) for w in ln["words"]], block=ln.get("block", 0))
+                 for ln in data.get("lines", [])]
+        keep = {k: data[k] for k in ("index", "width", "height", "dpi", "rotation",
+                                     "skew_angle", "scale", "source") if k in data}
+        return cls(lines=lines, **keep)
+
+
+class OcrDocument(BaseModel):
+    """OCR of a whole file: its pages in order."""
+
+    source: str = ""
+    pages: list[PageOCR] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n\f".join(p.text for p in self.pages)
+
+    def export(self) -> dict[str, Any]:
+        return {"source": self.source, "pages": [p.export() for p in self.pages]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OcrDocument:
+        return cls(source=data.get("source", ""),
+                   pages=[PageOCR.from_dict(p) for p in data.get("pages", [])])

@@ -1,0 +1,54 @@
+"""Settings, read once from the environment (prefix ``DOSSIER_``) and an optional ``.env``."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOSSIER_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".dossier"), description="where embedded data lives")
+
+    # Object store. Empty endpoint: start the embedded S3 server under data_dir.
+    s3_endpoint: str = ""
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    bucket_prefix: str = ""
+
+    # SQL index. Empty: a SQLite file under data_dir.
+    index_url: str = ""
+
+    # OCR
+    lang: str = "vie+eng"
+    tesseract_cmd: str = "tesseract"
+    tesseract_timeout_s: float = 180.0
+    workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
+
+    # Input limits: every file is untrusted.
+    max_file_bytes: int = 300 * 1024 * 1024
+    max_image_pixels: int = 120_000_000
+    max_pages: int = 300
+    pdf_render_dpi: int = 300
+
+    # Review: fields below this confidence go to the review queue.
+    review_threshold: float = 0.80
+
+    def resolved_index_url(self) -> str:
+        if self.index_url:
+            return self.index_url
+        return f"sqlite:///{(self.data_dir / 'index.sqlite3').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
