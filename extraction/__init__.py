@@ -1,0 +1,46 @@
+"""Classification, splitting and field extraction over OCR results.
+
+Nothing here imports Prefect, FastAPI or the storage layer.
+"""
+
+from __future__ import annotations
+
+from extraction.classify import UNKNOWN, classify_page, split_pages
+from extraction.doctypes import DoctypeDef, load_doctypes
+from extraction.fields import extract_fields, find_citizen_ids
+from extraction.layout import page_rows
+from models.ocr import PageOCR
+from models.records import ExtractedDocument
+
+__all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "UNKNOWN"]
+
+
+def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
+                      review_threshold: float = 0.8) -> list[ExtractedDocument]:
+    """Classify the pages of a dossier, split them into documents and extract the fields."""
+    by_id = {d.id: d for d in doctypes}
+    classes = [classify_page(p, doctypes) for p in pages]
+    out = []
+    for doctype, idxs, conf in split_pages(classes):
+        rows = [r for i in idxs for r in page_rows(pages[i], i)]
+        d = by_id.get(doctype)
+        fields = extract_fields(d, rows, review_threshold=review_threshold) if d else []
+        doc = ExtractedDocument(doctype=doctype, title=d.title if d else "Không xác định",
+                                pages=idxs, classification_confidence=conf, fields=fields)
+        out.append(doc)
+    return out
+
+
+def citizen_ids_of(doc: ExtractedDocument, doctype: DoctypeDef | None,
+                   pages: list[PageOCR]) -> list[str]:
+    """Every citizen ID a document names: its ID fields, then any other valid ID in its text."""
+    ids: list[str] = []
+    citizen_fields = {f.name for f in doctype.fields if f.citizen} if doctype else set()
+    for f in doc.fields:
+        if f.name in citizen_fields and f.value and not f.problems and f.value not in ids:
+            ids.append(f.value)
+    rows = [r for i in doc.pages for r in page_rows(pages[i], i)]
+    for cid in find_citizen_ids(rows):
+        if cid not in ids:
+            ids.append(cid)
+    return ids

@@ -1,0 +1,81 @@
+"""Page classification and dossier splitting by weighted keywords, fuzzy-matched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spacy.matcher import Matcher
+
+from extraction.doctypes import DoctypeDef
+from extraction.nlp import build_matcher, match_spans, text_doc
+from models.ocr import PageOCR
+
+__all__ = ["PageClass", "classify_page", "split_pages", "UNKNOWN"]
+
+UNKNOWN = "unknown"
+
+
+@dataclass
+class PageClass:
+    doctype: str
+    score: float
+    confidence: float
+    has_title: bool
+
+
+_MATCHERS: dict[tuple[int, ...], tuple[tuple[DoctypeDef, ...], Matcher]] = {}
+
+
+def _keyword_matcher(doctypes: tuple[DoctypeDef, ...]) -> Matcher:
+    # Keyed by identity; the entry keeps the definitions alive so ids stay unique.
+    key = tuple(id(d) for d in doctypes)
+    if key not in _MATCHERS:
+        _MATCHERS[key] = (doctypes, _build_keyword_matcher(doctypes))
+    return _MATCHERS[key][1]
+
+
+def _build_keyword_matcher(doctypes: tuple[DoctypeDef, ...]) -> Matcher:
+    phrases: dict[str, list[str]] = {}
+    for d in doctypes:
+        for i, k in enumerate(d.keywords):
+            phrases[f"{d.id}|{i}"] = [k.text]
+    return build_matcher(phrases)
+
+
+def classify_page(page: PageOCR, doctypes: list[DoctypeDef]) -> PageClass:
+    """Best document type for one page; ``unknown`` when nothing scores enough."""
+    key = tuple(doctypes)
+    matcher = _keyword_matcher(key)
+    doc = text_doc(page.text)
+    found: dict[str, set[int]] = {}
+    for label, _, _ in match_spans(matcher, doc):
+        dt, idx = label.split("|")
+        found.setdefault(dt, set()).add(int(idx))
+    best = PageClass(UNKNOWN, 0.0, 0.0, False)
+    for d in doctypes:
+        hits = found.get(d.id, set())
+        score = sum(d.keywords[i].weight for i in hits)
+        if score > best.score and score >= d.min_score:
+            total = sum(k.weight for k in d.keywords)
+            has_title = any(d.keywords[i].title for i in hits)
+            # Confidence: share of the keyword weight seen, saturating at 60 %.
+            conf = min(1.0, score / (0.6 * total)) if total else 0.0
+            best = PageClass(d.id, score, round(conf, 3), has_title)
+    return best
+
+
+def split_pages(classes: list[PageClass]) -> list[tuple[str, list[int], float]]:
+    """Group consecutive pages into documents: (doctype, page indexes, confidence).
+
+    A page starts a new document when its type differs from the current one, or when it
+    carries the type's title again. Pages of unknown type continue the current document.
+    """
+    docs: list[tuple[str, list[int], list[float]]] = []
+    for i, c in enumerate(classes):
+        if docs and (c.doctype == UNKNOWN or (c.doctype == docs[-1][0] and not c.has_title)):
+            docs[-1][1].append(i)
+            continue
+        if docs and docs[-1][0] == UNKNOWN and c.doctype != UNKNOWN and len(docs[-1][1]) == 0:
+            docs.pop()
+        docs.append((c.doctype, [i], [c.confidence]))
+    return [(dt, pages, max(confs)) for dt, pages, confs in docs]

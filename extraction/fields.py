@@ -1,0 +1,206 @@
+"""Field extraction: find each field's label on the visual rows, read the value beside or
+below it, parse and validate it, and give it a confidence and a page box."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spacy.matcher import Matcher
+
+from extraction.doctypes import DoctypeDef, FieldDef
+from extraction.layout import Row
+from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc
+from extraction.validators import Parsed, check_citizen_id, parse_value
+from models.ocr import union_box
+from models.records import ExtractedField, FieldStatus
+
+__all__ = ["extract_fields", "find_citizen_ids", "STOP"]
+
+STOP = "__stop__"
+# Fields a reviewer must see even when confident: none yet; every field is judged alike.
+INVALID_PENALTY = 0.6
+
+
+@dataclass
+class _Label:
+    row: int
+    key: str
+    start: int  # token index
+    end: int
+
+
+def _label_matcher(doctype: DoctypeDef) -> Matcher:
+    cached = doctype.__pydantic_private__.get("_matcher") if doctype.__pydantic_private__ else None
+    if cached is None:
+        cached = _build_label_matcher(doctype)
+        doctype._matcher = cached
+    return cached
+
+
+def _build_label_matcher(doctype: DoctypeDef) -> Matcher:
+    phrases: dict[str, list[str]] = {f.name: f.labels for f in doctype.fields}
+    if doctype.stop_labels:
+        phrases[STOP] = doctype.stop_labels
+    return build_matcher(phrases)
+
+
+def _value_tokens(rd: RowDoc, start: int, end: int, segment: int) -> tuple[int, int]:
+    """Token range of the ``segment``-th cell between start and end, split at wide gaps."""
+    if start >= end:
+        return start, start
+    gap_limit = max(40, 3.5 * rd.row.height)
+    cells: list[tuple[int, int]] = []
+    cell_start = start
+    for t in range(start + 1, end):
+        prev_w = rd.row.words[rd.word_of_token[t - 1]]
+        w = rd.row.words[rd.word_of_token[t]]
+        if w is not prev_w and w.bbox[0] - prev_w.bbox[2] > gap_limit:
+            cells.append((cell_start, t))
+            cell_start = t
+    cells.append((cell_start, end))
+    # Leaders and colons alone do not make a cell.
+    cells = [c for c in cells if any(rd.doc[i].is_alpha or rd.doc[i].like_num
+                                     or any(ch.isdigit() for ch in rd.doc[i].text)
+                                     for i in range(*c))]
+    if len(cells) < segment:
+        return start, start
+    return cells[segment - 1]
+
+
+def _has_content(rd: RowDoc, start: int, end: int) -> bool:
+    return any(any(ch.isalnum() for ch in rd.doc[i].text) for i in range(start, end))
+
+
+def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
+                   review_threshold: float = 0.8) -> list[ExtractedField]:
+    """Every field of ``doctype`` read from ``rows`` (a document's rows, pages in order)."""
+    matcher = _label_matcher(doctype)
+    docs = [row_doc(r) for r in rows]
+    labels: list[_Label] = []
+    for ri, rd in enumerate(docs):
+        for key, s, e in match_spans(matcher, rd.doc):
+            labels.append(_Label(ri, key, s, e))
+    by_row: dict[int, list[_Label]] = {}
+    for lab in labels:
+        by_row.setdefault(lab.row, []).append(lab)
+
+    found_at: dict[str, _Label] = {}
+    out: list[ExtractedField] = []
+    for fdef in doctype.fields:
+        lab = _pick_label(fdef, labels, found_at)
+        if lab is None:
+            out.append(ExtractedField(name=fdef.name, label=fdef.title or fdef.labels[0],
+                                      status=FieldStatus.missing,
+                                      problems=["label not found"] if fdef.required else []))
+            continue
+        found_at[fdef.name] = lab
+        out.append(_read_value(fdef, lab, docs, by_row, review_threshold))
+    _cross_check(out)
+    for f in out:
+        if f.status == FieldStatus.review or f.status == FieldStatus.accepted:
+            f.status = (FieldStatus.accepted
+                        if not f.problems and f.confidence >= review_threshold
+                        else FieldStatus.review)
+    return out
+
+
+def _pick_label(fdef: FieldDef, labels: list[_Label],
+                found_at: dict[str, _Label]) -> _Label | None:
+    cands = [lab for lab in labels if lab.key == fdef.name]
+    if fdef.after:
+        anchor = found_at.get(fdef.after)
+        if anchor is None:
+            return None
+        cands = [lab for lab in cands
+                 if (lab.row, lab.start) > (anchor.row, anchor.start)]
+    if len(cands) < fdef.nth:
+        return None
+    return cands[fdef.nth - 1]
+
+
+def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
+                by_row: dict[int, list[_Label]], review_threshold: float) -> ExtractedField:
+    parts: list[tuple[RowDoc, int, int]] = []
+    rd = docs[lab.row]
+    later = [x.start for x in by_row.get(lab.row, []) if x.start >= lab.end]
+    s, e = _value_tokens(rd, lab.end, min(later) if later else len(rd.doc), fdef.segment)
+    if _has_content(rd, s, e) and fdef.value_position != "below":
+        parts.append((rd, s, e))
+    elif fdef.value_position != "right" and lab.row + 1 < len(docs):
+        nxt = lab.row + 1
+        nd = docs[nxt]
+        starts = [x.start for x in by_row.get(nxt, [])]
+        first_label = min(starts) if starts else len(nd.doc)
+        if first_label > 0 and _has_content(nd, 0, first_label):
+            s2, e2 = _value_tokens(nd, 0, first_label, 1)
+            parts.append((nd, s2, e2))
+    # Long values wrap onto the next rows, which carry no label of their own.
+    if parts and fdef.lines > 1:
+        last_row = docs.index(parts[-1][0])
+        for nxt in range(last_row + 1, min(len(docs), last_row + fdef.lines)):
+            nd = docs[nxt]
+            prev = docs[nxt - 1].row
+            if by_row.get(nxt) or nd.row.page != prev.page:
+                break
+            if nd.row.bbox[1] - prev.bbox[3] > 1.2 * max(prev.height, 1):
+                break
+            parts.append((nd, 0, len(nd.doc)))
+    if not parts:
+        return ExtractedField(name=fdef.name, label=fdef.title or fdef.labels[0],
+                              status=FieldStatus.missing, problems=["no value next to the label"])
+    raw = " ".join(p[0].doc[p[1]:p[2]].text for p in parts).strip()
+    parsed = parse_value(fdef.type, raw)
+    words = _words_used(parts, parsed)
+    conf = sum(w.confidence for w in words) / len(words) if words else 0.0
+    if not parsed.valid:
+        conf *= INVALID_PENALTY
+    page = parts[0][0].row.page
+    bbox = union_box([w.bbox for w in words if True]) if words else None
+    return ExtractedField(name=fdef.name, label=fdef.title or fdef.labels[0], value=parsed.value,
+                          raw=raw, confidence=round(max(0.0, min(1.0, conf)), 4), page=page,
+                          bbox=bbox,
+                          status=FieldStatus.review if parsed.value is not None
+                          else FieldStatus.missing,
+                          problems=parsed.problems)
+
+
+def _words_used(parts: list[tuple[RowDoc, int, int]], parsed: Parsed):
+    words = []
+    for rd, s, e in parts:
+        seen: set[int] = set()
+        for t in range(s, e):
+            wi = rd.word_of_token[t]
+            if wi not in seen and any(ch.isalnum() for ch in rd.doc[t].text):
+                seen.add(wi)
+                words.append(rd.row.words[wi])
+    if parsed.used_chars is not None and len(parts) == 1:
+        # Keep the words the value came from, not trailing text after it.
+        rd, s, e = parts[0]
+        base = rd.token_start_char[s] if s < len(rd.token_start_char) else 0
+        limit = base + parsed.used_chars
+        words = [rd.row.words[wi] for wi in sorted({rd.word_of_token[t] for t in range(s, e)
+                                                    if rd.token_start_char[t] < limit})
+                 if any(ch.isalnum() for ch in rd.row.words[wi].text)]
+    return words
+
+
+def _cross_check(fields: list[ExtractedField]) -> None:
+    """Checks across fields: the ID's birth year against the date of birth."""
+    by_name = {f.name: f for f in fields}
+    dob = by_name.get("date_of_birth")
+    cid = by_name.get("citizen_id")
+    if dob and cid and dob.value and cid.value and not cid.problems:
+        problems = check_citizen_id(cid.value, int(dob.value[:4]))
+        cid.problems.extend(p for p in problems if p not in cid.problems)
+
+
+def find_citizen_ids(rows: list[Row]) -> list[str]:
+    """Valid 12-digit personal ID numbers anywhere in the rows (entity ruler)."""
+    ids: list[str] = []
+    for r in rows:
+        doc = find_entities(row_doc(r).doc)
+        for ent in doc.ents:
+            if ent.label_ == "CITIZEN_ID" and not check_citizen_id(ent.text):
+                if ent.text not in ids:
+                    ids.append(ent.text)
+    return ids

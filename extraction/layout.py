@@ -1,0 +1,58 @@
+"""Visual rows: words regrouped by position, whatever blocks Tesseract cut the page into.
+
+Forms put a label and its value on one visual row, but Tesseract often splits them into
+separate blocks (wide gaps, dotted leaders). Field extraction works on these rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from models.ocr import BBox, PageOCR, Word, union_box
+
+__all__ = ["Row", "page_rows"]
+
+
+@dataclass
+class Row:
+    page: int
+    words: list[Word] = field(default_factory=list)
+
+    @property
+    def bbox(self) -> BBox:
+        return union_box([w.bbox for w in self.words])
+
+    @property
+    def height(self) -> int:
+        hs = sorted(w.bbox[3] - w.bbox[1] for w in self.words)
+        return hs[len(hs) // 2] if hs else 0
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def page_rows(page: PageOCR, page_index: int) -> list[Row]:
+    """Group a page's words into rows top to bottom, each row left to right."""
+    words = sorted(page.words, key=lambda w: (w.bbox[1] + w.bbox[3]) / 2)
+    rows: list[tuple[float, float, list[Word]]] = []  # (center, height, words)
+    for w in words:
+        cy = (w.bbox[1] + w.bbox[3]) / 2
+        h = max(1, w.bbox[3] - w.bbox[1])
+        placed = False
+        for i in range(len(rows) - 1, max(-1, len(rows) - 4), -1):
+            rc, rh, rw = rows[i]
+            if abs(cy - rc) <= 0.5 * min(rh, h) + 1:
+                rw.append(w)
+                n = len(rw)
+                rows[i] = ((rc * (n - 1) + cy) / n, max(rh, h) if n < 3 else rh, rw)
+                placed = True
+                break
+        if not placed:
+            rows.append((cy, h, [w]))
+    out = []
+    for _, _, ws in rows:
+        ws.sort(key=lambda w: w.bbox[0])
+        out.append(Row(page=page_index, words=ws))
+    out.sort(key=lambda r: r.bbox[1])
+    return out

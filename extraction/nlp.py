@@ -1,0 +1,132 @@
+"""The spaCy side: OCR rows become spaCy Docs with diacritic-free norms, labels and keywords
+are found with fuzzy token Matchers, and an EntityRuler marks ID numbers and dates.
+
+The tokenizer is syllable-based (no pyvi word segmentation): labels and values on forms are
+matched syllable by syllable, and it keeps ``dossier extract`` quick to start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import spacy
+from spacy.language import Language
+from spacy.matcher import Matcher
+from spacy.tokens import Doc
+from spacy.util import filter_spans
+
+from extraction.layout import Row
+from extraction.text import TOKEN_RE, fold, nfc
+
+__all__ = ["get_nlp", "RowDoc", "row_doc", "text_doc", "phrase_pattern", "build_matcher",
+           "find_entities", "match_spans"]
+
+
+@lru_cache(maxsize=1)
+def get_nlp() -> Language:
+    nlp = spacy.blank("vi", config={"nlp": {"tokenizer": {"use_pyvi": False}}})
+    ruler = nlp.add_pipe("entity_ruler")
+    date_words = [{"NORM": "ngay"}, {"IS_DIGIT": True}, {"NORM": "thang"}, {"IS_DIGIT": True},
+                  {"NORM": "nam"}, {"IS_DIGIT": True, "LENGTH": 4}]
+    ruler.add_patterns([
+        {"label": "CITIZEN_ID", "pattern": [{"TEXT": {"REGEX": r"^\d{12}$"}}]},
+        {"label": "DATE", "pattern": [{"TEXT": {"REGEX": r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{4}$"}}]},
+        {"label": "DATE", "pattern": date_words},
+    ])
+    return nlp
+
+
+@dataclass
+class RowDoc:
+    row: Row
+    doc: Doc
+    word_of_token: list[int]  # OCR word index in row.words of each token
+    token_start_char: list[int]  # char offset of each token in row text
+
+
+def _tokens(text: str) -> list[tuple[str, int]]:
+    return [(m.group(0), m.start()) for m in TOKEN_RE.finditer(text)]
+
+
+def row_doc(row: Row) -> RowDoc:
+    nlp = get_nlp()
+    words, spaces, owner, starts = [], [], [], []
+    offset = 0
+    for wi, w in enumerate(row.words):
+        toks = _tokens(nfc(w.text))
+        for ti, (tok, start) in enumerate(toks):
+            words.append(tok)
+            end = start + len(tok)
+            spaces.append(ti == len(toks) - 1 or end < (toks[ti + 1][1]))
+            owner.append(wi)
+            starts.append(offset + start)
+        offset += len(w.text) + 1
+    doc = Doc(nlp.vocab, words=words, spaces=spaces)
+    for tok in doc:
+        tok.norm_ = fold(tok.text)
+    return RowDoc(row=row, doc=doc, word_of_token=owner, token_start_char=starts)
+
+
+def text_doc(text: str) -> Doc:
+    """A Doc of free text with folded norms (for keyword matching over a page)."""
+    nlp = get_nlp()
+    toks = _tokens(nfc(text))
+    words = [t for t, _ in toks]
+    spaces = [i == len(toks) - 1 or toks[i][1] + len(toks[i][0]) < toks[i + 1][1]
+              for i in range(len(toks))]
+    doc = Doc(nlp.vocab, words=words, spaces=spaces)
+    for tok in doc:
+        tok.norm_ = fold(tok.text)
+    return doc
+
+
+def phrase_pattern(phrase: str) -> list[dict]:
+    """Token pattern for a label: fuzzy on long syllables, punctuation optional."""
+    pattern: list[dict] = []
+    for tok, _ in _tokens(nfc(phrase)):
+        norm = fold(tok)
+        if not any(ch.isalnum() for ch in norm):
+            pattern.append({"IS_PUNCT": True, "OP": "?"})
+            continue
+        if len(norm) >= 6:
+            pattern.append({"NORM": {"FUZZY2": norm}})
+        elif len(norm) >= 4:
+            pattern.append({"NORM": {"FUZZY1": norm}})
+        else:
+            pattern.append({"NORM": norm})
+    # Trailing optional punctuation adds nothing to a match; drop it.
+    while pattern and pattern[-1].get("OP") == "?":
+        pattern.pop()
+    return pattern
+
+
+def build_matcher(phrases: dict[str, list[str]]) -> Matcher:
+    """A Matcher with one rule per key, matching any of its phrases."""
+    matcher = Matcher(get_nlp().vocab)
+    for key, texts in phrases.items():
+        patterns = [p for p in (phrase_pattern(t) for t in texts) if p]
+        if patterns:
+            matcher.add(key, patterns)
+    return matcher
+
+
+def match_spans(matcher: Matcher, doc: Doc) -> list[tuple[str, int, int]]:
+    """Non-overlapping matches, longest first: (key, start token, end token)."""
+    vocab = doc.vocab
+    found = matcher(doc)
+    spans = [doc[s:e] for _, s, e in found]
+    keys: dict[tuple[int, int], str] = {}
+    for m, s, e in found:
+        label = vocab.strings[m]
+        # A span that is both a field label and a stop label is the field's.
+        if (s, e) not in keys or keys[(s, e)].startswith("__"):
+            keys[(s, e)] = label
+    kept = filter_spans(spans)
+    return sorted(((keys[(sp.start, sp.end)], sp.start, sp.end) for sp in kept),
+                  key=lambda x: x[1])
+
+
+def find_entities(doc: Doc) -> Doc:
+    """Run the entity ruler over a Doc built by :func:`row_doc` or :func:`text_doc`."""
+    return get_nlp().get_pipe("entity_ruler")(doc)

@@ -1,0 +1,209 @@
+"""Typed value parsers and validators, one per field type.
+
+Each returns a :class:`Parsed`: the normalized value (or None), and problems found.
+A value with problems is kept but routed to review.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from importlib import resources
+
+from extraction.text import collapse_ws, fold, repair_digits
+
+__all__ = ["Parsed", "PARSERS", "parse_value", "province_codes", "check_citizen_id",
+           "parse_date"]
+
+
+@dataclass
+class Parsed:
+    value: str | None
+    problems: list[str] = field(default_factory=list)
+    used_chars: int | None = None  # how much of the raw text the value consumed
+
+    @property
+    def valid(self) -> bool:
+        return self.value is not None and not self.problems
+
+
+@lru_cache(maxsize=1)
+def province_codes() -> frozenset[str]:
+    """3-digit province codes used in personal ID numbers (the 63 legacy provinces)."""
+    data = json.loads(resources.files("vietnamadminunits").joinpath(
+        "data/parser_legacy.json").read_text("utf-8"))
+    return frozenset(f"{int(p['provinceCode']):03d}" for p in data["DICT_PROVINCE"].values())
+
+
+def check_citizen_id(digits: str, birth_year: int | None = None) -> list[str]:
+    problems = []
+    if len(digits) != 12 or not digits.isdigit():
+        return [f"a citizen ID has 12 digits, found {len(digits)}"]
+    if digits[:3] not in province_codes():
+        problems.append(f"{digits[:3]} is not a province code")
+    century = {0: 1900, 1: 1900, 2: 2000, 3: 2000, 4: 2100, 5: 2100}.get(int(digits[3]))
+    if century is None:
+        problems.append("the century/sex digit is not valid")
+    elif birth_year is not None and century + int(digits[4:6]) != birth_year:
+        problems.append("the year in the ID does not match the date of birth")
+    return problems
+
+
+def _citizen_id(raw: str) -> Parsed:
+    # Group runs of digit-like characters; spaces inside an ID are common on forms.
+    candidates = re.findall(r"[0-9OoDQIl|SBZGTbgqiz!][0-9OoDQIl|SBZGTbgqiz! .]{9,20}", raw)
+    for cand in candidates:
+        digits = re.sub(r"[ .]", "", repair_digits(cand))
+        digits = re.sub(r"\D", "", digits)
+        if len(digits) == 12:
+            end = raw.find(cand) + len(cand)
+            return Parsed(digits, check_citizen_id(digits), used_chars=end)
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) >= 9:
+        return Parsed(digits, [f"a citizen ID has 12 digits, found {len(digits)}"])
+    return Parsed(None, ["no ID number found"])
+
+
+_DATE_NUM = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})")
+_DATE_WORDS = re.compile(r"ngay\s*(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})")
+
+
+def parse_date(raw: str) -> Parsed:
+    text = repair_digits_in_numbers(raw)
+    m = _DATE_NUM.search(text)
+    if m is None:
+        m = _DATE_WORDS.search(fold(text))
+    if m is None:
+        return Parsed(None, ["no date found"])
+    d, mo, y = (int(x) for x in m.groups())
+    try:
+        value = date(y, mo, d)
+    except ValueError:
+        return Parsed(f"{y:04d}-{mo:02d}-{d:02d}", ["not a real calendar date"])
+    problems = [] if 1900 <= y <= 2100 else ["the year is implausible"]
+    return Parsed(value.isoformat(), problems, used_chars=m.end())
+
+
+def repair_digits_in_numbers(text: str) -> str:
+    """Repair lookalike letters only inside tokens that are mostly digits."""
+    def fix(m: re.Match[str]) -> str:
+        tok = m.group(0)
+        digits = sum(ch.isdigit() for ch in tok)
+        return repair_digits(tok) if digits >= max(1, len(tok) // 2) else tok
+
+    return re.sub(r"[\w|!]+", fix, text)
+
+
+_NAME_TOKEN = re.compile(r"^[^\W\d_]+$", re.UNICODE)
+
+
+def _person_name(raw: str) -> Parsed:
+    tokens = [t for t in re.split(r"[\s,;:]+", raw.strip()) if t]
+    name_tokens: list[str] = []
+    for tok in tokens:
+        clean = tok.strip(".-_'\"")
+        if not clean or not _NAME_TOKEN.match(clean) or not clean[0].isupper():
+            break
+        # Names on cards are all capitals: a following Title-case word is the next label.
+        if name_tokens and name_tokens[0].isupper() and len(name_tokens[0]) > 1 \
+                and not clean.isupper():
+            break
+        name_tokens.append(clean)
+    if not name_tokens:
+        return Parsed(None, ["no name found"])
+    value = " ".join(name_tokens[:7])
+    problems = []
+    if len(name_tokens) < 2:
+        problems.append("a full name has at least two words")
+    return Parsed(value, problems, used_chars=_consumed(raw, name_tokens[-1]))
+
+
+def _consumed(raw: str, last: str) -> int:
+    pos = raw.find(last)
+    return pos + len(last) if pos >= 0 else len(raw)
+
+
+def _sex(raw: str) -> Parsed:
+    f = fold(raw)
+    m = re.search(r"\b(nam|nu|male|female)\b", f)
+    if not m:
+        return Parsed(None, ["sex is neither Nam nor Nữ"])
+    return Parsed({"nam": "Nam", "male": "Nam", "nu": "Nữ", "female": "Nữ"}[m.group(1)],
+                  used_chars=m.end())
+
+
+def _text(raw: str) -> Parsed:
+    value = collapse_ws(raw.strip(" .:;,-_…"))
+    value = re.sub(r"(\s*[.…_]{2,}\s*)+$", "", value)
+    value = re.sub(r"^[.…_:\s]+", "", value)
+    if not value:
+        return Parsed(None, ["empty"])
+    return Parsed(value)
+
+
+def _address(raw: str) -> Parsed:
+    parsed = _text(raw)
+    if parsed.value is None:
+        return parsed
+    if len(parsed.value) < 8 or "," not in parsed.value:
+        parsed.problems.append("an address names at least a ward and a province")
+    return parsed
+
+
+def _digits(n_min: int, n_max: int, what: str):
+    def parse(raw: str) -> Parsed:
+        m = re.search(r"[0-9OoIlSB][0-9OoIlSB .\-]{%d,}" % (n_min - 2), raw)
+        if not m:
+            return Parsed(None, [f"no {what} found"])
+        digits = re.sub(r"\D", "", repair_digits(m.group(0)))
+        problems = [] if n_min <= len(digits) <= n_max else [
+            f"{what} has {n_min}-{n_max} digits, found {len(digits)}"]
+        return Parsed(digits, problems, used_chars=m.end())
+
+    return parse
+
+
+def _number(raw: str) -> Parsed:
+    m = re.search(r"\d[\d.,]*", repair_digits_in_numbers(raw))
+    if not m:
+        return Parsed(None, ["no number found"])
+    text = m.group(0).rstrip(".,")
+    # Vietnamese writes 1.234,5 ; also accept 1234.5
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    elif text.count(".") > 1:
+        text = text.replace(".", "")
+    return Parsed(text, used_chars=m.end())
+
+
+def _code(raw: str) -> Parsed:
+    """Document numbers and dossier codes: the first token with digits, e.g. 123/TLKS-BS."""
+    m = re.search(r"[\w.\-/]*\d[\w.\-/]*", raw)
+    if not m:
+        return Parsed(None, ["no number found"])
+    return Parsed(m.group(0).strip(".-/"), used_chars=m.end())
+
+
+PARSERS = {
+    "citizen_id": _citizen_id,
+    "date": parse_date,
+    "person_name": _person_name,
+    "sex": _sex,
+    "text": _text,
+    "address": _address,
+    "phone": _digits(9, 11, "a phone number"),
+    "enterprise_code": _digits(10, 13, "an enterprise code"),
+    "number": _number,
+    "code": _code,
+}
+
+
+def parse_value(kind: str, raw: str) -> Parsed:
+    try:
+        parser = PARSERS[kind]
+    except KeyError as e:
+        raise ValueError(f"unknown field type {kind!r}; known: {', '.join(PARSERS)}") from e
+    return parser(raw)
