@@ -1,0 +1,22 @@
+.PHONY: setup demo test lint bench clean stop
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/dossier demo
+
+test: setup
+	.venv/bin/python -m pytest -q
+
+lint: setup
+	.venv/bin/ruff check .
+
+bench: setup
+	.venv/bin/dossier bench
+
+stop:
+	-.venv/bin/dossier stop
+
+clean: stop
+	rm -rf .dossier

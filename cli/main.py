@@ -1,0 +1,276 @@
+"""The ``dossier`` command. Imports are lazy so quick tools start quickly; every
+DossierError becomes an exit code and a fix-it message here, in one place."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from models.errors import DossierError, ExitCode
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Digitize paper dossiers and reuse their data.")
+apikey_app = typer.Typer(no_args_is_help=True, help="Manage API keys for other systems.")
+app.add_typer(apikey_app, name="apikey")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings():
+    from models.settings import get_settings
+
+    return get_settings()
+
+
+# -- quick one-file tools -------------------------------------------------------------------
+
+@app.command()
+def ocr(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) or PDF")],
+        lang: Annotated[str, typer.Option(help="Tesseract languages")] = "vie+eng",
+        as_json: Annotated[bool, typer.Option("--json", help="pages, lines, words, boxes")] = False,
+        no_cleanup: Annotated[bool, typer.Option("--no-cleanup", help="OCR the raw scan")] = False,
+        ) -> None:
+    """Print the text of an image or PDF after the pipeline's cleanup and OCR."""
+    from ocr.loading import Limits
+    from ocr.pipeline import OcrOptions, ocr_file
+
+    s = _settings()
+    doc = ocr_file(file, OcrOptions(lang=lang, tesseract_cmd=s.tesseract_cmd,
+                                    timeout=s.tesseract_timeout_s, cleanup=not no_cleanup),
+                   limits=Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages,
+                                 s.pdf_render_dpi), workers=s.workers)
+    if as_json:
+        sys.stdout.write(json.dumps(doc.export(), ensure_ascii=False, indent=1) + "\n")
+    else:
+        sys.stdout.write("\n\f".join(p.text for p in doc.pages) + "\n")
+
+
+@app.command()
+def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) or PDF")],
+            doctypes: Annotated[Path | None, typer.Option(
+                help="folder of extra document-type YAML files")] = None,
+            lang: Annotated[str, typer.Option(help="Tesseract languages")] = "vie+eng",
+            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Classify a document and print its fields with values and confidences."""
+    from extraction import extract_documents, load_doctypes
+    from ocr.loading import Limits
+    from ocr.pipeline import OcrOptions, ocr_file
+
+    s = _settings()
+    types = load_doctypes(doctypes)
+    doc = ocr_file(file, OcrOptions(lang=lang, tesseract_cmd=s.tesseract_cmd,
+                                    timeout=s.tesseract_timeout_s),
+                   limits=Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages,
+                                 s.pdf_render_dpi), workers=s.workers)
+    docs = extract_documents(doc.pages, types, review_threshold=s.review_threshold)
+    if as_json:
+        out = {"file": str(file), "documents": [d.model_dump(mode="json") for d in docs]}
+        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    for d in docs:
+        t = Table(title=f"{d.title} {escape(f'[{d.doctype}]')} pages {', '.join(str(p + 1) for p in d.pages)}"
+                        f" (confidence {d.classification_confidence:.2f})", title_justify="left")
+        for col in ("field", "value", "confidence", "status"):
+            t.add_column(col)
+        for f in d.fields:
+            t.add_row(f.name, f.value or "", f"{f.confidence:.2f}", f.status.value)
+        console.print(t)
+
+
+# -- batch digitization ---------------------------------------------------------------------
+
+@app.command()
+def ingest(paths: Annotated[list[Path], typer.Argument(help="folders, images or PDFs")],
+           station: Annotated[str | None, typer.Option(help="scanning station id")] = None,
+           operator: Annotated[str | None, typer.Option(help="operator name")] = None,
+           report: Annotated[Path | None, typer.Option(help="write a JSON report here")] = None,
+           split_folders: Annotated[bool, typer.Option(
+               "--split-folders", help="each file/subfolder of a folder is its own dossier")]
+           = False) -> None:
+    """Upload and digitize a batch; one folder or one file is one dossier."""
+    from cli.ingest import run_ingest
+
+    code = run_ingest(paths, station=station, operator=operator, report_path=report,
+                      split_folders=split_folders, console=console)
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo() -> None:
+    """Digitize the sample dossiers on the embedded stack and show what came out."""
+    from cli.ingest import run_ingest
+
+    samples = Path(__file__).resolve().parent.parent / "sample_scans"
+    if not samples.is_dir():
+        samples = Path("sample_scans")
+    t0 = time.perf_counter()
+    code = run_ingest([samples], station="demo", operator="demo", report_path=None,
+                      split_folders=True, console=console, show_fields=True)
+    s = _settings()
+    console.print(f"\nDone in {time.perf_counter() - t0:.0f} s. Where to look next:")
+    console.print("  dossier records --citizen-id <ID from the table>   records naming a citizen")
+    console.print("  dossier apikey create --name portal --scope records:read")
+    console.print("  dossier serve   then GET http://127.0.0.1:8000/v1/citizens/<ID>/records")
+    console.print(f"  data: {s.data_dir.resolve()}  (S3 server, index, Prefect)   "
+                  "dossier stop   stops the S3 server")
+    raise typer.Exit(code)
+
+
+@app.command()
+def records(citizen_id: Annotated[str, typer.Option("--citizen-id", help="12-digit ID")],
+            as_json: Annotated[bool, typer.Option("--json", help="full record JSON")] = False
+            ) -> None:
+    """Every record that names a citizen ID."""
+    from storage.index import RecordIndex
+
+    s = _settings()
+    index = RecordIndex(s.resolved_index_url())
+    try:
+        entries = index.records_for_citizen(citizen_id)
+    finally:
+        index.close()
+    if as_json:
+        from models.records import Record
+        from storage.objects import open_object_store
+
+        store = open_object_store(s)
+        out = [Record.from_json(store.get_record(e.record_id)).model_dump(mode="json")
+               for e in entries]
+        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
+        return
+    if not entries:
+        err.print(f"No record names citizen ID {citizen_id}.")
+        raise typer.Exit(ExitCode.not_found)
+    from rich.table import Table
+
+    t = Table()
+    for col in ("record", "document type", "status", "confidence", "key fields"):
+        t.add_column(col)
+    for e in entries:
+        t.add_row(e.record_id, e.doctype, e.status.value, f"{e.confidence:.2f}",
+                  "; ".join(f"{k}={v}" for k, v in list(e.summary.items())[:4]))
+    console.print(t)
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the SQL index from the record JSON in the object store."""
+    from models.records import IndexEntry, Record
+    from storage.index import RecordIndex
+    from storage.objects import open_object_store
+
+    s = _settings()
+    store = open_object_store(s)
+    index = RecordIndex(s.resolved_index_url())
+    try:
+        removed = index.clear_records()
+        n = 0
+        for record_id, data, version in store.iter_records():
+            record = Record.from_json(data)
+            index.upsert_record(IndexEntry.from_record(record, store.record_location(record_id),
+                                                       version))
+            n += 1
+    finally:
+        index.close()
+    console.print(f"Index rebuilt: {n} records (was {removed}).")
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="port")] = 8000) -> None:
+    """REST API for other systems (and the review pages)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded S3 server, if one runs for this data dir."""
+    from storage.embedded import EmbeddedS3
+
+    stopped = EmbeddedS3(_settings().data_dir).stop()
+    console.print("S3 server stopped." if stopped else "No S3 server was running.")
+
+
+# -- API keys -------------------------------------------------------------------------------
+
+@apikey_app.command("create")
+def apikey_create(name: Annotated[str, typer.Option(help="who uses the key")],
+                  scope: Annotated[list[str], typer.Option(help="e.g. records:read")]
+                  = ["records:read"]) -> None:  # noqa: B006 - typer reads the default
+    """Create a key; it is printed once and stored only as a hash."""
+    from storage.index import RecordIndex
+
+    index = RecordIndex(_settings().resolved_index_url())
+    try:
+        key, info = index.create_api_key(name, scope)
+    finally:
+        index.close()
+    err.print(f"API key {info.key_id} for {info.name!r}, scopes {', '.join(info.scopes)}. "
+              "It is shown only now: store it safely.")
+    sys.stdout.write(key + "\n")
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """List keys (never the keys themselves)."""
+    from storage.index import RecordIndex
+
+    index = RecordIndex(_settings().resolved_index_url())
+    try:
+        for k in index.list_api_keys():
+            console.print(f"{k.key_id}  {k.name}  {','.join(k.scopes)}  "
+                          f"{'revoked' if k.revoked else 'active'}")
+    finally:
+        index.close()
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: str) -> None:
+    """Revoke a key by its id."""
+    from storage.index import RecordIndex
+
+    index = RecordIndex(_settings().resolved_index_url())
+    try:
+        index.revoke_api_key(key_id)
+    finally:
+        index.close()
+    console.print(f"Key {key_id} revoked.")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except DossierError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        sys.exit(int(e.exit_code))
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as e:  # click usage errors and the like
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(ExitCode.bad_args)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Cleanup steps on real renders, and real Tesseract on the cleaned pages."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from models.ocr import PageOCR
+from ocr import cleanup, tesseract
+from ocr.loading import LoadedPage
+from ocr.pipeline import OcrOptions, ocr_file, ocr_loaded_page
+from tests.pages import BIRTH_FORM, render, save
+
+
+@pytest.fixture(scope="module")
+def page() -> np.ndarray:
+    return render(BIRTH_FORM)
+
+
+def _rotate(img: np.ndarray, angle: float) -> np.ndarray:
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    return cv2.warpAffine(img, m, (w, h), borderValue=(255, 255, 255))
+
+
+@pytest.mark.parametrize("angle", [-6.0, -2.5, 3.0, 7.5])
+def test_skew_is_measured_within_half_a_degree(page, angle):
+    gray = cv2.cvtColor(_rotate(page, angle), cv2.COLOR_BGR2GRAY)
+    assert abs(cleanup.estimate_skew(gray) + angle) < 0.5 or \
+        abs(cleanup.estimate_skew(gray) - angle) < 0.5
+    # deskew by the estimate leaves a level page
+    fixed = cleanup.deskew(gray, cleanup.estimate_skew(gray))
+    assert abs(cleanup.estimate_skew(fixed)) < 0.5
+
+
+def test_red_seal_fades_but_black_text_stays(page):
+    stamped = page.copy()
+    cv2.circle(stamped, (900, 700), 250, (40, 40, 220), 18)  # red ring, BGR
+    gray = cleanup.to_gray_dropping_color_ink(stamped)
+    ring = gray[700 - 5:700 + 5, 900 + 250 - 5:900 + 250 + 5]
+    assert ring.mean() > 200  # the seal is gone
+    text_ink = gray[page[:, :, 0] < 50]
+    assert text_ink.mean() < 80  # the print is not
+
+
+def test_low_resolution_scan_is_upscaled_for_tesseract(page):
+    small = cv2.resize(page, None, fx=0.33, fy=0.33, interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    out, scale = cleanup.normalize_resolution(gray, dpi_hint=100)
+    assert 2.0 < scale < 4.1
+    assert out.shape[0] == pytest.approx(gray.shape[0] * scale, rel=0.01)
+
+
+def test_uneven_light_is_flattened(page):
+    gray = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    ramp = np.linspace(0.45, 1.0, gray.shape[1], dtype=np.float32)[None, :]
+    shaded = (gray * ramp).astype(np.uint8)
+    flat = cleanup.flatten_background(shaded)
+    left_bg = np.median(flat[50:150, 20:120])
+    right_bg = np.median(flat[50:150, -120:-20])
+    assert abs(float(left_bg) - float(right_bg)) < 20
+    assert np.median(shaded[50:150, 20:120]) < 130
+
+
+def test_tesseract_gives_vietnamese_words_with_boxes_and_confidences(page):
+    gray = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    result = tesseract.recognize(gray)
+    assert isinstance(result, PageOCR)
+    assert "TỜ KHAI ĐĂNG KÝ KHAI SINH" in result.text
+    assert "Nguyễn Thị Bình" in result.text
+    w = next(w for w in result.words if w.text == "079085001234")
+    assert 0.5 < w.confidence <= 1.0
+    x0, y0, x1, y1 = w.bbox
+    assert 0 <= x0 < x1 <= result.width and 0 <= y0 < y1 <= result.height
+
+
+def test_sideways_page_is_turned_upright_before_ocr(page):
+    sideways = cv2.rotate(page, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    result = ocr_loaded_page(LoadedPage(sideways, 300, 0), OcrOptions()).ocr
+    assert result.rotation == 90
+    assert "Họ, chữ đệm, tên người mẹ" in result.text
+
+
+def test_ocr_file_reads_every_page_of_a_tiff_in_parallel(tmp_path, page):
+    from PIL import Image
+
+    first = Image.fromarray(page[:, :, ::-1])
+    second = Image.fromarray(cv2.rotate(page, cv2.ROTATE_180)[:, :, ::-1])
+    p = tmp_path / "two.tiff"
+    first.save(p, save_all=True, append_images=[second], dpi=(300, 300))
+    doc = ocr_file(p, workers=2)
+    assert [pg.index for pg in doc.pages] == [0, 1]
+    assert all("TỜ KHAI ĐĂNG KÝ KHAI SINH" in pg.text for pg in doc.pages)
+    assert doc.pages[1].rotation == 180
+
+
+def test_missing_language_is_a_clear_error():
+    from models.errors import MissingDependencyError
+
+    with pytest.raises(MissingDependencyError) as e:
+        tesseract.check_tesseract("tesseract", "vie+xyz")
+    assert "xyz" in str(e.value)
+
+
+def test_page_export_round_trips(page, tmp_path):
+    doc = ocr_file(save(page, tmp_path / "p.png"))
+    again = PageOCR.from_dict(doc.pages[0].export())
+    assert again.text == doc.pages[0].text
+    assert again.words == doc.pages[0].words
