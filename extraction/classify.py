@@ -48,9 +48,10 @@ def classify_page(page: PageOCR, doctypes: list[DoctypeDef]) -> PageClass:
     matcher = _keyword_matcher(key)
     doc = text_doc(page.text)
     found: dict[str, set[int]] = {}
-    for label, _, _ in match_spans(matcher, doc):
-        dt, idx = label.split("|")
-        found.setdefault(dt, set()).add(int(idx))
+    for labels, _, _ in match_spans(matcher, doc):
+        for label in labels:
+            dt, idx = label.split("|")
+            found.setdefault(dt, set()).add(int(idx))
     best = PageClass(UNKNOWN, 0.0, 0.0, False)
     for d in doctypes:
         hits = found.get(d.id, set())

@@ -78,8 +78,8 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
     docs = [row_doc(r) for r in rows]
     labels: list[_Label] = []
     for ri, rd in enumerate(docs):
-        for key, s, e in match_spans(matcher, rd.doc):
-            labels.append(_Label(ri, key, s, e))
+        for keys, s, e in match_spans(matcher, rd.doc):
+            labels.extend(_Label(ri, key, s, e) for key in keys)
     by_row: dict[int, list[_Label]] = {}
     for lab in labels:
         by_row.setdefault(lab.row, []).append(lab)

@@ -111,18 +111,17 @@ def build_matcher(phrases: dict[str, list[str]]) -> Matcher:
     return matcher
 
 
-def match_spans(matcher: Matcher, doc: Doc) -> list[tuple[str, int, int]]:
-    """Non-overlapping matches, longest first: (key, start token, end token)."""
+def match_spans(matcher: Matcher, doc: Doc) -> list[tuple[list[str], int, int]]:
+    """Non-overlapping matches, longest first: (keys, start token, end token).
+
+    One span may carry several keys (the same label serves several fields).
+    """
     vocab = doc.vocab
     found = matcher(doc)
-    spans = [doc[s:e] for _, s, e in found]
-    keys: dict[tuple[int, int], str] = {}
+    keys: dict[tuple[int, int], list[str]] = {}
     for m, s, e in found:
-        label = vocab.strings[m]
-        # A span that is both a field label and a stop label is the field's.
-        if (s, e) not in keys or keys[(s, e)].startswith("__"):
-            keys[(s, e)] = label
-    kept = filter_spans(spans)
+        keys.setdefault((s, e), []).append(vocab.strings[m])
+    kept = filter_spans([doc[s:e] for s, e in keys])
     return sorted(((keys[(sp.start, sp.end)], sp.start, sp.end) for sp in kept),
                   key=lambda x: x[1])
 

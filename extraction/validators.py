@@ -155,7 +155,7 @@ def _address(raw: str) -> Parsed:
 
 def _digits(n_min: int, n_max: int, what: str):
     def parse(raw: str) -> Parsed:
-        m = re.search(r"[0-9OoIlSB][0-9OoIlSB .\-]{%d,}" % (n_min - 2), raw)
+        m = re.search(r"[0-9OoIlSB][0-9OoIlSB .\-]{" + str(n_min - 2) + ",}", raw)
         if not m:
             return Parsed(None, [f"no {what} found"])
         digits = re.sub(r"\D", "", repair_digits(m.group(0)))

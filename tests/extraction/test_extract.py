@@ -1,0 +1,105 @@
+"""Classification, splitting and field extraction on real OCR of rendered pages."""
+
+from __future__ import annotations
+
+import cv2
+import pytest
+
+from extraction import citizen_ids_of, extract_documents, load_doctypes
+from extraction.classify import PageClass, split_pages
+from models.errors import DoctypeDefinitionError
+from models.records import FieldStatus
+from ocr import tesseract
+from tests.pages import BIRTH_FORM, render
+
+CARD = [
+    "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+    "Độc lập - Tự do - Hạnh phúc",
+    "CĂN CƯỚC CÔNG DÂN",
+    "Citizen Identity Card",
+    "Số / No.: 001190012345",
+    "Họ và tên / Full name:",
+    "LÊ THỊ HOA",
+    "Ngày sinh / Date of birth: 21/07/1990",
+    "Giới tính / Sex: Nữ   Quốc tịch / Nationality: Việt Nam",
+    "Quê quán / Place of origin:",
+    "Xã Đông Anh, Huyện Đông Anh, Hà Nội",
+    "Nơi thường trú / Place of residence:",
+    "12 Hàng Bạc, Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội",
+    "Có giá trị đến / Date of expiry: 21/07/2030",
+]
+
+
+@pytest.fixture(scope="module")
+def pages():
+    out = []
+    for lines in (CARD, BIRTH_FORM):
+        gray = cv2.cvtColor(render(lines), cv2.COLOR_BGR2GRAY)
+        out.append(tesseract.recognize(gray))
+    return out
+
+
+def test_dossier_of_card_and_form_splits_into_two_documents(pages):
+    docs = extract_documents(pages, load_doctypes())
+    assert [(d.doctype, d.pages) for d in docs] == [("cccd_front", [0]),
+                                                    ("birth_registration", [1])]
+
+
+def test_card_fields(pages):
+    card = extract_documents(pages[:1], load_doctypes())[0]
+    values = card.values()
+    assert values["citizen_id"] == "001190012345"
+    assert values["full_name"] == "LÊ THỊ HOA"  # value on the row below its label
+    assert values["date_of_birth"] == "1990-07-21"
+    assert values["sex"] == "Nữ"
+    assert values["nationality"] == "Việt Nam"
+    assert values["place_of_residence"] == "12 Hàng Bạc, Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội"
+    assert values["expiry_date"] == "2030-07-21"
+    cid = card.field("citizen_id")
+    assert cid.status == FieldStatus.accepted and cid.page == 0
+    assert cid.bbox is not None and cid.bbox[2] > cid.bbox[0]
+
+
+def test_birth_form_fields_follow_their_sections(pages):
+    form = extract_documents(pages[1:], load_doctypes())[0]
+    v = form.values()
+    assert v["declarant_name"] == "Nguyễn Văn An"
+    assert v["child_name"] == "Nguyễn Thị Bình"
+    assert v["child_date_of_birth"] == "2024-11-05"
+    assert v["child_sex"] == "Nữ"
+    assert v["mother_name"] == "Trần Thị Cúc"
+    assert v["mother_id"] == "079190004321"
+    assert v["father_id"] == "079085001234"
+    assert v["declaration_date"] == "2024-11-10"
+
+
+def test_record_names_every_valid_citizen_id(pages):
+    types = load_doctypes()
+    form = extract_documents(pages[1:], types)[0]
+    by_id = {d.id: d for d in types}
+    ids = citizen_ids_of(form, by_id["birth_registration"], pages[1:])
+    assert set(ids) == {"079085001234", "079190004321"}
+
+
+def test_continuation_pages_join_the_document():
+    classes = [PageClass("birth_registration", 8, 0.9, True), PageClass("unknown", 0, 0, False),
+               PageClass("cccd_front", 5, 0.8, True), PageClass("cccd_front", 5, 0.8, True)]
+    assert [(d, p) for d, p, _ in split_pages(classes)] == [
+        ("birth_registration", [0, 1]), ("cccd_front", [2]), ("cccd_front", [3])]
+
+
+def test_extra_doctype_folder_adds_a_type_without_python(tmp_path, pages):
+    (tmp_path / "fishing_permit.yaml").write_text(
+        "id: birth_registration_copy\ntitle: Bản sao tờ khai\nmin_score: 100\n"
+        "keywords: [tờ khai]\nfields:\n  - name: child\n    labels: ['Họ, chữ đệm, tên']\n",
+        encoding="utf-8")
+    types = load_doctypes(tmp_path)
+    assert "birth_registration_copy" in {d.id for d in types}
+
+
+def test_bad_doctype_file_names_itself(tmp_path):
+    (tmp_path / "broken.yaml").write_text("id: x\ntitle: y\nkeywords: [a]\nfields:\n"
+                                          "  - name: f\n    labels: [b]\n    type: colour\n")
+    with pytest.raises(DoctypeDefinitionError) as e:
+        load_doctypes(tmp_path)
+    assert "broken.yaml" in str(e.value) and "colour" in str(e.value)
