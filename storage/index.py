@@ -1,0 +1,475 @@
+"""The SQL index: a projection of the object store (rebuildable by ``dossier reindex``), the
+registry of ingested files, and the API keys.
+
+Works on SQLite (a file, WAL mode, busy timeout) and PostgreSQL (``postgresql+psycopg://``).
+The schema is created and upgraded by the Alembic migrations in ``storage/migrations`` when the
+index is opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from models.errors import ConfigurationError, NotFoundError, StorageError
+from models.records import (
+    ApiKeyInfo,
+    FileStatus,
+    IndexEntry,
+    IngestFileResult,
+    RecordStatus,
+    utcnow,
+)
+
+__all__ = [
+    "RecordIndex",
+    "Base",
+    "RecordRow",
+    "RecordCitizenRow",
+    "IngestedFileRow",
+    "ApiKeyRow",
+    "API_KEY_PREFIX",
+    "MIGRATIONS_DIR",
+]
+
+log = logging.getLogger(__name__)
+
+API_KEY_PREFIX = "dsk"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Any constant: serializes concurrent first-time migrations on one PostgreSQL database.
+_PG_MIGRATION_LOCK = 0x646F7373
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_JSON = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RecordRow(Base):
+    __tablename__ = "records"
+
+    record_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    dossier_id: Mapped[str] = mapped_column(String(200), index=True)
+    batch_id: Mapped[str] = mapped_column(String(200), index=True)
+    doctype: Mapped[str] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    confidence: Mapped[float] = mapped_column(Float)
+    s3_key: Mapped[str] = mapped_column(String(1024))
+    version_id: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class RecordCitizenRow(Base):
+    __tablename__ = "record_citizens"
+
+    record_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("records.record_id", ondelete="CASCADE"), primary_key=True
+    )
+    citizen_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class IngestedFileRow(Base):
+    __tablename__ = "ingested_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(Text)
+    dossier_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    error_kind: Mapped[str | None] = mapped_column(String(100))
+    pages: Mapped[int] = mapped_column(Integer)
+    record_ids: Mapped[list[str]] = mapped_column(_JSON)
+    batch_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(_JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+def _hash_secret(secret: str) -> str:
+    # API key secrets are 256-bit random tokens: a fast hash is enough, no password KDF needed.
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front, so the busy timeout applies instead of a
+        # "database is locked" when a read transaction later tries to write.
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class RecordIndex:
+    """The SQL index over ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError as e:
+            raise ConfigurationError(f"index URL {url!r} is not a database URL") from e
+        self.backend = parsed.get_backend_name()
+        if self.backend not in ("sqlite", "postgresql"):
+            raise ConfigurationError(
+                f"index URL {parsed.render_as_string(hide_password=True)!r}: "
+                "only sqlite and postgresql are supported"
+            )
+        self.url = parsed.render_as_string(hide_password=True)
+        connect_args: dict[str, Any] = {}
+        if self.backend == "sqlite":
+            if not parsed.database or parsed.database == ":memory:":
+                raise ConfigurationError(
+                    "an in-memory SQLite index would vanish with its connection: "
+                    "give a file, e.g. sqlite:///.dossier/index.sqlite3"
+                )
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            connect_args["timeout"] = _SQLITE_BUSY_TIMEOUT_MS / 1000
+        try:
+            self.engine = create_engine(parsed, echo=echo, pool_pre_ping=True,
+                                        connect_args=connect_args)
+        except (SQLAlchemyError, ImportError) as e:
+            raise ConfigurationError(f"cannot use index URL {self.url}: {e}") from e
+        if self.backend == "sqlite":
+            _sqlite_setup(self.engine)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self.engine.execution_options(sqlite_immediate=True),
+                                   expire_on_commit=False)
+        self.migrate()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        try:
+            with self.engine.connect().execution_options(sqlite_immediate=True) as conn:
+                with conn.begin():
+                    if self.backend == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                     {"k": _PG_MIGRATION_LOCK})
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot create or upgrade the index schema at {self.url}: {e}") from e
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> RecordIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _session(self, action: str, *, write: bool = False) -> Iterator[Session]:
+        maker = self._write if write else self._read
+        try:
+            with maker() as session, session.begin():
+                yield session
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot {action} in the index at {self.url}: {e}") from e
+
+    def _insert(self) -> Any:
+        return postgresql.insert if self.backend == "postgresql" else sqlite.insert
+
+    # -- records -----------------------------------------------------------------------------
+
+    def upsert_record(self, entry: IndexEntry) -> None:
+        """Insert or replace a record's row and its citizen ids (idempotent)."""
+        values = {
+            "record_id": entry.record_id,
+            "dossier_id": entry.dossier_id,
+            "batch_id": entry.batch_id,
+            "doctype": entry.doctype,
+            "status": str(entry.status),
+            "confidence": entry.confidence,
+            "s3_key": entry.s3_key,
+            "version_id": entry.version_id,
+            "summary": dict(entry.summary),
+            "created_at": entry.created_at,
+            "updated_at": entry.updated_at,
+        }
+        stmt = self._insert()(RecordRow).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[RecordRow.record_id],
+            set_={k: stmt.excluded[k] for k in values if k != "record_id"},
+        )
+        with self._session(f"index record {entry.record_id}", write=True) as s:
+            s.execute(stmt)
+            s.execute(delete(RecordCitizenRow).where(RecordCitizenRow.record_id == entry.record_id))
+            citizens = sorted(set(entry.citizen_ids))
+            if citizens:
+                s.execute(self._insert()(RecordCitizenRow),
+                          [{"record_id": entry.record_id, "citizen_id": c} for c in citizens])
+
+    def _entries(self, s: Session, rows: Sequence[RecordRow]) -> list[IndexEntry]:
+        ids = [r.record_id for r in rows]
+        citizens: dict[str, list[str]] = {i: [] for i in ids}
+        if ids:
+            found = s.execute(
+                select(RecordCitizenRow.record_id, RecordCitizenRow.citizen_id)
+                .where(RecordCitizenRow.record_id.in_(ids))
+                .order_by(RecordCitizenRow.citizen_id)
+            )
+            for record_id, citizen_id in found:
+                citizens[record_id].append(citizen_id)
+        return [
+            IndexEntry(
+                record_id=r.record_id,
+                dossier_id=r.dossier_id,
+                batch_id=r.batch_id,
+                doctype=r.doctype,
+                status=RecordStatus(r.status),
+                confidence=r.confidence,
+                s3_key=r.s3_key,
+                version_id=r.version_id,
+                citizen_ids=citizens[r.record_id],
+                summary=dict(r.summary or {}),
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        ]
+
+    def get_record(self, record_id: str) -> IndexEntry | None:
+        with self._session(f"read record {record_id}") as s:
+            row = s.get(RecordRow, record_id)
+            return self._entries(s, [row])[0] if row is not None else None
+
+    def records_for_citizen(
+        self, citizen_id: str, *, status: RecordStatus | str | None = None
+    ) -> list[IndexEntry]:
+        """Records that name this citizen id, oldest first, optionally of one status."""
+        stmt = (
+            select(RecordRow)
+            .join(RecordCitizenRow, RecordCitizenRow.record_id == RecordRow.record_id)
+            .where(RecordCitizenRow.citizen_id == citizen_id)
+            .order_by(RecordRow.created_at, RecordRow.record_id)
+        )
+        if status is not None:
+            stmt = stmt.where(RecordRow.status == str(status))
+        with self._session(f"look up citizen {citizen_id}") as s:
+            return self._entries(s, s.scalars(stmt).all())
+
+    def list_records(
+        self,
+        limit: int = 100,
+        status: RecordStatus | str | None = None,
+        doctype: str | None = None,
+        *,
+        offset: int = 0,
+    ) -> list[IndexEntry]:
+        """Records, most recently updated first."""
+        stmt = select(RecordRow).order_by(RecordRow.updated_at.desc(), RecordRow.record_id)
+        if status is not None:
+            stmt = stmt.where(RecordRow.status == str(status))
+        if doctype is not None:
+            stmt = stmt.where(RecordRow.doctype == doctype)
+        stmt = stmt.limit(limit).offset(offset)
+        with self._session("list records") as s:
+            return self._entries(s, s.scalars(stmt).all())
+
+    def count_records(self, status: RecordStatus | str | None = None) -> int:
+        stmt = select(func.count()).select_from(RecordRow)
+        if status is not None:
+            stmt = stmt.where(RecordRow.status == str(status))
+        with self._session("count records") as s:
+            return int(s.scalar(stmt) or 0)
+
+    def clear_records(self) -> int:
+        """Remove every record row (before a reindex); returns how many there were."""
+        with self._session("clear records", write=True) as s:
+            s.execute(delete(RecordCitizenRow))
+            result = s.execute(delete(RecordRow))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    # -- ingested files ----------------------------------------------------------------------
+
+    def record_file(self, result: IngestFileResult, batch_id: str | None) -> bool:
+        """Remember what became of an ingested file, keyed by its content hash.
+
+        A file once accepted stays accepted: a later duplicate or failed attempt only updates
+        ``last_seen``. Returns False (nothing stored) when the result has no hash, i.e. the file
+        could not even be read.
+        """
+        if not result.sha256:
+            return False
+        now = utcnow()
+        values = {
+            "filename": result.path,
+            "dossier_id": result.dossier_id,
+            "status": str(result.status),
+            "error": result.error,
+            "error_kind": result.error_kind,
+            "pages": result.pages,
+            "record_ids": list(result.record_ids),
+            "batch_id": batch_id,
+            "last_seen": now,
+        }
+        with self._session(f"register file {result.path}", write=True) as s:
+            s.execute(
+                self._insert()(IngestedFileRow)
+                .values(sha256=result.sha256, first_seen=now, **values)
+                .on_conflict_do_nothing(index_elements=[IngestedFileRow.sha256])
+            )
+            row = s.get(IngestedFileRow, result.sha256, with_for_update=True)
+            assert row is not None
+            if row.status == FileStatus.accepted and result.status != FileStatus.accepted:
+                row.last_seen = now
+            else:
+                for k, v in values.items():
+                    setattr(row, k, v)
+        return True
+
+    def find_file(self, sha256: str) -> IngestFileResult | None:
+        """What became of the file with this content hash, if it was ever ingested."""
+        with self._session(f"look up file {sha256}") as s:
+            row = s.get(IngestedFileRow, sha256)
+            if row is None:
+                return None
+            return IngestFileResult(
+                path=row.filename,
+                dossier_id=row.dossier_id,
+                sha256=row.sha256,
+                status=FileStatus(row.status),
+                error=row.error,
+                error_kind=row.error_kind,
+                pages=row.pages,
+                record_ids=list(row.record_ids or []),
+            )
+
+    # -- API keys ----------------------------------------------------------------------------
+
+    def create_api_key(self, name: str, scopes: Sequence[str]) -> tuple[str, ApiKeyInfo]:
+        """A new API key: the plaintext (shown once, never stored) and its description.
+
+        The plaintext looks like ``dsk_<key_id>_<secret>``; only a hash of the secret is kept.
+        """
+        scope_list = sorted({str(sc).strip() for sc in scopes if str(sc).strip()})
+        if not scope_list:
+            raise ValueError("an API key needs at least one scope")
+        key_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        row = ApiKeyRow(key_id=key_id, name=name, key_hash=_hash_secret(secret),
+                        scopes=scope_list, created_at=utcnow(), revoked=False)
+        info = self._key_info(row)
+        with self._session(f"create API key {name!r}", write=True) as s:
+            s.add(row)
+        return f"{API_KEY_PREFIX}_{key_id}_{secret}", info
+
+    @staticmethod
+    def _key_info(row: ApiKeyRow) -> ApiKeyInfo:
+        return ApiKeyInfo(key_id=row.key_id, name=row.name, scopes=list(row.scopes),
+                          created_at=row.created_at, revoked=bool(row.revoked))
+
+    def verify_api_key(self, key: str, scope: str | None = None) -> ApiKeyInfo | None:
+        """The key's description if it is valid, not revoked and has ``scope`` (or ``*``)."""
+        parts = key.strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not parts[1] or not parts[2]:
+            return None
+        _, key_id, secret = parts
+        with self._session("check an API key") as s:
+            row = s.get(ApiKeyRow, key_id)
+            if row is None:
+                # Same work as a real check, so timing does not tell which key ids exist.
+                hmac.compare_digest(_hash_secret(secret), "0" * 64)
+                return None
+            info = self._key_info(row)
+            stored = row.key_hash
+        if not hmac.compare_digest(_hash_secret(secret), stored) or info.revoked:
+            return None
+        if scope is not None and scope not in info.scopes and "*" not in info.scopes:
+            return None
+        return info
+
+    def list_api_keys(self) -> list[ApiKeyInfo]:
+        with self._session("list API keys") as s:
+            rows = s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at, ApiKeyRow.key_id))
+            return [self._key_info(r) for r in rows]
+
+    def revoke_api_key(self, key_id: str) -> ApiKeyInfo:
+        """Revoke a key for good; raises :class:`NotFoundError` if there is no such key."""
+        with self._session(f"revoke API key {key_id}", write=True) as s:
+            row = s.get(ApiKeyRow, key_id)
+            if row is None:
+                raise NotFoundError(f"no API key with id {key_id!r}")
+            row.revoked = True
+            return self._key_info(row)
