@@ -23,11 +23,9 @@ def ingest_paths(paths: list[Path], *, station: str | None = None,
                  listener=None) -> IngestReport:
     """Run the digitization flow over ``paths``; the report names every input file."""
     from flows.plan import discover
-    from flows.runtime import configure_prefect
-    from models.settings import get_settings
+    from flows.runtime import configure_prefect, get_runtime
 
-    settings = get_settings()
-    configure_prefect(settings)
+    configure_prefect(get_runtime().settings)
     from flows import progress
     from flows.digitize import digitize_batch, new_batch_id
 
@@ -79,33 +77,34 @@ def run_ingest(paths: list[Path], *, station: str | None, operator: str | None,
 
 
 def _summary(report: IngestReport, console: Console, show_fields: bool) -> None:
+    """One row per document found, one per failed file."""
     from flows.runtime import get_runtime
 
-    t = Table(title=f"Batch {report.batch_id}", title_justify="left")
-    for col in ("dossier", "file", "document type", "key fields", "confidence", "status"):
+    t = Table(title=f"Batch {report.batch_id}", title_justify="left", show_lines=show_fields)
+    for col in ("dossier", "document type", "key fields", "confidence", "status"):
         t.add_column(col, overflow="fold")
     index = get_runtime().index if report.files else None
     seen: set[str] = set()
     for f in report.files:
-        name = Path(f.path).name
+        dossier = f.dossier or Path(f.path).name
         if f.status == FileStatus.failed:
-            t.add_row(f.dossier_id or "-", name, "-", f"[red]{f.error}[/red]", "-", "[red]failed")
+            t.add_row(dossier, "-", f"[red]{f.error}[/red]", "-", "[red]failed")
             continue
-        entries = [index.get_record(r) for r in f.record_ids if r not in seen] if index else []
+        new = [r for r in f.record_ids if r not in seen]
         seen.update(f.record_ids)
-        if not entries:
-            t.add_row(f.dossier_id or "-", name, "-", "", "-", f.status.value)
+        entries = [e for e in (index.get_record(r) for r in new) if e is not None] if index else []
+        if not entries and not f.record_ids:
+            t.add_row(dossier, "-", "no document recognized", "-", f.status.value)
         for e in entries:
-            if e is None:
-                continue
-            fields = "; ".join(f"{k}={v}" for k, v in list(e.summary.items())[:3])
+            shown = list(e.summary.items())[:3]
+            fields = ("\n".join(f"{k}: {v}" for k, v in shown) if show_fields
+                      else f"{len(e.summary)} fields")
             status = f.status.value if f.status == FileStatus.duplicate else e.status.value
-            t.add_row(f.dossier_id or "-", name, e.doctype, fields if show_fields else
-                      f"{len(e.summary)} fields", f"{e.confidence:.2f}", status)
+            t.add_row(dossier, e.doctype, fields, f"{e.confidence:.2f}", status)
     console.print(t)
     ok = sum(1 for f in report.files if f.status == FileStatus.accepted)
     dup = sum(1 for f in report.files if f.status == FileStatus.duplicate)
-    console.print(f"{ok} accepted, {dup} already digitized, {len(report.failed)} failed.")
+    console.print(f"Files: {ok} accepted, {dup} already digitized, {len(report.failed)} failed.")
     for f in report.failed:
         console.print(f"[red]✗[/red] {f.error}", highlight=False)
 

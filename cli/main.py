@@ -19,7 +19,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Digitize paper dossiers and reuse their data.")
 apikey_app = typer.Typer(no_args_is_help=True, help="Manage API keys for other systems.")
 app.add_typer(apikey_app, name="apikey")
-console = Console()
+# Piped output (CI logs, files) gets a wide table instead of rich's default 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
 
 
@@ -254,7 +255,9 @@ def apikey_revoke(key_id: str) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns typer.Exit's code instead of exiting.
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
     except DossierError as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         sys.exit(int(e.exit_code))

@@ -19,6 +19,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.plan import DossierInput, dossier_id_for, sha256_file
 from flows.progress import ProgressEvent, emit
 from flows.runtime import get_runtime
+from models import errors
 from models.errors import DossierError, InputFileError, StorageError
 from models.ocr import PageOCR
 from models.records import (
@@ -92,8 +93,9 @@ def _cleaned_key(sha256: str, source_page: int) -> str:
 
 
 @task(name="ocr-page", cache_policy=NO_CACHE)
-def ocr_page(sha256: str, source_page: int, dossier: str) -> str:
-    """Cleanup and OCR one page of a stored original; returns the OCR JSON's key.
+def ocr_page(sha256: str, source_page: int, dossier: str) -> str | dict:
+    """Cleanup and OCR one page of a stored original; returns the OCR JSON's key, or
+    ``{"error", "kind", "hint"}`` when the page cannot be decoded.
 
     Keys are content-addressed, so a page already done (a re-run after a crash) is skipped.
     """
@@ -108,7 +110,12 @@ def ocr_page(sha256: str, source_page: int, dossier: str) -> str:
     s = rt.settings
     path = _local_original(sha256)
     limits = Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages, s.pdf_render_dpi)
-    page = load_page(path, source_page, limits)
+    try:
+        page = load_page(path, source_page, limits)
+    except InputFileError as e:
+        # An expected per-file outcome, not a task crash: the flow reports it on the file.
+        emit(ProgressEvent("page_done", dossier))
+        return {"error": f"page {source_page + 1}: {e.message}", "kind": e.kind, "hint": e.hint}
     result = ocr_loaded_page(page, OcrOptions(lang=s.lang, tesseract_cmd=s.tesseract_cmd,
                                               timeout=s.tesseract_timeout_s),
                              path=path, index=source_page)
@@ -172,6 +179,10 @@ def extract_dossier(dossier_id: str, batch_id: str, pages: list[dict],
     return record_ids
 
 
+_INPUT_ERRORS = {c.__name__: c for c in vars(errors).values()
+                 if isinstance(c, type) and issubclass(c, InputFileError)}
+
+
 def _fail(result: IngestFileResult, err: Exception) -> None:
     result.status = FileStatus.failed
     result.error = str(err)
@@ -197,7 +208,7 @@ def digitize_batch(dossiers: list[dict], batch_id: str, station: str | None = No
         results: list[IngestFileResult] = []
         hashes: list[str] = []
         for f in d.files:
-            r = IngestFileResult(path=str(f), status=FileStatus.accepted)
+            r = IngestFileResult(path=str(f), dossier=d.name, status=FileStatus.accepted)
             results.append(r)
             try:
                 r.sha256 = sha256_file(f)
@@ -241,8 +252,13 @@ def digitize_batch(dossiers: list[dict], batch_id: str, station: str | None = No
         done_pages = []
         for r, i, fut in futures:
             try:
-                done_pages.append({"sha256": r.sha256, "source_page": i, "ocr_key": fut.result()})
+                out = fut.result()
+                if isinstance(out, dict):
+                    raise _INPUT_ERRORS.get(out["kind"], InputFileError)(
+                        out["error"], path=r.path, hint=out["hint"])
+                done_pages.append({"sha256": r.sha256, "source_page": i, "ocr_key": out})
             except DossierError as e:
+                e.path = r.path  # the user's file, not the local cache copy
                 if r.status != FileStatus.failed:
                     _fail(r, e)
                     emit(ProgressEvent("file_failed", d.name, detail=str(e)))

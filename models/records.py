@@ -182,6 +182,7 @@ class IndexEntry(BaseModel):
 
 class IngestFileResult(BaseModel):
     path: str
+    dossier: str | None = None  # the dossier's name: its folder or file name
     dossier_id: str | None = None
     sha256: str | None = None
     status: FileStatus

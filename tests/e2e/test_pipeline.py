@@ -1,0 +1,218 @@
+"""End to end on real parts: the Prefect flow over the embedded S3 server, a SQLite index,
+real Tesseract, the REST API, and the ``dossier`` command in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from models.records import FileStatus, IngestReport, Record
+from models.settings import Settings
+from storage.embedded import S3Endpoint
+from tests.pages import BIRTH_FORM, render, save
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample_scans"
+CARD = SAMPLES / "cccd-front-clean.png"
+FORM = SAMPLES / "birth-registration-clean.png"
+DOSSIER_BIN = Path(sys.executable).parent / "dossier"
+
+
+def truth(path: Path) -> dict:
+    return json.loads(Path(f"{path}.truth.json").read_text(encoding="utf-8"))
+
+
+def settings_for(data_dir: Path, s3: S3Endpoint, prefix: str) -> Settings:
+    return Settings(data_dir=data_dir, s3_endpoint=s3.endpoint, s3_access_key=s3.access_key,
+                    s3_secret_key=s3.secret_key, bucket_prefix=prefix, _env_file=None)
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: S3Endpoint) -> Iterator:
+    """A runtime of its own (buckets, SQLite index, Prefect home) for this module."""
+    from flows.runtime import Runtime, set_runtime
+
+    data = tmp_path_factory.mktemp("e2e-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PREFECT_HOME", str(data / "prefect"))
+        rt = Runtime(settings_for(data, s3_endpoint, f"e{uuid.uuid4().hex[:8]}-"))
+        set_runtime(rt)
+        try:
+            yield rt
+        finally:
+            set_runtime(None)
+            rt.close()
+
+
+def ingest(paths: list[Path], **kw) -> IngestReport:
+    from cli.ingest import ingest_paths
+
+    return ingest_paths(paths, station="test-station", operator="tester", **kw)
+
+
+@pytest.fixture(scope="module")
+def first_batch(runtime) -> IngestReport:
+    return ingest([CARD, FORM])
+
+
+def records_of(runtime, result) -> list[Record]:
+    return [Record.from_json(runtime.store.get_record(r)) for r in result.record_ids]
+
+
+def test_originals_are_stored_by_content_hash(runtime, first_batch):
+    assert [f.status for f in first_batch.files] == [FileStatus.accepted] * 2
+    for f, path in zip(first_batch.files, (CARD, FORM), strict=True):
+        assert f.error is None and f.pages == 1
+        assert runtime.store.get_original(f.sha256) == path.read_bytes()
+        assert runtime.index.find_file(f.sha256).status == FileStatus.accepted
+
+
+def test_card_record_in_store_and_index(runtime, first_batch):
+    want = truth(CARD)["documents"][0]["fields"]
+    (rec,) = records_of(runtime, first_batch.files[0])
+    assert rec.doctype == "cccd_front" and rec.schema_version >= 1
+    assert rec.station == "test-station" and rec.operator == "tester"
+    for name in ("citizen_id", "date_of_birth", "sex", "nationality"):
+        f = rec.field(name)
+        assert f is not None and f.value == want[name], name
+        assert f.raw and 0 < f.confidence <= 1 and f.page == 0 and f.bbox is not None
+    assert want["citizen_id"] in rec.citizen_ids
+    found = runtime.index.records_for_citizen(want["citizen_id"])
+    assert [e.record_id for e in found] == [rec.record_id]
+    assert found[0].doctype == "cccd_front"
+    assert found[0].summary["date_of_birth"] == want["date_of_birth"]
+
+
+def test_form_record_names_every_person(runtime, first_batch):
+    want = truth(FORM)["documents"][0]["fields"]
+    (rec,) = records_of(runtime, first_batch.files[1])
+    assert rec.doctype == "birth_registration"
+    for name in ("declarant_id", "mother_id", "father_id", "declaration_date"):
+        assert rec.field(name).value == want[name], name
+    for cid in {want["declarant_id"], want["mother_id"], want["father_id"]}:
+        assert rec.record_id in [e.record_id for e in runtime.index.records_for_citizen(cid)]
+    # The cleaned page and the OCR words are kept beside the original.
+    page = rec.pages[0]
+    words = json.loads(runtime.store.get_derived(page.ocr_key))
+    assert any(want["declarant_id"] in line["text"].replace(" ", "") for line in words["lines"])
+    assert all(w["bbox"] and 0 <= w["confidence"] <= 1
+               for line in words["lines"] for w in line["words"])
+    assert page.cleaned_key and runtime.store.get_derived(page.cleaned_key)[:4] == b"\x89PNG"
+
+
+def test_api_needs_a_key_and_returns_the_records(runtime, first_batch):
+    from api.app import create_app
+
+    cid = truth(CARD)["documents"][0]["fields"]["citizen_id"]
+    key, _ = runtime.index.create_api_key("portal", ["records:read"])
+    other, _ = runtime.index.create_api_key("stats", ["stats:read"])
+    app = create_app(runtime.settings, store=runtime.store, index=runtime.index)
+    with TestClient(app) as client:
+        url = f"/v1/citizens/{cid}/records"
+        assert client.get(url).status_code == 401
+        assert client.get(url, headers={"Authorization": "Bearer not-a-key"}).status_code == 401
+        assert client.get(url, headers={"Authorization": f"Bearer {other}"}).status_code == 403
+        auth = {"Authorization": f"Bearer {key}"}
+        r = client.get(url, headers=auth)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert [x["record_id"] for x in body["records"]] == first_batch.files[0].record_ids
+        fields = {f["name"]: f["value"] for f in body["records"][0]["fields"]}
+        assert fields["citizen_id"] == cid
+        rid = first_batch.files[1].record_ids[0]
+        assert client.get(f"/v1/records/{rid}", headers=auth).json()["record_id"] == rid
+        assert len(client.get(f"/v1/records/{rid}/versions", headers=auth).json()["versions"]) == 1
+        assert client.get("/v1/records/nope-01", headers=auth).status_code == 404
+        assert client.get("/v1/citizens/123/records", headers=auth).status_code == 422
+
+
+def test_reingest_creates_nothing_new(runtime, first_batch):
+    before_ids = sorted(runtime.store.record_ids())
+    before_rows = runtime.index.count_records()
+    again = ingest([CARD, FORM])
+    assert [f.status for f in again.files] == [FileStatus.duplicate] * 2
+    assert [f.record_ids for f in again.files] == [f.record_ids for f in first_batch.files]
+    assert sorted(runtime.store.record_ids()) == before_ids
+    assert runtime.index.count_records() == before_rows
+    for rid in before_ids:
+        assert len(runtime.store.record_versions(rid)) == 1
+
+
+def test_corrupt_file_fails_alone_and_the_rest_is_stored(runtime, tmp_path):
+    folder = tmp_path / "dossier-with-bad-page"
+    folder.mkdir()
+    good = save(render(BIRTH_FORM), folder / "page-1.png")
+    (folder / "page-2.pdf").write_bytes(b"%PDF-1.7\nthis is not a pdf at all")
+    (folder / "page-3.jpg").write_bytes(CARD.read_bytes()[:4000])  # truncated download
+    lone_bad = tmp_path / "empty.tiff"
+    lone_bad.write_bytes(b"")
+    report = ingest([folder, lone_bad])
+    by_name = {Path(f.path).name: f for f in report.files}
+    assert by_name["page-1.png"].status == FileStatus.accepted
+    assert runtime.store.get_original(by_name["page-1.png"].sha256) == good.read_bytes()
+    for bad in ("page-2.pdf", "page-3.jpg", "empty.tiff"):
+        f = by_name[bad]
+        assert f.status == FileStatus.failed and bad in f.error, f
+        assert f.error_kind
+    (rec,) = records_of(runtime, by_name["page-1.png"])
+    assert rec.doctype == "birth_registration"
+    assert rec.field("declarant_id").value == "079085001234"
+    assert {Path(f.path).name for f in report.failed} == {"page-2.pdf", "page-3.jpg", "empty.tiff"}
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(DOSSIER_BIN), *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_cli_ingest_report_records_and_reindex(s3_endpoint, tmp_path):
+    assert DOSSIER_BIN.exists(), "the dossier command is not installed in this environment"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOSSIER_", "PREFECT_"))}
+    env.update(DOSSIER_DATA_DIR=str(tmp_path / "data"), DOSSIER_S3_ENDPOINT=s3_endpoint.endpoint,
+               DOSSIER_S3_ACCESS_KEY=s3_endpoint.access_key,
+               DOSSIER_S3_SECRET_KEY=s3_endpoint.secret_key,
+               DOSSIER_BUCKET_PREFIX=f"c{uuid.uuid4().hex[:8]}-")
+    card = shutil.copy(CARD, tmp_path / "card.png")
+    bad = tmp_path / "scan.pdf"
+    bad.write_bytes(b"not a pdf")
+    report_file = tmp_path / "report.json"
+    p = run_cli(["ingest", str(card), str(bad), "--station", "S1", "--operator", "op",
+                 "--report", str(report_file)], env, tmp_path)
+    assert p.returncode == 4, p.stdout + p.stderr
+    assert s3_endpoint.secret_key not in p.stdout + p.stderr
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    files = {Path(f["path"]).name: f for f in report["files"]}
+    assert files["card.png"]["status"] == "accepted" and files["card.png"]["record_ids"]
+    assert files["scan.pdf"]["status"] == "failed" and "scan.pdf" in files["scan.pdf"]["error"]
+    assert "scan.pdf" in p.stdout + p.stderr
+
+    cid = truth(CARD)["documents"][0]["fields"]["citizen_id"]
+    listed = run_cli(["records", "--citizen-id", cid, "--json"], env, tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert [r["record_id"] for r in json.loads(listed.stdout)] == files["card.png"]["record_ids"]
+
+    # The index is a projection: drop it and rebuild it from the records in S3.
+    (tmp_path / "data" / "index.sqlite3").unlink()
+    assert run_cli(["records", "--citizen-id", cid], env, tmp_path).returncode == 8
+    rebuilt = run_cli(["reindex"], env, tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    again = run_cli(["records", "--citizen-id", cid, "--json"], env, tmp_path)
+    assert [r["record_id"] for r in json.loads(again.stdout)] == files["card.png"]["record_ids"]
+
+    key = run_cli(["apikey", "create", "--name", "portal", "--scope", "records:read"], env,
+                  tmp_path)
+    assert key.returncode == 0, key.stderr
+    listed_keys = run_cli(["apikey", "list"], env, tmp_path)
+    assert "portal" in listed_keys.stdout
+    assert key.stdout.strip().splitlines()[-1].strip() not in listed_keys.stdout
