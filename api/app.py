@@ -7,6 +7,7 @@ index; a missing or wrong key gets 401, a key without the scope 403.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -19,11 +20,28 @@ from models.errors import DossierError, NotFoundError, StorageError
 from models.records import ApiKeyInfo, Record
 from models.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "redact_access_log"]
 
 log = logging.getLogger(__name__)
 
 bearer = HTTPBearer(auto_error=False)
+
+_ID_RE = re.compile(r"\d{9,12}")
+
+
+class _RedactIds(logging.Filter):
+    """Access-log lines carry request paths, and paths carry citizen IDs: mask them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_ID_RE.sub("***", a) if isinstance(a, str) else a
+                                for a in record.args)
+        record.msg = _ID_RE.sub("***", str(record.msg))
+        return True
+
+
+def redact_access_log() -> None:
+    logging.getLogger("uvicorn.access").addFilter(_RedactIds())
 
 
 def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> FastAPI:

@@ -189,11 +189,13 @@ def reindex() -> None:
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port")] = 8000) -> None:
-    """REST API for other systems (and the review pages)."""
+    """REST API for other systems: records by citizen ID, records by id, with API keys."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, redact_access_log
 
+    redact_access_log()
+    console.print(f"Serving the record API on http://{host}:{port} (docs at /docs); Ctrl+C stops.")
     uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -210,9 +213,46 @@ def test_cli_ingest_report_records_and_reindex(s3_endpoint, tmp_path):
     again = run_cli(["records", "--citizen-id", cid, "--json"], env, tmp_path)
     assert [r["record_id"] for r in json.loads(again.stdout)] == files["card.png"]["record_ids"]
 
-    key = run_cli(["apikey", "create", "--name", "portal", "--scope", "records:read"], env,
-                  tmp_path)
-    assert key.returncode == 0, key.stderr
+    created = run_cli(["apikey", "create", "--name", "portal", "--scope", "records:read"], env,
+                      tmp_path)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1].strip()
     listed_keys = run_cli(["apikey", "list"], env, tmp_path)
-    assert "portal" in listed_keys.stdout
-    assert key.stdout.strip().splitlines()[-1].strip() not in listed_keys.stdout
+    assert "portal" in listed_keys.stdout and key not in listed_keys.stdout
+
+    # `dossier serve`: the real server process, queried over HTTP.
+    port = free_port()
+    server = subprocess.Popen([str(DOSSIER_BIN), "serve", "--port", str(port)], env=env,
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/healthz", server)
+        url = f"{base}/v1/citizens/{cid}/records"
+        assert httpx.get(url).status_code == 401
+        r = httpx.get(url, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200 and r.json()["count"] == 1
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=30)
+    assert "/v1/citizens/" in out  # requests are logged ...
+    assert cid not in out  # ... without the citizen ID
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stdout.read()}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer in {timeout} s")

@@ -1,0 +1,108 @@
+"""The one-file tools, run as a user runs them: `dossier ocr` and `dossier extract`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_scans"
+DOSSIER_BIN = Path(sys.executable).parent / "dossier"
+
+
+def dossier(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(DOSSIER_BIN), *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def card_extract(tmp_path_factory) -> dict:
+    p = dossier("extract", str(SAMPLES / "cccd-front-clean.png"), "--json",
+                cwd=tmp_path_factory.mktemp("cli"))
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_ocr_json_has_words_boxes_and_confidences(tmp_path):
+    p = dossier("ocr", str(SAMPLES / "birth-registration-scan-200dpi.pdf"), "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    (page,) = doc["pages"]
+    words = [w for line in page["lines"] for w in line["words"]]
+    assert len(words) > 100
+    assert all(len(w["bbox"]) == 4 and 0 <= w["confidence"] <= 1 for w in words)
+    text = " ".join(line["text"] for line in page["lines"]).lower()
+    assert "khai sinh" in text
+    # Neither the S3 server nor Prefect was started: nothing was written here.
+    assert not (tmp_path / ".dossier").exists()
+
+
+def test_ocr_plain_text_of_a_rotated_page(tmp_path):
+    p = dossier("ocr", str(SAMPLES / "birth-registration-rotated-90.tiff"), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "TỜ KHAI ĐĂNG KÝ KHAI SINH" in p.stdout.upper()
+
+
+def test_extract_card(card_extract):
+    truth = json.loads((SAMPLES / "cccd-front-clean.png.truth.json").read_text(encoding="utf-8"))
+    want = truth["documents"][0]["fields"]
+    (doc,) = card_extract["documents"]
+    assert doc["doctype"] == "cccd_front"
+    fields = {f["name"]: f for f in doc["fields"]}
+    assert fields["citizen_id"]["value"] == want["citizen_id"]
+    assert fields["date_of_birth"]["value"] == want["date_of_birth"]
+    assert 0 < fields["citizen_id"]["confidence"] <= 1
+
+
+def test_extract_with_an_extra_doctype_folder(tmp_path):
+    from tests.pages import render, save
+
+    (tmp_path / "types").mkdir()
+    (tmp_path / "types" / "parking_permit.yaml").write_text("""
+id: parking_permit
+title: Giấy phép đỗ xe
+min_score: 3
+keywords:
+  - {text: "giấy phép đỗ xe", weight: 4, title: true}
+fields:
+  - name: plate
+    title: Biển số
+    labels: ["Biển số xe"]
+    type: text
+  - name: holder_id
+    title: Số định danh
+    labels: ["Số định danh"]
+    type: citizen_id
+    citizen: true
+""", encoding="utf-8")
+    page = save(render(["GIẤY PHÉP ĐỖ XE", "Biển số xe: 29A-123.45",
+                        "Số định danh: 001099012345"]), tmp_path / "permit.png")
+    p = dossier("extract", str(page), "--doctypes", str(tmp_path / "types"), "--json",
+                cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    (doc,) = json.loads(p.stdout)["documents"]
+    assert doc["doctype"] == "parking_permit"
+    fields = {f["name"]: f["value"] for f in doc["fields"]}
+    assert fields == {"plate": "29A-123.45", "holder_id": "001099012345"}
+
+
+@pytest.mark.parametrize("name,content,code,words", [
+    ("scan.pdf", b"%PDF-1.4 garbage", 3, "scan.pdf"),
+    ("empty.png", b"", 3, "empty.png"),
+    ("notes.txt", "Họ và tên".encode(), 3, "notes.txt"),
+])
+def test_bad_input_gets_a_clear_error(tmp_path, name, content, code, words):
+    f = tmp_path / name
+    f.write_bytes(content)
+    p = dossier("ocr", str(f), cwd=tmp_path)
+    assert p.returncode == code, p.stdout + p.stderr
+    assert words in p.stderr and "Traceback" not in p.stderr
+
+
+def test_missing_file(tmp_path):
+    p = dossier("extract", str(tmp_path / "nope.png"), cwd=tmp_path)
+    assert p.returncode != 0 and "nope.png" in p.stderr
