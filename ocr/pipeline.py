@@ -13,7 +13,7 @@ import numpy as np
 
 from models.ocr import OcrDocument, PageOCR
 from ocr import tesseract
-from ocr.cleanup import clean_page
+from ocr.cleanup import CleanupResult, clean_page
 from ocr.loading import Limits, LoadedPage, count_pages, load_page
 from ocr.textlayer import text_layer_page
 
@@ -60,26 +60,62 @@ def ocr_loaded_page(page: LoadedPage, opts: OcrOptions = OcrOptions(), *,
         if layer is not None:
             layer.index = index
             return PageResult(ocr=layer, cleaned=None, timings=timings)
-    t = time.perf_counter()
-    if opts.cleanup:
-        cleaned = clean_page(page.image, dpi_hint=page.dpi,
-                             orientation=_orientation_fn(opts) if opts.detect_orientation else None)
-        image, extra = cleaned.image, cleaned
-    else:
+    if not opts.cleanup:
         import cv2
 
-        image, extra = cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY), None
-    timings["cleanup"] = time.perf_counter() - t
+        gray = cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY)
+        t = time.perf_counter()
+        result = tesseract.recognize(gray, lang=opts.lang, cmd=opts.tesseract_cmd,
+                                     timeout=opts.timeout, dpi=page.dpi or 300)
+        timings["ocr"] = time.perf_counter() - t
+        result.index = index
+        return PageResult(ocr=result, cleaned=gray, timings=timings)
+
+    # Most pages arrive upright, and OSD costs about a third of a page's OCR time: read the
+    # page as it is first, and ask OSD only when the words read look like a turned page.
     t = time.perf_counter()
-    result = tesseract.recognize(image, lang=opts.lang, cmd=opts.tesseract_cmd,
-                                 timeout=opts.timeout,
-                                 dpi=extra.dpi if extra else (page.dpi or 300))
-    timings["ocr"] = time.perf_counter() - t
+    cleaned = clean_page(page.image, dpi_hint=page.dpi)
+    timings["cleanup"] = time.perf_counter() - t
+    result = _recognize(cleaned, opts, timings)
+    if opts.detect_orientation and looks_turned(result):
+        t = time.perf_counter()
+        turned = clean_page(page.image, dpi_hint=page.dpi, orientation=_orientation_fn(opts))
+        timings["orientation"] = time.perf_counter() - t
+        if turned.rotation:
+            again = _recognize(turned, opts, timings)
+            if _upright_share(again) > _upright_share(result):
+                cleaned, result = turned, again
     result.index = index
-    if extra is not None:
-        result.rotation, result.skew_angle, result.scale = (extra.rotation, extra.skew_angle,
-                                                           extra.scale)
-    return PageResult(ocr=result, cleaned=image, timings=timings)
+    result.rotation, result.skew_angle, result.scale = (cleaned.rotation, cleaned.skew_angle,
+                                                       cleaned.scale)
+    return PageResult(ocr=result, cleaned=cleaned.image, timings=timings)
+
+
+def _recognize(cleaned: CleanupResult, opts: OcrOptions, timings: dict[str, float]) -> PageOCR:
+    t = time.perf_counter()
+    result = tesseract.recognize(cleaned.image, lang=opts.lang, cmd=opts.tesseract_cmd,
+                                 timeout=opts.timeout, dpi=cleaned.dpi)
+    timings["ocr"] = timings.get("ocr", 0.0) + time.perf_counter() - t
+    return result
+
+
+def _upright_share(page: PageOCR) -> float:
+    """Share of the words (2+ characters) read with confidence above 0.8."""
+    words = [w for line in page.lines for w in line.words if len(w.text) >= 2]
+    if not words:
+        return 0.0
+    return sum(w.confidence > 0.8 for w in words) / len(words)
+
+
+def looks_turned(page: PageOCR) -> bool:
+    """Upright pages, even poor phone shots, read 0.84+ of their words above 0.8 confidence
+    on the samples; pages turned 180 degrees read 0.15-0.35. Tesseract reads some pages
+    turned 90 degrees well, but their words' boxes stand upright (taller than wide), which
+    breaks reading by rows. A page with almost no words is checked too."""
+    words = [w for line in page.lines for w in line.words if len(w.text) >= 2]
+    long = [w for w in words if len(w.text) >= 3]
+    tall = sum((w.bbox[3] - w.bbox[1]) > (w.bbox[2] - w.bbox[0]) for w in long)
+    return len(words) < 8 or _upright_share(page) < 0.6 or tall > 0.5 * len(long)
 
 
 def ocr_file(path: Path, opts: OcrOptions = OcrOptions(), *, limits: Limits = Limits(),

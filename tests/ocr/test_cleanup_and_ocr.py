@@ -82,6 +82,14 @@ def test_sideways_page_is_turned_upright_before_ocr(page):
     assert "Họ, chữ đệm, tên người mẹ" in result.text
 
 
+def test_upside_down_page_is_turned_and_upright_page_skips_osd(page):
+    flipped = ocr_loaded_page(LoadedPage(cv2.rotate(page, cv2.ROTATE_180), 300, 0), OcrOptions())
+    assert flipped.ocr.rotation == 180 and "orientation" in flipped.timings
+    assert "Quan hệ với người được khai sinh" in flipped.ocr.text
+    upright = ocr_loaded_page(LoadedPage(page, 300, 0), OcrOptions())
+    assert upright.ocr.rotation == 0 and "orientation" not in upright.timings
+
+
 def test_ocr_file_reads_every_page_of_a_tiff_in_parallel(tmp_path, page):
     from PIL import Image
 
