@@ -20,7 +20,7 @@ from flows.plan import DossierInput, dossier_id_for, sha256_file
 from flows.progress import ProgressEvent, emit
 from flows.runtime import get_runtime
 from models import errors
-from models.errors import DossierError, InputFileError, StorageError
+from models.errors import DossierError, InputFileError, NotFoundError, StorageError
 from models.ocr import PageOCR
 from models.records import (
     FieldStatus,
@@ -131,6 +131,23 @@ def ocr_page(sha256: str, source_page: int, dossier: str) -> str | dict:
     return key
 
 
+def _latest_if_same(record: Record) -> str | None:
+    """The version id of the stored record if it already holds this very extraction (a run
+    resumed after a crash between storing the record and registering the files), or if
+    staff have corrected it."""
+    rt = get_runtime()
+    try:
+        versions = rt.store.record_versions(record.record_id)
+        old = Record.from_json(rt.store.get_record(record.record_id, versions[0].version_id))
+    except NotFoundError:
+        return None
+    same = {"doctype", "fields", "pages", "citizen_ids", "status"}
+    # A record staff have corrected is never overwritten by a machine extraction.
+    if old.corrections or old.model_dump(include=same) == record.model_dump(include=same):
+        return versions[0].version_id
+    return None
+
+
 @task(name="extract-dossier", retries=2, retry_delay_seconds=[2, 5],
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def extract_dossier(dossier_id: str, batch_id: str, pages: list[dict],
@@ -170,9 +187,11 @@ def extract_dossier(dossier_id: str, batch_id: str, pages: list[dict],
             pages=[refs[i] for i in doc.pages],
             citizen_ids=citizen_ids_of(doc, by_id.get(doc.doctype), ocr_pages),
             station=station, operator=operator, created_at=now, updated_at=now)
-        version = rt.store.put_record(record_id, record.to_json(),
-                                      tags={"doctype": record.doctype,
-                                            "status": record.status.value})
+        version = _latest_if_same(record)
+        if version is None:
+            version = rt.store.put_record(record_id, record.to_json(),
+                                          tags={"doctype": record.doctype,
+                                                "status": record.status.value})
         rt.index.upsert_record(IndexEntry.from_record(record, rt.store.record_location(record_id),
                                                       version))
         record_ids.append(record_id)

@@ -181,11 +181,7 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
 
 def test_cli_ingest_report_records_and_reindex(s3_endpoint, tmp_path):
     assert DOSSIER_BIN.exists(), "the dossier command is not installed in this environment"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOSSIER_", "PREFECT_"))}
-    env.update(DOSSIER_DATA_DIR=str(tmp_path / "data"), DOSSIER_S3_ENDPOINT=s3_endpoint.endpoint,
-               DOSSIER_S3_ACCESS_KEY=s3_endpoint.access_key,
-               DOSSIER_S3_SECRET_KEY=s3_endpoint.secret_key,
-               DOSSIER_BUCKET_PREFIX=f"c{uuid.uuid4().hex[:8]}-")
+    env = cli_env(s3_endpoint, tmp_path / "data", f"c{uuid.uuid4().hex[:8]}-")
     card = shutil.copy(CARD, tmp_path / "card.png")
     bad = tmp_path / "scan.pdf"
     bad.write_bytes(b"not a pdf")
@@ -256,3 +252,55 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
         except httpx.TransportError:
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer in {timeout} s")
+
+
+def cli_env(s3: S3Endpoint, data_dir: Path, prefix: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOSSIER_", "PREFECT_"))}
+    env.update(DOSSIER_DATA_DIR=str(data_dir), DOSSIER_S3_ENDPOINT=s3.endpoint,
+               DOSSIER_S3_ACCESS_KEY=s3.access_key, DOSSIER_S3_SECRET_KEY=s3.secret_key,
+               DOSSIER_BUCKET_PREFIX=prefix)
+    return env
+
+
+def test_killed_ingest_resumes_without_loss_or_duplicates(s3_endpoint, tmp_path):
+    from storage.index import RecordIndex
+    from storage.objects import ObjectStore
+
+    prefix = f"k{uuid.uuid4().hex[:8]}-"
+    env = cli_env(s3_endpoint, tmp_path / "data", prefix)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for name in ("cccd-front-clean.png", "birth-registration-clean.png",
+                 "cccd-front-skewed-phone.jpg", "dossier-mixed-receipt-cccd-birth.pdf"):
+        shutil.copy(SAMPLES / name, batch / name)
+    store = ObjectStore(s3_endpoint, prefix)
+    cmd = [str(DOSSIER_BIN), "ingest", str(batch), "--split-folders"]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    # Kill the whole process group (the command and its Prefect server) like a power cut,
+    # once some pages are done but before the batch is.
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = list(store.client.list_objects(store.derived_bucket, prefix="ocr/", recursive=True))
+        if len(done) >= 2:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, 9)
+    assert proc.wait(timeout=30) == -9, "the batch finished before it could be interrupted"
+
+    again = subprocess.run([*cmd, "--report", str(tmp_path / "r.json")], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert {Path(f["path"]).name for f in report["files"]} == {p.name for p in batch.iterdir()}
+    assert all(f["status"] in ("accepted", "duplicate") for f in report["files"])
+    record_ids = sorted({r for f in report["files"] for r in f["record_ids"]})
+    assert len(record_ids) >= 6  # 1 + 1 + 1 + the mixed dossier's documents
+    assert sorted(store.record_ids()) == record_ids
+    assert all(len(store.record_versions(r)) == 1 for r in record_ids)
+    with RecordIndex(f"sqlite:///{tmp_path / 'data' / 'index.sqlite3'}") as index:
+        assert index.count_records() == len(record_ids)
+        cid = truth(CARD)["documents"][0]["fields"]["citizen_id"]
+        assert len(index.records_for_citizen(cid)) == 1
+        for f in report["files"]:
+            assert index.find_file(f["sha256"]).record_ids == f["record_ids"]
