@@ -136,9 +136,10 @@ def _sex(raw: str) -> Parsed:
 
 
 def _text(raw: str) -> Parsed:
+    # Leader dots and blanks go at both ends; the strip is linear, whatever the OCR gives
+    # (a nested-quantifier regex here took seconds on a long run of dots).
     value = collapse_ws(raw.strip(" .:;,-_…"))
-    value = re.sub(r"(\s*[.…_]{2,}\s*)+$", "", value)
-    value = re.sub(r"^[.…_:\s]+", "", value)
+    value = value.lstrip(".…_: ")
     if not value:
         return Parsed(None, ["empty"])
     return Parsed(value)
