@@ -12,7 +12,8 @@ test: setup
 lint: setup
 	.venv/bin/ruff check .
 
-bench: setup
+bench:
+	@bash scripts/setup.sh --bench
 	.venv/bin/dossier bench
 
 stop:

@@ -208,6 +208,38 @@ def stop() -> None:
     console.print("S3 server stopped." if stopped else "No S3 server was running.")
 
 
+@app.command()
+def bench(split: Annotated[str, typer.Option(help="generator split: test (held-out layouts) or dev")]
+          = "test",
+          pages: Annotated[int, typer.Option(help="pages for accuracy and the side-by-side run")]
+          = 20,
+          scale: Annotated[str, typer.Option(help="page counts for the scale runs, e.g. 10,100,1000")]
+          = "10,100",
+          seed: Annotated[int, typer.Option(help="corpus seed")] = 1,
+          degradation: Annotated[str, typer.Option(help="clean, light, mixed or heavy")] = "mixed",
+          baselines: Annotated[bool, typer.Option(help="run OCRmyPDF beside the pipeline")] = True,
+          out: Annotated[Path | None, typer.Option(help="report folder (default bench/results)")]
+          = None) -> None:
+    """Accuracy, speed beside bare Tesseract and OCRmyPDF, and scale; writes a markdown report."""
+    from bench.run import RESULTS_DIR, BenchOptions, run_bench
+
+    s = _settings()
+    try:
+        sizes = tuple(int(x) for x in scale.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter(f"--scale {scale!r}: give page counts like 10,100,1000") from None
+    if split not in ("dev", "test"):
+        raise typer.BadParameter(f"--split {split!r}: use dev or test")
+    opts = BenchOptions(data_dir=s.data_dir, out_dir=out or RESULTS_DIR, split=split, seed=seed,
+                        degradation=degradation, pages=pages, scale=sizes, workers=s.workers,
+                        lang=s.lang, tesseract_cmd=s.tesseract_cmd,
+                        review_threshold=s.review_threshold, baselines=baselines,
+                        command="dossier bench " + " ".join(sys.argv[2:]))
+    outcome = run_bench(opts, progress=lambda m: err.print(f"[dim]bench:[/dim] {m}"))
+    sys.stdout.write(outcome.markdown + "\n")
+    err.print(f"Report: {outcome.report}")
+
+
 # -- API keys -------------------------------------------------------------------------------
 
 @apikey_app.command("create")

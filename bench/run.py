@@ -1,0 +1,350 @@
+"""``dossier bench``: accuracy, speed against the baselines, and scale, in one run.
+
+Every figure in the report is measured in the run that writes it. The runs happen one after
+another on the same page images and the same cores, never overlapping.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from bench.baselines import (
+    SystemRun,
+    build_pdf,
+    ocrmypdf_version,
+    run_ocrmypdf,
+    run_tesseract_cli,
+    tesseract_version,
+)
+from bench.corpus import BenchDossier, CorpusKey, ensure_corpus, select
+from bench.measure import run_measured
+from bench.scoring import (
+    ErrorCount,
+    FieldOutcome,
+    page_doctypes,
+    score_fields,
+    score_split,
+    text_errors,
+)
+from models.errors import OcrEngineError
+from models.records import ExtractedDocument, FieldStatus
+
+__all__ = ["BenchOptions", "BenchOutcome", "run_bench", "RESULTS_DIR"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+OURS = "our pipeline"
+
+
+@dataclass
+class BenchOptions:
+    data_dir: Path = Path(".dossier")
+    out_dir: Path = RESULTS_DIR
+    split: str = "test"
+    seed: int = 1
+    degradation: str = "mixed"
+    pages: int = 20  # the accuracy and side-by-side set: whole dossiers, at least this many pages
+    scale: tuple[int, ...] = (10, 100)
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    lang: str = "vie+eng"
+    tesseract_cmd: str = "tesseract"
+    review_threshold: float = 0.80
+    doctypes_dir: Path | None = None
+    baselines: bool = True
+    command: str = "dossier bench"
+
+
+@dataclass
+class BenchOutcome:
+    report: Path
+    markdown: str
+    summary: dict
+
+
+def _pipeline(dossiers: list[BenchDossier], opts: BenchOptions, work: Path, tag: str, *,
+              collect: bool) -> dict:
+    """Our pipeline over the dossiers' page images, in a fresh process; timed from outside."""
+    spec = {
+        "workers": opts.workers, "lang": opts.lang, "tesseract_cmd": opts.tesseract_cmd,
+        "review_threshold": opts.review_threshold, "collect": collect,
+        "doctypes": str(opts.doctypes_dir) if opts.doctypes_dir else None,
+        "dossiers": [{"name": d.name, "pages": [{"image": str(p.image)} for p in d.pages]}
+                     for d in dossiers],
+    }
+    spec_path, out_path = work / f"{tag}.spec.json", work / f"{tag}.result.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    m = run_measured([sys.executable, "-m", "bench.pipeline_run", str(spec_path), str(out_path)],
+                     timeout=7200.0, cwd=Path(__file__).resolve().parent.parent)
+    if not m.ok:
+        raise OcrEngineError(f"the pipeline run on {sum(len(d.pages) for d in dossiers)} pages "
+                         f"failed: {m.describe_failure()}")
+    result = json.loads(out_path.read_text(encoding="utf-8"))
+    result["wall_s"] = m.wall_s
+    result["peak_rss_kb"] = m.peak_rss_kb
+    result["n_pages"] = sum(len(d.pages) for d in dossiers)
+    result["n_dossiers"] = len(dossiers)
+    return result
+
+
+def _rate(n: int, d: int) -> float | None:
+    return n / d if d else None
+
+
+def _field_stats(outcomes: list[FieldOutcome]) -> dict:
+    emitted = [o for o in outcomes if o.emitted]
+    scored = [o for o in outcomes if o.truth is not None]
+    return {
+        "instances": len(scored),
+        "expected": sum(o.expected for o in scored),
+        "emitted": len(emitted),
+        "correct": sum(o.correct for o in emitted),
+        "precision": _rate(sum(o.correct for o in emitted), len(emitted)),
+        "recall": _rate(sum(o.correct for o in scored), sum(o.expected for o in scored)),
+        "exact": _rate(sum(o.exact for o in scored), len(scored)),
+    }
+
+
+def _score_documents(dossiers: list[BenchDossier], result: dict, defined: set[str]) -> dict:
+    outcomes: list[FieldOutcome] = []
+    pages = typed = starts_true = starts_pred = starts_hit = 0
+    multi = multi_exact = docs = docs_found = 0
+    per_type: dict[str, Counter] = defaultdict(Counter)
+    docs_all_exact: Counter = Counter()
+    for d, out in zip(dossiers, result["dossiers"], strict=True):
+        predicted = [ExtractedDocument.model_validate(x) for x in out.get("documents", [])]
+        truth_docs = d.truth["documents"]
+        s = score_split(truth_docs, predicted, len(d.pages))
+        pages += s.pages
+        typed += s.pages_typed_right
+        starts_true += len(s.true_starts)
+        starts_pred += len(s.predicted_starts)
+        starts_hit += len(s.true_starts & s.predicted_starts)
+        docs += s.documents
+        docs_found += s.documents_found
+        if len(d.pages) > 1:
+            multi += 1
+            multi_exact += s.exact
+        for tt, pt in zip(page_doctypes(truth_docs, len(d.pages)),
+                          page_doctypes(predicted, len(d.pages)), strict=True):
+            per_type[tt]["pages"] += 1
+            per_type[tt]["typed_right"] += tt == pt
+        fo = score_fields(truth_docs, predicted)
+        outcomes.extend(fo)
+        # A truth document is fully right when every one of its fields matches exactly.
+        # score_fields lists each truth document's fields in order, then the unpaired extras.
+        at = 0
+        for td in truth_docs:
+            mine = fo[at:at + len(td["fields"])]
+            at += len(td["fields"])
+            per_type[td["doctype"]]["docs"] += 1
+            docs_all_exact[td["doctype"]] += bool(mine) and all(o.exact for o in mine)
+    by_type = {}
+    for t in sorted({o.doctype for o in outcomes} | set(per_type)):
+        st = _field_stats([o for o in outcomes if o.doctype == t])
+        c = per_type.get(t, Counter())
+        st.update(defined=t in defined, docs=c["docs"], pages=c["pages"],
+                  page_type_accuracy=_rate(c["typed_right"], c["pages"]),
+                  docs_all_exact=_rate(docs_all_exact[t], c["docs"]))
+        by_type[t] = st
+    by_field = {}
+    for t, name in sorted({(o.doctype, o.name) for o in outcomes}):
+        by_field[f"{t}.{name}"] = _field_stats([o for o in outcomes
+                                                if o.doctype == t and o.name == name])
+    found = [o for o in outcomes if o.emitted]
+    accepted = [o for o in found if o.status in (FieldStatus.accepted, FieldStatus.verified)]
+    review = [o for o in found if o.status == FieldStatus.review]
+    return {
+        "pages": pages,
+        "page_type_accuracy": _rate(typed, pages),
+        "documents": docs,
+        "documents_found": _rate(docs_found, docs),
+        "boundary_precision": _rate(starts_hit, starts_pred),
+        "boundary_recall": _rate(starts_hit, starts_true),
+        "multi_page_dossiers": multi,
+        "split_exact": _rate(multi_exact, multi),
+        "fields": _field_stats(outcomes),
+        "by_type": by_type,
+        "by_field": by_field,
+        "review": {
+            "found": len(found),
+            "accepted": len(accepted),
+            "accepted_precision": _rate(sum(o.correct for o in accepted), len(accepted)),
+            "review": len(review),
+            "review_share": _rate(len(review), len(found)),
+            "review_precision": _rate(sum(o.correct for o in review), len(review)),
+            "threshold": None,
+        },
+    }
+
+
+def _text_scores(dossiers: list[BenchDossier], systems: dict[str, list[str]]) -> dict:
+    pages = [p for d in dossiers for p in d.pages]
+    overall: dict[str, ErrorCount] = {}
+    by_deg: dict[str, dict[str, ErrorCount]] = defaultdict(dict)
+    for name, texts in systems.items():
+        total = ErrorCount()
+        for page, text in zip(pages, texts, strict=True):
+            e = text_errors(page.truth_text, text)
+            total.add(e)
+            for deg in page.degradations or ["clean"]:
+                by_deg[deg].setdefault(name, ErrorCount()).add(e)
+        overall[name] = total
+
+    def dump(e: ErrorCount) -> dict:
+        return {"pages": e.pages, "chars": e.chars, "cer": e.cer, "wer": e.wer}
+
+    order = sorted(by_deg, key=lambda k: (k != "clean", -next(iter(by_deg[k].values())).pages, k))
+    return {"overall": {k: dump(v) for k, v in overall.items()},
+            "by_degradation": {k: {s: dump(e) for s, e in by_deg[k].items()} for k in order}}
+
+
+def _stage_split(result: dict) -> dict:
+    sums: Counter = Counter()
+    for p in result["pages"]:
+        for k, v in p["timings"].items():
+            sums[k] += v
+    sums["extraction"] = sum(d.get("extract_s", 0.0) for d in result["dossiers"])
+    total = sum(sums.values())
+    n = max(1, result["n_pages"])
+    return {k: {"seconds": v, "per_page_s": v / n, "share": v / total if total else 0.0}
+            for k, v in sums.items()}
+
+
+def _system_row(run: SystemRun, pages: int) -> dict:
+    return {"name": run.name, "command": run.command, "skipped": run.skipped,
+            "wall_s": run.wall_s, "pages_per_min": pages * 60.0 / run.wall_s if run.wall_s else None,
+            "peak_rss_mb": run.peak_rss_kb / 1024.0, **run.extra}
+
+
+def _git_commit() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10, cwd=root).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return sha or "unknown"
+
+
+def _memory_total_gb() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def run_bench(opts: BenchOptions, progress: Progress | None = None) -> BenchOutcome:
+    """Run the whole benchmark and write the report; returns where it went and its text."""
+    from bench.report import write_report
+    from extraction import load_doctypes
+    from ocr.tesseract import check_tesseract
+
+    say = progress or (lambda _m: None)
+    check_tesseract(opts.tesseract_cmd, opts.lang)
+    defined = {d.id for d in load_doctypes(opts.doctypes_dir)}
+    started = datetime.now().astimezone()
+    bench_dir = opts.data_dir / "bench"
+    key = CorpusKey(split=opts.split, seed=opts.seed, degradation=opts.degradation)
+    need = max([opts.pages, *opts.scale])
+    corpus = ensure_corpus(bench_dir / "corpora", key, min_pages=need, workers=opts.workers,
+                           progress=say)
+    main = select(corpus, opts.pages)
+    images = [p.image for d in main for p in d.pages]
+    n = len(images)
+    (bench_dir / "work").mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=bench_dir / "work"))
+    try:
+        # Untimed: the first Tesseract reads its language data from disk; later ones from cache.
+        run_measured([opts.tesseract_cmd, str(images[0]), "stdout", "-l", opts.lang],
+                     timeout=300.0)
+        say(f"our pipeline on {n} pages ({len(main)} dossiers), {opts.workers} workers")
+        ours = _pipeline(main, opts, work, "main", collect=True)
+        runs: list[SystemRun] = []
+        say(f"bare tesseract on the same {n} pages")
+        runs.append(run_tesseract_cli(images, workers=opts.workers, lang=opts.lang,
+                                      cmd=opts.tesseract_cmd))
+        if opts.baselines:
+            pdf = work / "pages.pdf"
+            build_pdf(images, pdf)
+            for clean in (False, True):
+                say(f"OCRmyPDF{' --deskew --clean' if clean else ''} on the same {n} pages")
+                runs.append(run_ocrmypdf(pdf, work, pages=n, workers=opts.workers,
+                                         lang=opts.lang, clean=clean))
+        for r in runs:
+            if r.skipped:
+                say(f"skipped {r.name}: {r.skipped}")
+        scale = []
+        for k in opts.scale:
+            chosen = select(corpus, k)
+            say(f"scale: our pipeline on {sum(len(d.pages) for d in chosen)} pages")
+            res = _pipeline(chosen, opts, work, f"scale-{k}", collect=False)
+            scale.append({"requested": k, "pages": res["n_pages"], "dossiers": res["n_dossiers"],
+                          "wall_s": res["wall_s"], "startup_s": res["startup_s"],
+                          "pages_per_min": res["n_pages"] * 60.0 / res["wall_s"],
+                          "process_peak_mb": res["self_peak_rss_kb"] / 1024.0,
+                          "tesseract_peak_mb": res["child_peak_rss_kb"] / 1024.0,
+                          "stages": _stage_split(res)})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    texts = {f"{OURS} (cleanup)": [p["text"] for p in ours["pages"]]}
+    raw = next((r for r in runs if r.name == "tesseract CLI" and not r.skipped), None)
+    if raw:
+        texts = {"tesseract CLI (no cleanup)": raw.texts, **texts}
+    for r in runs:
+        if r.name.startswith("OCRmyPDF") and not r.skipped:
+            texts[r.name] = r.texts
+    ours_row = {"name": OURS, "command": f"dossier pipeline: cleanup + OCR + extraction, "
+                                         f"{opts.workers} worker threads",
+                "skipped": None, "wall_s": ours["wall_s"],
+                "pages_per_min": n * 60.0 / ours["wall_s"],
+                "peak_rss_mb": ours["peak_rss_kb"] / 1024.0}
+    systems = [ours_row, *[_system_row(r, n) for r in runs]]
+    for s in systems:
+        s["ours_speedup"] = (ours_row["pages_per_min"] / s["pages_per_min"]
+                             if s["pages_per_min"] else None)
+    docs = _score_documents(main, ours, defined)
+    docs["review"]["threshold"] = opts.review_threshold
+    summary = {
+        "started": started.isoformat(timespec="seconds"),
+        "command": opts.command,
+        "corpus": {"split": opts.split, "seed": opts.seed, "degradation": opts.degradation,
+                   "dossiers": len(main), "pages": n, "cache": str(corpus.root),
+                   "containers": dict(Counter(d.container for d in main)),
+                   "doctypes": dict(Counter(t["doctype"] for d in main
+                                            for t in d.truth["documents"]))},
+        "machine": {"cores": os.cpu_count(), "workers": opts.workers,
+                    "memory_gb": _memory_total_gb(), "python": platform.python_version(),
+                    "tesseract": tesseract_version(opts.tesseract_cmd),
+                    "ocrmypdf": ocrmypdf_version(), "commit": _git_commit(),
+                    "lang": opts.lang},
+        "ocr": _text_scores(main, texts),
+        "documents": docs,
+        "speed": {"pages": n, "systems": systems,
+                  "pipeline": {"startup_s": ours["startup_s"],
+                               "processing_s": ours["processing_s"],
+                               "process_peak_mb": ours["self_peak_rss_kb"] / 1024.0,
+                               "tesseract_peak_mb": ours["child_peak_rss_kb"] / 1024.0},
+                  "stages": _stage_split(ours)},
+        "scale": scale,
+    }
+    stamp = started.strftime("%Y-%m-%d-%H%M")
+    target = opts.out_dir / f"{stamp}-{opts.split}"
+    report, markdown = write_report(summary, target)
+    say(f"report written to {report}")
+    return BenchOutcome(report=report, markdown=markdown, summary=summary)
