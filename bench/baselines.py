@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.measure import Measured, run_measured
 
-__all__ = ["SystemRun", "tesseract_version", "run_tesseract_cli", "ocrmypdf_missing",
+__all__ = ["SystemRun", "tesseract_version", "tesseract_peak_kb", "run_tesseract_cli", "ocrmypdf_missing",
            "ocrmypdf_version", "build_pdf", "run_ocrmypdf"]
 
 
@@ -39,6 +39,38 @@ def tesseract_version(cmd: str = "tesseract") -> str:
         return "not installed"
     first = (out.stdout or out.stderr).splitlines()
     return first[0].strip() if first else "unknown"
+
+
+# A tiny parent for measuring one Tesseract: a child's peak resident set includes whatever its
+# parent held when it forked, so Tesseract is forked from this ~10 MB interpreter, not from
+# the benchmark process.
+_PEAK_PROBE = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execvp(sys.argv[1], sys.argv[1:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "sys.stderr.write(f'\\nPEAK_RSS_KB {usage.ru_maxrss}\\n')\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
+def tesseract_peak_kb(images: list[Path], *, lang: str, cmd: str = "tesseract",
+                      timeout: float = 300.0) -> int | None:
+    """Peak memory of one Tesseract process on the largest of ``images`` (untimed)."""
+    path = shutil.which(cmd)
+    if path is None or not images:
+        return None
+    biggest = sorted(images, key=lambda p: p.stat().st_size, reverse=True)[:2]
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    peaks = []
+    for image in biggest:
+        m = run_measured([sys.executable, "-S", "-c", _PEAK_PROBE, path, str(image), "stdout",
+                          "-l", lang], timeout=timeout, env=env)
+        for line in m.stderr.splitlines():
+            if m.ok and line.startswith("PEAK_RSS_KB "):
+                peaks.append(int(line.split()[1]))
+    return max(peaks) if peaks else None
 
 
 def run_tesseract_cli(images: list[Path], *, workers: int, lang: str, cmd: str = "tesseract",
