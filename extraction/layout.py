@@ -32,9 +32,23 @@ class Row:
         return " ".join(w.text for w in self.words)
 
 
+def _leader_junk(words: list[Word]) -> set[int]:
+    """Words Tesseract made out of a dotted leader line: flat strings of several characters,
+    a few pixels high. Left in, they form rows of their own between a value and its
+    continuation line."""
+    heights = sorted(w.bbox[3] - w.bbox[1] for w in words)
+    if not heights:
+        return set()
+    median = heights[len(heights) // 2]
+    return {id(w) for w in words
+            if len(w.text) >= 2 and (w.bbox[3] - w.bbox[1]) < 0.25 * median}
+
+
 def page_rows(page: PageOCR, page_index: int) -> list[Row]:
     """Group a page's words into rows top to bottom, each row left to right."""
-    words = sorted(page.words, key=lambda w: (w.bbox[1] + w.bbox[3]) / 2)
+    junk = _leader_junk(page.words)
+    words = sorted((w for w in page.words if id(w) not in junk),
+                   key=lambda w: (w.bbox[1] + w.bbox[3]) / 2)
     rows: list[tuple[float, float, list[Word]]] = []  # (center, height, words)
     for w in words:
         cy = (w.bbox[1] + w.bbox[3]) / 2

@@ -22,6 +22,7 @@ __all__ = [
     "estimate_skew",
     "deskew",
     "flatten_background",
+    "remove_dotted_leaders",
     "denoise",
     "clean_page",
 ]
@@ -173,6 +174,39 @@ def flatten_background(gray: np.ndarray) -> np.ndarray:
     return flat
 
 
+def remove_dotted_leaders(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """White out dotted leader lines (the ``.........`` a form fills in on).
+
+    Tesseract reads text written on a leader poorly and the dots themselves as junk. A leader
+    is a long horizontal run of small, evenly sized blobs on one line; sizes are relative to
+    the normalized text height, so only dots qualify, never letters. Diacritics are small too,
+    but they do not line up five or more in a thin run.
+    """
+    bw = (gray < 128).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bw, connectivity=8)
+    if n <= 1:
+        return gray, False
+    dot_max = 0.3 * TARGET_TEXT_HEIGHT
+    w, h, area = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
+    small = (w <= dot_max) & (h <= dot_max) & (area <= dot_max * dot_max)
+    small[0] = False
+    dots = small[labels].astype(np.uint8)
+    if not dots.any():
+        return gray, False
+    join = cv2.getStructuringElement(cv2.MORPH_RECT, (int(0.9 * TARGET_TEXT_HEIGHT), 1))
+    runs = cv2.morphologyEx(dots, cv2.MORPH_CLOSE, join)
+    m, run_labels, run_stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+    long_thin = ((run_stats[:, cv2.CC_STAT_WIDTH] >= 4 * TARGET_TEXT_HEIGHT)
+                 & (run_stats[:, cv2.CC_STAT_HEIGHT] <= dot_max))
+    long_thin[0] = False
+    if not long_thin.any():
+        return gray, False
+    leader = long_thin[run_labels] & (dots > 0)
+    out = gray.copy()
+    out[leader] = 255
+    return out, True
+
+
 def _noise_level(gray: np.ndarray) -> float:
     """Robust noise estimate (median absolute Laplacian on the background)."""
     h, w = gray.shape[:2]
@@ -195,7 +229,7 @@ OrientationFn = Callable[[np.ndarray], int]
 
 def clean_page(bgr: np.ndarray, *, dpi_hint: int | None = None,
                orientation: OrientationFn | None = None) -> CleanupResult:
-    """The pipeline's cleanup: gray, resolution, orientation, deskew, light, noise."""
+    """The pipeline's cleanup: gray, resolution, orientation, deskew, light, leaders, noise."""
     steps: list[str] = []
     gray = to_gray_dropping_color_ink(bgr)
     gray, scale = normalize_resolution(gray, dpi_hint)
@@ -212,6 +246,9 @@ def clean_page(bgr: np.ndarray, *, dpi_hint: int | None = None,
         gray = deskew(gray, angle)
         steps.append(f"deskew {angle:+.2f}")
     gray = flatten_background(gray)
+    gray, unleadered = remove_dotted_leaders(gray)
+    if unleadered:
+        steps.append("leaders")
     gray, denoised = denoise(gray)
     if denoised:
         steps.append("denoise")

@@ -63,6 +63,26 @@ def test_uneven_light_is_flattened(page):
     assert np.median(shaded[50:150, 20:120]) < 130
 
 
+def test_dotted_leaders_are_removed_and_letters_kept():
+    from PIL import Image, ImageDraw, ImageFont
+
+    from tests.pages import FONT
+
+    img = Image.new("L", (2000, 300), 255)
+    draw = ImageDraw.Draw(img)
+    draw.text((60, 100), "Họ và tên: Nguyễn Thị Ánh", font=ImageFont.truetype(FONT, 40), fill=0)
+    for x in range(640, 1900, 14):  # the leader the value is written on
+        draw.ellipse((x, 148, x + 4, 152), fill=0)
+    gray = np.asarray(img).copy()
+    cleaned, removed = cleanup.remove_dotted_leaders(gray)
+    assert removed
+    assert (cleaned[140:160, 1500:1900] < 128).sum() == 0  # the dots past the text are gone
+    text_ink = gray[90:147, 60:640] < 128
+    assert ((cleaned[90:147, 60:640] < 128) == text_ink).all()  # the letters are untouched
+    result = tesseract.recognize(cleaned, lang="vie+eng")
+    assert "Nguyễn Thị Ánh" in result.text and "..." not in result.text
+
+
 def test_tesseract_gives_vietnamese_words_with_boxes_and_confidences(page):
     gray = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
     result = tesseract.recognize(gray)
