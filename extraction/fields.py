@@ -67,6 +67,11 @@ def _value_tokens(rd: RowDoc, start: int, end: int, segment: int) -> tuple[int, 
     return cells[segment - 1]
 
 
+def _is_speck(rd: RowDoc) -> bool:
+    """A row with at most one letter or digit: OCR noise, not a value."""
+    return sum(ch.isalnum() for ch in rd.row.text) <= 1
+
+
 def _has_content(rd: RowDoc, start: int, end: int) -> bool:
     return any(any(ch.isalnum() for ch in rd.doc[i].text) for i in range(start, end))
 
@@ -128,6 +133,9 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
         parts.append((rd, s, e))
     elif fdef.value_position != "right" and lab.row + 1 < len(docs):
         nxt = lab.row + 1
+        # A stray colon or speck can sit on a row of its own between a label and its value.
+        while nxt + 1 < len(docs) and _is_speck(docs[nxt]) and not by_row.get(nxt):
+            nxt += 1
         nd = docs[nxt]
         starts = [x.start for x in by_row.get(nxt, [])]
         first_label = min(starts) if starts else len(nd.doc)
@@ -137,14 +145,19 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     # Long values wrap onto the next rows, which carry no label of their own.
     if parts and fdef.lines > 1:
         last_row = docs.index(parts[-1][0])
-        for nxt in range(last_row + 1, min(len(docs), last_row + fdef.lines)):
+        taken, nxt = 1, last_row + 1
+        prev = docs[last_row].row
+        while taken < fdef.lines and nxt < len(docs):
             nd = docs[nxt]
-            prev = docs[nxt - 1].row
             if by_row.get(nxt) or nd.row.page != prev.page:
                 break
+            if _is_speck(nd):
+                nxt += 1
+                continue
             if nd.row.bbox[1] - prev.bbox[3] > 1.2 * max(prev.height, 1):
                 break
             parts.append((nd, 0, len(nd.doc)))
+            prev, taken, nxt = nd.row, taken + 1, nxt + 1
     if not parts:
         return ExtractedField(name=fdef.name, label=fdef.title or fdef.labels[0],
                               status=FieldStatus.missing, problems=["no value next to the label"])

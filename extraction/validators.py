@@ -135,11 +135,18 @@ def _sex(raw: str) -> Parsed:
                   used_chars=m.end())
 
 
+_PLACE_DATE = re.compile(r",\s*ngay\s*\d{1,2}\s*thang\b")
+
+
 def _text(raw: str) -> Parsed:
     # Leader dots and blanks go at both ends; the strip is linear, whatever the OCR gives
     # (a nested-quantifier regex here took seconds on a long run of dots).
     value = collapse_ws(raw.strip(" .:;,-_…"))
     value = value.lstrip(".…_: ")
+    # "Xã Long Hòa, ngày 21 tháng 01 năm 2024": a place written before its date.
+    dated = _PLACE_DATE.search(fold(value))
+    if dated and dated.start() > 0:
+        value = value[:dated.start()].rstrip(" ,.;")
     if not value:
         return Parsed(None, ["empty"])
     return Parsed(value)
