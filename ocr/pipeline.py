@@ -81,6 +81,11 @@ def ocr_loaded_page(page: LoadedPage, opts: OcrOptions = OcrOptions(), *,
         t = time.perf_counter()
         turned = clean_page(page.image, dpi_hint=page.dpi, orientation=_orientation_fn(opts))
         timings["orientation"] = time.perf_counter() - t
+        if not turned.rotation and _upright_share(result) < 0.35:
+            # OSD misses some upside-down pages under seals and noise, answering "upright"
+            # with confidence; a page read this badly is worth one try the other way up.
+            turned = clean_page(page.image, dpi_hint=page.dpi, orientation=lambda _g: 180)
+            timings["orientation"] = time.perf_counter() - t
         if turned.rotation:
             again = _recognize(turned, opts, timings)
             if _upright_share(again) > _upright_share(result):
