@@ -10,12 +10,12 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.auth import require_scope
 from models.errors import DossierError, NotFoundError, StorageError
 from models.records import ApiKeyInfo, Record
 from models.settings import Settings
@@ -23,8 +23,6 @@ from models.settings import Settings
 __all__ = ["create_app", "redact_access_log"]
 
 log = logging.getLogger(__name__)
-
-bearer = HTTPBearer(auto_error=False)
 
 _ID_RE = re.compile(r"\d{9,12}")
 
@@ -68,24 +66,7 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
             else 500
         return JSONResponse({"detail": e.message, "kind": e.kind}, status_code=status)
 
-    def require(scope: str):
-        def check(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None,
-                                                     Depends(bearer)]) -> ApiKeyInfo:
-            unauthorized = HTTPException(401, "a valid API key is required",
-                                         headers={"WWW-Authenticate": "Bearer"})
-            if creds is None or creds.scheme.lower() != "bearer":
-                raise unauthorized
-            idx = request.app.state.index
-            info = idx.verify_api_key(creds.credentials)
-            if info is None:
-                raise unauthorized
-            if scope not in info.scopes:
-                raise HTTPException(403, f"this key lacks the {scope} scope")
-            return info
-
-        return check
-
-    read = Depends(require("records:read"))
+    read = Depends(require_scope("records:read"))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

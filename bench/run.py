@@ -167,7 +167,7 @@ def _score_documents(dossiers: list[BenchDossier], result: dict, defined: set[st
         by_field[f"{t}.{name}"] = _field_stats([o for o in outcomes
                                                 if o.doctype == t and o.name == name])
     found = [o for o in outcomes if o.emitted]
-    accepted = [o for o in found if o.status in (FieldStatus.accepted, FieldStatus.verified)]
+    accepted = [o for o in found if o.status in (FieldStatus.accepted, FieldStatus.confirmed)]
     review = [o for o in found if o.status == FieldStatus.review]
     return {
         "pages": pages,

@@ -18,7 +18,12 @@ from models.ocr import BBox
 __all__ = [
     "RECORD_SCHEMA_VERSION",
     "FieldStatus",
+    "FieldSource",
+    "SETTLED_FIELD_STATUSES",
     "RecordStatus",
+    "AuditAction",
+    "AuditEvent",
+    "Reading",
     "FileStatus",
     "ExtractedField",
     "ExtractedDocument",
@@ -32,7 +37,7 @@ __all__ = [
     "utcnow",
 ]
 
-RECORD_SCHEMA_VERSION = 1
+RECORD_SCHEMA_VERSION = 2
 
 
 def utcnow() -> datetime:
@@ -40,23 +45,52 @@ def utcnow() -> datetime:
 
 
 class FieldStatus(StrEnum):
-    accepted = "accepted"  # confident and valid: used without review
+    accepted = "accepted"  # the machine is confident under the calibrated rule
     review = "review"  # low confidence or failed validation: a person must look
-    corrected = "corrected"  # changed by a reviewer
-    verified = "verified"  # confirmed by a reviewer
     missing = "missing"  # the document type has this field but it was not found
+    confirmed = "confirmed"  # a person looked and kept the machine's value
+    corrected = "corrected"  # a person changed the value
+    not_on_document = "not_on_document"  # a person says the document does not carry it
+
+
+# A record is settled when every field is in one of these.
+SETTLED_FIELD_STATUSES = frozenset({FieldStatus.accepted, FieldStatus.confirmed,
+                                    FieldStatus.corrected, FieldStatus.not_on_document})
+
+
+class FieldSource(StrEnum):
+    """Where a value came from."""
+
+    ocr = "ocr"  # OCR of a labelled (or positioned) printed field
+    qr = "qr"  # a QR code on the document (e.g. the chip-based ID card)
+    mrz = "mrz"  # the machine-readable zone of an ID card
+    barcode = "barcode"  # a 1-D barcode (e.g. the dossier code on a receipt)
+    text_layer = "text_layer"  # the text layer of a born-digital PDF
+    reconciled = "reconciled"  # agreed across several documents of the dossier
+    person = "person"  # typed by a reviewer
 
 
 class RecordStatus(StrEnum):
-    extracted = "extracted"  # every field accepted automatically
-    needs_review = "needs_review"
-    verified = "verified"
+    extracted = "extracted"  # every field settled by the machine: straight through
+    needs_review = "needs_review"  # some field needs a person
+    in_review = "in_review"  # a reviewer holds a lease (index only: leases expire)
+    verified = "verified"  # a person approved every field
+    rejected = "rejected"  # returned to the scanning counter with a reason
 
 
 class FileStatus(StrEnum):
     accepted = "accepted"  # stored and digitized
     duplicate = "duplicate"  # same content already digitized: nothing new created
     failed = "failed"
+
+
+class Reading(BaseModel):
+    """One independent reading of a field's value (OCR, QR, MRZ, another document)."""
+
+    value: str | None
+    source: FieldSource
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    document: str | None = None  # another record of the dossier, for cross-document readings
 
 
 class ExtractedField(BaseModel):
@@ -69,6 +103,17 @@ class ExtractedField(BaseModel):
     bbox: BBox | None = None
     status: FieldStatus = FieldStatus.missing
     problems: list[str] = Field(default_factory=list)  # validator messages
+    source: FieldSource = FieldSource.ocr
+    readings: list[Reading] = Field(default_factory=list)  # other readings, when they differ
+    codes: dict[str, str] = Field(default_factory=dict)  # e.g. official administrative codes
+    # Provenance of a person's decision; the machine's value is kept when a person changes it.
+    machine_value: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.status in SETTLED_FIELD_STATUSES
 
 
 class ExtractedDocument(BaseModel):
@@ -102,6 +147,34 @@ class Correction(BaseModel):
     at: datetime = Field(default_factory=utcnow)
 
 
+class AuditAction(StrEnum):
+    extracted = "extracted"  # the machine stored the record
+    claimed = "claimed"
+    released = "released"  # skipped, or the lease given back
+    confirmed = "confirmed"  # a field kept as the machine read it
+    corrected = "corrected"  # a field changed
+    restored = "restored"  # a field put back to the machine's value
+    not_on_document = "not_on_document"
+    verified = "verified"  # the whole record approved
+    rejected = "rejected"
+    reopened = "reopened"  # a settled record opened again for correction
+
+
+class AuditEvent(BaseModel):
+    """One append-only audit entry; stored as its own object, never rewritten."""
+
+    event_id: str
+    record_id: str
+    action: AuditAction
+    actor: str  # user name, or "machine"
+    at: datetime = Field(default_factory=utcnow)
+    field: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    reason: str | None = None
+    record_version: int | None = None  # the record revision this event produced
+
+
 class Record(BaseModel):
     """One extracted document of a dossier: the unit other systems reuse."""
 
@@ -121,11 +194,28 @@ class Record(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     corrections: list[Correction] = Field(default_factory=list)
+    # Revision counter: every stored change increments it; a save names the one it edited.
+    revision: int = 1
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    reject_reason: str | None = None
+    pdf_key: str | None = None  # searchable PDF of the document, in the derived bucket
 
     @property
     def confidence(self) -> float:
         found = [f.confidence for f in self.fields if f.value is not None]
         return min(found) if found else 0.0
+
+    @property
+    def settled(self) -> bool:
+        """Every field accepted by the machine or decided by a person."""
+        return self.status != RecordStatus.rejected and all(f.settled for f in self.fields)
+
+    @property
+    def touched_by_person(self) -> bool:
+        """A person decided something here: a machine run must never overwrite it."""
+        return bool(self.corrections) or self.reviewed_by is not None or any(
+            f.reviewed_by is not None for f in self.fields)
 
     def field(self, name: str) -> ExtractedField | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -142,6 +232,11 @@ class Record(BaseModel):
                 f"record schema version {version} is newer than this software "
                 f"({RECORD_SCHEMA_VERSION}): upgrade the dossier pipeline"
             )
+        if version < 2:
+            # Version 1 called a reviewer's confirmation "verified".
+            for f in obj.get("fields", []):
+                if f.get("status") == "verified":
+                    f["status"] = FieldStatus.confirmed.value
         obj["schema_version"] = RECORD_SCHEMA_VERSION
         return cls.model_validate(obj)
 

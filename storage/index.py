@@ -456,9 +456,14 @@ class RecordIndex:
             stored = row.key_hash
         if not hmac.compare_digest(_hash_secret(secret), stored) or info.revoked:
             return None
-        if scope is not None and scope not in info.scopes and "*" not in info.scopes:
+        if scope is not None and not self.key_allows(info, scope):
             return None
         return info
+
+    @staticmethod
+    def key_allows(info: ApiKeyInfo, scope: str) -> bool:
+        """Whether a key may use ``scope``: it names it, or it holds ``*`` (every scope)."""
+        return scope in info.scopes or "*" in info.scopes
 
     def list_api_keys(self) -> list[ApiKeyInfo]:
         with self._session("list API keys") as s:
