@@ -24,6 +24,9 @@ __all__ = [
     "NotFoundError",
     "DoctypeDefinitionError",
     "ConfigurationError",
+    "ConflictError",
+    "ReviewError",
+    "PermissionDeniedError",
 ]
 
 
@@ -37,6 +40,9 @@ class ExitCode(IntEnum):
     storage = 7
     not_found = 8
     configuration = 9
+    conflict = 10
+    invalid_request = 11
+    permission = 12
     internal = 15
 
 
@@ -125,3 +131,22 @@ class DoctypeDefinitionError(DossierError):
 class ConfigurationError(DossierError):
     exit_code = ExitCode.configuration
     hint = "check the DOSSIER_* settings"
+
+
+class ConflictError(DossierError):
+    """Someone else changed the thing first (a stale save, a document claimed by another)."""
+
+    exit_code = ExitCode.conflict
+    hint = "reload and try again"
+
+
+class ReviewError(DossierError):
+    """A review action that is not allowed in the record's state (e.g. approving with a field
+    still unresolved, rejecting without a reason, an invalid corrected value)."""
+
+    exit_code = ExitCode.invalid_request
+
+
+class PermissionDeniedError(DossierError):
+    exit_code = ExitCode.permission
+    hint = "ask an administrator for the right role"

@@ -31,6 +31,8 @@ __all__ = [
     "Record",
     "Correction",
     "IndexEntry",
+    "fold",
+    "search_text_of",
     "IngestFileResult",
     "IngestReport",
     "ApiKeyInfo",
@@ -256,6 +258,26 @@ class IndexEntry(BaseModel):
     summary: dict[str, str | None] = Field(default_factory=dict)  # key field values
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    revision: int = 1
+    station: str | None = None
+    operator: str | None = None
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    settled: bool = False
+    search_text: str = ""  # folded (no diacritics, lower case) ids, names and values
+    # A reviewer's lease: operational state of the index only, never in the object store.
+    lease_user: str | None = None
+    lease_expires: datetime | None = None
+
+    def leased(self, now: datetime | None = None) -> bool:
+        return self.lease_expires is not None and self.lease_expires > (now or utcnow())
+
+    @property
+    def queue_status(self) -> RecordStatus:
+        """The status as the review queue shows it: a held lease means in review."""
+        if self.status == RecordStatus.needs_review and self.leased():
+            return RecordStatus.in_review
+        return self.status
 
     @classmethod
     def from_record(cls, record: Record, s3_key: str, version_id: str | None) -> IndexEntry:
@@ -272,7 +294,30 @@ class IndexEntry(BaseModel):
             summary={f.name: f.value for f in record.fields if f.value is not None},
             created_at=record.created_at,
             updated_at=record.updated_at,
+            revision=record.revision,
+            station=record.station,
+            operator=record.operator,
+            reviewed_by=record.reviewed_by,
+            reviewed_at=record.reviewed_at,
+            settled=record.settled,
+            search_text=search_text_of(record),
         )
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics (đ -> d), spaces collapsed: for search."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.lower().split())
+
+
+def search_text_of(record: Record) -> str:
+    """What a clerk may search a record by: ids, dossier code, type, and every value."""
+    parts = [record.record_id, record.dossier_id, record.batch_id, record.doctype, record.title,
+             *record.citizen_ids, *(f.value for f in record.fields if f.value)]
+    return " | ".join(fold(p) for p in parts if p)
 
 
 class IngestFileResult(BaseModel):

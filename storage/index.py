@@ -12,9 +12,10 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,17 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from models.errors import ConfigurationError, NotFoundError, StorageError
+from models.accounts import Role, UserInfo
+from models.errors import ConfigurationError, ConflictError, NotFoundError, StorageError
 from models.records import (
     ApiKeyInfo,
+    AuditAction,
+    AuditEvent,
     FileStatus,
     IndexEntry,
     IngestFileResult,
     RecordStatus,
+    fold,
     utcnow,
 )
 
@@ -60,6 +65,12 @@ __all__ = [
     "RecordCitizenRow",
     "IngestedFileRow",
     "ApiKeyRow",
+    "UserRow",
+    "WebSessionRow",
+    "LoginFailureRow",
+    "AuditRow",
+    "QueueFilter",
+    "QueueCounts",
     "API_KEY_PREFIX",
     "MIGRATIONS_DIR",
 ]
@@ -113,6 +124,61 @@ class RecordRow(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(_JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    station: Mapped[str | None] = mapped_column(String(200), index=True)
+    operator: Mapped[str | None] = mapped_column(String(200))
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    settled: Mapped[bool] = mapped_column(Boolean, default=False)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    lease_user: Mapped[str | None] = mapped_column(String(200))
+    lease_expires: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))
+    lang: Mapped[str] = mapped_column(String(10), default="vi")
+    station: Mapped[str | None] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebSessionRow(Base):
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(
+        String(100), ForeignKey("users.name", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LoginFailureRow(Base):
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    field: Mapped[str | None] = mapped_column(String(100))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    record_version: Mapped[int | None] = mapped_column(Integer)
+    doctype: Mapped[str | None] = mapped_column(String(100))
 
 
 class RecordCitizenRow(Base):
@@ -149,6 +215,24 @@ class ApiKeyRow(Base):
     scopes: Mapped[list[str]] = mapped_column(_JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the review queue shows: records needing review, optionally narrowed."""
+
+    batch_id: str | None = None
+    doctype: str | None = None
+    station: str | None = None
+    older_than: timedelta | None = None  # only records waiting at least this long
+    order: str = "confidence"  # lowest confidence first; or "age" (oldest first)
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    waiting: int
+    in_review: int
+    verified_today: int
 
 
 def _hash_secret(secret: str) -> str:
@@ -266,19 +350,62 @@ class RecordIndex:
             "summary": dict(entry.summary),
             "created_at": entry.created_at,
             "updated_at": entry.updated_at,
+            "revision": entry.revision,
+            "station": entry.station,
+            "operator": entry.operator,
+            "reviewed_by": entry.reviewed_by,
+            "reviewed_at": entry.reviewed_at,
+            "settled": entry.settled,
+            "search_text": entry.search_text,
         }
         stmt = self._insert()(RecordRow).values(**values)
+        # A reviewer's lease is the index's own state: a projection update keeps it.
         stmt = stmt.on_conflict_do_update(
             index_elements=[RecordRow.record_id],
             set_={k: stmt.excluded[k] for k in values if k != "record_id"},
         )
         with self._session(f"index record {entry.record_id}", write=True) as s:
-            s.execute(stmt)
-            s.execute(delete(RecordCitizenRow).where(RecordCitizenRow.record_id == entry.record_id))
+            self._upsert_in(s, stmt, entry)
+
+    def _upsert_in(self, s: Session, stmt: Any, entry: IndexEntry) -> None:
+        s.execute(stmt)
+        s.execute(delete(RecordCitizenRow).where(RecordCitizenRow.record_id == entry.record_id))
+        citizens = sorted(set(entry.citizen_ids))
+        if citizens:
+            s.execute(self._insert()(RecordCitizenRow),
+                      [{"record_id": entry.record_id, "citizen_id": c} for c in citizens])
+
+    def change_record(self, record_id: str, base_revision: int,
+                      write: Callable[[], IndexEntry]) -> IndexEntry:
+        """Apply a change made against ``base_revision`` of a record, or refuse it.
+
+        Inside one write transaction holding the record's row: if the index's revision is no
+        longer ``base_revision`` a :class:`ConflictError` is raised and nothing is written;
+        otherwise ``write`` stores the new version in the object store and returns its index
+        entry, which replaces the row. A failing ``write`` leaves the row as it was.
+        """
+        with self._session(f"change record {record_id}", write=True) as s:
+            row = s.get(RecordRow, record_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"no record {record_id}")
+            if row.revision != base_revision:
+                raise ConflictError(
+                    f"record {record_id} was changed by someone else "
+                    f"(revision {row.revision}, this edit started from {base_revision})",
+                    hint="reload the record and make the change again")
+            entry = write()
+            for k in ("dossier_id", "batch_id", "doctype", "confidence", "s3_key", "version_id",
+                      "summary", "created_at", "updated_at", "revision", "station", "operator",
+                      "reviewed_by", "reviewed_at", "settled", "search_text"):
+                setattr(row, k, getattr(entry, k) if k != "summary" else dict(entry.summary))
+            row.status = str(entry.status)
+            s.flush()
+            s.execute(delete(RecordCitizenRow).where(RecordCitizenRow.record_id == record_id))
             citizens = sorted(set(entry.citizen_ids))
             if citizens:
                 s.execute(self._insert()(RecordCitizenRow),
-                          [{"record_id": entry.record_id, "citizen_id": c} for c in citizens])
+                          [{"record_id": record_id, "citizen_id": c} for c in citizens])
+            return entry
 
     def _entries(self, s: Session, rows: Sequence[RecordRow]) -> list[IndexEntry]:
         ids = [r.record_id for r in rows]
@@ -305,6 +432,15 @@ class RecordIndex:
                 summary=dict(r.summary or {}),
                 created_at=r.created_at,
                 updated_at=r.updated_at,
+                revision=r.revision or 1,
+                station=r.station,
+                operator=r.operator,
+                reviewed_by=r.reviewed_by,
+                reviewed_at=r.reviewed_at,
+                settled=bool(r.settled),
+                search_text=r.search_text or "",
+                lease_user=r.lease_user,
+                lease_expires=r.lease_expires,
             )
             for r in rows
         ]
@@ -355,7 +491,8 @@ class RecordIndex:
             return int(s.scalar(stmt) or 0)
 
     def clear_records(self) -> int:
-        """Remove every record row (before a reindex); returns how many there were."""
+        """Remove every record row (before a reindex); returns how many there were.
+        Leases go with them: a reindex returns every held document to the queue."""
         with self._session("clear records", write=True) as s:
             s.execute(delete(RecordCitizenRow))
             result = s.execute(delete(RecordRow))
@@ -478,3 +615,275 @@ class RecordIndex:
                 raise NotFoundError(f"no API key with id {key_id!r}")
             row.revoked = True
             return self._key_info(row)
+
+    # -- review queue and leases -------------------------------------------------------------
+
+    def _queue_stmt(self, f: QueueFilter, now: datetime) -> Any:
+        stmt = select(RecordRow).where(RecordRow.status == str(RecordStatus.needs_review))
+        if f.batch_id:
+            stmt = stmt.where(RecordRow.batch_id == f.batch_id)
+        if f.doctype:
+            stmt = stmt.where(RecordRow.doctype == f.doctype)
+        if f.station:
+            stmt = stmt.where(RecordRow.station == f.station)
+        if f.older_than is not None:
+            stmt = stmt.where(RecordRow.created_at <= now - f.older_than)
+        if f.order == "age":
+            return stmt.order_by(RecordRow.created_at, RecordRow.record_id)
+        return stmt.order_by(RecordRow.confidence, RecordRow.created_at, RecordRow.record_id)
+
+    def review_queue(self, f: QueueFilter | None = None, *, limit: int = 50,
+                     offset: int = 0) -> list[IndexEntry]:
+        """Records needing review (held ones included, marked by their lease)."""
+        stmt = self._queue_stmt(f or QueueFilter(), utcnow()).limit(limit).offset(offset)
+        with self._session("list the review queue") as s:
+            return self._entries(s, s.scalars(stmt).all())
+
+    def queue_counts(self, f: QueueFilter | None = None, *, day_start: datetime) -> QueueCounts:
+        now = utcnow()
+        base = self._queue_stmt(f or QueueFilter(), now).order_by(None).subquery()
+        held = (base.c.lease_expires.is_not(None)) & (base.c.lease_expires > now)
+        with self._session("count the review queue") as s:
+            total = int(s.scalar(select(func.count()).select_from(base)) or 0)
+            in_review = int(s.scalar(select(func.count()).select_from(base).where(held)) or 0)
+            verified = int(s.scalar(
+                select(func.count()).select_from(RecordRow)
+                .where(RecordRow.status == str(RecordStatus.verified),
+                       RecordRow.reviewed_at >= day_start)) or 0)
+        return QueueCounts(waiting=total - in_review, in_review=in_review,
+                           verified_today=verified)
+
+    def claim_next(self, user: str, ttl: timedelta, f: QueueFilter | None = None,
+                   *, exclude: Sequence[str] = ()) -> str | None:
+        """Lease the first free record of the queue to ``user``; its id, or None if none.
+
+        Two reviewers asking at the same moment never get the same record: PostgreSQL skips
+        rows another transaction holds (``FOR UPDATE SKIP LOCKED``); SQLite serializes
+        writers (the transaction begins IMMEDIATE).
+        """
+        now = utcnow()
+        stmt = self._queue_stmt(f or QueueFilter(), now).where(
+            (RecordRow.lease_expires.is_(None)) | (RecordRow.lease_expires <= now)
+            | (RecordRow.lease_user == user))
+        if exclude:
+            stmt = stmt.where(RecordRow.record_id.not_in(list(exclude)))
+        stmt = stmt.limit(1)
+        if self.backend == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        with self._session("claim the next record", write=True) as s:
+            row = s.scalars(stmt).first()
+            if row is None:
+                return None
+            row.lease_user, row.lease_expires = user, now + ttl
+            return row.record_id
+
+    def claim(self, record_id: str, user: str, ttl: timedelta) -> IndexEntry:
+        """Lease one record to ``user`` (or renew their lease).
+
+        Raises :class:`ConflictError` naming the holder if another reviewer holds it.
+        """
+        now = utcnow()
+        with self._session(f"claim record {record_id}", write=True) as s:
+            row = s.get(RecordRow, record_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"no record {record_id}")
+            if row.lease_user not in (None, user) and row.lease_expires is not None \
+                    and row.lease_expires > now:
+                raise ConflictError(
+                    f"record {record_id} is being reviewed by {row.lease_user} "
+                    f"until {row.lease_expires:%H:%M:%S} UTC",
+                    hint="take another document; this one returns to the queue if its lease "
+                    "expires")
+            row.lease_user, row.lease_expires = user, now + ttl
+            s.flush()
+            return self._entries(s, [row])[0]
+
+    def release(self, record_id: str, user: str) -> bool:
+        """Give a lease back (skip, approve, reject); False if ``user`` did not hold it."""
+        with self._session(f"release record {record_id}", write=True) as s:
+            row = s.get(RecordRow, record_id, with_for_update=True)
+            if row is None or row.lease_user != user:
+                return False
+            row.lease_user, row.lease_expires = None, None
+            return True
+
+    def search_records(self, query: str, *, limit: int = 50) -> list[IndexEntry]:
+        """Records matching a citizen ID, a name with or without diacritics, a dossier code,
+        a record id or a document type; most recently updated first."""
+        words = fold(query).split()
+        if not words:
+            return []
+        stmt = select(RecordRow)
+        for w in words[:8]:
+            escaped = w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(RecordRow.search_text.like(f"%{escaped}%", escape="\\"))
+        stmt = stmt.order_by(RecordRow.updated_at.desc(), RecordRow.record_id).limit(limit)
+        with self._session("search records") as s:
+            return self._entries(s, s.scalars(stmt).all())
+
+    def list_settled_records(self, limit: int = 100) -> list[IndexEntry]:
+        stmt = (select(RecordRow).where(RecordRow.settled.is_(True))
+                .order_by(RecordRow.updated_at.desc()).limit(limit))
+        with self._session("list settled records") as s:
+            return self._entries(s, s.scalars(stmt).all())
+
+    # -- audit events ------------------------------------------------------------------------
+
+    def add_audit_events(self, events: Sequence[AuditEvent], doctype: str | None = None) -> None:
+        """Index audit events (idempotent: an event already indexed is skipped)."""
+        if not events:
+            return
+        rows = [{"event_id": e.event_id, "record_id": e.record_id, "action": str(e.action),
+                 "actor": e.actor, "at": e.at, "field": e.field, "old_value": e.old_value,
+                 "new_value": e.new_value, "reason": e.reason,
+                 "record_version": e.record_version, "doctype": doctype} for e in events]
+        with self._session("index audit events", write=True) as s:
+            s.execute(self._insert()(AuditRow).values(rows)
+                      .on_conflict_do_nothing(index_elements=[AuditRow.event_id]))
+
+    @staticmethod
+    def _event(r: AuditRow) -> AuditEvent:
+        return AuditEvent(event_id=r.event_id, record_id=r.record_id,
+                          action=AuditAction(r.action), actor=r.actor, at=r.at, field=r.field,
+                          old_value=r.old_value, new_value=r.new_value, reason=r.reason,
+                          record_version=r.record_version)
+
+    def audit_events(self, record_id: str) -> list[AuditEvent]:
+        stmt = (select(AuditRow).where(AuditRow.record_id == record_id)
+                .order_by(AuditRow.at, AuditRow.event_id))
+        with self._session(f"read the audit of {record_id}") as s:
+            return [self._event(r) for r in s.scalars(stmt)]
+
+    def audit_events_since(self, since: datetime) -> list[tuple[AuditEvent, str | None]]:
+        """Every event since ``since`` with its record's document type, oldest first."""
+        stmt = select(AuditRow).where(AuditRow.at >= since).order_by(AuditRow.at,
+                                                                     AuditRow.event_id)
+        with self._session("read audit events") as s:
+            return [(self._event(r), r.doctype) for r in s.scalars(stmt)]
+
+    def iter_audit_events(self, actions: Sequence[str] | None = None,
+                          batch: int = 1000) -> Iterator[tuple[AuditEvent, str | None]]:
+        stmt = select(AuditRow).order_by(AuditRow.at, AuditRow.event_id)
+        if actions:
+            stmt = stmt.where(AuditRow.action.in_(list(actions)))
+        with self._session("read audit events") as s:
+            for r in s.scalars(stmt.execution_options(yield_per=batch)):
+                yield self._event(r), r.doctype
+
+    def clear_audit(self) -> int:
+        with self._session("clear audit events", write=True) as s:
+            result = s.execute(delete(AuditRow))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def backlog(self) -> list[tuple[str, int, datetime | None]]:
+        """Per document type: records waiting for review and the oldest one's creation time."""
+        stmt = (select(RecordRow.doctype, func.count(), func.min(RecordRow.created_at))
+                .where(RecordRow.status == str(RecordStatus.needs_review))
+                .group_by(RecordRow.doctype).order_by(RecordRow.doctype))
+        with self._session("measure the backlog") as s:
+            out = []
+            for doctype, n, oldest in s.execute(stmt):
+                if oldest is not None and oldest.tzinfo is None:
+                    oldest = oldest.replace(tzinfo=UTC)
+                out.append((doctype, int(n), oldest))
+            return out
+
+    # -- users, sessions, login throttling ---------------------------------------------------
+
+    @staticmethod
+    def _user(row: UserRow) -> UserInfo:
+        return UserInfo(name=row.name, role=Role(row.role), lang=row.lang, station=row.station,
+                        disabled=bool(row.disabled), created_at=row.created_at)
+
+    def create_user(self, name: str, password_hash: str, role: Role, *, lang: str = "vi",
+                    station: str | None = None) -> UserInfo:
+        with self._session(f"create user {name!r}", write=True) as s:
+            if s.get(UserRow, name) is not None:
+                raise ConflictError(f"a user named {name!r} already exists",
+                                    hint="choose another name, or disable the old account")
+            row = UserRow(name=name, password_hash=password_hash, role=str(role), lang=lang,
+                          station=station, disabled=False, created_at=utcnow())
+            s.add(row)
+            return self._user(row)
+
+    def get_user(self, name: str) -> UserInfo | None:
+        with self._session(f"read user {name!r}") as s:
+            row = s.get(UserRow, name)
+            return self._user(row) if row is not None else None
+
+    def password_hash(self, name: str) -> str | None:
+        """The stored hash of an enabled user's password, or None."""
+        with self._session("check a login") as s:
+            row = s.get(UserRow, name)
+            return row.password_hash if row is not None and not row.disabled else None
+
+    def update_user(self, name: str, *, password_hash: str | None = None,
+                    disabled: bool | None = None, lang: str | None = None,
+                    role: Role | None = None) -> UserInfo:
+        with self._session(f"update user {name!r}", write=True) as s:
+            row = s.get(UserRow, name)
+            if row is None:
+                raise NotFoundError(f"no user named {name!r}")
+            if password_hash is not None:
+                row.password_hash = password_hash
+            if disabled is not None:
+                row.disabled = disabled
+                if disabled:
+                    s.execute(delete(WebSessionRow).where(WebSessionRow.user_name == name))
+            if lang is not None:
+                row.lang = lang
+            if role is not None:
+                row.role = str(role)
+            return self._user(row)
+
+    def list_users(self) -> list[UserInfo]:
+        with self._session("list users") as s:
+            return [self._user(r) for r in s.scalars(select(UserRow).order_by(UserRow.name))]
+
+    def create_session(self, user: str, ttl: timedelta) -> str:
+        """A new session for ``user``: the token for the cookie (only its hash is kept)."""
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        with self._session("open a session", write=True) as s:
+            s.execute(delete(WebSessionRow).where(WebSessionRow.expires_at <= now))
+            s.add(WebSessionRow(token_hash=_hash_secret(token), user_name=user, created_at=now,
+                                expires_at=now + ttl))
+        return token
+
+    def session_user(self, token: str, *, extend: timedelta | None = None) -> UserInfo | None:
+        """The enabled user a live session token belongs to; optionally slides its expiry."""
+        now = utcnow()
+        with self._session("check a session", write=extend is not None) as s:
+            sess = s.get(WebSessionRow, _hash_secret(token))
+            if sess is None or sess.expires_at <= now:
+                return None
+            row = s.get(UserRow, sess.user_name)
+            if row is None or row.disabled:
+                return None
+            if extend is not None and sess.expires_at - now < extend / 2:
+                sess.expires_at = now + extend
+            return self._user(row)
+
+    def delete_session(self, token: str) -> None:
+        with self._session("close a session", write=True) as s:
+            s.execute(delete(WebSessionRow).where(WebSessionRow.token_hash == _hash_secret(token)))
+
+    def login_failures(self, keys: Sequence[str]) -> list[tuple[int, datetime]]:
+        with self._session("check login failures") as s:
+            rows = s.scalars(select(LoginFailureRow).where(LoginFailureRow.key.in_(list(keys))))
+            return [(r.failures, r.last_at) for r in rows]
+
+    def note_login_failure(self, keys: Sequence[str]) -> None:
+        now = utcnow()
+        with self._session("count a login failure", write=True) as s:
+            for k in keys:
+                s.execute(self._insert()(LoginFailureRow).values(key=k, failures=0, last_at=now)
+                          .on_conflict_do_nothing(index_elements=[LoginFailureRow.key]))
+                row = s.get(LoginFailureRow, k, with_for_update=True)
+                assert row is not None
+                row.failures += 1
+                row.last_at = now
+
+    def clear_login_failures(self, keys: Sequence[str]) -> None:
+        with self._session("clear login failures", write=True) as s:
+            s.execute(delete(LoginFailureRow).where(LoginFailureRow.key.in_(list(keys))))

@@ -175,8 +175,17 @@ def test_reopen_keeps_data_and_migrates_once(index_url: str) -> None:
         first.upsert_record(entry("kept"))
     with RecordIndex(index_url) as second:
         assert second.get_record("kept") is not None
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        from storage.index import MIGRATIONS_DIR
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        head = ScriptDirectory.from_config(cfg).get_current_head()
         with second.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
+            assert head is not None and head != "0001"
 
 
 def test_sqlite_uses_wal_and_survives_concurrent_writers(tmp_path: Path) -> None:
