@@ -165,7 +165,7 @@ def records(citizen_id: Annotated[str, typer.Option("--citizen-id", help="12-dig
 
 @app.command()
 def reindex() -> None:
-    """Rebuild the SQL index from the record JSON in the object store."""
+    """Rebuild the SQL index from the record JSON and audit events in the object store."""
     from models.records import IndexEntry, Record
     from storage.index import RecordIndex
     from storage.objects import open_object_store
@@ -175,15 +175,22 @@ def reindex() -> None:
     index = RecordIndex(s.resolved_index_url())
     try:
         removed = index.clear_records()
+        index.clear_audit()
         n = 0
+        doctypes: dict[str, str] = {}
         for record_id, data, version in store.iter_records():
             record = Record.from_json(data)
+            doctypes[record_id] = record.doctype
             index.upsert_record(IndexEntry.from_record(record, store.record_location(record_id),
                                                        version))
             n += 1
+        events = 0
+        for event in store.iter_audit_events():
+            index.add_audit_events([event], doctypes.get(event.record_id))
+            events += 1
     finally:
         index.close()
-    console.print(f"Index rebuilt: {n} records (was {removed}).")
+    console.print(f"Index rebuilt: {n} records (was {removed}), {events} audit events.")
 
 
 @app.command()

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import secrets
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from models import errors
 from models.errors import DossierError, InputFileError, NotFoundError, StorageError
 from models.ocr import PageOCR
 from models.records import (
-    FieldStatus,
+    AuditAction,
+    AuditEvent,
     FileStatus,
     IndexEntry,
     IngestFileResult,
@@ -131,10 +133,12 @@ def ocr_page(sha256: str, source_page: int, dossier: str) -> str | dict:
     return key
 
 
-def _latest_if_same(record: Record) -> str | None:
-    """The version id of the stored record if it already holds this very extraction (a run
-    resumed after a crash between storing the record and registering the files), or if
-    staff have corrected it."""
+def _stored_version(record: Record) -> tuple[Record, str | None] | None:
+    """The stored record to keep instead of this machine extraction, with its version id:
+    one holding this very extraction (a run resumed after a crash between storing the record
+    and registering the files), or one a person has touched, which a machine run never
+    overwrites. None when this extraction is to be stored; then its revision follows the
+    stored one's."""
     rt = get_runtime()
     try:
         versions = rt.store.record_versions(record.record_id)
@@ -142,9 +146,9 @@ def _latest_if_same(record: Record) -> str | None:
     except NotFoundError:
         return None
     same = {"doctype", "fields", "pages", "citizen_ids", "status"}
-    # A record staff have corrected is never overwritten by a machine extraction.
-    if old.corrections or old.model_dump(include=same) == record.model_dump(include=same):
-        return versions[0].version_id
+    if old.touched_by_person or old.model_dump(include=same) == record.model_dump(include=same):
+        return old, versions[0].version_id
+    record.revision = old.revision + 1
     return None
 
 
@@ -174,10 +178,9 @@ def extract_dossier(dossier_id: str, batch_id: str, pages: list[dict],
     record_ids = []
     for n, doc in enumerate(docs, start=1):
         record_id = f"{dossier_id}-{n:02d}"
-        needs_review = doc.doctype not in by_id or any(
-            f.status == FieldStatus.review for f in doc.fields) or any(
-            f.status == FieldStatus.missing and by_id[doc.doctype].field(f.name).required
-            for f in doc.fields)
+        # Settled only when every field is accepted: a missing field needs a person to say
+        # it is not on the document before the record is served as complete.
+        needs_review = doc.doctype not in by_id or not all(f.settled for f in doc.fields)
         now = utcnow()
         record = Record(
             record_id=record_id, dossier_id=dossier_id, batch_id=batch_id,
@@ -187,11 +190,19 @@ def extract_dossier(dossier_id: str, batch_id: str, pages: list[dict],
             pages=[refs[i] for i in doc.pages],
             citizen_ids=citizen_ids_of(doc, by_id.get(doc.doctype), ocr_pages),
             station=station, operator=operator, created_at=now, updated_at=now)
-        version = _latest_if_same(record)
-        if version is None:
+        kept = _stored_version(record)
+        if kept is None:
+            event = AuditEvent(event_id=uuid.uuid4().hex, record_id=record_id,
+                               action=AuditAction.extracted, actor="machine", at=now,
+                               record_version=record.revision)
+            rt.store.put_audit_event(event)
             version = rt.store.put_record(record_id, record.to_json(),
                                           tags={"doctype": record.doctype,
                                                 "status": record.status.value})
+            rt.index.add_audit_events([event], record.doctype)
+        else:
+            record, version = kept
+        # The index describes what is stored, never a discarded machine reading.
         rt.index.upsert_record(IndexEntry.from_record(record, rt.store.record_location(record_id),
                                                       version))
         record_ids.append(record_id)

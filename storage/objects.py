@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, TypeVar
 from urllib.parse import quote, unquote, urlsplit
@@ -27,6 +27,7 @@ from minio.error import InvalidResponseError, MinioException, S3Error, ServerErr
 from minio.versioningconfig import VersioningConfig
 
 from models.errors import ConfigurationError, NotFoundError, StorageError
+from models.records import AuditEvent
 from models.settings import Settings
 from storage.embedded import EmbeddedS3, S3Endpoint
 
@@ -55,6 +56,7 @@ _META_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _PREFIX_RE = re.compile(r"^([a-z0-9][a-z0-9-]*)?$")
 _CHUNK = 1024 * 1024
 _RECORDS_PREFIX = "records/"
+_AUDIT_PREFIX = "audit/"
 
 
 def original_key(sha256: str) -> str:
@@ -445,6 +447,40 @@ class ObjectStore:
             except NotFoundError:
                 continue  # removed since the listing
             yield record_id, data, version_id
+
+
+    # -- audit events: append-only, one object each, never rewritten ------------------------
+
+    def put_audit_event(self, event: AuditEvent) -> str:
+        """Store one audit event as its own object; returns its key."""
+        self._record_key(event.record_id)  # validates the id
+        key = (f"{_AUDIT_PREFIX}{event.record_id}/"
+               f"{event.at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{event.event_id}.json")
+        data = event.model_dump_json().encode("utf-8")
+        bucket = self.records_bucket
+        self._call("upload", bucket, key, lambda: self.client.put_object(
+            bucket, key, io.BytesIO(data), len(data), content_type="application/json"))
+        return key
+
+    def _audit_under(self, prefix: str) -> Iterator[AuditEvent]:
+        bucket = self.records_bucket
+
+        def listing() -> list[str]:
+            return sorted(o.object_name for o in self.client.list_objects(
+                bucket, prefix=prefix, recursive=True)
+                if o.object_name and o.object_name.endswith(".json"))
+
+        for key in self._call("list", bucket, prefix, listing):
+            yield AuditEvent.model_validate_json(self._read("read", bucket, key))
+
+    def audit_events(self, record_id: str) -> list[AuditEvent]:
+        """A record's audit events, oldest first."""
+        self._record_key(record_id)
+        return list(self._audit_under(f"{_AUDIT_PREFIX}{record_id}/"))
+
+    def iter_audit_events(self) -> Iterator[AuditEvent]:
+        """Every audit event of every record, to rebuild the index."""
+        return self._audit_under(_AUDIT_PREFIX)
 
 
 def _endpoint_from_settings(settings: Settings) -> S3Endpoint:

@@ -1,0 +1,1 @@
+"""The human half of trust: the record lifecycle, review decisions, leases, audit, metrics."""

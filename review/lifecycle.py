@@ -1,0 +1,153 @@
+"""Review decisions as plain functions: a record and a decision in, the new record and its
+audit events out. Nothing here touches storage; :mod:`review.service` stores the results.
+
+Lifecycle: ``extracted`` / ``needs_review`` -> (a lease: ``in_review``) -> ``verified`` or
+``rejected``. A person's decision on a field keeps the machine's value beside it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from models.errors import ReviewError
+from models.records import (
+    AuditAction,
+    AuditEvent,
+    Correction,
+    FieldSource,
+    FieldStatus,
+    Record,
+    RecordStatus,
+)
+from review.validation import check_value
+
+__all__ = ["FieldAction", "FieldDecision", "apply_decisions", "approve", "reject",
+           "machine_status", "unresolved_fields", "new_event"]
+
+
+class FieldAction(StrEnum):
+    confirm = "confirm"  # keep the value shown (the machine's, or an earlier correction)
+    correct = "correct"  # replace the value
+    not_on_document = "not_on_document"
+
+
+class FieldDecision(BaseModel):
+    field: str
+    action: FieldAction
+    value: str | None = None  # for ``correct``
+
+
+def new_event(record: Record, action: AuditAction, actor: str, at: datetime,
+              **kw: str | int | None) -> AuditEvent:
+    return AuditEvent(event_id=uuid.uuid4().hex, record_id=record.record_id, action=action,
+                      actor=actor, at=at, **kw)  # type: ignore[arg-type]
+
+
+def machine_status(record: Record) -> RecordStatus:
+    """What the machine alone would call this record: straight through if every field is
+    settled, else it needs a person."""
+    return RecordStatus.extracted if record.settled else RecordStatus.needs_review
+
+
+def unresolved_fields(record: Record) -> list[str]:
+    return [f.name for f in record.fields if not f.settled]
+
+
+def apply_decisions(record: Record, decisions: list[FieldDecision], actor: str, at: datetime,
+                    kinds: dict[str, str] | None = None) -> tuple[Record, list[AuditEvent]]:
+    """Apply a person's field decisions; returns the new record (next revision) and events.
+
+    Raises :class:`ReviewError` for an unknown field or an invalid corrected value; nothing
+    is applied then.
+    """
+    if record.status == RecordStatus.rejected:
+        raise ReviewError(f"record {record.record_id} was returned to the counter",
+                          hint="it comes back when the dossier is scanned again")
+    new = record.model_copy(deep=True)
+    new.revision = record.revision + 1
+    new.updated_at = at
+    events: list[AuditEvent] = []
+    kinds = kinds or {}
+    dob = new.field("date_of_birth")
+    for d in decisions:
+        f = new.field(d.field)
+        if f is None:
+            raise ReviewError(f"record {record.record_id} has no field {d.field!r}")
+        old = f.value
+        if f.machine_value is None and f.reviewed_by is None:
+            f.machine_value = f.value
+        if d.action == FieldAction.correct:
+            value, problems = check_value(kinds.get(f.name, "text"), d.value or "",
+                                          birth_date=dob.value if dob and dob is not f else None)
+            if problems:
+                raise ReviewError(f"{f.label or f.name}: {'; '.join(problems)}")
+            if value == old:
+                d = FieldDecision(field=d.field, action=FieldAction.confirm)
+            else:
+                f.value, f.status, f.source = value, FieldStatus.corrected, FieldSource.person
+                f.problems = []
+                new.corrections.append(Correction(field=f.name, old=old, new=value, by=actor,
+                                                  at=at))
+                action = AuditAction.corrected
+        if d.action == FieldAction.confirm:
+            if old is None:
+                raise ReviewError(f"{f.label or f.name} has no value to confirm",
+                                  hint="type the value, or mark it as not on the document")
+            if f.status != FieldStatus.corrected:
+                f.status = FieldStatus.confirmed
+            f.problems = []
+            action = AuditAction.confirmed
+        elif d.action == FieldAction.not_on_document:
+            f.value, f.status, f.problems = None, FieldStatus.not_on_document, []
+            action = AuditAction.not_on_document
+        f.reviewed_by, f.reviewed_at = actor, at
+        events.append(new_event(new, action, actor, at, field=f.name, old_value=old,
+                                new_value=f.value, record_version=new.revision))
+    if new.status in (RecordStatus.extracted, RecordStatus.verified) and not new.settled:
+        new.status = RecordStatus.needs_review
+    new.citizen_ids = _citizen_ids(new)
+    return new, events
+
+
+def _citizen_ids(record: Record) -> list[str]:
+    """Citizen IDs a corrected record names: the machine's list with corrections applied."""
+    ids = set(record.citizen_ids)
+    for f in record.fields:
+        if f.machine_value and f.machine_value in ids and f.value != f.machine_value:
+            ids.discard(f.machine_value)
+            if f.value and f.value.isdigit() and len(f.value) == 12:
+                ids.add(f.value)
+    return sorted(ids)
+
+
+def approve(record: Record, actor: str, at: datetime) -> tuple[Record, list[AuditEvent]]:
+    """The whole record verified by a person; every field must be settled first."""
+    missing = unresolved_fields(record)
+    if missing:
+        raise ReviewError(f"record {record.record_id} still has unresolved fields: "
+                          f"{', '.join(missing)}",
+                          hint="confirm, correct or mark each as not on the document")
+    if record.status == RecordStatus.rejected:
+        raise ReviewError(f"record {record.record_id} was returned to the counter")
+    new = record.model_copy(deep=True)
+    new.revision, new.updated_at = record.revision + 1, at
+    new.status, new.reviewed_by, new.reviewed_at = RecordStatus.verified, actor, at
+    return new, [new_event(new, AuditAction.verified, actor, at, record_version=new.revision)]
+
+
+def reject(record: Record, actor: str, at: datetime,
+           reason: str) -> tuple[Record, list[AuditEvent]]:
+    """Return the document to the scanning counter; a reason is required."""
+    reason = " ".join((reason or "").split())
+    if len(reason) < 3:
+        raise ReviewError("a rejection needs a reason the counter can act on")
+    new = record.model_copy(deep=True)
+    new.revision, new.updated_at = record.revision + 1, at
+    new.status, new.reject_reason = RecordStatus.rejected, reason
+    new.reviewed_by, new.reviewed_at = actor, at
+    return new, [new_event(new, AuditAction.rejected, actor, at, reason=reason,
+                           record_version=new.revision)]
