@@ -12,12 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
-from api.auth import require_scope
-from models.errors import DossierError, NotFoundError, StorageError
-from models.records import ApiKeyInfo, Record
+from models.errors import ConflictError, DossierError, NotFoundError, ReviewError, StorageError
 from models.settings import Settings
 
 __all__ = ["create_app", "redact_access_log"]
@@ -42,16 +40,49 @@ def redact_access_log() -> None:
     logging.getLogger("uvicorn.access").addFilter(_RedactIds())
 
 
+class CsrfMiddleware:
+    """``asgi-csrf`` (double-submit cookie, signed) as Starlette middleware. Pages send the
+    token as the ``csrftoken`` form field or the ``x-csrftoken`` header; ``/v1`` uses API keys
+    and no cookies, so it is exempt."""
+
+    def __init__(self, app: Any, *, secret: str, secure: bool) -> None:
+        from asgi_csrf import asgi_csrf
+
+        self.inner = asgi_csrf(app, signing_secret=secret, cookie_secure=secure,
+                               cookie_samesite="Strict",
+                               always_protect={"/login", "/logout"},
+                               skip_if_scope=lambda scope: scope["path"].startswith("/v1/"))
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.inner(scope, receive, send)
+
+
+def _field_kinds(doctypes_dir: Any = None) -> dict[str, dict[str, str]]:
+    from extraction import load_doctypes
+
+    return {d.id: {f.name: f.type for f in d.fields} for d in load_doctypes(doctypes_dir)}
+
+
 def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> FastAPI:
     """The app; ``store``/``index`` may be given (tests), else opened from settings."""
+    from datetime import timedelta
+
+    from fastapi.staticfiles import StaticFiles
+
+    from api import records
+    from api.web import auth_pages, review_pages
+    from api.web.common import HERE, Forbidden, LoginRequired, render, signing_secret, wants_html
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from review.service import ReviewService
         from storage.index import RecordIndex
         from storage.objects import open_object_store
 
         app.state.index = index or RecordIndex(settings.resolved_index_url())
         app.state.store = store or open_object_store(settings)
+        app.state.review = ReviewService(app.state.store, app.state.index, _field_kinds(),
+                                         lease=timedelta(minutes=settings.lease_minutes))
         try:
             yield
         finally:
@@ -59,49 +90,45 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
                 app.state.index.close()
 
     app = FastAPI(title="Dossier record store", version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.add_middleware(CsrfMiddleware, secret=signing_secret(settings),
+                       secure=settings.secure_cookies)
 
     @app.exception_handler(DossierError)
-    async def dossier_error(_: Request, e: DossierError) -> JSONResponse:
-        status = 404 if isinstance(e, NotFoundError) else 503 if isinstance(e, StorageError) \
-            else 500
-        return JSONResponse({"detail": e.message, "kind": e.kind}, status_code=status)
+    async def dossier_error(request: Request, e: DossierError) -> Response:
+        status = (404 if isinstance(e, NotFoundError) else 503 if isinstance(e, StorageError)
+                  else 409 if isinstance(e, ConflictError)
+                  else 422 if isinstance(e, ReviewError) else 500)
+        if status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, e.kind)
+        return JSONResponse({"detail": e.message, "hint": e.hint, "kind": e.kind},
+                            status_code=status)
 
-    read = Depends(require_scope("records:read"))
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _: LoginRequired) -> Response:
+        if wants_html(request):
+            from api.web.auth_pages import login_redirect
+
+            return login_redirect(request)
+        return JSONResponse({"detail": "log in first", "kind": "LoginRequired"},
+                            status_code=401)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, e: Forbidden) -> Response:
+        if wants_html(request):
+            from api.web.i18n import gettext
+
+            words = ", ".join(gettext(r.value) for r in e.needed)
+            return render(request, "forbidden.html", {"needed_words": words}, status_code=403)
+        return JSONResponse({"detail": "your role does not allow this", "kind": "Forbidden"},
+                            status_code=403)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/v1/citizens/{citizen_id}/records")
-    def citizen_records(citizen_id: str, request: Request, status: str | None = None,
-                        _key: ApiKeyInfo = read) -> dict[str, Any]:
-        """Every record naming this citizen ID, newest first (optionally by status)."""
-        if not (citizen_id.isdigit() and len(citizen_id) == 12):
-            raise HTTPException(422, "a citizen ID is 12 digits")
-        entries = request.app.state.index.records_for_citizen(citizen_id)
-        if status:
-            entries = [e for e in entries if e.status.value == status]
-        out = [Record.from_json(request.app.state.store.get_record(e.record_id))
-               .model_dump(mode="json") for e in entries]
-        return {"citizen_id": citizen_id, "count": len(out), "records": out}
-
-    @app.get("/v1/records/{record_id}")
-    def get_record(record_id: str, request: Request, version: str | None = None,
-                   _key: ApiKeyInfo = read) -> dict[str, Any]:
-        if request.app.state.index.get_record(record_id) is None:
-            raise HTTPException(404, f"no record {record_id}")
-        data = request.app.state.store.get_record(record_id, version)
-        return Record.from_json(data).model_dump(mode="json")
-
-    @app.get("/v1/records/{record_id}/versions")
-    def record_versions(record_id: str, request: Request,
-                        _key: ApiKeyInfo = read) -> dict[str, Any]:
-        if request.app.state.index.get_record(record_id) is None:
-            raise HTTPException(404, f"no record {record_id}")
-        versions = request.app.state.store.record_versions(record_id)
-        return {"record_id": record_id,
-                "versions": [{"version_id": v.version_id, "is_latest": v.is_latest,
-                              "last_modified": v.last_modified.isoformat()
-                              if v.last_modified else None} for v in versions]}
-
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(records.router)
+    app.include_router(auth_pages.router)
+    app.include_router(review_pages.router)
     return app

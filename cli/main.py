@@ -19,6 +19,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Digitize paper dossiers and reuse their data.")
 apikey_app = typer.Typer(no_args_is_help=True, help="Manage API keys for other systems.")
 app.add_typer(apikey_app, name="apikey")
+user_app = typer.Typer(no_args_is_help=True, help="Manage the people who use the web pages.")
+app.add_typer(user_app, name="user")
+corrections_app = typer.Typer(no_args_is_help=True, help="Review corrections as labelled data.")
+app.add_typer(corrections_app, name="corrections")
 # Piped output (CI logs, files) gets a wide table instead of rich's default 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
@@ -196,13 +200,14 @@ def reindex() -> None:
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port")] = 8000) -> None:
-    """REST API for other systems: records by citizen ID, records by id, with API keys."""
+    """The web app: REST API for other systems (API keys) and the pages for staff (login)."""
     import uvicorn
 
     from api.app import create_app, redact_access_log
 
     redact_access_log()
-    console.print(f"Serving the record API on http://{host}:{port} (docs at /docs); Ctrl+C stops.")
+    console.print(f"Serving on http://{host}:{port} (pages: log in at /login; API docs at /docs); "
+                  "Ctrl+C stops.")
     uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
 
 
@@ -291,6 +296,90 @@ def apikey_revoke(key_id: str) -> None:
     finally:
         index.close()
     console.print(f"Key {key_id} revoked.")
+
+
+# -- users ----------------------------------------------------------------------------------
+
+def _read_password() -> str:
+    """The new password: asked twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        first = typer.prompt("Password", hide_input=True)
+        again = typer.prompt("Repeat the password", hide_input=True)
+        if first != again:
+            raise typer.BadParameter("the two passwords differ")
+        return str(first)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user_app.command("create")
+def user_create(name: Annotated[str, typer.Argument(help="login name")],
+                role: Annotated[str, typer.Option(help="operator, reviewer or admin")],
+                station: Annotated[str | None, typer.Option(help="the operator's station")] = None,
+                lang: Annotated[str, typer.Option(help="vi or en")] = "vi") -> None:
+    """Create a user; the password is prompted for, or read from stdin."""
+    from api.web.accounts import hash_password
+    from models.accounts import LANGUAGES, Role
+    from storage.index import RecordIndex
+
+    if role not in {r.value for r in Role}:
+        raise typer.BadParameter(f"--role {role!r}: use operator, reviewer or admin")
+    if lang not in LANGUAGES:
+        raise typer.BadParameter(f"--lang {lang!r}: use {' or '.join(LANGUAGES)}")
+    try:
+        hashed = hash_password(_read_password())
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    index = RecordIndex(_settings().resolved_index_url())
+    try:
+        index.create_user(name, hashed, Role(role), lang=lang, station=station)
+    finally:
+        index.close()
+    console.print(f"User {name!r} created with role {role}.")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users with their role and state."""
+    from storage.index import RecordIndex
+
+    index = RecordIndex(_settings().resolved_index_url())
+    try:
+        for u in index.list_users():
+            console.print(f"{u.name}  {u.role.value}  {u.station or '-'}  {u.lang}  "
+                          f"{'disabled' if u.disabled else 'active'}", highlight=False)
+    finally:
+        index.close()
+
+
+@user_app.command("disable")
+def user_disable(name: str) -> None:
+    """Disable a user; their sessions end at once."""
+    from storage.index import RecordIndex
+
+    index = RecordIndex(_settings().resolved_index_url())
+    try:
+        index.update_user(name, disabled=True)
+    finally:
+        index.close()
+    console.print(f"User {name!r} disabled.")
+
+
+@corrections_app.command("export")
+def corrections_export(out: Annotated[Path, typer.Option("--out", help="JSON-lines file")]) -> None:
+    """Every field a person confirmed or changed: crop key, OCR text, machine and final value."""
+    from review.corrections import export_corrections
+    from storage.index import RecordIndex
+    from storage.objects import open_object_store
+
+    s = _settings()
+    store = open_object_store(s)
+    index = RecordIndex(s.resolved_index_url())
+    try:
+        with out.open("w", encoding="utf-8") as f:
+            n = export_corrections(store, index, f)
+    finally:
+        index.close()
+    console.print(f"{n} reviewed fields written to {out}.")
 
 
 def main() -> None:

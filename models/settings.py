@@ -42,6 +42,13 @@ class Settings(BaseSettings):
 
     # Review: fields below this confidence go to the review queue.
     review_threshold: float = 0.80
+    lease_minutes: float = 10.0  # how long a reviewer holds a claimed document unattended
+
+    # Web pages. The secret signs CSRF tokens: set the same one on every replica; empty means
+    # one generated once under data_dir (0600).
+    secret_key: SecretStr = SecretStr("")
+    session_hours: float = 12.0
+    secure_cookies: bool = False  # set when served over HTTPS
 
     def resolved_index_url(self) -> str:
         if self.index_url:

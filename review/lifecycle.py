@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from extraction.classify import UNKNOWN as UNKNOWN_DOCTYPE
 from models.errors import ReviewError
 from models.records import (
     AuditAction,
@@ -25,7 +26,7 @@ from models.records import (
 )
 from review.validation import check_value
 
-__all__ = ["FieldAction", "FieldDecision", "apply_decisions", "approve", "reject",
+__all__ = ["UNKNOWN_DOCTYPE", "FieldAction", "FieldDecision", "apply_decisions", "approve", "reject",
            "machine_status", "unresolved_fields", "new_event"]
 
 
@@ -126,6 +127,9 @@ def _citizen_ids(record: Record) -> list[str]:
 
 def approve(record: Record, actor: str, at: datetime) -> tuple[Record, list[AuditEvent]]:
     """The whole record verified by a person; every field must be settled first."""
+    if record.doctype == UNKNOWN_DOCTYPE:
+        raise ReviewError(f"record {record.record_id}: the document type was not recognized",
+                          hint="reject it with a reason so the counter rescans or sorts it")
     missing = unresolved_fields(record)
     if missing:
         raise ReviewError(f"record {record.record_id} still has unresolved fields: "

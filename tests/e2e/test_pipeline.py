@@ -127,10 +127,20 @@ def test_api_needs_a_key_and_returns_the_records(runtime, first_batch):
         assert client.get(url, headers={"Authorization": "Bearer not-a-key"}).status_code == 401
         assert client.get(url, headers={"Authorization": f"Bearer {other}"}).status_code == 403
         auth = {"Authorization": f"Bearer {key}"}
-        r = client.get(url, headers=auth)
+        r = client.get(url, params={"status": "all"}, headers=auth)
         assert r.status_code == 200, r.text
         body = r.json()
         assert [x["record_id"] for x in body["records"]] == first_batch.files[0].record_ids
+        # By default only settled records: nothing pending review reaches another agency.
+        default = client.get(url, headers=auth).json()
+        assert [x["record_id"] for x in default["records"]] == [
+            x["record_id"] for x in body["records"]
+            if x["settled"] and x["status"] in ("extracted", "verified")]
+        assert all(f["status"] in ("accepted", "confirmed", "corrected", "not_on_document")
+                   for x in default["records"] for f in x["fields"])
+        star, _ = runtime.index.create_api_key("everything", ["*"])
+        assert client.get(url, headers={"Authorization": f"Bearer {star}"}).status_code == 200
+        assert client.get(url, params={"status": "bogus"}, headers=auth).status_code == 422
         fields = {f["name"]: f["value"] for f in body["records"][0]["fields"]}
         assert fields["citizen_id"] == cid
         rid = first_batch.files[1].record_ids[0]
@@ -226,7 +236,7 @@ def test_cli_ingest_report_records_and_reindex(s3_endpoint, tmp_path):
         wait_for(f"{base}/healthz", server)
         url = f"{base}/v1/citizens/{cid}/records"
         assert httpx.get(url).status_code == 401
-        r = httpx.get(url, headers={"Authorization": f"Bearer {key}"})
+        r = httpx.get(url, params={"status": "all"}, headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 200 and r.json()["count"] == 1
     finally:
         server.terminate()

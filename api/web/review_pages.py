@@ -1,0 +1,258 @@
+"""The back office: the review queue, the keyboard-first review page, record history, and
+review metrics. Pages need a session with the reviewer (or admin) role; every change goes
+through :class:`review.service.ReviewService` against the revision the page showed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from api.web.common import render, require_user
+from api.web.i18n import gettext as _
+from models.accounts import Role, UserInfo
+from models.errors import NotFoundError
+from models.records import ExtractedField, Record, RecordStatus, utcnow
+from review.lifecycle import FieldDecision, unresolved_fields
+from review.metrics import review_stats
+from review.service import ReviewService
+from review.validation import province_codes
+from storage.index import QueueFilter
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/review")
+Reviewer = Annotated[UserInfo, Depends(require_user(Role.reviewer))]
+
+
+def _svc(request: Request) -> ReviewService:
+    return request.app.state.review  # type: ignore[no-any-return]
+
+
+def _filter(batch: str | None, doctype: str | None, station: str | None,
+            min_age_hours: float | None, order: str | None) -> QueueFilter:
+    return QueueFilter(batch_id=batch or None, doctype=doctype or None, station=station or None,
+                       older_than=timedelta(hours=min_age_hours) if min_age_hours else None,
+                       order="age" if order == "age" else "confidence")
+
+
+def _day_start() -> datetime:
+    now = utcnow()
+    return datetime(now.year, now.month, now.day, tzinfo=UTC)
+
+
+@router.get("", include_in_schema=False)
+def queue_page(request: Request, user: Reviewer, batch: str | None = None,
+               doctype: str | None = None, station: str | None = None,
+               min_age_hours: float | None = None, order: str | None = None,
+               q: str | None = None, empty: int = 0) -> Response:
+    index = request.app.state.index
+    f = _filter(batch, doctype, station, min_age_hours, order)
+    rows = index.search_records(q, limit=100) if q else index.review_queue(f, limit=100)
+    return render(request, "review_queue.html", {
+        "rows": rows, "counts": index.queue_counts(f, day_start=_day_start()), "q": q or "",
+        "filters": {"batch": batch or "", "doctype": doctype or "", "station": station or "",
+                    "min_age_hours": min_age_hours or "", "order": f.order},
+        "doctypes": sorted(request.app.state.review.kinds), "now": utcnow(),
+        "empty": bool(empty), "RecordStatus": RecordStatus})
+
+
+def _next_url(svc: ReviewService, user: UserInfo, exclude: list[str] | None = None) -> str:
+    record_id = svc.claim_next(user.name, exclude=exclude or [])
+    return f"/review/{record_id}" if record_id else "/review?empty=1"
+
+
+@router.post("/next", include_in_schema=False)
+def next_record(request: Request, user: Reviewer) -> Response:
+    return RedirectResponse(_next_url(_svc(request), user), status_code=303)
+
+
+def _field_json(f: ExtractedField, kind: str, page_pos: dict[int, int]) -> dict[str, Any]:
+    return {"name": f.name, "label": f.label or f.name, "kind": kind, "value": f.value,
+            "machine_value": f.machine_value if f.reviewed_by else f.value, "raw": f.raw,
+            "confidence": f.confidence, "status": f.status.value, "source": f.source.value,
+            "problems": f.problems, "settled": f.settled,
+            "page": page_pos.get(f.page) if f.page is not None else None,
+            "bbox": list(f.bbox) if f.bbox else None,
+            "readings": [r.model_dump(mode="json") for r in f.readings],
+            "reviewed_by": f.reviewed_by}
+
+
+def record_state(svc: ReviewService, record: Record, user: UserInfo) -> dict[str, Any]:
+    """Everything the review page's script needs about a record and its lease."""
+    entry = svc.index.get_record(record.record_id)
+    kinds = svc.kinds.get(record.doctype, {})
+    page_pos = {p.index: i for i, p in enumerate(record.pages)}
+    held_by = entry.lease_user if entry is not None and entry.leased() else None
+    return {
+        "record_id": record.record_id, "revision": record.revision, "doctype": record.doctype,
+        "title": record.title or record.doctype, "status": record.status.value,
+        "dossier_id": record.dossier_id, "reject_reason": record.reject_reason,
+        "lease_user": held_by,
+        "lease_expires": entry.lease_expires.isoformat()
+        if entry is not None and entry.lease_expires and held_by else None,
+        "held_by_other": held_by not in (None, user.name),
+        "pages": [{"url": f"/review/{record.record_id}/pages/{i}",
+                   "has_image": p.cleaned_key is not None} for i, p in enumerate(record.pages)],
+        "fields": [_field_json(f, kinds.get(f.name, "text"), page_pos) for f in record.fields],
+        "unresolved": unresolved_fields(record),
+    }
+
+
+def _strings() -> dict[str, str]:
+    """Messages the page's script shows, in the user's language."""
+    return {
+        "accepted": _("accepted"), "review": _("needs review"), "missing": _("missing"),
+        "confirmed": _("confirmed"), "corrected": _("corrected"),
+        "not_on_document": _("not on the document"), "saving": _("Saving…"),
+        "saved": _("Saved"),
+        "conflict": _("Someone else changed this record. Reload to see their version; "
+                      "nothing of theirs was overwritten."),
+        "reload": _("Reload"), "unresolved_left": _("Fields still unresolved: {n}"),
+        "reason_required": _("Write why the document is returned to the counter."),
+        "id12": _("A personal ID number has exactly 12 digits."),
+        "province": _("The first three digits are not a province code."),
+        "century": _("The 4th digit (century and sex) is not valid."),
+        "id_birth": _("The year in the ID does not match the date of birth."),
+        "date_format": _("Write the date as dd/mm/yyyy."), "date_real": _("Not a real date."),
+        "name_letters": _("A name has letters only."),
+        "name_words": _("A full name has at least two words."),
+        "empty": _("Enter a value, or press Alt+M if it is not on the document."),
+        "lease_lost": _("Your hold on this document expired; reload to claim it again."),
+        "error": _("Something went wrong: {msg}"),
+    }
+
+
+@router.get("/search", include_in_schema=False)
+def search_page(request: Request, user: Reviewer, q: str = "") -> Response:
+    return RedirectResponse(f"/review?q={q}", status_code=303)
+
+
+@router.get("/stats", include_in_schema=False)
+def stats_page(request: Request, user: Reviewer, days: int = 7) -> Response:
+    stats = review_stats(request.app.state.index, since=utcnow() - timedelta(days=days))
+    return render(request, "review_stats.html", {"stats": stats, "days": days})
+
+
+@router.get("/{record_id}", include_in_schema=False)
+def review_page(request: Request, record_id: str, user: Reviewer) -> Response:
+    svc = _svc(request)
+    if svc.index.get_record(record_id) is None:
+        return render(request, "error.html", {"message": _("No such record.")}, status_code=404)
+    held = None
+    record = svc.load(record_id)
+    if record.status not in (RecordStatus.rejected,):
+        try:
+            svc.claim(record_id, user.name)
+        except Exception as e:  # noqa: BLE001 - only ConflictError is expected; shown as taken
+            from models.errors import ConflictError
+
+            if not isinstance(e, ConflictError):
+                raise
+            held = e.message
+    state = record_state(svc, record, user)
+    return render(request, "review.html", {
+        "record": record, "state": state, "held": held, "strings": _strings(),
+        "provinces": sorted(province_codes()),
+        "lease_seconds": int(svc.lease.total_seconds())})
+
+
+@router.get("/{record_id}/pages/{pos}", include_in_schema=False)
+def page_image(request: Request, record_id: str, pos: int, user: Reviewer) -> Response:
+    svc = _svc(request)
+    if svc.index.get_record(record_id) is None:
+        raise HTTPException(404, "no such record")
+    record = svc.load(record_id)
+    if not 0 <= pos < len(record.pages) or record.pages[pos].cleaned_key is None:
+        raise HTTPException(404, "no image for this page")
+    data = svc.store.get_derived(record.pages[pos].cleaned_key)
+    return Response(data, media_type="image/png",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+class Save(BaseModel):
+    revision: int
+    decisions: list[FieldDecision] = Field(default_factory=list)
+
+
+class Finish(BaseModel):
+    revision: int
+    reason: str = ""
+
+
+@router.post("/{record_id}/lease", include_in_schema=False)
+def renew_lease(request: Request, record_id: str, user: Reviewer) -> dict[str, Any]:
+    entry = _svc(request).claim(record_id, user.name)
+    return {"lease_expires": entry.lease_expires.isoformat() if entry.lease_expires else None}
+
+
+@router.post("/{record_id}/fields", include_in_schema=False)
+def save_fields(request: Request, record_id: str, body: Save, user: Reviewer) -> dict[str, Any]:
+    svc = _svc(request)
+    record = svc.decide(record_id, user.name, body.revision, body.decisions)
+    return record_state(svc, record, user)
+
+
+@router.post("/{record_id}/approve", include_in_schema=False)
+def approve(request: Request, record_id: str, body: Finish, user: Reviewer) -> dict[str, Any]:
+    svc = _svc(request)
+    svc.approve(record_id, user.name, body.revision)
+    return {"next": _next_url(svc, user, [record_id])}
+
+
+@router.post("/{record_id}/reject", include_in_schema=False)
+def reject(request: Request, record_id: str, body: Finish, user: Reviewer) -> dict[str, Any]:
+    svc = _svc(request)
+    svc.reject(record_id, user.name, body.revision, body.reason)
+    return {"next": _next_url(svc, user, [record_id])}
+
+
+@router.post("/{record_id}/skip", include_in_schema=False)
+def skip(request: Request, record_id: str, user: Reviewer) -> dict[str, Any]:
+    svc = _svc(request)
+    svc.release(record_id, user.name)
+    return {"next": _next_url(svc, user, [record_id])}
+
+
+@router.get("/{record_id}/history", include_in_schema=False)
+def history_page(request: Request, record_id: str, user: Reviewer) -> Response:
+    svc = _svc(request)
+    if svc.index.get_record(record_id) is None:
+        return render(request, "error.html", {"message": _("No such record.")}, status_code=404)
+    versions = []
+    previous: Record | None = None
+    for v in reversed(svc.store.record_versions(record_id)):
+        try:
+            rec = svc.load(record_id, v.version_id)
+        except NotFoundError:
+            continue
+        versions.append({"version": v, "record": rec, "diff": _diff(previous, rec)})
+        previous = rec
+    versions.reverse()
+    return render(request, "review_history.html", {
+        "record_id": record_id, "versions": versions,
+        "events": svc.index.audit_events(record_id)})
+
+
+def _diff(old: Record | None, new: Record) -> list[dict[str, Any]]:
+    if old is None:
+        return [{"field": f.label or f.name, "old": None, "new": f.value,
+                 "status": f.status.value} for f in new.fields]
+    out = []
+    for f in new.fields:
+        o = old.field(f.name)
+        if o is None or o.value != f.value or o.status != f.status:
+            out.append({"field": f.label or f.name, "old": o.value if o else None,
+                        "new": f.value, "status": f.status.value,
+                        "old_status": o.status.value if o else None})
+    if old.status != new.status:
+        out.append({"field": _("Record status"), "old": old.status.value,
+                    "new": new.status.value, "status": ""})
+    return out
+
+
+def json_error(status: int, message: str, kind: str) -> JSONResponse:
+    return JSONResponse({"detail": message, "kind": kind}, status_code=status)

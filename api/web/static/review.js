@@ -1,0 +1,465 @@
+// The review page: keyboard first. Enter accepts the focused field and moves on, Esc puts
+// the machine's value back, Alt+M marks a field not on the document, Ctrl+Enter approves,
+// Alt+S skips, Alt+R rejects, ? shows the keys. Every save names the revision it edited.
+(() => {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const read = (id) => JSON.parse($(id).textContent);
+  let state = read("review-state");
+  const T = read("review-strings");
+  const PROVINCES = new Set(read("review-provinces"));
+  const CONFIG = read("review-config");
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const ICON = { accepted: "✓", review: "⚠", missing: "∅", confirmed: "✔", corrected: "✎", not_on_document: "⊘" };
+  let readonly = CONFIG.readonly || state.held_by_other;
+  let page = 0;
+  let zoom = 1;
+  let busy = false;
+  let focusedName = null;
+
+  // -- values shown vs stored: dates are shown as dd/mm/yyyy, stored ISO ----------------------
+  const show = (f, v) => {
+    if (v == null) return "";
+    const m = f.kind === "date" && /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
+    return m ? `${m[3]}/${m[2]}/${m[1]}` : v;
+  };
+  const nfc = (v) => v.normalize("NFC").replace(/\s+/g, " ").trim();
+
+  function parseDate(v) {
+    let m = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(v);
+    let y, mo, d;
+    if (m) { [y, mo, d] = [+m[1], +m[2], +m[3]]; }
+    else {
+      m = /^(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})$/.exec(v);
+      if (!m) return null;
+      [d, mo, y] = [+m[1], +m[2], +m[3]];
+    }
+    const dt = new Date(Date.UTC(y, mo - 1, d));
+    if (dt.getUTCFullYear() !== y || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d) return "bad";
+    return { y, mo, d };
+  }
+
+  // Mirrors review/validation.py; the server checks again on save.
+  function validate(f, raw) {
+    const v = nfc(raw);
+    if (!v) return T.empty;
+    if (f.kind === "citizen_id") {
+      const digits = v.replace(/ /g, "");
+      if (!/^\d{12}$/.test(digits)) return T.id12;
+      if (!PROVINCES.has(digits.slice(0, 3))) return T.province;
+      const c = +digits[3];
+      if (c > 5) return T.century;
+      const dobField = state.fields.find((x) => x.name === "date_of_birth");
+      const dobInput = dobField && document.querySelector(`[data-name="date_of_birth"]`);
+      const dob = dobInput ? parseDate(nfc(dobInput.value)) : null;
+      if (dob && dob !== "bad") {
+        const century = [1900, 1900, 2000, 2000, 2100, 2100][c];
+        if (century + +digits.slice(4, 6) !== dob.y) return T.id_birth;
+      }
+      return null;
+    }
+    if (f.kind === "date") {
+      const p = parseDate(v);
+      if (p === null) return T.date_format;
+      if (p === "bad") return T.date_real;
+      return null;
+    }
+    if (f.kind === "person_name") {
+      const words = v.split(" ");
+      if (!words.every((w) => /^\p{L}+(?:['-]\p{L}+)*$/u.test(w))) return T.name_letters;
+      if (words.length < 2) return T.name_words;
+    }
+    return null;
+  }
+
+  // -- rendering -----------------------------------------------------------------------------
+  const list = $("field-list");
+  const img = $("page-image");
+  const wrap = $("image-wrap");
+  const scroller = $("image-scroll");
+
+  function statusBadge(status) {
+    const b = document.createElement("span");
+    b.className = `badge ${status}`;
+    b.textContent = `${ICON[status] || ""} ${T[status] || status}`;
+    return b;
+  }
+
+  function renderFields() {
+    list.replaceChildren();
+    for (const f of state.fields) {
+      const li = document.createElement("li");
+      li.className = `field st-${f.status}`;
+      li.id = `field-${f.name}`;
+      const crop = document.createElement("div");
+      crop.className = "crop";
+      crop.id = `crop-${f.name}`;
+      const label = document.createElement("label");
+      label.htmlFor = `input-${f.name}`;
+      label.textContent = f.label;
+      const input = document.createElement("input");
+      input.id = `input-${f.name}`;
+      input.dataset.name = f.name;
+      input.value = show(f, f.value);
+      input.autocomplete = "off";
+      input.spellcheck = false;
+      input.readOnly = readonly;
+      const meta = document.createElement("div");
+      meta.className = "meta";
+      const raw = document.createElement("span");
+      raw.className = "raw";
+      raw.textContent = f.raw ? `OCR: ${f.raw}` : "";
+      const conf = document.createElement("span");
+      conf.className = "conf";
+      conf.textContent = `${Math.round(f.confidence * 100)} %`;
+      const src = document.createElement("span");
+      src.className = "src";
+      src.textContent = f.source;
+      meta.append(statusBadge(f.status), conf, src, raw);
+      const msg = document.createElement("div");
+      msg.className = "field-msg";
+      msg.id = `msg-${f.name}`;
+      msg.setAttribute("role", "status");
+      if (f.problems && f.problems.length && !f.settled) msg.textContent = f.problems.join("; ");
+      if (f.readings && f.readings.length) {
+        const r = document.createElement("div");
+        r.className = "readings";
+        r.textContent = f.readings.map((x) => `${x.source}: ${x.value ?? "—"}`).join(" · ");
+        li.append(r);
+      }
+      li.prepend(crop, label, input, meta, msg);
+      list.append(li);
+      input.addEventListener("focus", () => onFocus(f.name));
+      input.addEventListener("input", () => {
+        const err = validate(f, input.value);
+        $(`msg-${f.name}`).textContent = err || "";
+        input.setAttribute("aria-invalid", err ? "true" : "false");
+      });
+    }
+    drawBoxes();
+  }
+
+  function renderStrip() {
+    const strip = $("page-strip");
+    strip.replaceChildren();
+    state.pages.forEach((p, i) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = String(i + 1);
+      b.className = i === page ? "current" : "";
+      b.tabIndex = -1;
+      b.addEventListener("click", () => showPage(i));
+      strip.append(b);
+    });
+    strip.hidden = state.pages.length < 2;
+  }
+
+  function scale() {
+    return img.naturalWidth ? img.clientWidth / img.naturalWidth : 1;
+  }
+
+  function drawBoxes() {
+    wrap.querySelectorAll(".box").forEach((b) => b.remove());
+    const s = scale();
+    for (const f of state.fields) {
+      if (!f.bbox || f.page !== page) continue;
+      const [x0, y0, x1, y1] = f.bbox;
+      const b = document.createElement("div");
+      b.className = `box st-${f.status}${f.name === focusedName ? " active" : ""}`;
+      b.id = `box-${f.name}`;
+      b.dataset.name = f.name;
+      Object.assign(b.style, { left: `${x0 * s}px`, top: `${y0 * s}px`,
+                               width: `${(x1 - x0) * s}px`, height: `${(y1 - y0) * s}px` });
+      wrap.append(b);
+    }
+    for (const f of state.fields) drawCrop(f);
+  }
+
+  function drawCrop(f) {
+    const c = $(`crop-${f.name}`);
+    if (!c) return;
+    const p = f.page != null ? state.pages[f.page] : null;
+    if (!f.bbox || !p || !p.has_image) { c.hidden = true; return; }
+    const [x0, y0, x1, y1] = f.bbox;
+    const pad = 6;
+    const w = x1 - x0 + 2 * pad, h = y1 - y0 + 2 * pad;
+    const s = Math.min(1.2, 380 / w, 38 / h);
+    const nw = p.nw || null;
+    c.hidden = false;
+    Object.assign(c.style, {
+      width: `${w * s}px`, height: `${h * s}px`, backgroundImage: `url("${p.url}")`,
+      backgroundPosition: `${-(x0 - pad) * s}px ${-(y0 - pad) * s}px`,
+      backgroundSize: nw ? `${nw * s}px auto` : "auto",
+    });
+  }
+
+  function showPage(i) {
+    if (i === page && img.getAttribute("src")) return Promise.resolve();
+    page = i;
+    renderStrip();
+    const p = state.pages[i];
+    return new Promise((resolve) => {
+      if (!p || !p.has_image) { img.removeAttribute("src"); drawBoxes(); resolve(); return; }
+      img.onload = () => { applyZoom(); resolve(); };
+      img.onerror = () => resolve();
+      img.src = p.url;
+    });
+  }
+
+  function applyZoom() {
+    img.style.width = `${Math.round(zoom * 100)}%`;
+    drawBoxes();
+    if (focusedName) scrollToBox(focusedName);
+  }
+
+  function scrollToBox(name) {
+    const b = $(`box-${name}`);
+    if (!b) return;
+    const top = b.offsetTop - scroller.clientHeight / 2 + b.offsetHeight / 2;
+    const left = b.offsetLeft - scroller.clientWidth / 2 + b.offsetWidth / 2;
+    scroller.scrollTo({ top: Math.max(0, top), left: Math.max(0, left), behavior: "instant" });
+  }
+
+  async function onFocus(name) {
+    focusedName = name;
+    document.querySelectorAll(".field.focused").forEach((x) => x.classList.remove("focused"));
+    $(`field-${name}`).classList.add("focused");
+    const f = field(name);
+    if (f.page != null && f.page !== page) await showPage(f.page);
+    wrap.querySelectorAll(".box.active").forEach((b) => b.classList.remove("active"));
+    const b = $(`box-${name}`);
+    if (b) {
+      b.classList.add("active");
+      // A small box is zoomed to a readable size; the page is scrolled to bring it in view.
+      const want = b.offsetHeight < 14 && zoom < 2 ? 1.6 : zoom;
+      if (want !== zoom) { zoom = want; applyZoom(); }
+      scrollToBox(name);
+    }
+  }
+
+  const field = (name) => state.fields.find((f) => f.name === name);
+  const input = (name) => $(`input-${name}`);
+  const inputs = () => Array.from(list.querySelectorAll("input"));
+
+  function say(text, kind = "") {
+    const s = $("status-line");
+    s.textContent = text;
+    s.className = `notice ${kind}`;
+  }
+
+  function banner(text, withReload) {
+    const b = $("banner");
+    b.replaceChildren(document.createTextNode(text));
+    if (withReload) {
+      const r = document.createElement("button");
+      r.type = "button";
+      r.id = "btn-reload";
+      r.textContent = T.reload;
+      r.addEventListener("click", () => location.reload());
+      b.append(" ", r);
+    }
+    b.hidden = false;
+  }
+
+  async function post(url, body) {
+    const resp = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "x-csrftoken": csrf, Accept: "application/json" },
+      body: JSON.stringify(body || {}),
+    });
+    let data = null;
+    try { data = await resp.json(); } catch (e) { data = { detail: resp.statusText }; }
+    return { ok: resp.ok, status: resp.status, data };
+  }
+
+  function nextUnresolved(after) {
+    const names = state.fields.map((f) => f.name);
+    const start = after ? names.indexOf(after) + 1 : 0;
+    for (let k = 0; k < names.length; k++) {
+      const f = field(names[(start + k) % names.length]);
+      if (!f.settled) return f.name;
+    }
+    return null;
+  }
+
+  function unresolvedCount() {
+    return state.fields.filter((f) => !f.settled).length;
+  }
+
+  function applyState(next) {
+    const keep = {};
+    for (const el of inputs()) keep[el.dataset.name] = el.value;
+    next.pages.forEach((p, i) => { if (state.pages[i]) p.nw = state.pages[i].nw; });
+    state = next;
+    $("revision").textContent = String(state.revision);
+    renderFields();
+    return keep;
+  }
+
+  async function save(name, decision) {
+    if (busy || readonly) return false;
+    busy = true;
+    say(T.saving);
+    try {
+      const r = await post(`/review/${state.record_id}/fields`,
+                           { revision: state.revision, decisions: [decision] });
+      if (r.status === 409) {
+        banner(T.conflict, true);
+        say("");
+        return false;
+      }
+      if (!r.ok) {
+        $(`msg-${name}`).textContent = r.data.detail || T.error.replace("{msg}", r.status);
+        say("");
+        return false;
+      }
+      applyState(r.data);
+      say(T.saved, "ok");
+      return true;
+    } finally {
+      busy = false;
+    }
+  }
+
+  function moveOn(from) {
+    const nxt = nextUnresolved(from);
+    if (nxt) input(nxt).focus();
+    else {
+      input(from).focus();
+      say(T.unresolved_left.replace("{n}", "0"), "ok");
+    }
+  }
+
+  async function acceptField(el) {
+    const name = el.dataset.name;
+    const f = field(name);
+    const value = nfc(el.value);
+    const err = validate(f, value);
+    if (err) {
+      $(`msg-${name}`).textContent = err;
+      el.setAttribute("aria-invalid", "true");
+      return;
+    }
+    const unchanged = value === nfc(show(f, f.value));
+    if (unchanged && f.settled) { moveOn(name); return; }
+    const decision = unchanged ? { field: name, action: "confirm" }
+                               : { field: name, action: "correct", value };
+    if (await save(name, decision)) moveOn(name);
+  }
+
+  async function markMissing(el) {
+    const name = el.dataset.name;
+    if (await save(name, { field: name, action: "not_on_document" })) moveOn(name);
+  }
+
+  function restore(el) {
+    const f = field(el.dataset.name);
+    el.value = show(f, f.machine_value);
+    el.dispatchEvent(new Event("input"));
+  }
+
+  async function approve() {
+    if (busy || readonly) return;
+    const n = unresolvedCount();
+    if (n > 0) {
+      say(T.unresolved_left.replace("{n}", String(n)), "warn");
+      const first = nextUnresolved(null);
+      if (first) input(first).focus();
+      return;
+    }
+    busy = true;
+    try {
+      const r = await post(`/review/${state.record_id}/approve`, { revision: state.revision });
+      if (r.status === 409) { banner(T.conflict, true); return; }
+      if (!r.ok) { say(r.data.detail || T.error.replace("{msg}", r.status), "warn"); return; }
+      location.assign(r.data.next);
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function skip() {
+    if (busy) return;
+    busy = true;
+    try {
+      const r = await post(`/review/${state.record_id}/skip`, {});
+      if (r.ok) location.assign(r.data.next);
+    } finally {
+      busy = false;
+    }
+  }
+
+  function openReject() {
+    if (readonly) return;
+    $("reject-msg").textContent = "";
+    $("reject-dialog").showModal();
+    $("reject-reason").focus();
+  }
+
+  async function confirmReject(ev) {
+    ev.preventDefault();
+    const reason = nfc($("reject-reason").value);
+    if (reason.length < 3) { $("reject-msg").textContent = T.reason_required; return; }
+    const r = await post(`/review/${state.record_id}/reject`, { revision: state.revision, reason });
+    if (r.status === 409) { $("reject-dialog").close(); banner(T.conflict, true); return; }
+    if (!r.ok) { $("reject-msg").textContent = r.data.detail || T.reason_required; return; }
+    location.assign(r.data.next);
+  }
+
+  // -- keys ----------------------------------------------------------------------------------
+  document.addEventListener("keydown", (e) => {
+    // An input method still composing (Telex, VNI) owns Enter: never accept a half-typed value.
+    if (e.isComposing || e.keyCode === 229) return;
+    if ($("reject-dialog").open || $("help-dialog").open) return;
+    const el = document.activeElement;
+    const inField = el && el.tagName === "INPUT" && el.dataset && el.dataset.name;
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); approve(); return; }
+    if (e.altKey && (e.code === "KeyS" || e.key === "s")) { e.preventDefault(); skip(); return; }
+    if (e.altKey && (e.code === "KeyR" || e.key === "r")) { e.preventDefault(); openReject(); return; }
+    if (e.key === "F1" || (e.key === "?" && !inField)) {
+      e.preventDefault();
+      $("help-dialog").showModal();
+      return;
+    }
+    if (!inField) return;
+    if (e.key === "Enter") { e.preventDefault(); acceptField(el); }
+    else if (e.key === "Escape") { e.preventDefault(); restore(el); }
+    else if (e.altKey && (e.code === "KeyM" || e.key === "m")) { e.preventDefault(); markMissing(el); }
+  });
+
+  $("btn-approve").addEventListener("click", approve);
+  $("btn-skip").addEventListener("click", skip);
+  $("btn-reject").addEventListener("click", openReject);
+  $("btn-help").addEventListener("click", () => $("help-dialog").showModal());
+  $("reject-form").addEventListener("submit", confirmReject);
+  $("reject-cancel").addEventListener("click", () => $("reject-dialog").close());
+  $("zoom-in").addEventListener("click", () => { zoom = Math.min(4, zoom * 1.25); applyZoom(); });
+  $("zoom-out").addEventListener("click", () => { zoom = Math.max(0.5, zoom / 1.25); applyZoom(); });
+  window.addEventListener("resize", drawBoxes);
+
+  // The lease is renewed while the page is open; a lost lease makes the page read-only.
+  if (!readonly) {
+    const every = Math.max(5, Math.floor(CONFIG.lease_seconds / 3)) * 1000;
+    setInterval(async () => {
+      const r = await post(`/review/${state.record_id}/lease`, {});
+      if (r.status === 409) { readonly = true; banner(T.lease_lost, true); }
+    }, every);
+  } else if (state.held_by_other) {
+    for (const b of ["btn-approve", "btn-reject"]) $(b).disabled = true;
+  }
+
+  // Natural page sizes, for the crops above the inputs.
+  state.pages.forEach((p) => {
+    if (!p.has_image) return;
+    const probe = new Image();
+    probe.onload = () => { p.nw = probe.naturalWidth; for (const f of state.fields) drawCrop(f); };
+    probe.src = p.url;
+  });
+  renderStrip();
+  renderFields();
+  const first = nextUnresolved(null) || (state.fields[0] && state.fields[0].name);
+  const firstPage = first && field(first).page != null ? field(first).page : 0;
+  showPage(firstPage).then(() => {
+    if (first) input(first).focus();
+  });
+})();
