@@ -300,13 +300,18 @@ def apikey_revoke(key_id: str) -> None:
 
 # -- users ----------------------------------------------------------------------------------
 
+def _bad_args(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(int(ExitCode.bad_args))
+
+
 def _read_password() -> str:
     """The new password: asked twice on a terminal, else the first line of stdin."""
     if sys.stdin.isatty():
         first = typer.prompt("Password", hide_input=True)
         again = typer.prompt("Repeat the password", hide_input=True)
         if first != again:
-            raise typer.BadParameter("the two passwords differ")
+            raise _bad_args("the two passwords differ")
         return str(first)
     return sys.stdin.readline().rstrip("\r\n")
 
@@ -322,13 +327,13 @@ def user_create(name: Annotated[str, typer.Argument(help="login name")],
     from storage.index import RecordIndex
 
     if role not in {r.value for r in Role}:
-        raise typer.BadParameter(f"--role {role!r}: use operator, reviewer or admin")
+        raise _bad_args(f"--role {role!r}: use operator, reviewer or admin")
     if lang not in LANGUAGES:
-        raise typer.BadParameter(f"--lang {lang!r}: use {' or '.join(LANGUAGES)}")
+        raise _bad_args(f"--lang {lang!r}: use {' or '.join(LANGUAGES)}")
     try:
         hashed = hash_password(_read_password())
     except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+        raise _bad_args(str(e)) from None
     index = RecordIndex(_settings().resolved_index_url())
     try:
         index.create_user(name, hashed, Role(role), lang=lang, station=station)

@@ -868,10 +868,11 @@ class RecordIndex:
         with self._session("close a session", write=True) as s:
             s.execute(delete(WebSessionRow).where(WebSessionRow.token_hash == _hash_secret(token)))
 
-    def login_failures(self, keys: Sequence[str]) -> list[tuple[int, datetime]]:
+    def login_failures(self, keys: Sequence[str]) -> list[tuple[str, int, datetime]]:
+        """(key, failures, last failure) of the keys that have failures."""
         with self._session("check login failures") as s:
             rows = s.scalars(select(LoginFailureRow).where(LoginFailureRow.key.in_(list(keys))))
-            return [(r.failures, r.last_at) for r in rows]
+            return [(r.key, r.failures, r.last_at) for r in rows]
 
     def note_login_failure(self, keys: Sequence[str]) -> None:
         now = utcnow()
