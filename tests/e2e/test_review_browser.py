@@ -374,6 +374,14 @@ def test_a_clerk_verifies_a_document_with_the_keyboard_alone(stack, browser) -> 
         listed = httpx.get(f"{base}/v1/citizens/{cid}/records", headers=auth).json()
         assert record_id in [x["record_id"] for x in listed["records"]]
     assert rt.index.get_record(record_id).status == RecordStatus.verified
+    stats = httpx.get(f"{base}/v1/review/stats", headers=auth).json()
+    mine = next(r for r in stats["reviewers"] if r["key"] == "an")
+    assert mine["documents"] >= 1 and mine["fields_decided"] >= 1
+    assert 0 < mine["fields_corrected_share"] <= 1
+    page.goto(f"{base}/review/stats")
+    assert "an" in page.inner_text("table")
+    page.goto(f"{base}/review/{record_id}/history")
+    assert nfc in page.inner_text("table.audit")
     assert clerk.errors == []
     clerk.close()
 
