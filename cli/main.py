@@ -231,9 +231,28 @@ def bench(split: Annotated[str, typer.Option(help="generator split: test (held-o
           degradation: Annotated[str, typer.Option(help="clean, light, mixed or heavy")] = "mixed",
           baselines: Annotated[bool, typer.Option(help="run OCRmyPDF beside the pipeline")] = True,
           out: Annotated[Path | None, typer.Option(help="report folder (default bench/results)")]
-          = None) -> None:
+          = None,
+          review: Annotated[bool, typer.Option(
+              "--review", help="only the review workspace: page ready and save times with "
+              "--records rows in the index, keystrokes per document")] = False,
+          records: Annotated[int, typer.Option(help="index size for --review")] = 10_000) -> None:
     """Accuracy, speed beside bare Tesseract and OCRmyPDF, and scale; writes a markdown report."""
     from bench.run import RESULTS_DIR, BenchOptions, run_bench
+
+    if review:
+        from datetime import date
+
+        from bench.review import run_review_bench
+
+        result = run_review_bench(records=records,
+                                  progress=lambda m: err.print(f"[dim]bench:[/dim] {m}"))
+        folder = (out or RESULTS_DIR) / f"{date.today().isoformat()}-review"
+        folder.mkdir(parents=True, exist_ok=True)
+        text = result.markdown() + f"\n\nCommand: `dossier bench --review --records {records}`\n"
+        (folder / "report.md").write_text(text, encoding="utf-8")
+        sys.stdout.write(text)
+        err.print(f"Report: {folder / 'report.md'}")
+        return
 
     s = _settings()
     try:

@@ -49,8 +49,7 @@
       if (!PROVINCES.has(digits.slice(0, 3))) return T.province;
       const c = +digits[3];
       if (c > 5) return T.century;
-      const dobField = state.fields.find((x) => x.name === "date_of_birth");
-      const dobInput = dobField && document.querySelector(`[data-name="date_of_birth"]`);
+      const dobInput = $("input-date_of_birth");
       const dob = dobInput ? parseDate(nfc(dobInput.value)) : null;
       if (dob && dob !== "bad") {
         const century = [1900, 1900, 2000, 2000, 2100, 2100][c];
@@ -85,11 +84,12 @@
     return b;
   }
 
-  function renderFields() {
+  // The list is built once; later states update it in place, so the focused input (and
+  // anything typed ahead while a save is in flight) is never replaced.
+  function buildFields() {
     list.replaceChildren();
     for (const f of state.fields) {
       const li = document.createElement("li");
-      li.className = `field st-${f.status}`;
       li.id = `field-${f.name}`;
       const crop = document.createElement("div");
       crop.className = "crop";
@@ -106,28 +106,29 @@
       input.readOnly = readonly;
       const meta = document.createElement("div");
       meta.className = "meta";
-      const raw = document.createElement("span");
-      raw.className = "raw";
-      raw.textContent = f.raw ? `OCR: ${f.raw}` : "";
+      const badge = document.createElement("span");
+      badge.id = `badge-${f.name}`;
       const conf = document.createElement("span");
       conf.className = "conf";
       conf.textContent = `${Math.round(f.confidence * 100)} %`;
       const src = document.createElement("span");
       src.className = "src";
-      src.textContent = f.source;
-      meta.append(statusBadge(f.status), conf, src, raw);
+      src.id = `src-${f.name}`;
+      const raw = document.createElement("span");
+      raw.className = "raw";
+      raw.textContent = f.raw ? `OCR: ${f.raw}` : "";
+      meta.append(badge, conf, src, raw);
       const msg = document.createElement("div");
       msg.className = "field-msg";
       msg.id = `msg-${f.name}`;
       msg.setAttribute("role", "status");
-      if (f.problems && f.problems.length && !f.settled) msg.textContent = f.problems.join("; ");
+      li.append(crop, label, input, meta, msg);
       if (f.readings && f.readings.length) {
         const r = document.createElement("div");
         r.className = "readings";
         r.textContent = f.readings.map((x) => `${x.source}: ${x.value ?? "—"}`).join(" · ");
         li.append(r);
       }
-      li.prepend(crop, label, input, meta, msg);
       list.append(li);
       input.addEventListener("focus", () => onFocus(f.name));
       input.addEventListener("input", () => {
@@ -135,6 +136,25 @@
         $(`msg-${f.name}`).textContent = err || "";
         input.setAttribute("aria-invalid", err ? "true" : "false");
       });
+    }
+    updateFields(null);
+  }
+
+  function updateFields(saved) {
+    for (const f of state.fields) {
+      const li = $(`field-${f.name}`);
+      li.className = `field st-${f.status}${f.name === focusedName ? " focused" : ""}`;
+      const badge = $(`badge-${f.name}`);
+      badge.className = `badge ${f.status}`;
+      badge.textContent = `${ICON[f.status] || ""} ${T[f.status] || f.status}`;
+      $(`src-${f.name}`).textContent = f.source;
+      if (saved && saved.includes(f.name)) {
+        input(f.name).value = show(f, f.value);
+        input(f.name).setAttribute("aria-invalid", "false");
+        $(`msg-${f.name}`).textContent = "";
+      } else if (!saved && f.problems && f.problems.length && !f.settled) {
+        $(`msg-${f.name}`).textContent = f.problems.join("; ");
+      }
     }
     drawBoxes();
   }
@@ -239,7 +259,6 @@
 
   const field = (name) => state.fields.find((f) => f.name === name);
   const input = (name) => $(`input-${name}`);
-  const inputs = () => Array.from(list.querySelectorAll("input"));
 
   function say(text, kind = "") {
     const s = $("status-line");
@@ -286,18 +305,24 @@
     return state.fields.filter((f) => !f.settled).length;
   }
 
-  function applyState(next) {
-    const keep = {};
-    for (const el of inputs()) keep[el.dataset.name] = el.value;
+  function applyState(next, saved) {
     next.pages.forEach((p, i) => { if (state.pages[i]) p.nw = state.pages[i].nw; });
     state = next;
     $("revision").textContent = String(state.revision);
-    renderFields();
-    return keep;
+    updateFields(saved);
   }
 
-  async function save(name, decision) {
-    if (busy || readonly) return false;
+  // Saves run one after another, each against the revision the previous one produced, so
+  // a clerk may keep typing while a save is on its way.
+  let queue = Promise.resolve(true);
+  function save(name, decision) {
+    const run = queue.then(() => doSave(name, decision));
+    queue = run.catch(() => false);
+    return run;
+  }
+
+  async function doSave(name, decision) {
+    if (readonly) return false;
     busy = true;
     say(T.saving);
     try {
@@ -313,7 +338,7 @@
         say("");
         return false;
       }
-      applyState(r.data);
+      applyState(r.data, [name]);
       say(T.saved, "ok");
       return true;
     } finally {
@@ -344,12 +369,14 @@
     if (unchanged && f.settled) { moveOn(name); return; }
     const decision = unchanged ? { field: name, action: "confirm" }
                                : { field: name, action: "correct", value };
-    if (await save(name, decision)) moveOn(name);
+    // Move on only if the clerk has not moved elsewhere while the save was on its way.
+    if (await save(name, decision) && document.activeElement === el) moveOn(name);
   }
 
   async function markMissing(el) {
     const name = el.dataset.name;
-    if (await save(name, { field: name, action: "not_on_document" })) moveOn(name);
+    if (await save(name, { field: name, action: "not_on_document" })
+        && document.activeElement === el) moveOn(name);
   }
 
   function restore(el) {
@@ -359,7 +386,9 @@
   }
 
   async function approve() {
-    if (busy || readonly) return;
+    if (readonly) return;
+    await queue;  // the field saves typed before Ctrl+Enter come first
+    if (busy) return;
     const n = unresolvedCount();
     if (n > 0) {
       say(T.unresolved_left.replace("{n}", String(n)), "warn");
@@ -405,6 +434,12 @@
     if (!r.ok) { $("reject-msg").textContent = r.data.detail || T.reason_required; return; }
     location.assign(r.data.next);
   }
+
+  // A failure in this script is shown, not swallowed.
+  window.addEventListener("unhandledrejection", (ev) => {
+    say(T.error.replace("{msg}", String(ev.reason)), "warn");
+    console.error(ev.reason);
+  });
 
   // -- keys ----------------------------------------------------------------------------------
   document.addEventListener("keydown", (e) => {
@@ -456,7 +491,7 @@
     probe.src = p.url;
   });
   renderStrip();
-  renderFields();
+  buildFields();
   const first = nextUnresolved(null) || (state.fields[0] && state.fields[0].name);
   const firstPage = first && field(first).page != null ? field(first).page : 0;
   showPage(firstPage).then(() => {
