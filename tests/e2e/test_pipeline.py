@@ -238,6 +238,11 @@ def test_cli_ingest_report_records_and_reindex(s3_endpoint, tmp_path):
         assert httpx.get(url).status_code == 401
         r = httpx.get(url, params={"status": "all"}, headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 200 and r.json()["count"] == 1
+        # The audit trail came back with the reindex: the machine's extraction event.
+        rid = r.json()["records"][0]["record_id"]
+        audit = httpx.get(f"{base}/v1/records/{rid}/audit",
+                          headers={"Authorization": f"Bearer {key}"}).json()["events"]
+        assert [(e["action"], e["actor"]) for e in audit] == [("extracted", "machine")]
     finally:
         server.terminate()
         out, _ = server.communicate(timeout=30)

@@ -149,3 +149,51 @@ def test_reindex_restores_records_and_audit_and_machine_runs_keep_person_work(
     finally:
         set_runtime(None)
         rt.close()
+
+
+def test_corrections_export_carries_crop_ocr_machine_and_final_values(
+        svc: ReviewService) -> None:
+    """
+    GIVEN a record on a stored cleaned page, with one field corrected and one confirmed
+    WHEN corrections are exported
+    THEN each line names the crop (a PNG of the box in the derived bucket), the OCR text, the
+         machine value, the final value and the document type; untouched fields are left out
+    """
+    import io
+    import json
+
+    import cv2
+    import numpy as np
+
+    from models.records import PageRef
+
+    page = np.full((400, 600), 255, np.uint8)
+    cv2.putText(page, "NGUYEN VAN AN", (20, 100), cv2.FONT_HERSHEY_SIMPLEX, 1, 0, 2)
+    ok, png = cv2.imencode(".png", page)
+    assert ok
+    svc.store.put_derived("cleaned/test/0000.png", png.tobytes(), "image/png")
+    rec = machine_record("R-03")
+    rec.pages = [PageRef(index=0, original_sha256="0" * 64, source_page=0,
+                         cleaned_key="cleaned/test/0000.png")]
+    for f in rec.fields:
+        f.page, f.bbox = 0, (20, 70, 260, 110)
+    version = svc.store.put_record("R-03", rec.to_json())
+    svc.index.upsert_record(IndexEntry.from_record(rec, svc.store.record_location("R-03"),
+                                                   version))
+    svc.decide("R-03", "an", 1, [
+        FieldDecision(field="full_name", action=FieldAction.correct, value="Nguyễn Văn An"),
+        FieldDecision(field="date_of_birth", action=FieldAction.confirm)])
+
+    from review.corrections import export_corrections
+
+    out = io.StringIO()
+    assert export_corrections(svc.store, svc.index, out) == 2
+    lines = {x["field"]: x for x in map(json.loads, out.getvalue().splitlines())}
+    name = lines["full_name"]
+    assert (name["action"], name["machine_value"], name["final_value"], name["doctype"]) == (
+        "corrected", "NGUYEN VAN AN", "Nguyễn Văn An", "cccd_front")
+    crop = cv2.imdecode(np.frombuffer(svc.store.get_derived(name["crop_key"]), np.uint8),
+                        cv2.IMREAD_UNCHANGED)
+    assert crop.shape == (40 + 12, 240 + 12)
+    assert lines["date_of_birth"]["action"] == "confirmed"
+    assert "citizen_id" not in lines
