@@ -1,8 +1,6 @@
-"""REST API for other systems: records by citizen ID, records by id, with API keys.
-
-Keys are sent as ``Authorization: Bearer KEY`` and checked against the hashed keys in the
-index; a missing or wrong key gets 401, a key without the scope 403.
-"""
+"""The web app: ``/v1`` REST for other systems (API keys, see :mod:`api.auth`) and the pages
+for staff (sessions, roles, CSRF, see :mod:`api.web`). Errors are turned into HTTP answers
+here, in one place."""
 
 from __future__ import annotations
 

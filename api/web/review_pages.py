@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from api.web.common import render, require_user
 from api.web.i18n import gettext as _
 from models.accounts import Role, UserInfo
-from models.errors import NotFoundError
+from models.errors import ConflictError, NotFoundError
 from models.records import ExtractedField, Record, RecordStatus, utcnow
 from review.lifecycle import FieldDecision, unresolved_fields
 from review.metrics import review_stats
@@ -126,11 +126,6 @@ def _strings() -> dict[str, str]:
     }
 
 
-@router.get("/search", include_in_schema=False)
-def search_page(request: Request, user: Reviewer, q: str = "") -> Response:
-    return RedirectResponse(f"/review?q={q}", status_code=303)
-
-
 @router.get("/stats", include_in_schema=False)
 def stats_page(request: Request, user: Reviewer, days: int = 7) -> Response:
     stats = review_stats(request.app.state.index, since=utcnow() - timedelta(days=days))
@@ -144,14 +139,10 @@ def review_page(request: Request, record_id: str, user: Reviewer) -> Response:
         return render(request, "error.html", {"message": _("No such record.")}, status_code=404)
     held = None
     record = svc.load(record_id)
-    if record.status not in (RecordStatus.rejected,):
+    if record.status != RecordStatus.rejected:
         try:
             svc.claim(record_id, user.name)
-        except Exception as e:  # noqa: BLE001 - only ConflictError is expected; shown as taken
-            from models.errors import ConflictError
-
-            if not isinstance(e, ConflictError):
-                raise
+        except ConflictError as e:  # someone else holds it: the page opens read-only
             held = e.message
     state = record_state(svc, record, user)
     return render(request, "review.html", {
@@ -252,7 +243,3 @@ def _diff(old: Record | None, new: Record) -> list[dict[str, Any]]:
         out.append({"field": _("Record status"), "old": old.status.value,
                     "new": new.status.value, "status": ""})
     return out
-
-
-def json_error(status: int, message: str, kind: str) -> JSONResponse:
-    return JSONResponse({"detail": message, "kind": kind}, status_code=status)

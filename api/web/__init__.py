@@ -1,0 +1,1 @@
+"""Pages for staff: sessions, roles, CSRF, catalogues, the review workspace."""
