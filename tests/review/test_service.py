@@ -42,9 +42,10 @@ def machine_record(record_id: str) -> Record:
 
 
 @pytest.fixture
-def svc(tmp_path: Path, s3_endpoint: S3Endpoint) -> Iterator[ReviewService]:
+def svc(index_url: str, s3_endpoint: S3Endpoint) -> Iterator[ReviewService]:
+    """A review service over a fresh bucket set and an index on SQLite, then PostgreSQL."""
     store = ObjectStore(s3_endpoint, bucket_prefix=f"v{uuid.uuid4().hex[:10]}-")
-    index = RecordIndex(f"sqlite:///{tmp_path / 'index.sqlite3'}")
+    index = RecordIndex(index_url)
     for rid in ("R-01", "R-02"):
         rec = machine_record(rid)
         version = store.put_record(rid, rec.to_json())
@@ -132,7 +133,8 @@ def test_reindex_restores_records_and_audit_and_machine_runs_keep_person_work(
     assert svc.index.audit_events("R-01") == events
     assert svc.index.get_record("R-01").summary["full_name"] == "Nguyễn Văn An"
 
-    settings = Settings(data_dir=tmp_path / "rt", s3_endpoint=s3_endpoint.endpoint,
+    settings = Settings(data_dir=tmp_path / "rt", index_url=svc.index.engine.url.render_as_string(
+                            hide_password=False), s3_endpoint=s3_endpoint.endpoint,
                         s3_access_key=s3_endpoint.access_key,
                         s3_secret_key=s3_endpoint.secret_key,
                         bucket_prefix=svc.store.bucket_prefix, _env_file=None)
