@@ -16,6 +16,7 @@ import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import cv2
@@ -406,8 +407,8 @@ def digitize_batch(batch_id: str) -> IngestReport:
     run_id = _run_id()
     plan = rt.ledger.plan(batch_id)
     report = IngestReport(batch_id=batch_id, station=plan.station, operator=plan.operator)
-    if not rt.ledger.claim(batch_id, run_id):
-        log.info("batch %s is already finished", batch_id)
+    if not rt.ledger.claim(batch_id, run_id, timedelta(seconds=rt.settings.batch_stale_s)):
+        log.info("batch %s is finished or held by another run", batch_id)
         return report
     with _Heartbeat(batch_id, run_id, rt.settings.batch_heartbeat_s):
         runs: list[tuple[BatchDossier, _DossierRun | Exception]] = []

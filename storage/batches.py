@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, select, update
+from sqlalchemy import Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.batches import (
@@ -163,14 +163,25 @@ class BatchLedger:
 
     # -- the lease ---------------------------------------------------------------------------
 
-    def claim(self, batch_id: str, run_id: str) -> bool:
-        """The run ``run_id`` starts (or resumes) the batch; False if it is already finished."""
+    def submitted(self, batch_id: str, run_id: str) -> None:
+        """The batch was handed to Prefect as flow run ``run_id``."""
+        with self.index._session(f"note the run of batch {batch_id}", write=True) as s:
+            s.execute(update(BatchRow).where(BatchRow.batch_id == batch_id,
+                                             BatchRow.state == BatchState.queued.value)
+                      .values(run_id=run_id, heartbeat_at=utcnow()))
+
+    def claim(self, batch_id: str, run_id: str, stale: timedelta) -> bool:
+        """The run ``run_id`` starts (or resumes) the batch. False when there is nothing to do:
+        the batch is finished, or another run holds it and is still beating."""
         now = utcnow()
         with self.index._session(f"claim batch {batch_id}", write=True) as s:
             batch = s.get(BatchRow, batch_id, with_for_update=True)
             if batch is None:
                 raise NotFoundError(f"no batch {batch_id}")
             if batch.state == BatchState.finished.value:
+                return False
+            if (batch.state == BatchState.running.value and batch.run_id not in (None, run_id)
+                    and batch.heartbeat_at is not None and batch.heartbeat_at > now - stale):
                 return False
             batch.state = BatchState.running.value
             batch.run_id = run_id
@@ -183,27 +194,32 @@ class BatchLedger:
         """Keep the lease; False when another run has taken the batch over."""
         with self.index._session(f"beat for batch {batch_id}", write=True) as s:
             res = s.execute(update(BatchRow).where(BatchRow.batch_id == batch_id,
-                                                   BatchRow.run_id == run_id)
+                                                   BatchRow.run_id == run_id,
+                                                   BatchRow.state == BatchState.running.value)
                             .values(heartbeat_at=utcnow()))
             return bool(getattr(res, "rowcount", 0))
 
-    def take_over_stale(self, older_than: timedelta) -> list[str]:
-        """Running batches whose heartbeat stopped: each is handed to exactly one caller,
-        which must start a new run for it."""
+    def take_over_stale(self, older_than: timedelta) -> list[tuple[str, str | None]]:
+        """Batches that need a new run: running ones whose heartbeat stopped (their worker
+        died), and queued ones never handed to Prefect. Each is handed to exactly one caller,
+        with the id of the run it replaces; the caller must submit it again."""
         cutoff = utcnow() - older_than
-        taken: list[str] = []
+        stalled = ((BatchRow.state == BatchState.running.value)
+                   & (BatchRow.heartbeat_at < cutoff))
+        unsent = ((BatchRow.state == BatchState.queued.value) & BatchRow.run_id.is_(None)
+                  & (func.coalesce(BatchRow.heartbeat_at, BatchRow.created_at) < cutoff))
+        taken: list[tuple[str, str | None]] = []
         with self.index._session("look for stalled batches") as s:
-            stale = s.scalars(select(BatchRow.batch_id).where(
-                BatchRow.state == BatchState.running.value,
-                BatchRow.heartbeat_at < cutoff)).all()
-        for batch_id in stale:
+            rows = s.execute(select(BatchRow.batch_id, BatchRow.run_id)
+                             .where(stalled | unsent)).all()
+        for batch_id, old_run in rows:
             with self.index._session(f"take over batch {batch_id}", write=True) as s:
-                res = s.execute(update(BatchRow).where(
-                    BatchRow.batch_id == batch_id, BatchRow.state == BatchState.running.value,
-                    BatchRow.heartbeat_at < cutoff)
-                    .values(state=BatchState.queued.value, run_id=None, heartbeat_at=utcnow()))
+                res = s.execute(update(BatchRow).where(BatchRow.batch_id == batch_id,
+                                                       stalled | unsent)
+                                .values(state=BatchState.queued.value, run_id=None,
+                                        heartbeat_at=utcnow()))
                 if getattr(res, "rowcount", 0):
-                    taken.append(batch_id)
+                    taken.append((batch_id, old_run))
         return taken
 
     def finish(self, batch_id: str, run_id: str) -> None:
