@@ -29,6 +29,7 @@ from flows import decisions
 from flows.progress import ProgressEvent, emit
 from flows.runtime import get_runtime
 from models.batches import (
+    FINAL_STAGES,
     BatchDossier,
     BatchFile,
     BatchPlan,
@@ -413,6 +414,8 @@ def digitize_batch(batch_id: str) -> IngestReport:
     with _Heartbeat(batch_id, run_id, rt.settings.batch_heartbeat_s):
         runs: list[tuple[BatchDossier, _DossierRun | Exception]] = []
         for d in plan.dossiers:
+            if all(f.stage in FINAL_STAGES for f in d.files):
+                continue  # finished by an earlier run of this batch (resumed, or a file replaced)
             try:
                 runs.append((d, _start_dossier(plan, d)))
             except Exception as e:  # noqa: BLE001 - recorded on the dossier's files below

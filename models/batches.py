@@ -73,6 +73,7 @@ class BatchFile(BaseModel):
     size: int = 0
     content_type: str = "application/octet-stream"
     problem: FileProblem | None = None  # refused on upload (empty, too large, unreadable)
+    stage: Stage = Stage.queued  # as the ledger last saw it
 
 
 class BatchDossier(BaseModel):

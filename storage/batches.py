@@ -155,7 +155,7 @@ class BatchLedger:
                                     BatchDossier(name=r.dossier, dossier_id=r.dossier_id))
             d.files.append(BatchFile(
                 file_no=r.file_no, dossier=r.dossier, name=r.name, sha256=r.sha256, size=r.size,
-                content_type=r.content_type,
+                content_type=r.content_type, stage=Stage(r.stage),
                 problem=FileProblem(kind=r.error_kind or "InputFileError", message=r.error or "",
                                     hint=r.hint or "") if r.refused else None))
         return BatchPlan(batch_id=batch_id, station=batch.station, operator=batch.operator,

@@ -58,17 +58,14 @@ def test_review_status(cccd):
     def doc(*fields: ExtractedField) -> ExtractedDocument:
         return ExtractedDocument(doctype="cccd_front", pages=[0], fields=list(fields))
 
-    required = next(f.name for f in cccd.fields if f.required)
-    optional = next(f.name for f in cccd.fields if not f.required)
-    ok = ExtractedField(name=required, value="1", status=FieldStatus.accepted)
+    name = cccd.fields[0].name
+    ok = ExtractedField(name=name, value="1", status=FieldStatus.accepted)
     assert decisions.review_status(doc(ok), cccd) == RecordStatus.extracted
     assert decisions.review_status(doc(ok), None) == RecordStatus.needs_review
     low = ok.model_copy(update={"status": FieldStatus.review})
-    assert decisions.review_status(doc(low), cccd) == RecordStatus.needs_review
-    gone = ExtractedField(name=required, status=FieldStatus.missing)
-    assert decisions.review_status(doc(gone), cccd) == RecordStatus.needs_review
-    optional_gone = ExtractedField(name=optional, status=FieldStatus.missing)
-    assert decisions.review_status(doc(ok, optional_gone), cccd) == RecordStatus.extracted
+    assert decisions.review_status(doc(ok, low), cccd) == RecordStatus.needs_review
+    gone = ExtractedField(name=cccd.fields[1].name, status=FieldStatus.missing)
+    assert decisions.review_status(doc(ok, gone), cccd) == RecordStatus.needs_review
 
 
 def page(file_no: int, n: int, problem: FileProblem | None = None) -> PageResult:
