@@ -210,6 +210,7 @@ def serve(host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     started on 127.0.0.1 with one local worker, and both are stopped on exit.
     """
     import os
+    import signal
     import subprocess
 
     import uvicorn
@@ -217,6 +218,10 @@ def serve(host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     from api.app import create_app, redact_access_log
     from flows.service import LocalPrefectServer, ensure_deployment, prefect_env, stop_process
 
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # uvicorn re-raises SIGTERM after its shutdown: clean up too
+
+    signal.signal(signal.SIGTERM, terminated)
     s = _settings()
     for k, v in prefect_env(s).items():
         os.environ.setdefault(k, v)
