@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -408,7 +409,9 @@ def digitize_batch(batch_id: str) -> IngestReport:
     run_id = _run_id()
     plan = rt.ledger.plan(batch_id)
     report = IngestReport(batch_id=batch_id, station=plan.station, operator=plan.operator)
-    if not rt.ledger.claim(batch_id, run_id, timedelta(seconds=rt.settings.batch_stale_s)):
+    worker = f"{socket.gethostname()}:{os.getppid()}"
+    if not rt.ledger.claim(batch_id, run_id, timedelta(seconds=rt.settings.batch_stale_s),
+                           worker):
         log.info("batch %s is finished or held by another run", batch_id)
         return report
     with _Heartbeat(batch_id, run_id, rt.settings.batch_heartbeat_s):

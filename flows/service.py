@@ -87,6 +87,7 @@ class LocalPrefectServer:
     data_dir: Path
     port: int = 0
     process: subprocess.Popen | None = None
+    env: dict[str, str] | None = None  # e.g. PREFECT_SERVER_DATABASE_CONNECTION_URL
 
     @property
     def api_url(self) -> str:
@@ -100,6 +101,7 @@ class LocalPrefectServer:
         env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                    PREFECT_LOGGING_LEVEL="WARNING", PREFECT_UI_ENABLED="false",
                    PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(self.port))
+        env.update(self.env or {})
         log_file = (home / "server.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
@@ -188,6 +190,29 @@ def _mark_crashed(run_id: str) -> None:
         log.warning("cannot mark flow run %s crashed: %s", run_id, e)
 
 
+def _never_coming(run_id: str, stale: timedelta) -> bool:
+    """A submitted run that will not start: gone, ended, or taken by a worker (pending, or
+    running without claiming the batch) longer than ``stale`` ago; a run still scheduled in
+    the pool is only waiting for a free worker."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.exceptions import ObjectNotFound
+
+    from models.records import utcnow
+
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(run_id)
+    except ObjectNotFound:
+        return True
+    state = run.state
+    if state is None or state.type == StateType.SCHEDULED:
+        return False
+    if state.is_final():
+        return True
+    return state.timestamp is not None and utcnow() - state.timestamp > stale
+
+
 class Watchdog(threading.Thread):
     """Every few seconds: batches whose run stopped beating (its worker died) or that were
     never handed to Prefect are submitted again. Exactly one watchdog takes each one over."""
@@ -204,9 +229,14 @@ class Watchdog(threading.Thread):
         self.stopped = threading.Event()
 
     def check(self) -> list[str]:
+        """One round; returns the batches submitted again."""
         resubmitted = []
         stale = timedelta(seconds=self.settings.batch_stale_s)
-        for batch_id, old_run in self.ledger.take_over_stale(stale):
+        taken = self.ledger.take_over_stale(stale)
+        for batch_id, run_id in self.ledger.waiting(stale):
+            if _never_coming(run_id, stale) and self.ledger.release(batch_id, run_id):
+                taken.append((batch_id, run_id))
+        for batch_id, old_run in taken:
             if old_run:
                 _mark_crashed(old_run)
             run_id = self.submit(batch_id)

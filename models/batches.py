@@ -133,6 +133,7 @@ class PageState(BaseModel):
     source_page: int
     stage: Stage
     error: str | None = None
+    reads: int = 0  # times OCR started on this page (more than 1 only after a crash)
     updated_at: datetime | None = None
 
 
@@ -169,6 +170,7 @@ class BatchStatus(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     attempts: int = 0
+    worker: str | None = None  # host:pid of the worker that ran it last
     files: list[FileStatusView] = Field(default_factory=list)
 
     @property

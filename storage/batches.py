@@ -50,6 +50,7 @@ class BatchRow(Base):
     run_id: Mapped[str | None] = mapped_column(String(64))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))  # host:pid that ran it last
 
 
 class BatchFileRow(Base):
@@ -82,6 +83,7 @@ class BatchPageRow(Base):
     source_page: Mapped[int] = mapped_column(Integer, primary_key=True)
     stage: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
+    reads: Mapped[int] = mapped_column(Integer, default=0)  # times OCR started on it
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -170,7 +172,8 @@ class BatchLedger:
                                              BatchRow.state == BatchState.queued.value)
                       .values(run_id=run_id, heartbeat_at=utcnow()))
 
-    def claim(self, batch_id: str, run_id: str, stale: timedelta) -> bool:
+    def claim(self, batch_id: str, run_id: str, stale: timedelta, worker: str | None = None
+              ) -> bool:
         """The run ``run_id`` starts (or resumes) the batch. False when there is nothing to do:
         the batch is finished, or another run holds it and is still beating."""
         now = utcnow()
@@ -188,6 +191,7 @@ class BatchLedger:
             batch.heartbeat_at = now
             batch.started_at = batch.started_at or now
             batch.attempts = (batch.attempts or 0) + 1
+            batch.worker = worker
         return True
 
     def heartbeat(self, batch_id: str, run_id: str) -> bool:
@@ -222,6 +226,26 @@ class BatchLedger:
                     taken.append((batch_id, old_run))
         return taken
 
+    def waiting(self, older_than: timedelta) -> list[tuple[str, str]]:
+        """Queued batches handed to Prefect more than ``older_than`` ago, with their run id:
+        the caller asks Prefect whether that run is still coming."""
+        cutoff = utcnow() - older_than
+        with self.index._session("list waiting batches") as s:
+            rows = s.execute(select(BatchRow.batch_id, BatchRow.run_id).where(
+                BatchRow.state == BatchState.queued.value, BatchRow.run_id.is_not(None),
+                BatchRow.heartbeat_at < cutoff)).all()
+        return [(b, r) for b, r in rows]
+
+    def release(self, batch_id: str, run_id: str) -> bool:
+        """Forget the queued batch's run ``run_id`` (it will never run); True for exactly one
+        caller, which must submit the batch again."""
+        with self.index._session(f"release batch {batch_id}", write=True) as s:
+            res = s.execute(update(BatchRow).where(
+                BatchRow.batch_id == batch_id, BatchRow.run_id == run_id,
+                BatchRow.state == BatchState.queued.value)
+                .values(run_id=None, heartbeat_at=utcnow()))
+            return bool(getattr(res, "rowcount", 0))
+
     def finish(self, batch_id: str, run_id: str) -> None:
         with self.index._session(f"finish batch {batch_id}", write=True) as s:
             s.execute(update(BatchRow).where(BatchRow.batch_id == batch_id,
@@ -254,15 +278,17 @@ class BatchLedger:
             return
         now = utcnow()
         ins = self.index._insert()
+        reading = int(stage == Stage.reading)
         with self.index._session(f"update pages of batch {batch_id}", write=True) as s:
             for p in pages:
                 stmt = ins(BatchPageRow).values(batch_id=batch_id, file_no=file_no,
                                                 source_page=p, stage=stage.value, error=error,
-                                                updated_at=now)
+                                                reads=reading, updated_at=now)
                 s.execute(stmt.on_conflict_do_update(
                     index_elements=[BatchPageRow.batch_id, BatchPageRow.file_no,
                                     BatchPageRow.source_page],
-                    set_={"stage": stage.value, "error": error, "updated_at": now}))
+                    set_={"stage": stage.value, "error": error, "updated_at": now,
+                          "reads": BatchPageRow.reads + reading}))
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -282,7 +308,7 @@ class BatchLedger:
         for p in pages:
             by_file.setdefault(p.file_no, []).append(PageState(
                 file_no=p.file_no, source_page=p.source_page, stage=Stage(p.stage),
-                error=p.error, updated_at=p.updated_at))
+                error=p.error, reads=p.reads or 0, updated_at=p.updated_at))
         views = [FileStatusView(
             file_no=f.file_no, dossier=f.dossier, dossier_id=f.dossier_id, name=f.name,
             sha256=f.sha256, size=f.size, stage=Stage(f.stage), error=f.error,
@@ -293,7 +319,7 @@ class BatchLedger:
         return BatchStatus(batch_id=b.batch_id, station=b.station, operator=b.operator,
                            state=BatchState(b.state), created_at=b.created_at,
                            started_at=b.started_at, finished_at=b.finished_at,
-                           attempts=b.attempts or 0, files=views)
+                           attempts=b.attempts or 0, worker=b.worker, files=views)
 
     def recent(self, station: str | None = None, limit: int = 20) -> list[BatchSummary]:
         """The newest batches (of one station, if given) with their outcome counts."""

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(64), nullable=True),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("worker", sa.String(200), nullable=True),
     )
     op.create_index("ix_batches_station", "batches", ["station"])
     op.create_index("ix_batches_state", "batches", ["state"])
@@ -67,6 +68,7 @@ def upgrade() -> None:
         sa.Column("source_page", sa.Integer(), primary_key=True),
         sa.Column("stage", sa.String(16), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("reads", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["batch_id", "file_no"],
                                 ["batch_files.batch_id", "batch_files.file_no"],
