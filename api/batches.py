@@ -32,6 +32,13 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 
+def _include_pages() -> None:
+    # The upload page shares this code path; its routes come in with this router.
+    from api.web import upload_pages
+
+    router.include_router(upload_pages.router)
+
+
 class _Parser(MultiPartParser):
     # Each part goes to disk past 64 KiB, so 200 pages at once stay small in memory.
     spool_max_size = 64 * 1024
@@ -199,3 +206,6 @@ async def replace_file(batch_id: str, file_no: int, request: Request,
     await run_in_threadpool(submit, request, batch_id)
     return {"batch_id": batch_id, "file_no": new_no, "replaces": file_no,
             "status_url": f"/v1/batches/{batch_id}"}
+
+
+_include_pages()

@@ -31,7 +31,7 @@ from models.batches import (
     Stage,
 )
 from models.errors import NotFoundError
-from models.records import utcnow
+from models.records import IndexEntry, utcnow
 from storage.index import _JSON, Base, RecordIndex, RecordRow, UTCDateTime
 
 __all__ = ["BatchLedger", "BatchRow", "BatchFileRow", "BatchPageRow"]
@@ -320,6 +320,13 @@ class BatchLedger:
                            state=BatchState(b.state), created_at=b.created_at,
                            started_at=b.started_at, finished_at=b.finished_at,
                            attempts=b.attempts or 0, worker=b.worker, files=views)
+
+    def dossier_records(self, dossier_id: str) -> list[IndexEntry]:
+        """The index entries of a dossier's records, in order."""
+        with self.index._session(f"list records of dossier {dossier_id}") as s:
+            rows = s.scalars(select(RecordRow).where(RecordRow.dossier_id == dossier_id)
+                             .order_by(RecordRow.record_id)).all()
+            return self.index._entries(s, rows)
 
     def recent(self, station: str | None = None, limit: int = 20) -> list[BatchSummary]:
         """The newest batches (of one station, if given) with their outcome counts."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ from tests.e2e import service
 from tests.e2e.test_pipeline import CARD, FORM, SAMPLES, cli_env, run_cli
 
 pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
 
 MAX_FILE = 3_000_000
 MAX_UPLOAD = 12_000_000
@@ -177,6 +180,80 @@ def test_ingest_reads_dossiers_through_the_same_intake(stack, tmp_path):
     assert status.state.value == "finished"
     assert [Path(f.name).name for f in status.files] == ["card.png"]
     assert status.files[0].stage.value in ("duplicate", "done", "needs_review")
+
+
+def test_operator_uploads_in_the_browser_and_replaces_a_broken_file(stack, tmp_path):
+    """GIVEN an operator of station S-7 WHEN they log in, pick a folder and a PDF plus a
+    broken scan, and upload THEN both dossiers reach done (or needs review) live, the broken
+    file is reported with its name and what to do, replacing it finishes its dossier, and
+    the dossier's records open."""
+    import subprocess
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.test_pipeline import DOSSIER_BIN
+
+    made = subprocess.run([str(DOSSIER_BIN), "user", "create", "op7", "--role", "operator",
+                           "--station", "S-7", "--lang", "vi"], input="correct horse 7\n",
+                          env=stack["env"], cwd=stack["cwd"], capture_output=True, text=True,
+                          timeout=60)
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "ho-so-1"
+    folder.mkdir()
+    (folder / "card.png").write_bytes(CARD.read_bytes())
+    (folder / "form.png").write_bytes(FORM.read_bytes())
+    pdf = tmp_path / "to-khai.pdf"
+    pdf.write_bytes((SAMPLES / "birth-registration-scan-200dpi.pdf").read_bytes())
+    broken = tmp_path / "hong.jpg"
+    jpg = (SAMPLES / "cccd-front-skewed-phone.jpg").read_bytes()
+    broken.write_bytes(jpg[: len(jpg) // 4])
+    fixed = tmp_path / "fixed" / "hong.jpg"
+    fixed.parent.mkdir()
+    fixed.write_bytes(jpg)
+    final = "[data-stage='done'], [data-stage='needs_review']"
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            page.goto(f"{stack['base']}/login")
+            page.fill("input[name=username]", "op7")
+            page.fill("input[name=password]", "correct horse 7")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/upload")
+            expect(page.locator("#station")).to_have_text("S-7")
+            page.set_input_files("#pick-folder", str(folder))
+            page.set_input_files("#pick-files", [str(pdf), str(broken)])
+            expect(page.locator("#staged li")).to_have_count(4)
+            page.click("#send")
+            dossier = page.locator(".dossier[data-dossier='ho-so-1']")
+            expect(dossier.locator("h3 .badge")).to_have_attribute(
+                "data-stage", re.compile("^(done|needs_review)$"), timeout=300_000)
+            expect(page.locator(".dossier[data-dossier='to-khai.pdf'] h3 .badge")
+                   ).to_have_attribute("data-stage", re.compile("^(done|needs_review)$"),
+                                       timeout=300_000)
+            bad = page.locator(".file[data-name='hong.jpg']")
+            expect(bad).to_have_attribute("data-stage", "failed", timeout=300_000)
+            expect(bad.locator(".problem")).to_contain_text("hong.jpg")
+            expect(bad.locator(".todo")).to_contain_text("thay tệp này")
+            page.screenshot(path=str(ROOT / "docs" / "upload-page.png"), full_page=True)
+
+            with page.expect_file_chooser() as chooser:
+                bad.locator("button.replace").click()
+            chooser.value.set_files(str(fixed))
+            again = page.locator(".dossier[data-dossier='hong.jpg']")
+            expect(again.locator(".file[data-name='hong.jpg']").and_(
+                page.locator(final))).to_have_count(1, timeout=300_000)
+            expect(again.locator(".problem")).to_have_count(0)
+
+            dossier.locator("a.records").click()
+            page.wait_for_url("**/upload/dossiers/*")
+            rows = page.locator("#records tbody tr")
+            expect(rows).to_have_count(2)
+            expect(page.locator("#records")).to_contain_text("cccd_front")
+            expect(page.locator("#records")).to_contain_text("birth_registration")
+        finally:
+            browser.close()
 
 
 def test_serve_stops_its_prefect_server_and_worker(stack):
