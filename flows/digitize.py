@@ -36,6 +36,7 @@ from models.batches import (
     BatchPlan,
     ExtractJob,
     FileProblem,
+    PageCount,
     PageJob,
     PageResult,
     RecordState,
@@ -101,12 +102,17 @@ def _cleaned_key(sha256: str, source_page: int) -> str:
 
 @task(name="count-pages", retries=2, retry_delay_seconds=[2, 5],
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
-def count_pages(file: BatchFile) -> int:
-    """How many pages a stored original has; raises the file's InputFileError if unreadable."""
+def count_pages(file: BatchFile) -> PageCount:
+    """How many pages a stored original has, or why it cannot be read (an expected outcome,
+    named after the operator's file)."""
     from ocr.loading import count_pages as count
 
     assert file.sha256 is not None
-    return count(_local_original(file.sha256), _limits())
+    try:
+        return PageCount(file_no=file.file_no,
+                         pages=count(_local_original(file.sha256), _limits()))
+    except InputFileError as e:
+        return PageCount(file_no=file.file_no, problem=decisions.problem_from(e, file.name))
 
 
 @task(name="ocr-page", cache_policy=NO_CACHE)
@@ -261,10 +267,14 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier) -> _DossierRun:
         return run
     counted = [(f, count_pages.submit(f)) for f in stored]
     for f, fut in counted:
-        n, error = _outcome(fut)
+        counted_file, error = _outcome(fut)
         if error is not None:
             run.problems[f.file_no] = decisions.problem_from(error, f.name)
             continue
+        if counted_file.problem is not None:
+            run.problems[f.file_no] = counted_file.problem
+            continue
+        n = counted_file.pages
         run.pages[f.file_no] = n
         rt.ledger.set_pages(plan.batch_id, f.file_no, range(n), Stage.queued)
         rt.ledger.set_file(plan.batch_id, f.file_no, Stage.reading, pages=n)

@@ -106,6 +106,14 @@ class PageJob(BaseModel):
     dossier: str
 
 
+class PageCount(BaseModel):
+    """How many pages a stored original has, or why it cannot be opened."""
+
+    file_no: int
+    pages: int = 0
+    problem: FileProblem | None = None
+
+
 class PageResult(BaseModel):
     """What became of a page: its OCR JSON's key, or the problem that stopped it."""
 
@@ -196,4 +204,4 @@ class BatchSummary(BaseModel):
     needs_review: int = 0
 
 
-__all__ += ["FileStatusView", "FINAL_STAGES", "ExtractJob"]
+__all__ += ["FileStatusView", "FINAL_STAGES", "ExtractJob", "PageCount"]

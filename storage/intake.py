@@ -20,23 +20,24 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from models.batches import BatchDossier, BatchFile, BatchPlan, FileProblem
-from models.errors import DossierError, EmptyFileError, InputFileError, StorageError
+from models.errors import (
+    DossierError,
+    EmptyFileError,
+    InputFileError,
+    StorageError,
+    TooLargeError,
+)
 from storage.batches import BatchLedger
 from storage.objects import ObjectStore
 
 __all__ = ["Upload", "new_batch_id", "dossier_id_for", "split_name", "accept_batch",
-           "spool", "Spooled", "content_type_for", "TooLargeError"]
+           "spool", "Spooled", "content_type_for"]
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                   ".tif": "image/tiff", ".tiff": "image/tiff", ".pdf": "application/pdf"}
-
-
-class TooLargeError(InputFileError):
-    hint = ("scan at a lower resolution or split the file, or ask the administrator to raise "
-            "DOSSIER_MAX_FILE_BYTES")
 
 
 def new_batch_id() -> str:
