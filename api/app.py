@@ -67,7 +67,7 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
 
     from fastapi.staticfiles import StaticFiles
 
-    from api import records
+    from api import batches, records
     from api.web import auth_pages, review_pages
     from api.web.common import HERE, Forbidden, LoginRequired, render, signing_secret, wants_html
 
@@ -129,4 +129,5 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
     app.include_router(records.router)
     app.include_router(auth_pages.router)
     app.include_router(review_pages.router)
+    app.include_router(batches.router)
     return app

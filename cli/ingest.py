@@ -21,11 +21,16 @@ log = logging.getLogger(__name__)
 def ingest_paths(paths: list[Path], *, station: str | None = None,
                  operator: str | None = None, split_folders: bool = False,
                  listener=None) -> IngestReport:
-    """Run the digitization flow over ``paths``; the report names every input file."""
+    """Accept ``paths`` as a batch (the same path as an upload) and digitize it here.
+
+    The report names every input file.
+    """
     from flows.plan import discover
     from flows.runtime import configure_prefect, get_runtime
+    from storage.intake import Upload, accept_batch
 
-    configure_prefect(get_runtime().settings)
+    rt = get_runtime()
+    configure_prefect(rt.settings)
     from flows import progress
     from flows.digitize import digitize_batch, new_batch_id
 
@@ -34,9 +39,13 @@ def ingest_paths(paths: list[Path], *, station: str | None = None,
     progress.set_listener(listener)
     try:
         if dossiers:
-            data = digitize_batch([{"name": d.name, "files": [str(f) for f in d.files]}
-                                   for d in dossiers], batch_id, station, operator)
-            report = IngestReport.model_validate(data)
+            accept_batch([Upload(name=str(f), path=f, dossier=d.name)
+                          for d in dossiers for f in d.files],
+                         store=rt.store, ledger=rt.ledger,
+                         spool_dir=rt.settings.resolved_spool_dir(),
+                         max_file_bytes=rt.settings.max_file_bytes, station=station,
+                         operator=operator, batch_id=batch_id)
+            report = digitize_batch(batch_id)
         else:
             report = IngestReport(batch_id=batch_id, station=station, operator=operator)
     finally:

@@ -199,16 +199,80 @@ def reindex() -> None:
 
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="port")] = 8000) -> None:
-    """The web app: REST API for other systems (API keys) and the pages for staff (login)."""
+          port: Annotated[int, typer.Option(help="port")] = 8000,
+          workers: Annotated[int, typer.Option(
+              help="local `dossier worker` processes to start (0: workers run elsewhere)")] = 1,
+          ) -> None:
+    """The web app: REST API for other systems (API keys) and the pages for staff (login);
+    uploads become flow runs that Prefect workers execute.
+
+    Without PREFECT_API_URL a Prefect server (own SQLite database under the data dir) is
+    started on 127.0.0.1 with one local worker, and both are stopped on exit.
+    """
+    import os
+    import signal
+    import subprocess
+
     import uvicorn
 
     from api.app import create_app, redact_access_log
+    from flows.service import LocalPrefectServer, ensure_deployment, prefect_env, stop_process
 
-    redact_access_log()
-    console.print(f"Serving on http://{host}:{port} (pages: log in at /login; API docs at /docs); "
-                  "Ctrl+C stops.")
-    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # uvicorn re-raises SIGTERM after its shutdown: clean up too
+
+    signal.signal(signal.SIGTERM, terminated)
+    s = _settings()
+    for k, v in prefect_env(s).items():
+        os.environ.setdefault(k, v)
+    server = None
+    procs: list[subprocess.Popen] = []
+    try:
+        if not os.environ.get("PREFECT_API_URL"):
+            server = LocalPrefectServer(s.data_dir)
+            err.print("Starting the local Prefect server ...")
+            os.environ["PREFECT_API_URL"] = server.start()
+        ensure_deployment(s)
+        worker_bin = Path(sys.argv[0]).with_name("dossier")
+        cmd = [str(worker_bin)] if worker_bin.exists() else [sys.executable, "-m", "cli.main"]
+        for _ in range(workers):
+            procs.append(subprocess.Popen([*cmd, "worker"], env=os.environ.copy(),
+                                          start_new_session=True))
+        redact_access_log()
+        console.print(f"Serving on http://{host}:{port} (pages: log in at /login; API docs at "
+                      f"/docs), Prefect at "
+                      f"{os.environ['PREFECT_API_URL']}, {workers} local worker(s); "
+                      "Ctrl+C stops.")
+        uvicorn.run(create_app(s), host=host, port=port, log_level="info")
+    finally:
+        for p in procs:
+            stop_process(p)
+        if server is not None:
+            server.stop()
+
+
+@app.command()
+def worker(limit: Annotated[int, typer.Option(help="batches this worker runs at once")] = 1,
+           name: Annotated[str | None, typer.Option(help="worker name shown in Prefect")]
+           = None) -> None:
+    """Take digitize-batch runs from the work pool (PREFECT_API_URL, or the local server
+    `dossier serve` started for this data dir) until stopped."""
+    import os
+
+    from flows.service import api_url_for, prefect_env, run_worker
+    from models.errors import ConfigurationError
+
+    s = _settings()
+    for k, v in prefect_env(s).items():
+        os.environ.setdefault(k, v)
+    url = api_url_for(s)
+    if not url:
+        raise ConfigurationError("no Prefect API to take work from",
+                                 hint="set PREFECT_API_URL, or start `dossier serve` first")
+    os.environ["PREFECT_API_URL"] = url
+    err.print(f"Worker on pool {s.work_pool!r} at {url}, {limit} batch(es) at a time, "
+              f"{s.workers} page(s) in parallel per batch.")
+    run_worker(s, limit=limit, name=name)
 
 
 @app.command()

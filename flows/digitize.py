@@ -1,6 +1,11 @@
-"""The Prefect flow that digitizes a batch. It only wires the stages together:
-store originals -> cleanup + OCR per page (in parallel) -> classify, split, extract per
-dossier -> record JSON to S3 and a row to the index."""
+"""The Prefect flow that digitizes an accepted batch. It only wires the stages together:
+count pages -> cleanup + OCR per page (in parallel) -> classify, split, extract per dossier ->
+record JSON to S3 and a row to the index, with the batch ledger updated as it goes.
+
+The originals are already durable in the object store (``storage/intake.py``); the flow gets
+the batch id and reads its plan from the ledger, and its tasks pass object keys and typed
+models (``models/batches.py``), never images. The decisions live in ``flows/decisions.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,44 +13,54 @@ import json
 import logging
 import os
 import secrets
+import socket
+import threading
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import cv2
 from prefect import flow, task
 from prefect.cache_policies import NONE as NO_CACHE
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.plan import DossierInput, dossier_id_for, sha256_file
+from flows import decisions
 from flows.progress import ProgressEvent, emit
 from flows.runtime import get_runtime
-from models import errors
-from models.errors import DossierError, InputFileError, NotFoundError, StorageError
+from models.batches import (
+    FINAL_STAGES,
+    BatchDossier,
+    BatchFile,
+    BatchPlan,
+    ExtractJob,
+    FileProblem,
+    PageCount,
+    PageJob,
+    PageResult,
+    RecordState,
+    Stage,
+)
+from models.errors import InputFileError, NotFoundError, StorageError
 from models.ocr import PageOCR
 from models.records import (
     AuditAction,
     AuditEvent,
     FileStatus,
     IndexEntry,
-    IngestFileResult,
     IngestReport,
     PageRef,
     Record,
-    RecordStatus,
     utcnow,
 )
+from models.settings import get_settings
+from storage.intake import new_batch_id
 
-__all__ = ["digitize_batch", "new_batch_id", "store_original", "ocr_page", "extract_dossier"]
+__all__ = ["digitize_batch", "new_batch_id", "count_pages", "ocr_page", "extract_dossier",
+           "ExtractJob"]
 
 log = logging.getLogger(__name__)
-
-_CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-                  ".tif": "image/tiff", ".tiff": "image/tiff", ".pdf": "application/pdf"}
-
-
-def new_batch_id() -> str:
-    return datetime.now(UTC).strftime("B%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
 def _transient(task, task_run, state) -> bool:
@@ -59,22 +74,6 @@ def _transient(task, task_run, state) -> bool:
     return False
 
 
-@task(name="store-original", retries=3, retry_delay_seconds=[2, 5, 15],
-      retry_condition_fn=_transient, cache_policy=NO_CACHE)
-def store_original(path: str, sha256: str, station: str | None) -> str:
-    """Upload an original (content-addressed, never overwritten); durable when this returns."""
-    rt = get_runtime()
-    p = Path(path)
-    ref = rt.store.put_original(p, filename=p.name,
-                                content_type=_CONTENT_TYPES.get(p.suffix.lower(),
-                                                                "application/octet-stream"),
-                                metadata={"station": station} if station else None)
-    if ref.sha256 != sha256:
-        raise StorageError(f"{p.name} changed while it was being uploaded", path=path,
-                           hint="wait until the scanner has finished writing, then ingest again")
-    return ref.key
-
-
 def _local_original(sha256: str) -> Path:
     """The original's bytes on local disk, fetched from the object store if not cached."""
     rt = get_runtime()
@@ -86,6 +85,13 @@ def _local_original(sha256: str) -> Path:
     return cached
 
 
+def _limits():
+    from ocr.loading import Limits
+
+    s = get_runtime().settings
+    return Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages, s.pdf_render_dpi)
+
+
 def _ocr_key(sha256: str, source_page: int) -> str:
     return f"ocr/{sha256}/{source_page:04d}.json"
 
@@ -94,43 +100,68 @@ def _cleaned_key(sha256: str, source_page: int) -> str:
     return f"cleaned/{sha256}/{source_page:04d}.png"
 
 
-@task(name="ocr-page", cache_policy=NO_CACHE)
-def ocr_page(sha256: str, source_page: int, dossier: str) -> str | dict:
-    """Cleanup and OCR one page of a stored original; returns the OCR JSON's key, or
-    ``{"error", "kind", "hint"}`` when the page cannot be decoded.
+@task(name="count-pages", retries=2, retry_delay_seconds=[2, 5],
+      retry_condition_fn=_transient, cache_policy=NO_CACHE)
+def count_pages(file: BatchFile) -> PageCount:
+    """How many pages a stored original has, or why it cannot be read (an expected outcome,
+    named after the operator's file)."""
+    from ocr.loading import count_pages as count
 
-    Keys are content-addressed, so a page already done (a re-run after a crash) is skipped.
+    assert file.sha256 is not None
+    try:
+        return PageCount(file_no=file.file_no,
+                         pages=count(_local_original(file.sha256), _limits()))
+    except InputFileError as e:
+        return PageCount(file_no=file.file_no, problem=decisions.problem_from(e, file.name))
+
+
+@task(name="ocr-page", cache_policy=NO_CACHE)
+def ocr_page(job: PageJob) -> PageResult:
+    """Cleanup and OCR one page of a stored original.
+
+    Keys are content-addressed, so a page already done (a re-run after a crash, or the same
+    page in another batch) is not read again. A page that cannot be decoded is an expected
+    outcome, returned as the page's problem; anything else raises and the flow records it.
     """
-    from ocr.loading import Limits, load_page
+    from ocr.loading import load_page
     from ocr.pipeline import OcrOptions, ocr_loaded_page
 
     rt = get_runtime()
-    key = _ocr_key(sha256, source_page)
+    key = _ocr_key(job.sha256, job.source_page)
+    cleaned = _cleaned_key(job.sha256, job.source_page)
+    done = PageResult(file_no=job.file_no, sha256=job.sha256, source_page=job.source_page,
+                      ocr_key=key, cleaned_key=cleaned)
     if rt.store.derived_exists(key):
-        emit(ProgressEvent("page_done", dossier))
-        return key
+        emit(ProgressEvent("page_done", job.dossier))
+        done.reused = True
+        done.cleaned_key = cleaned if rt.store.derived_exists(cleaned) else None
+        return done
+    rt.ledger.set_pages(job.batch_id, job.file_no, [job.source_page], Stage.reading)
     s = rt.settings
-    path = _local_original(sha256)
-    limits = Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages, s.pdf_render_dpi)
+    path = _local_original(job.sha256)
     try:
-        page = load_page(path, source_page, limits)
+        page = load_page(path, job.source_page, _limits())
     except InputFileError as e:
-        # An expected per-file outcome, not a task crash: the flow reports it on the file.
-        emit(ProgressEvent("page_done", dossier))
-        return {"error": f"page {source_page + 1}: {e.message}", "kind": e.kind, "hint": e.hint}
+        emit(ProgressEvent("page_done", job.dossier))
+        return PageResult(file_no=job.file_no, sha256=job.sha256, source_page=job.source_page,
+                          problem=FileProblem(kind=e.kind, message=f"page {job.source_page + 1}: "
+                                              f"{e.message}", hint=e.hint))
     result = ocr_loaded_page(page, OcrOptions(lang=s.lang, tesseract_cmd=s.tesseract_cmd,
                                               timeout=s.tesseract_timeout_s),
-                             path=path, index=source_page)
+                             path=path, index=job.source_page)
+    done.cleaned_key = None
     if result.cleaned is not None:
         ok, png = cv2.imencode(".png", result.cleaned, [cv2.IMWRITE_PNG_COMPRESSION, 3])
         if ok:
-            rt.store.put_derived(_cleaned_key(sha256, source_page), png.tobytes(), "image/png")
+            rt.store.put_derived(cleaned, png.tobytes(), "image/png")
+            done.cleaned_key = cleaned
     data = result.ocr.export()
     data["timings"] = {k: round(v, 4) for k, v in result.timings.items()}
+    # Written last: its presence is what tells a resumed run that the page is done.
     rt.store.put_derived(key, json.dumps(data, ensure_ascii=False).encode("utf-8"),
                          "application/json")
-    emit(ProgressEvent("page_done", dossier))
-    return key
+    emit(ProgressEvent("page_done", job.dossier))
+    return done
 
 
 def _stored_version(record: Record) -> tuple[Record, str | None] | None:
@@ -154,42 +185,36 @@ def _stored_version(record: Record) -> tuple[Record, str | None] | None:
 
 @task(name="extract-dossier", retries=2, retry_delay_seconds=[2, 5],
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
-def extract_dossier(dossier_id: str, batch_id: str, pages: list[dict],
-                    station: str | None, operator: str | None) -> list[str]:
+def extract_dossier(job: ExtractJob) -> list[RecordState]:
     """Classify, split and extract a dossier's pages; store one record per document."""
     from extraction import citizen_ids_of, extract_documents
 
     rt = get_runtime()
     ocr_pages: list[PageOCR] = []
     refs: list[PageRef] = []
-    for i, p in enumerate(pages):
-        data = json.loads(rt.store.get_derived(p["ocr_key"]))
-        page = PageOCR.from_dict(data)
+    for i, p in enumerate(job.pages):
+        assert p.ocr_key is not None
+        page = PageOCR.from_dict(json.loads(rt.store.get_derived(p.ocr_key)))
         page.index = i
         ocr_pages.append(page)
-        cleaned = _cleaned_key(p["sha256"], p["source_page"])
-        refs.append(PageRef(index=i, original_sha256=p["sha256"], source_page=p["source_page"],
-                            ocr_key=p["ocr_key"],
-                            cleaned_key=cleaned if rt.store.derived_exists(cleaned) else None,
+        refs.append(PageRef(index=i, original_sha256=p.sha256, source_page=p.source_page,
+                            ocr_key=p.ocr_key, cleaned_key=p.cleaned_key,
                             ocr_confidence=round(page.confidence, 4)))
     docs = extract_documents(ocr_pages, rt.doctypes,
                              review_threshold=rt.settings.review_threshold)
     by_id = {d.id: d for d in rt.doctypes}
-    record_ids = []
+    out: list[RecordState] = []
     for n, doc in enumerate(docs, start=1):
-        record_id = f"{dossier_id}-{n:02d}"
-        # Settled only when every field is accepted: a missing field needs a person to say
-        # it is not on the document before the record is served as complete.
-        needs_review = doc.doctype not in by_id or not all(f.settled for f in doc.fields)
+        record_id = decisions.record_id_for(job.dossier_id, n)
         now = utcnow()
         record = Record(
-            record_id=record_id, dossier_id=dossier_id, batch_id=batch_id,
+            record_id=record_id, dossier_id=job.dossier_id, batch_id=job.batch_id,
             doctype=doc.doctype, title=doc.title,
-            status=RecordStatus.needs_review if needs_review else RecordStatus.extracted,
+            status=decisions.review_status(doc, by_id.get(doc.doctype)),
             classification_confidence=doc.classification_confidence, fields=doc.fields,
             pages=[refs[i] for i in doc.pages],
             citizen_ids=citizen_ids_of(doc, by_id.get(doc.doctype), ocr_pages),
-            station=station, operator=operator, created_at=now, updated_at=now)
+            station=job.station, operator=job.operator, created_at=now, updated_at=now)
         kept = _stored_version(record)
         if kept is None:
             event = AuditEvent(event_id=uuid.uuid4().hex, record_id=record_id,
@@ -205,111 +230,219 @@ def extract_dossier(dossier_id: str, batch_id: str, pages: list[dict],
         # The index describes what is stored, never a discarded machine reading.
         rt.index.upsert_record(IndexEntry.from_record(record, rt.store.record_location(record_id),
                                                       version))
-        record_ids.append(record_id)
-    return record_ids
+        out.append(RecordState(record_id=record_id, doctype=record.doctype,
+                               status=record.status))
+    return out
 
 
-_INPUT_ERRORS = {c.__name__: c for c in vars(errors).values()
-                 if isinstance(c, type) and issubclass(c, InputFileError)}
+# -- wiring ---------------------------------------------------------------------------------
+
+def _outcome(future: PrefectFuture) -> tuple[object, Exception | None]:
+    """A task's value, or whatever exception it raised: the caller records it on the file."""
+    try:
+        return future.result(), None
+    except Exception as e:  # noqa: BLE001 - one file's fault is recorded on that file only
+        return None, e
 
 
-def _fail(result: IngestFileResult, err: Exception) -> None:
-    result.status = FileStatus.failed
-    result.error = str(err)
-    result.error_kind = type(err).__name__ if isinstance(err, DossierError) else "InternalError"
+@dataclass
+class _DossierRun:
+    dossier: BatchDossier
+    pages: dict[int, int] = field(default_factory=dict)  # file_no -> page count
+    problems: dict[int, FileProblem] = field(default_factory=dict)
+    futures: list[tuple[PageJob, PrefectFuture]] = field(default_factory=list)
+    duplicate_of: dict[int, object] = field(default_factory=dict)
 
 
-@flow(name="digitize-batch", task_runner=ThreadPoolTaskRunner(max_workers=os.cpu_count() or 2),
-      log_prints=False)
-def digitize_batch(dossiers: list[dict], batch_id: str, station: str | None = None,
-                   operator: str | None = None) -> dict:
-    """Digitize a batch of dossiers; each is ``{"name": str, "files": [path, ...]}``.
-
-    Returns an :class:`IngestReport` as a dict. A failing file never stops the rest.
-    """
-    from ocr.loading import Limits, count_pages
-
+def _start_dossier(plan: BatchPlan, d: BatchDossier) -> _DossierRun:
     rt = get_runtime()
-    s = rt.settings
-    limits = Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages, s.pdf_render_dpi)
-    report = IngestReport(batch_id=batch_id, station=station, operator=operator)
-    plans = []
-    for d in (DossierInput(x["name"], [Path(f) for f in x["files"]]) for x in dossiers):
-        results: list[IngestFileResult] = []
-        hashes: list[str] = []
-        for f in d.files:
-            r = IngestFileResult(path=str(f), dossier=d.name, status=FileStatus.accepted)
-            results.append(r)
-            try:
-                r.sha256 = sha256_file(f)
-                hashes.append(r.sha256)
-            except OSError as e:
-                _fail(r, InputFileError(f"cannot read the file: {e.strerror}", path=str(f)))
-        dossier_id = dossier_id_for(hashes)
-        # Originals first: nothing is reported accepted before it is durable in the store.
-        uploads = {r.path: store_original.submit(r.path, r.sha256, station)
-                   for r in results if r.sha256}
-        for r in results:
-            r.dossier_id = dossier_id
-            if r.path in uploads:
-                try:
-                    uploads[r.path].result()
-                except DossierError as e:
-                    _fail(r, e)
-        known = [rt.index.find_file(r.sha256) for r in results if r.sha256]
-        if known and all(k is not None and k.status in (FileStatus.accepted, FileStatus.duplicate)
-                         and k.dossier_id == dossier_id for k in known):
-            for r, k in zip([r for r in results if r.sha256], known, strict=True):
-                r.status, r.record_ids, r.pages = FileStatus.duplicate, k.record_ids, k.pages
-            report.files.extend(results)
-            emit(ProgressEvent("dossier_done", d.name, detail="duplicate"))
+    run = _DossierRun(d)
+    for f in d.files:
+        if f.problem is not None:
+            run.problems[f.file_no] = f.problem
+    stored = [f for f in d.files if f.sha256 and f.problem is None]
+    known = [rt.index.find_file(f.sha256) for f in stored]
+    if decisions.is_duplicate_dossier(d.dossier_id, known):
+        run.duplicate_of = {f.file_no: k for f, k in zip(stored, known, strict=True)}
+        return run
+    counted = [(f, count_pages.submit(f)) for f in stored]
+    for f, fut in counted:
+        counted_file, error = _outcome(fut)
+        if error is not None:
+            run.problems[f.file_no] = decisions.problem_from(error, f.name)
             continue
-        pages: list[tuple[IngestFileResult, int]] = []
-        for r in results:
-            if r.status == FileStatus.failed:
-                continue
-            try:
-                r.pages = count_pages(Path(r.path), limits)
-            except DossierError as e:
-                _fail(r, e)
-                continue
-            pages.extend((r, i) for i in range(r.pages))
-        emit(ProgressEvent("pages_planned", d.name, count=len(pages)))
-        futures = [(r, i, ocr_page.submit(r.sha256, i, d.name)) for r, i in pages]
-        plans.append((d, dossier_id, results, futures))
+        if counted_file.problem is not None:
+            run.problems[f.file_no] = counted_file.problem
+            continue
+        n = counted_file.pages
+        run.pages[f.file_no] = n
+        rt.ledger.set_pages(plan.batch_id, f.file_no, range(n), Stage.queued)
+        rt.ledger.set_file(plan.batch_id, f.file_no, Stage.reading, pages=n)
+        for i in range(n):
+            job = PageJob(batch_id=plan.batch_id, file_no=f.file_no, sha256=f.sha256,
+                          source_page=i, dossier=d.name)
+            run.futures.append((job, ocr_page.submit(job)))
+    emit(ProgressEvent("pages_planned", d.name, count=len(run.futures)))
+    return run
 
-    for d, dossier_id, results, futures in plans:
-        done_pages = []
-        for r, i, fut in futures:
+
+def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
+    rt = get_runtime()
+    d = run.dossier
+    names = {f.file_no: f.name for f in d.files}
+    results: list[PageResult] = []
+    for job, fut in run.futures:
+        r, error = _outcome(fut)
+        if error is not None:
+            r = PageResult(file_no=job.file_no, sha256=job.sha256, source_page=job.source_page,
+                           problem=decisions.problem_from(error, f"page {job.source_page + 1}"))
+        if r.problem is not None:
+            rt.ledger.set_pages(plan.batch_id, job.file_no, [job.source_page], Stage.failed,
+                                r.problem.text)
+        results.append(r)
+    failed = dict(run.problems)
+    for f in d.files:
+        problem = decisions.file_problem(f, results)
+        if problem is not None:
+            failed.setdefault(f.file_no, problem)
+    for no, problem in failed.items():
+        rt.ledger.set_file(plan.batch_id, no, Stage.failed, problem=problem)
+        emit(ProgressEvent("file_failed", d.name, detail=problem.text))
+    good = decisions.pages_to_extract(results, set(failed))
+    states: list[RecordState] = []
+    if good:
+        for no in {p.file_no for p in good}:
+            rt.ledger.set_file(plan.batch_id, no, Stage.extracting)
+            rt.ledger.set_pages(plan.batch_id, no, [p.source_page for p in good
+                                                    if p.file_no == no], Stage.extracting)
+        job = ExtractJob(batch_id=plan.batch_id, dossier_id=d.dossier_id, pages=good,
+                         station=plan.station, operator=plan.operator)
+        states, error = _outcome(extract_dossier.submit(job))
+        if error is not None:
+            states = []
+            for no in {p.file_no for p in good}:
+                failed[no] = decisions.problem_from(error, names[no])
+                rt.ledger.set_file(plan.batch_id, no, Stage.failed, problem=failed[no])
+    record_ids = [s.record_id for s in states]
+    out = []
+    for f in d.files:
+        problem = failed.get(f.file_no)
+        pages = run.pages.get(f.file_no, 0)
+        if problem is None:
+            stage = decisions.file_stage(None, [s.status for s in states])
+            rt.ledger.set_pages(plan.batch_id, f.file_no, range(pages), stage)
+            rt.ledger.set_file(plan.batch_id, f.file_no, stage, record_ids=record_ids)
+        result = decisions.ingest_result(f, d.dossier_id, status=FileStatus.accepted,
+                                         pages=pages, problem=problem, record_ids=record_ids)
+        # Registered last: a crash before this point makes the next run redo the dossier.
+        rt.index.record_file(result, plan.batch_id)
+        out.append(result)
+    emit(ProgressEvent("dossier_done", d.name))
+    return out
+
+
+def _duplicate_dossier(plan: BatchPlan, run: _DossierRun) -> list:
+    rt = get_runtime()
+    out = []
+    for f in run.dossier.files:
+        k = run.duplicate_of.get(f.file_no)
+        problem = run.problems.get(f.file_no)
+        if problem is not None or k is None:
+            problem = problem or FileProblem(kind="InternalError", message=f"{f.name}: lost",
+                                             hint=decisions.INTERNAL_HINT)
+            rt.ledger.set_file(plan.batch_id, f.file_no, Stage.failed, problem=problem)
+            out.append(decisions.ingest_result(f, run.dossier.dossier_id,
+                                               status=FileStatus.failed, pages=0,
+                                               problem=problem, record_ids=[]))
+            continue
+        rt.ledger.set_file(plan.batch_id, f.file_no, Stage.duplicate, pages=k.pages,
+                           record_ids=k.record_ids)
+        out.append(decisions.ingest_result(f, run.dossier.dossier_id,
+                                           status=FileStatus.duplicate, pages=k.pages,
+                                           problem=None, record_ids=k.record_ids))
+    emit(ProgressEvent("dossier_done", run.dossier.name, detail="duplicate"))
+    return out
+
+
+def _fail_dossier(plan: BatchPlan, d: BatchDossier, error: Exception) -> list:
+    """Last resort when the wiring itself broke on a dossier: every file says so."""
+    rt = get_runtime()
+    out = []
+    for f in d.files:
+        problem = decisions.problem_from(error, f.name)
+        try:
+            rt.ledger.set_file(plan.batch_id, f.file_no, Stage.failed, problem=problem)
+        except StorageError:
+            log.warning("cannot record the failure of file %s", f.file_no)
+        out.append(decisions.ingest_result(f, d.dossier_id, status=FileStatus.failed, pages=0,
+                                           problem=problem, record_ids=[]))
+    return out
+
+
+class _Heartbeat:
+    """Keeps the batch's lease while the run works, from a thread of its own."""
+
+    def __init__(self, batch_id: str, run_id: str, every: float) -> None:
+        self.batch_id, self.run_id, self.every = batch_id, run_id, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="batch-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        ledger = get_runtime().ledger
+        while not self._stop.wait(self.every):
             try:
-                out = fut.result()
-                if isinstance(out, dict):
-                    raise _INPUT_ERRORS.get(out["kind"], InputFileError)(
-                        out["error"], path=r.path, hint=out["hint"])
-                done_pages.append({"sha256": r.sha256, "source_page": i, "ocr_key": out})
-            except DossierError as e:
-                e.path = r.path  # the user's file, not the local cache copy
-                if r.status != FileStatus.failed:
-                    _fail(r, e)
-                    emit(ProgressEvent("file_failed", d.name, detail=str(e)))
-        good = {r.sha256 for r in results if r.status != FileStatus.failed}
-        done_pages = [p for p in done_pages if p["sha256"] in good]
-        record_ids: list[str] = []
-        if done_pages:
+                ledger.heartbeat(self.batch_id, self.run_id)
+            except StorageError:
+                log.warning("heartbeat for batch %s failed; will retry", self.batch_id)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _run_id() -> str:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id or uuid.uuid4())
+
+
+@flow(name="digitize-batch", log_prints=False,
+      task_runner=ThreadPoolTaskRunner(max_workers=get_settings().workers))
+def digitize_batch(batch_id: str) -> IngestReport:
+    """Digitize an accepted batch (see ``storage/intake.py``); a failing file or dossier never
+    stops the rest. Returns the report; progress is in the ledger as it goes."""
+    rt = get_runtime()
+    run_id = _run_id()
+    plan = rt.ledger.plan(batch_id)
+    report = IngestReport(batch_id=batch_id, station=plan.station, operator=plan.operator)
+    worker = f"{socket.gethostname()}:{os.getppid()}"
+    if not rt.ledger.claim(batch_id, run_id, timedelta(seconds=rt.settings.batch_stale_s),
+                           worker):
+        log.info("batch %s is finished or held by another run", batch_id)
+        return report
+    with _Heartbeat(batch_id, run_id, rt.settings.batch_heartbeat_s):
+        runs: list[tuple[BatchDossier, _DossierRun | Exception]] = []
+        for d in plan.dossiers:
+            if all(f.stage in FINAL_STAGES for f in d.files):
+                continue  # finished by an earlier run of this batch (resumed, or a file replaced)
             try:
-                record_ids = extract_dossier.submit(dossier_id, batch_id, done_pages, station,
-                                                    operator).result()
-            except DossierError as e:
-                for r in results:
-                    if r.status != FileStatus.failed:
-                        _fail(r, e)
-        for r in results:
-            if r.status != FileStatus.failed:
-                r.record_ids = record_ids
-            # Registered last: a crash before this point makes the next run redo the dossier.
-            if r.sha256:
-                rt.index.record_file(r, batch_id)
-        report.files.extend(results)
-        emit(ProgressEvent("dossier_done", d.name))
+                runs.append((d, _start_dossier(plan, d)))
+            except Exception as e:  # noqa: BLE001 - recorded on the dossier's files below
+                runs.append((d, e))
+        for d, run in runs:
+            try:
+                if isinstance(run, Exception):
+                    raise run
+                if run.duplicate_of:
+                    report.files.extend(_duplicate_dossier(plan, run))
+                else:
+                    report.files.extend(_finish_dossier(plan, run))
+            except Exception as e:  # noqa: BLE001 - the rest of the batch goes on
+                report.files.extend(_fail_dossier(plan, d, e))
+    rt.ledger.finish(batch_id, run_id)
     report.finished_at = utcnow()
-    return report.model_dump(mode="json")
+    return report

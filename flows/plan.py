@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocr.loading import SUPPORTED_SUFFIXES
+from storage.intake import dossier_id_for
 
 __all__ = ["DossierInput", "discover", "dossier_id_for", "sha256_file"]
 
@@ -23,11 +24,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def dossier_id_for(file_hashes: list[str]) -> str:
-    """Same files in the same order: same dossier, whatever their names or the batch."""
-    return "D" + hashlib.sha256(":".join(file_hashes).encode()).hexdigest()[:20]
 
 
 def _folder_files(folder: Path) -> list[Path]:

@@ -30,12 +30,14 @@ def configure_prefect(settings: Settings) -> None:
 class Runtime:
     def __init__(self, settings: Settings, doctypes_dir: Path | None = None):
         from extraction import load_doctypes
+        from storage.batches import BatchLedger
         from storage.index import RecordIndex
         from storage.objects import open_object_store
 
         self.settings = settings
         self.store = open_object_store(settings)
         self.index = RecordIndex(settings.resolved_index_url())
+        self.ledger = BatchLedger(self.index)
         self.doctypes = load_doctypes(doctypes_dir)
         self.cache_dir = (settings.data_dir / "cache" / "originals").resolve()
         self.cache_dir.mkdir(parents=True, exist_ok=True)

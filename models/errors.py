@@ -16,6 +16,7 @@ __all__ = [
     "UnsupportedFormatError",
     "CorruptFileError",
     "EncryptedPdfError",
+    "TooLargeError",
     "ImageTooLargeError",
     "TooManyPagesError",
     "OcrEngineError",
@@ -86,6 +87,13 @@ class UnsupportedFormatError(InputFileError):
 
 class CorruptFileError(InputFileError):
     hint = "the file is damaged or truncated: rescan or re-export it and upload it again"
+
+
+class TooLargeError(InputFileError):
+    """A file over the per-file size limit, refused when it is uploaded."""
+
+    hint = ("scan at a lower resolution or split the file, or ask the administrator to raise "
+            "DOSSIER_MAX_FILE_BYTES")
 
 
 class EncryptedPdfError(InputFileError):

@@ -40,6 +40,17 @@ class Settings(BaseSettings):
     max_pages: int = 300
     pdf_render_dpi: int = 300
 
+    # Uploads: a request over this many bytes is refused whole (413); files are streamed
+    # through a spool folder (default: data_dir/spool).
+    max_upload_bytes: int = 2 * 1024 * 1024 * 1024
+    spool_dir: Path | None = None
+
+    # Processing: the Prefect work pool the digitize-batch deployment is served to; a running
+    # batch beats a heartbeat, and one whose beat stopped this long is taken over by a worker.
+    work_pool: str = "dossier"
+    batch_heartbeat_s: float = 5.0
+    batch_stale_s: float = 60.0
+
     # Review: fields below this confidence go to the review queue.
     review_threshold: float = 0.80
     lease_minutes: float = 10.0  # how long a reviewer holds a claimed document unattended
@@ -49,6 +60,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     session_hours: float = 12.0
     secure_cookies: bool = False  # set when served over HTTPS
+
+    def resolved_spool_dir(self) -> Path:
+        return (self.spool_dir or self.data_dir / "spool").resolve()
 
     def resolved_index_url(self) -> str:
         if self.index_url:

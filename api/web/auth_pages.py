@@ -31,8 +31,12 @@ router = APIRouter()
 def home_for(request: Request, user: UserInfo) -> str:
     """Where a user lands: operators on the upload page when the app has one."""
     if user.role == Role.operator:
-        paths = {getattr(r, "path", None) for r in request.app.routes}
-        return "/upload" if "/upload" in paths else "/home"
+        from starlette.routing import NoMatchFound
+
+        try:  # routers are nested in the app, so ask for the route by name
+            return str(request.app.url_path_for("upload_page"))
+        except NoMatchFound:
+            return "/home"
     return "/review"
 
 

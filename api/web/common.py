@@ -49,7 +49,10 @@ def wants_html(request: Request) -> bool:
 
 def current_user(request: Request) -> UserInfo | None:
     if hasattr(request.state, "user"):
-        return request.state.user  # type: ignore[no-any-return]
+        # Sync dependencies run in another thread's context: set the language here too.
+        cached: UserInfo | None = request.state.user
+        use_lang(cached.lang if cached else request.cookies.get("lang"))
+        return cached
     token = request.cookies.get(SESSION_COOKIE)
     user = None
     if token:

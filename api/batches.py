@@ -1,0 +1,211 @@
+"""``/v1/batches``: upload a batch (multipart) and follow it per file, page and record.
+
+An upload is acknowledged (202) only once every accepted original is durable in the object
+store and the batch is queued; files are streamed to disk, never held whole in memory. A file
+that cannot be accepted (empty, over the per-file limit) gets its own error and the rest goes
+on; a request over ``DOSSIER_MAX_UPLOAD_BYTES`` is refused whole with 413. The upload page and
+``dossier ingest`` accept batches through the same code (``storage/intake.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from api.auth import bearer
+from models.batches import BatchPlan, BatchStatus, BatchSummary
+from models.errors import NotFoundError
+from models.records import ApiKeyInfo
+from models.settings import Settings, get_settings
+
+__all__ = ["router", "accept_upload", "submit", "upload_limit_error", "read_multipart"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+
+def _include_pages() -> None:
+    # The upload page shares this code path; its routes come in with this router.
+    from api.web import upload_pages
+
+    router.include_router(upload_pages.router)
+
+
+class _Parser(MultiPartParser):
+    # Each part goes to disk past 64 KiB, so 200 pages at once stay small in memory.
+    spool_max_size = 64 * 1024
+
+
+def _settings(request: Request) -> Settings:
+    return getattr(request.app.state, "settings", None) or get_settings()
+
+
+def upload_limit_error(limit: int, size: int | None = None) -> HTTPException:
+    said = f"{size:,} bytes, " if size else ""
+    return HTTPException(413, f"the upload is {said}over the limit of {limit:,} bytes "
+                              f"(DOSSIER_MAX_UPLOAD_BYTES): send fewer files at once")
+
+
+async def read_multipart(request: Request, limit: int) -> list[tuple[str, str | UploadFile]]:
+    """The request's multipart parts, files spooled to disk; 413 past ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise upload_limit_error(limit, int(declared))
+
+    async def counted() -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > limit:
+                raise upload_limit_error(limit)
+            yield chunk
+
+    try:
+        form = await _Parser(request.headers, counted(), max_files=10_000,
+                             max_fields=100).parse()
+    except MultiPartException as e:
+        raise HTTPException(400, f"the upload is not valid multipart/form-data: {e.message}") \
+            from e
+    return form.multi_items()
+
+
+def submit(request: Request, batch_id: str) -> str | None:
+    """Hand the batch to Prefect; None if that failed (the watchdog submits it later: the
+    originals are durable and the batch is queued, so the upload stands)."""
+    fn: Callable[[str], str] | None = getattr(request.app.state, "submit_batch", None)
+    if fn is None:
+        from flows.service import submit_batch as fn
+    try:
+        run_id = fn(batch_id)
+    except Exception as e:  # noqa: BLE001 - Prefect unreachable: the watchdog retries
+        log.warning("batch %s accepted but not yet submitted: %s", batch_id, e)
+        return None
+    _ledger(request).submitted(batch_id, run_id)
+    return run_id
+
+
+def _ledger(request: Request):
+    from storage.batches import BatchLedger
+
+    return BatchLedger(request.app.state.index)
+
+
+async def accept_upload(request: Request, parts: list[tuple[str, str | UploadFile]], *,
+                        station: str | None, operator: str | None) -> BatchPlan:
+    """Store the uploaded files of ``parts`` (field ``files``) as a new batch and submit it."""
+    from storage.intake import Upload, accept_batch
+
+    s = _settings(request)
+    uploads = [Upload(name=v.filename or "unnamed", stream=v.file)
+               for k, v in parts if k == "files" and isinstance(v, UploadFile)]
+    if not uploads:
+        raise HTTPException(422, "no files: send them as multipart parts named 'files'")
+    try:
+        plan = await run_in_threadpool(
+            accept_batch, uploads, store=request.app.state.store, ledger=_ledger(request),
+            spool_dir=s.resolved_spool_dir(), max_file_bytes=s.max_file_bytes, station=station,
+            operator=operator)
+    finally:
+        for _, v in parts:
+            if isinstance(v, UploadFile):
+                await v.close()
+    await run_in_threadpool(submit, request, plan.batch_id)
+    return plan
+
+
+def _receipt(plan: BatchPlan) -> dict[str, Any]:
+    return {"batch_id": plan.batch_id, "status_url": f"/v1/batches/{plan.batch_id}",
+            "files": [{"file_no": f.file_no, "dossier": f.dossier, "name": f.name,
+                       "sha256": f.sha256, "size": f.size, "accepted": f.problem is None,
+                       "error": f.problem.text if f.problem else None,
+                       "error_kind": f.problem.kind if f.problem else None}
+                      for f in plan.files]}
+
+
+def any_scope(*scopes: str) -> Callable[..., ApiKeyInfo]:
+    """Like ``require_scope`` but any one of ``scopes`` will do."""
+
+    def check(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None,
+                                                 Depends(bearer)]) -> ApiKeyInfo:
+        if creds is None or creds.scheme.lower() != "bearer":
+            raise HTTPException(401, "a valid API key is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+        idx = request.app.state.index
+        info = idx.verify_api_key(creds.credentials)
+        if info is None:
+            raise HTTPException(401, "a valid API key is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if not any(idx.key_allows(info, s) for s in scopes):
+            raise HTTPException(403, f"this key lacks the {' or '.join(scopes)} scope")
+        return info
+
+    return check
+
+
+write = Depends(any_scope("batches:write"))
+read = Depends(any_scope("batches:read", "batches:write"))
+
+
+@router.post("/v1/batches", status_code=202)
+async def create_batch(request: Request, key: ApiKeyInfo = write) -> dict[str, Any]:
+    """Upload files as one batch (multipart parts named ``files``; a part's file name
+    ``folder/page.png`` puts it in dossier ``folder``; optional fields ``station`` and
+    ``operator``). 202 with the batch id once the originals are durable."""
+    s = _settings(request)
+    parts = await read_multipart(request, s.max_upload_bytes)
+    fields = {k: v for k, v in parts if isinstance(v, str)}
+    plan = await accept_upload(request, parts, station=fields.get("station") or None,
+                               operator=fields.get("operator") or key.name)
+    return _receipt(plan)
+
+
+@router.get("/v1/batches")
+def list_batches(request: Request, station: str | None = None, limit: int = 20,
+                 _key: ApiKeyInfo = read) -> dict[str, list[BatchSummary]]:
+    return {"batches": _ledger(request).recent(station, min(max(limit, 1), 200))}
+
+
+@router.get("/v1/batches/{batch_id}")
+def get_batch(batch_id: str, request: Request, _key: ApiKeyInfo = read) -> BatchStatus:
+    try:
+        return _ledger(request).status(batch_id)
+    except NotFoundError as e:
+        raise HTTPException(404, f"no batch {batch_id}") from e
+
+
+@router.post("/v1/batches/{batch_id}/files/{file_no}", status_code=202)
+async def replace_file(batch_id: str, file_no: int, request: Request,
+                       _key: ApiKeyInfo = write) -> dict[str, Any]:
+    """Replace one file of a batch (one multipart part named ``file``) in the same dossier;
+    the batch runs again for it."""
+    from storage.intake import Upload, accept_replacement
+
+    s = _settings(request)
+    parts = await read_multipart(request, s.max_upload_bytes)
+    files = [v for k, v in parts if k == "file" and isinstance(v, UploadFile)]
+    if len(files) != 1:
+        raise HTTPException(422, "send exactly one file, as a multipart part named 'file'")
+    try:
+        new_no = await run_in_threadpool(
+            accept_replacement, Upload(name=files[0].filename or "unnamed", stream=files[0].file),
+            batch_id=batch_id, file_no=file_no, store=request.app.state.store,
+            ledger=_ledger(request), spool_dir=s.resolved_spool_dir(),
+            max_file_bytes=s.max_file_bytes, station=None)
+    except NotFoundError as e:
+        raise HTTPException(404, e.message) from e
+    finally:
+        await files[0].close()
+    await run_in_threadpool(submit, request, batch_id)
+    return {"batch_id": batch_id, "file_no": new_no, "replaces": file_no,
+            "status_url": f"/v1/batches/{batch_id}"}
+
+
+_include_pages()

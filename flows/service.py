@@ -1,0 +1,284 @@
+"""Running ``digitize-batch`` as a Prefect deployment: the local Prefect server (zero
+configuration on one machine), the work pool and deployment, submitting a batch, and the
+worker with its watchdog that hands batches of dead workers to a new run.
+
+On one machine ``dossier serve`` starts a Prefect server on 127.0.0.1 (its own SQLite
+database under the data dir) and one ``dossier worker``. To scale out, point every process at
+a shared server with ``PREFECT_API_URL`` (PostgreSQL behind it) and start ``dossier worker``
+on as many machines as needed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from models.errors import ConfigurationError
+from models.settings import Settings
+
+__all__ = ["DEPLOYMENT", "LocalPrefectServer", "prefect_env", "api_url_for", "ensure_deployment",
+           "submit_batch", "run_worker", "Watchdog"]
+
+log = logging.getLogger(__name__)
+
+FLOW_NAME = "digitize-batch"
+DEPLOYMENT = f"{FLOW_NAME}/{FLOW_NAME}"
+_SERVER_FILE = "prefect-server.json"
+
+
+def prefect_env(settings: Settings) -> dict[str, str]:
+    """Environment for any process that talks to Prefect (set before Prefect is imported)."""
+    home = (settings.data_dir / "prefect").resolve()
+    return {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+        "PREFECT_LOGGING_TO_API_ENABLED": "false",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "2"),
+        "OMP_THREAD_LIMIT": "1",
+        "DOSSIER_DATA_DIR": str(settings.data_dir.resolve()),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def api_url_for(settings: Settings) -> str | None:
+    """The Prefect API to use: ``PREFECT_API_URL``, else the local server ``dossier serve``
+    started for this data dir (if it answers)."""
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        return url
+    info = settings.data_dir / _SERVER_FILE
+    try:
+        url = json.loads(info.read_text(encoding="utf-8"))["api_url"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return url if _healthy(url) else None
+
+
+@dataclass
+class LocalPrefectServer:
+    """``prefect server start`` on 127.0.0.1 with its own database under the data dir."""
+
+    data_dir: Path
+    port: int = 0
+    process: subprocess.Popen | None = None
+    env: dict[str, str] | None = None  # e.g. PREFECT_SERVER_DATABASE_CONNECTION_URL
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self, timeout: float = 120.0) -> str:
+        self.port = self.port or _free_port()
+        home = (self.data_dir / "prefect-server").resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+                   PREFECT_LOGGING_LEVEL="WARNING", PREFECT_UI_ENABLED="false",
+                   PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(self.port))
+        env.update(self.env or {})
+        log_file = (home / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        log_file.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ConfigurationError(f"the Prefect server exited (see {home / 'server.log'})")
+            if _healthy(self.api_url):
+                (self.data_dir / _SERVER_FILE).write_text(
+                    json.dumps({"api_url": self.api_url, "pid": self.process.pid}),
+                    encoding="utf-8")
+                return self.api_url
+            time.sleep(0.3)
+        self.stop()
+        raise ConfigurationError(f"the Prefect server did not answer within {timeout:.0f} s "
+                                 f"(see {home / 'server.log'})")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        (self.data_dir / _SERVER_FILE).unlink(missing_ok=True)
+        if self.process is not None:
+            stop_process(self.process, timeout)
+            self.process = None
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM to the process group (it started its own session), SIGKILL if it lingers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def ensure_deployment(settings: Settings) -> None:
+    """Create the process work pool and the ``digitize-batch`` deployment (idempotent).
+
+    The deployment names the flow by module path: workers import it from the installed
+    package, so nothing is copied or pulled at run time.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.deployments.runner import EntrypointType
+    from prefect.exceptions import ObjectAlreadyExists
+
+    from flows.digitize import digitize_batch
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=settings.work_pool, type="process"))
+        except ObjectAlreadyExists:
+            pass
+    digitize_batch.to_deployment(
+        name=FLOW_NAME, work_pool_name=settings.work_pool,
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description="Digitize an accepted batch (by batch id)").apply()
+
+
+def submit_batch(batch_id: str) -> str:
+    """A new flow run of the deployment for this batch; returns its id. The run waits in the
+    work pool until a worker takes it."""
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(DEPLOYMENT, parameters={"batch_id": batch_id}, timeout=0,
+                         as_subflow=False, flow_run_name=batch_id)
+    return str(run.id)
+
+
+def _mark_crashed(run_id: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(run_id, Crashed(message="its worker stopped beating"),
+                                      force=True)
+    except Exception as e:  # noqa: BLE001 - bookkeeping in Prefect's UI only
+        log.warning("cannot mark flow run %s crashed: %s", run_id, e)
+
+
+def _never_coming(run_id: str, stale: timedelta) -> bool:
+    """A submitted run that will not start: gone, ended, or taken by a worker (pending, or
+    running without claiming the batch) longer than ``stale`` ago; a run still scheduled in
+    the pool is only waiting for a free worker."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.exceptions import ObjectNotFound
+
+    from models.records import utcnow
+
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(run_id)
+    except ObjectNotFound:
+        return True
+    state = run.state
+    if state is None or state.type == StateType.SCHEDULED:
+        return False
+    if state.is_final():
+        return True
+    return state.timestamp is not None and utcnow() - state.timestamp > stale
+
+
+class Watchdog(threading.Thread):
+    """Every few seconds: batches whose run stopped beating (its worker died) or that were
+    never handed to Prefect are submitted again. Exactly one watchdog takes each one over."""
+
+    def __init__(self, settings: Settings, submit=submit_batch) -> None:
+        super().__init__(name="batch-watchdog", daemon=True)
+        from storage.batches import BatchLedger
+        from storage.index import RecordIndex
+
+        self.settings = settings
+        self.submit = submit
+        self.index = RecordIndex(settings.resolved_index_url())
+        self.ledger = BatchLedger(self.index)
+        self.stopped = threading.Event()
+
+    def check(self) -> list[str]:
+        """One round; returns the batches submitted again."""
+        resubmitted = []
+        stale = timedelta(seconds=self.settings.batch_stale_s)
+        taken = self.ledger.take_over_stale(stale)
+        for batch_id, run_id in self.ledger.waiting(stale):
+            if _never_coming(run_id, stale) and self.ledger.release(batch_id, run_id):
+                taken.append((batch_id, run_id))
+        for batch_id, old_run in taken:
+            if old_run:
+                _mark_crashed(old_run)
+            run_id = self.submit(batch_id)
+            self.ledger.submitted(batch_id, run_id)
+            log.warning("batch %s stalled (run %s); submitted again as %s", batch_id, old_run,
+                        run_id)
+            resubmitted.append(batch_id)
+        return resubmitted
+
+    def run(self) -> None:
+        every = max(1.0, self.settings.batch_heartbeat_s)
+        while not self.stopped.wait(every):
+            try:
+                self.check()
+            except Exception as e:  # noqa: BLE001 - keep watching; the next round retries
+                log.warning("batch watchdog: %s", e)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)
+        self.index.close()
+
+
+def run_worker(settings: Settings, *, limit: int = 1, name: str | None = None) -> None:
+    """A Prefect process worker on the work pool (each batch runs in a subprocess of its
+    own), plus the watchdog; returns on SIGTERM/SIGINT."""
+    import asyncio
+
+    from prefect.workers.process import ProcessWorker
+
+    ensure_deployment(settings)
+    watchdog = Watchdog(settings)
+    watchdog.start()
+
+    async def main() -> None:
+        async with ProcessWorker(work_pool_name=settings.work_pool, limit=limit,
+                                 name=name) as worker:
+            await worker.start(printer=lambda *a, **k: log.info(" ".join(map(str, a))))
+
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    finally:
+        watchdog.stop()
