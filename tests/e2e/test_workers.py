@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
+from tests.storage.conftest import POSTGRES_URL, _libpq_conninfo
 
 from storage.embedded import S3Endpoint
 from tests.e2e import service
 from tests.e2e.test_pipeline import SAMPLES, cli_env, run_cli
-from tests.storage.conftest import POSTGRES_URL, _libpq_conninfo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
