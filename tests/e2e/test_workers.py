@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import httpx
 import psycopg
 import pytest
-from tests.storage.conftest import POSTGRES_URL, _libpq_conninfo
 
 from storage.embedded import S3Endpoint
+from tests.conftest import POSTGRES_URL, _libpq_conninfo
 from tests.e2e import service
 from tests.e2e.test_pipeline import SAMPLES, cli_env, run_cli
 
