@@ -427,7 +427,8 @@ def digitize_batch(batch_id: str) -> IngestReport:
     with _Heartbeat(batch_id, run_id, rt.settings.batch_heartbeat_s):
         runs: list[tuple[BatchDossier, _DossierRun | Exception]] = []
         for d in plan.dossiers:
-            if all(f.stage in FINAL_STAGES for f in d.files):
+            if (all(f.stage in FINAL_STAGES for f in d.files)
+                    and any(f.problem is None for f in d.files)):
                 continue  # finished by an earlier run of this batch (resumed, or a file replaced)
             try:
                 runs.append((d, _start_dossier(plan, d)))

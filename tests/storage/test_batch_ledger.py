@@ -70,14 +70,14 @@ def test_a_replaced_file_joins_its_dossier_and_requeues_the_batch(index, object_
     accepted = accept_batch([Upload(name="ho-so/a.png", stream=io.BytesIO(b"png-ish")),
                              Upload(name="lone.pdf", stream=io.BytesIO(b"")),
                              Upload(name="big.tif", stream=io.BytesIO(b"x" * 50))],
-                            store=object_store, ledger=ledger, spool_dir=tmp_path,
+                            store=object_store, ledger=ledger, spool_dir=tmp_path / "spool",
                             max_file_bytes=20, station="S1", operator="op")
     by_name = {f.name: f for f in accepted.files}
     assert object_store.get_original(by_name["ho-so/a.png"].sha256) == b"png-ish"
     assert by_name["lone.pdf"].problem.kind == "EmptyFileError"
     assert by_name["big.tif"].problem.kind == "TooLargeError"
     assert "20 bytes" in by_name["big.tif"].problem.message
-    assert list(tmp_path.iterdir()) == []  # spool files are removed
+    assert list((tmp_path / "spool").iterdir()) == []  # spool files are removed
     ledger.claim(accepted.batch_id, "r", timedelta(seconds=30))
     ledger.finish(accepted.batch_id, "r")
     new = ledger.replace_file(accepted.batch_id, by_name["lone.pdf"].file_no,
