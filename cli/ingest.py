@@ -13,7 +13,7 @@ from rich.table import Table
 from models.errors import ExitCode
 from models.records import FileStatus, IngestFileResult, IngestReport
 
-__all__ = ["run_ingest", "ingest_paths"]
+__all__ = ["run_ingest", "ingest_paths", "run_served", "report_from_status"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,70 @@ def run_ingest(paths: list[Path], *, station: str | None, operator: str | None,
         bar.update(task, description="done")
     if report_path is not None:
         report_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    _summary(report, console, show_fields)
+    return int(ExitCode.some_files_failed) if report.failed else 0
+
+
+def report_from_status(status) -> IngestReport:
+    """The ingest report of a batch as the ledger has it (see ``BatchLedger.status``)."""
+    from models.batches import Stage
+
+    report = IngestReport(batch_id=status.batch_id, station=status.station,
+                          operator=status.operator, started_at=status.created_at,
+                          finished_at=status.finished_at)
+    for f in status.files:
+        if f.replaced_by is not None:
+            continue
+        state = (FileStatus.failed if f.stage == Stage.failed else FileStatus.duplicate
+                 if f.stage == Stage.duplicate else FileStatus.accepted)
+        report.files.append(IngestFileResult(
+            path=f.name, dossier=f.dossier, dossier_id=f.dossier_id, sha256=f.sha256,
+            status=state, error=(f"{f.error} ({f.hint})" if f.hint else f.error),
+            error_kind=f.error_kind, pages=len(f.pages),
+            record_ids=[r.record_id for r in f.records]))
+    return report
+
+
+def run_served(paths: list[Path], *, station: str | None, operator: str | None,
+               split_folders: bool, console: Console, show_fields: bool = False) -> int:
+    """Accept ``paths`` as a batch and let a worker digitize it, as `dossier serve` does: the
+    Prefect API (``PREFECT_API_URL``, else a local server) and one local worker come up for
+    the run and go down after it."""
+    import time
+
+    from flows.plan import discover
+    from flows.runtime import get_runtime
+    from flows.service import local_stack, submit_batch
+    from models.batches import BatchState, Stage
+    from storage.intake import Upload, accept_batch
+
+    rt = get_runtime()
+    dossiers, problems = discover(paths, split_folders=split_folders)
+    with local_stack(rt.settings, workers=1, say=console.print):
+        plan = accept_batch([Upload(name=str(f), path=f, dossier=d.name)
+                             for d in dossiers for f in d.files],
+                            store=rt.store, ledger=rt.ledger,
+                            spool_dir=rt.settings.resolved_spool_dir(),
+                            max_file_bytes=rt.settings.max_file_bytes, station=station,
+                            operator=operator)
+        rt.ledger.submitted(plan.batch_id, submit_batch(plan.batch_id))
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("pages"), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("waiting for a worker", total=None)
+            while True:
+                status = rt.ledger.status(plan.batch_id)
+                pages = [p for f in status.files for p in f.pages]
+                read = sum(p.stage not in (Stage.queued, Stage.reading) for p in pages)
+                bar.update(task, total=len(pages) or None, completed=read,
+                           description=status.state.value)
+                if status.state == BatchState.finished:
+                    break
+                time.sleep(0.5)
+    report = report_from_status(status)
+    for path, problem in problems:
+        report.files.append(IngestFileResult(path=str(path), status=FileStatus.failed,
+                                             error=f"{path}: {problem}",
+                                             error_kind="InputFileError"))
     _summary(report, console, show_fields)
     return int(ExitCode.some_files_failed) if report.failed else 0
 

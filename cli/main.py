@@ -112,15 +112,16 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="folders, images or 
 
 @app.command()
 def demo() -> None:
-    """Digitize the sample dossiers on the embedded stack and show what came out."""
-    from cli.ingest import run_ingest
+    """Digitize the sample dossiers as `dossier serve` does (a local Prefect server and a
+    worker take the batch) on the embedded stack, and show what came out."""
+    from cli.ingest import run_served
 
     samples = Path(__file__).resolve().parent.parent / "sample_scans"
     if not samples.is_dir():
         samples = Path("sample_scans")
     t0 = time.perf_counter()
-    code = run_ingest([samples], station="demo", operator="demo", report_path=None,
-                      split_folders=True, console=console, show_fields=True)
+    code = run_served([samples], station="demo", operator="demo", split_folders=True,
+                      console=console, show_fields=True)
     s = _settings()
     console.print(f"\nDone in {time.perf_counter() - t0:.0f} s. Where to look next:")
     console.print("  dossier records --citizen-id <ID from the table>   records naming a citizen")
@@ -209,46 +210,23 @@ def serve(host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     Without PREFECT_API_URL a Prefect server (own SQLite database under the data dir) is
     started on 127.0.0.1 with one local worker, and both are stopped on exit.
     """
-    import os
     import signal
-    import subprocess
 
     import uvicorn
 
     from api.app import create_app, redact_access_log
-    from flows.service import LocalPrefectServer, ensure_deployment, prefect_env, stop_process
+    from flows.service import local_stack
 
     def terminated(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # uvicorn re-raises SIGTERM after its shutdown: clean up too
 
     signal.signal(signal.SIGTERM, terminated)
     s = _settings()
-    for k, v in prefect_env(s).items():
-        os.environ.setdefault(k, v)
-    server = None
-    procs: list[subprocess.Popen] = []
-    try:
-        if not os.environ.get("PREFECT_API_URL"):
-            server = LocalPrefectServer(s.data_dir)
-            err.print("Starting the local Prefect server ...")
-            os.environ["PREFECT_API_URL"] = server.start()
-        ensure_deployment(s)
-        worker_bin = Path(sys.argv[0]).with_name("dossier")
-        cmd = [str(worker_bin)] if worker_bin.exists() else [sys.executable, "-m", "cli.main"]
-        for _ in range(workers):
-            procs.append(subprocess.Popen([*cmd, "worker"], env=os.environ.copy(),
-                                          start_new_session=True))
+    with local_stack(s, workers=workers, say=err.print) as api_url:
         redact_access_log()
         console.print(f"Serving on http://{host}:{port} (pages: log in at /login; API docs at "
-                      f"/docs), Prefect at "
-                      f"{os.environ['PREFECT_API_URL']}, {workers} local worker(s); "
-                      "Ctrl+C stops.")
+                      f"/docs), Prefect at {api_url}, {workers} local worker(s); Ctrl+C stops.")
         uvicorn.run(create_app(s), host=host, port=port, log_level="info")
-    finally:
-        for p in procs:
-            stop_process(p)
-        if server is not None:
-            server.stop()
 
 
 @app.command()

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +30,7 @@ import httpx
 from models.errors import ConfigurationError
 from models.settings import Settings
 
-__all__ = ["DEPLOYMENT", "LocalPrefectServer", "prefect_env", "api_url_for", "ensure_deployment",
+__all__ = ["DEPLOYMENT", "LocalPrefectServer", "local_stack", "prefect_env", "api_url_for", "ensure_deployment",
            "submit_batch", "run_worker", "Watchdog"]
 
 log = logging.getLogger(__name__)
@@ -142,6 +144,37 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+@contextmanager
+def local_stack(settings: Settings, *, workers: int = 1,
+                say: Callable[[str], None] = log.info) -> Iterator[str]:
+    """What `dossier serve` and `dossier demo` need on one machine: the Prefect API
+    (``PREFECT_API_URL``, else a local server started here), the deployment, and ``workers``
+    local `dossier worker` processes; everything started here is stopped on exit.
+    Yields the Prefect API URL."""
+    for k, v in prefect_env(settings).items():
+        os.environ.setdefault(k, v)
+    server = None
+    procs: list[subprocess.Popen] = []
+    try:
+        if not os.environ.get("PREFECT_API_URL"):
+            server = LocalPrefectServer(settings.data_dir)
+            say("Starting the local Prefect server ...")
+            os.environ["PREFECT_API_URL"] = server.start()
+        ensure_deployment(settings)
+        worker_bin = Path(sys.argv[0]).with_name("dossier")
+        cmd = [str(worker_bin)] if worker_bin.exists() else [sys.executable, "-m", "cli.main"]
+        for _ in range(workers):
+            procs.append(subprocess.Popen([*cmd, "worker"], env=os.environ.copy(),
+                                          start_new_session=True))
+        yield os.environ["PREFECT_API_URL"]
+    finally:
+        for p in procs:
+            stop_process(p)
+        if server is not None:
+            server.stop()
+            os.environ.pop("PREFECT_API_URL", None)
 
 
 def ensure_deployment(settings: Settings) -> None:
