@@ -13,7 +13,7 @@ from rich.table import Table
 from models.errors import ExitCode
 from models.records import FileStatus, IngestFileResult, IngestReport
 
-__all__ = ["run_ingest", "ingest_paths", "run_served", "report_from_status"]
+__all__ = ["run_ingest", "ingest_paths", "run_served", "run_remote", "report_from_status"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,69 @@ def run_served(paths: list[Path], *, station: str | None, operator: str | None,
                                              error=f"{path}: {problem}",
                                              error_kind="InputFileError"))
     _summary(report, console, show_fields)
+    return int(ExitCode.some_files_failed) if report.failed else 0
+
+
+def run_remote(paths: list[Path], *, api: str, key: str, station: str | None,
+               operator: str | None, report_path: Path | None, split_folders: bool,
+               console: Console) -> int:
+    """Upload ``paths`` to a running `dossier serve` (``POST /v1/batches``, files streamed
+    from disk) and follow the batch there until it is finished."""
+    import contextlib
+    import time
+
+    import httpx
+
+    from flows.plan import discover
+    from models.batches import BatchStatus, Stage
+
+    dossiers, problems = discover(paths, split_folders=split_folders)
+    headers = {"Authorization": f"Bearer {key}"}
+    base = api.rstrip("/")
+    data = {k: v for k, v in (("station", station), ("operator", operator)) if v}
+    with contextlib.ExitStack() as files:
+        # A part named folder/file goes to dossier "folder"; a lone file is its own dossier.
+        parts = [("files", (f.name if d.files == [f] and d.name == f.name
+                            else f"{d.name}/{f.name}",
+                            files.enter_context(f.open("rb")), "application/octet-stream"))
+                 for d in dossiers for f in d.files]
+        r = httpx.post(f"{base}/v1/batches", headers=headers, files=parts, data=data,
+                       timeout=httpx.Timeout(30, read=None, write=None))
+    if r.status_code != 202:
+        console.print(f"[red]upload refused ({r.status_code}):[/red] "
+                      f"{r.json().get('detail', r.text)}", highlight=False)
+        return int(ExitCode.input_file if r.status_code in (413, 422) else ExitCode.storage)
+    batch_id = r.json()["batch_id"]
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("pages"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task(f"batch {batch_id}", total=None)
+        while True:
+            got = httpx.get(f"{base}/v1/batches/{batch_id}", headers=headers, timeout=30)
+            got.raise_for_status()
+            status = BatchStatus.model_validate(got.json())
+            pages = [p for f in status.files for p in f.pages]
+            bar.update(task, total=len(pages) or None, completed=sum(
+                p.stage not in (Stage.queued, Stage.reading) for p in pages))
+            if status.state.value == "finished":
+                break
+            time.sleep(1)
+    report = report_from_status(status)
+    for path, problem in problems:
+        report.files.append(IngestFileResult(path=str(path), status=FileStatus.failed,
+                                             error=f"{path}: {problem}",
+                                             error_kind="InputFileError"))
+    if report_path is not None:
+        report_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    t = Table(title=f"Batch {batch_id}", title_justify="left")
+    for col in ("dossier", "file", "status", "records"):
+        t.add_column(col, overflow="fold")
+    for f in status.files:
+        if f.replaced_by is None:
+            t.add_row(f.dossier, f.name, f.stage.value,
+                      ", ".join(f"{r.doctype} ({r.status.value})" for r in f.records))
+    console.print(t)
+    for f in report.failed:
+        console.print(f"[red]✗[/red] {f.error}", highlight=False)
     return int(ExitCode.some_files_failed) if report.failed else 0
 
 

@@ -101,12 +101,27 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="folders, images or 
            report: Annotated[Path | None, typer.Option(help="write a JSON report here")] = None,
            split_folders: Annotated[bool, typer.Option(
                "--split-folders", help="each file/subfolder of a folder is its own dossier")]
-           = False) -> None:
+           = False,
+           api: Annotated[str | None, typer.Option(
+               envvar="DOSSIER_API_URL",
+               help="upload to this `dossier serve` (POST /v1/batches) instead of digitizing "
+                    "here; the key (scope batches:write) comes from DOSSIER_API_KEY")] = None,
+           ) -> None:
     """Upload and digitize a batch; one folder or one file is one dossier."""
-    from cli.ingest import run_ingest
+    import os
 
-    code = run_ingest(paths, station=station, operator=operator, report_path=report,
-                      split_folders=split_folders, console=console)
+    from cli.ingest import run_ingest, run_remote
+
+    if api:
+        key = os.environ.get("DOSSIER_API_KEY", "")
+        if not key:
+            raise typer.BadParameter("--api needs an API key in DOSSIER_API_KEY "
+                                     "(`dossier apikey create --scope batches:write`)")
+        code = run_remote(paths, api=api, key=key, station=station, operator=operator,
+                          report_path=report, split_folders=split_folders, console=console)
+    else:
+        code = run_ingest(paths, station=station, operator=operator, report_path=report,
+                          split_folders=split_folders, console=console)
     raise typer.Exit(code)
 
 

@@ -160,6 +160,30 @@ def test_scopes_and_the_upload_limit(stack):
     assert f"{MAX_UPLOAD:,}" in r.json()["detail"]
 
 
+def test_ingest_can_upload_to_a_running_server(stack, tmp_path):
+    """`dossier ingest --api URL` streams the files to POST /v1/batches and follows the batch."""
+    import json
+
+    folder = tmp_path / "ho-so-api"
+    folder.mkdir()
+    (folder / "card.png").write_bytes(CARD.read_bytes())
+    (folder / "scan.pdf").write_bytes(b"not a pdf at all")
+    env = dict(stack["env"], DOSSIER_API_KEY=stack["key"])
+    report = tmp_path / "r.json"
+    p = run_cli(["ingest", str(folder), "--api", stack["base"], "--station", "S-9",
+                 "--report", str(report)], env, tmp_path)
+    assert p.returncode == 4, p.stdout + p.stderr
+    assert stack["key"] not in p.stdout + p.stderr
+    files = {f["path"]: f for f in json.loads(report.read_text())["files"]}
+    assert files["ho-so-api/card.png"]["status"] in ("accepted", "duplicate")
+    assert files["ho-so-api/card.png"]["record_ids"]
+    assert files["ho-so-api/scan.pdf"]["status"] == "failed"
+    assert "scan.pdf" in files["ho-so-api/scan.pdf"]["error"]
+    listed = httpx.get(f"{stack['base']}/v1/batches?station=S-9",
+                       headers={"Authorization": f"Bearer {stack['key']}"}).json()["batches"]
+    assert [b["files"] for b in listed] == [2]
+
+
 def test_ingest_reads_dossiers_through_the_same_intake(stack, tmp_path):
     """`dossier ingest` stores originals and registers the batch exactly as an upload does."""
     folder = tmp_path / "d"
