@@ -41,7 +41,9 @@ class CorpusKey:
         if self.doctypes or self.containers:
             h = hashlib.sha256(json.dumps([self.doctypes, self.containers]).encode()).hexdigest()
             extra = "-" + h[:10]
-        return f"{self.split}-seed{self.seed}-{self.degradation}{extra}"
+        from sample_scans.generator.corpus import GENERATOR_VERSION
+
+        return f"{self.split}-seed{self.seed}-{self.degradation}{extra}-g{GENERATOR_VERSION}"
 
 
 @dataclass

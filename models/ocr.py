@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["BBox", "Word", "Line", "PageOCR", "OcrDocument", "union_box"]
+__all__ = ["BBox", "Word", "MachineCode", "Line", "PageOCR", "OcrDocument", "union_box"]
 
 BBox = tuple[int, int, int, int]
 
@@ -61,6 +61,14 @@ class Line(BaseModel):
         }
 
 
+class MachineCode(BaseModel):
+    """A QR code or barcode found on a page, decoded exactly."""
+
+    format: str  # "QRCode", "Code128", ...
+    text: str
+    bbox: BBox | None = None  # in the coordinates of the page as loaded (before cleanup)
+
+
 class PageOCR(BaseModel):
     """OCR of one page, after cleanup."""
 
@@ -74,6 +82,7 @@ class PageOCR(BaseModel):
     skew_angle: float = 0.0  # degrees the page was deskewed by
     scale: float = 1.0  # factor the original was resized by
     source: str = "ocr"  # "ocr" or "text-layer" (born-digital PDF)
+    codes: list[MachineCode] = Field(default_factory=list)  # QR codes and barcodes read
 
     @property
     def text(self) -> str:
@@ -103,6 +112,7 @@ class PageOCR(BaseModel):
             "confidence": round(self.confidence, 4),
             "text": self.text,
             "lines": [line.export() for line in self.lines],
+            "codes": [c.model_dump(mode="json") for c in self.codes],
         }
 
     @classmethod
@@ -111,7 +121,8 @@ class PageOCR(BaseModel):
                  for ln in data.get("lines", [])]
         keep = {k: data[k] for k in ("index", "width", "height", "dpi", "rotation",
                                      "skew_angle", "scale", "source") if k in data}
-        return cls(lines=lines, **keep)
+        codes = [MachineCode.model_validate(c) for c in data.get("codes", [])]
+        return cls(lines=lines, codes=codes, **keep)
 
 
 class OcrDocument(BaseModel):

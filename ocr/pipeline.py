@@ -30,6 +30,7 @@ class OcrOptions:
     detect_orientation: bool = True
     use_text_layer: bool = True
     cleanup: bool = True
+    read_codes: bool = True  # QR codes and barcodes (zxing-cpp), about 60 ms a page
 
 
 @dataclass
@@ -50,7 +51,20 @@ def _orientation_fn(opts: OcrOptions) -> Callable[[np.ndarray], int]:
 
 def ocr_loaded_page(page: LoadedPage, opts: OcrOptions = OcrOptions(), *,
                     path: Path | None = None, index: int = 0) -> PageResult:
-    """Cleanup and OCR one decoded page (or read a born-digital PDF page's text layer)."""
+    """Cleanup and OCR one decoded page (or read a born-digital PDF page's text layer), and
+    read the QR codes and barcodes it carries."""
+    result = _ocr_loaded_page(page, opts, path=path, index=index)
+    if opts.read_codes:
+        from ocr.codes import read_codes
+
+        t = time.perf_counter()
+        result.ocr.codes = read_codes(page.image)
+        result.timings["codes"] = time.perf_counter() - t
+    return result
+
+
+def _ocr_loaded_page(page: LoadedPage, opts: OcrOptions, *, path: Path | None,
+                     index: int) -> PageResult:
     timings: dict[str, float] = {}
     if opts.use_text_layer and path is not None and page.pdf_page_points is not None:
         t = time.perf_counter()

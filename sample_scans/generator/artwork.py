@@ -13,11 +13,14 @@ from .fonts import FontFamily, load_font
 __all__ = [
     "barcode",
     "chip",
+    "code128",
+    "damage_code",
     "emblem",
     "fingerprint",
     "guilloche",
     "photo_placeholder",
     "qr_like",
+    "qr_code",
     "seal",
     "signature",
 ]
@@ -199,3 +202,38 @@ def guilloche(w: int, h: int, rng: random.Random, tint: tuple[int, int, int]) ->
     base = np.array(tint, dtype=np.float32)[None, None, :]
     arr = base * (1 - mix) + np.array([255, 255, 255], dtype=np.float32) * mix
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).convert("RGBA")
+
+
+def qr_code(payload: str, size: int, quiet: int = 2) -> Image.Image:
+    """A real, decodable QR code (error correction M) on white, with a quiet zone."""
+    import zxingcpp
+
+    code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, options="ecLevel=M")
+    m = np.array(code.to_image(scale=1))
+    m = np.pad(m, quiet, constant_values=255)
+    return Image.fromarray(m).resize((size, size), Image.Resampling.NEAREST).convert("RGBA")
+
+
+def code128(text: str, w: int, h: int) -> Image.Image:
+    """A real, decodable Code 128 barcode stretched to w x h, on white with quiet zones."""
+    import zxingcpp
+
+    code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.Code128)
+    row = np.array(code.to_image(scale=1))[0]
+    row = np.pad(row, 10, constant_values=255)
+    bars = Image.fromarray(np.tile(row, (8, 1)))
+    return bars.resize((w, h), Image.Resampling.NEAREST).convert("RGBA")
+
+
+def damage_code(img: Image.Image, rng: random.Random) -> Image.Image:
+    """A worn or scratched code: a band and blotches of card colour over a good part of it,
+    more than its error correction can restore."""
+    out = img.copy()
+    d = ImageDraw.Draw(out)
+    w, h = out.size
+    y = rng.uniform(0.25, 0.55) * h
+    d.rectangle([0, y, w, y + rng.uniform(0.2, 0.3) * h], fill=(236, 236, 230, 255))
+    for _ in range(3):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.08, 0.15) * w
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(230, 230, 222, 255))
+    return out

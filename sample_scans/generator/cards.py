@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import unicodedata
 from datetime import date
 
@@ -11,7 +12,8 @@ from .data import Person, fmt_date, make_name, random_date
 from .fonts import MONO_FONT, FontSpec
 from .sheet import Ctx, RenderedDocument
 
-__all__ = ["CARD_SIZE", "render_cccd_back", "render_cccd_front", "mrz_lines", "card_expiry"]
+__all__ = ["CARD_SIZE", "render_cccd_back", "render_cccd_front", "mrz_lines", "card_expiry",
+           "qr_payload", "QR_SIZE"]
 
 CARD_SIZE = (1012, 638)  # 85.6 x 54 mm at 300 dpi
 RED = (190, 25, 35)
@@ -69,6 +71,41 @@ def mrz_lines(p: Person, expiry: date | None) -> list[str]:
     return [l1, l2, l3]
 
 
+QR_SIZE = 150
+# Share of cards whose QR code is worn past reading, or not there (a copy cut short, a sticker).
+QR_DAMAGED, QR_MISSING = 0.12, 0.08
+
+
+def qr_payload(p: Person, issued: date) -> str:
+    """The chip card's QR text: ID|old ID|name|date of birth|sex|address|issue date."""
+    old = random.Random(f"cmnd|{p.citizen_id}")
+    old_id = f"{old.randint(10**8, 10**9 - 1)}" if old.random() < 0.6 else ""
+    return "|".join([p.citizen_id, old_id, p.name, p.dob.strftime("%d%m%Y"), p.sex,
+                     p.residence.text, issued.strftime("%d%m%Y")])
+
+
+def _qr(c: Canvas, ctx: Ctx, p: Person, issued: date, layout: str, x: float, y: float,
+        codes: dict[str, str]) -> None:
+    """A real QR code where the card has one. It draws the same random numbers as the
+    placeholder grid it replaces, so everything else on a generated card stays as it was;
+    whether it is damaged or missing comes from a generator of its own."""
+    artwork.qr_like(118, ctx.rng)
+    fate = random.Random(f"qr|{p.citizen_id}|{layout}|{issued.isoformat()}")
+    payload = qr_payload(p, issued)
+    roll = fate.random()
+    if roll < QR_MISSING:
+        codes.update(qr_condition="missing")
+        return
+    img = artwork.qr_code(payload, QR_SIZE)
+    if roll < QR_MISSING + QR_DAMAGED:
+        img = artwork.damage_code(img, fate)
+        codes.update(qr_condition="damaged")
+    else:
+        codes.update(qr_condition="ok")
+    codes["qr"] = payload
+    c.image(img, x, y)
+
+
 def _card(ctx: Ctx, tint: tuple[int, int, int]) -> Canvas:
     c = Canvas(*CARD_SIZE, background=tint)
     c.image(artwork.guilloche(CARD_SIZE[0], CARD_SIZE[1], ctx.rng, tint), 0, 0)
@@ -107,6 +144,7 @@ def render_cccd_front(ctx: Ctx, layout: str, person: Person | None = None) -> Re
     tint = {"a": (226, 238, 232), "b": (222, 232, 242), "c": (236, 232, 222)}[layout]
     c = _card(ctx, tint)
     W, H = CARD_SIZE
+    codes: dict[str, str] = {}
     name = p.name.upper()
     if layout == "c":
         residence, origin = p.residence.text, p.origin.text
@@ -125,7 +163,7 @@ def render_cccd_front(ctx: Ctx, layout: str, person: Person | None = None) -> Re
     elif layout == "b":
         c.text(hx, 120, "CĂN CƯỚC CÔNG DÂN", bold(35), fill=RED, align="center")
         c.text(hx, 150, "Citizen Identity Card", reg(23), fill=DARK, align="center")
-        c.image(artwork.qr_like(118, rng), W - 140, 20)
+        _qr(c, ctx, p, issued, layout, W - QR_SIZE - 10, 12, codes)
     else:
         c.text(hx, 122, "CĂN CƯỚC", bold(40), fill=RED, align="center")
         c.text(hx, 152, "IDENTITY CARD", bold(23), fill=DARK, align="center")
@@ -211,7 +249,7 @@ def render_cccd_front(ctx: Ctx, layout: str, person: Person | None = None) -> Re
         expiry_date=expiry.isoformat() if expiry else "",
     )
     ctx.card_dates[p.citizen_id] = (issued, expiry, layout)
-    return RenderedDocument("cccd_front", layout, [c], fields)
+    return RenderedDocument("cccd_front", layout, [c], fields, codes)
 
 
 MARKS = ("Nốt ruồi C:2cm trên sau đuôi mắt trái", "Sẹo chấm C:1cm dưới trước cánh mũi phải",
@@ -243,6 +281,7 @@ def render_cccd_back(ctx: Ctx, layout: str, person: Person | None = None) -> Ren
     signer = make_name(rng, "Nam").upper()
     lf, vf = reg(22), bold(25)
     mrz: list[str] = []
+    codes: dict[str, str] = {}
     if layout == "a":
         for i, lab in enumerate(("Ngón trỏ trái", "Ngón trỏ phải")):
             x = 30 + i * 210
@@ -269,7 +308,7 @@ def render_cccd_back(ctx: Ctx, layout: str, person: Person | None = None) -> Ren
     else:
         c.image(artwork.chip(150, 118), 40, 40)
         if layout == "c":
-            c.image(artwork.qr_like(130, rng), W - 160, 30)
+            _qr(c, ctx, p, issued, layout, W - QR_SIZE - 14, 24, codes)
         y = 60
         x = 240
         lab = "Đặc điểm nhân dạng / Personal identification:"
@@ -310,4 +349,6 @@ def render_cccd_back(ctx: Ctx, layout: str, person: Person | None = None) -> Ren
         identifying_marks=marks,
         mrz="\n".join(mrz),
     )
-    return RenderedDocument("cccd_back", layout, [c], fields)
+    if mrz:
+        codes["mrz"] = "\n".join(mrz)
+    return RenderedDocument("cccd_back", layout, [c], fields, codes)

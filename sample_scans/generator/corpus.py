@@ -20,7 +20,7 @@ from .fonts import FONT_FAMILIES, families_for_split
 from .registry import CARD_DOCTYPES, DOCTYPES, layouts_for, new_ctx, render_document
 from .sheet import Ctx, RenderedDocument
 
-__all__ = ["CONTAINERS", "DossierSpec", "generate_corpus", "generate_dossier", "plan_dossier"]
+__all__ = ["CONTAINERS", "GENERATOR_VERSION", "DossierSpec", "generate_corpus", "generate_dossier", "plan_dossier"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ _CONTAINER_WEIGHTS = {"png": 2, "jpeg": 2, "tiff": 1.5, "pdf-scan": 3, "pdf-text
 _EXT = {"png": ".png", "jpeg": ".jpg", "tiff": ".tiff", "pdf-scan": ".pdf", "pdf-text": ".pdf", "folder": ""}
 _PDF_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 SCHEMA = "dossier-truth/1"
+# Bumped whenever the same seed renders different pages (2: real QR codes on chip cards and
+# barcodes on receipts); corpus caches key on it.
+GENERATOR_VERSION = 2
 
 # Documents a citizen hands in together for one procedure: (doctype, whose card) pairs.
 BUNDLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
@@ -188,7 +191,10 @@ def generate_dossier(out_dir: Path, spec: DossierSpec) -> dict[str, object]:
                 images.append((img, scanned.dpi, f"{fmt}:{q}"))
             doc_pages.append(idx)
             idx += 1
-        documents.append({"doctype": doc.doctype, "layout": doc.layout, "pages": doc_pages, "fields": doc.fields})
+        entry = {"doctype": doc.doctype, "layout": doc.layout, "pages": doc_pages, "fields": doc.fields}
+        if doc.codes:
+            entry["codes"] = doc.codes
+        documents.append(entry)
     _write_container(target, spec.container, images, canvases)
     truth = {"schema": SCHEMA, "dossier": target.name, "container": spec.container, "seed": spec.seed,
              "split": spec.split, "pages": truth_pages, "documents": documents}

@@ -74,6 +74,9 @@ class RenderedDocument:
     layout: str
     pages: list[Canvas]
     fields: dict[str, str]
+    # What the document carries in machine-readable form (QR text, MRZ, barcode) and in what
+    # condition: truth for the code readers, not fields.
+    codes: dict[str, str] = field(default_factory=dict)
 
 
 class Sheet:
