@@ -34,7 +34,7 @@ def run_spec(spec: dict) -> dict:
                       timeout=float(spec.get("timeout", 180.0)))
     tesseract.check_tesseract(opts.tesseract_cmd, opts.lang)
     doctypes = load_doctypes(Path(spec["doctypes"]) if spec.get("doctypes") else None)
-    threshold = float(spec.get("review_threshold", 0.8))
+    threshold = spec.get("review_threshold")  # None: the calibrated rule's own
     collect = bool(spec.get("collect", True))
     limits = Limits()
     startup = time.perf_counter() - t_start

@@ -231,8 +231,10 @@ def render_markdown(summary: dict, plots: dict[str, str]) -> str:
     L += _table(["type", "field", "truth", "found", "precision", "recall", "exact"], rows)
 
     L += ["### Auto-accepted fields and the review queue", ""]
+    threshold = (f"at least {rv['threshold']:.2f}" if rv["threshold"] is not None
+                 else "at least the calibrated rule's threshold")
     L += [f"A found field is accepted automatically when it passes its validators and its "
-          f"confidence is at least {rv['threshold']:.2f}; otherwise it goes to review.", ""]
+          f"confidence is {threshold}; otherwise it goes to review.", ""]
     L += _table(["", "fields", "share of found", "right"], [
         ["found (have a value)", str(rv["found"]), "100 %", _pct(f["precision"])],
         ["accepted automatically", str(rv["accepted"]), _pct(_ratio(rv["accepted"], rv["found"])),
@@ -240,6 +242,10 @@ def render_markdown(summary: dict, plots: dict[str, str]) -> str:
         ["routed to review", str(rv["review"]), _pct(rv["review_share"]),
          _pct(rv["review_precision"])],
     ])
+
+    from bench.report_trust import trust_markdown
+
+    L += trust_markdown(summary, plots)
 
     L += ["## Speed", ""]
     L += [f"All systems read the same {sp['pages']} page images one after another on the same "
@@ -330,6 +336,9 @@ def write_report(summary: dict, target: Path) -> tuple[Path, str]:
     """Write ``report.md``, the plots and ``summary.json`` into ``target``."""
     target.mkdir(parents=True, exist_ok=True)
     plots = _plots(summary, target)
+    from bench.report_trust import trust_plots
+
+    plots.update(trust_plots(summary, target))
     markdown = render_markdown(summary, plots)
     report = target / "report.md"
     report.write_text(markdown, encoding="utf-8")

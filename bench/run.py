@@ -64,7 +64,7 @@ class BenchOptions:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     lang: str = "vie+eng"
     tesseract_cmd: str = "tesseract"
-    review_threshold: float = 0.80
+    review_threshold: float | None = None  # None: the calibrated rule's own threshold
     doctypes_dir: Path | None = None
     baselines: bool = True
     command: str = "dossier bench"
@@ -191,6 +191,23 @@ def _score_documents(dossiers: list[BenchDossier], result: dict, defined: set[st
             "threshold": None,
         },
     }
+
+
+def _trust(dossiers: list[BenchDossier], result: dict, opts: BenchOptions) -> dict:
+    """Calibration and auto-accept figures per field type (``bench.trust``)."""
+    from bench.trust import field_types, scored_fields, trust_figures
+    from extraction import load_doctypes
+    from extraction.confidence import load_calibrator
+
+    types = field_types(load_doctypes(opts.doctypes_dir))
+    items = []
+    for d, out in zip(dossiers, result["dossiers"], strict=True):
+        predicted = [ExtractedDocument.model_validate(x) for x in out.get("documents", [])]
+        items.extend(scored_fields(d.truth["documents"], predicted, types, d.name))
+    cal = load_calibrator()
+    threshold = opts.review_threshold if opts.review_threshold is not None else (
+        cal.threshold if cal else None)
+    return trust_figures(items, threshold)
 
 
 def _text_scores(dossiers: list[BenchDossier], systems: dict[str, list[str]]) -> dict:
@@ -338,6 +355,7 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> BenchOutc
                     "lang": opts.lang},
         "ocr": _text_scores(main, texts),
         "documents": docs,
+        "trust": _trust(main, ours, opts),
         "speed": {"pages": n, "systems": systems,
                   "pipeline": {"startup_s": ours["startup_s"],
                                "processing_s": ours["processing_s"],

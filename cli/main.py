@@ -69,7 +69,7 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
     from ocr.pipeline import OcrOptions, ocr_file
 
     s = _settings()
-    types = load_doctypes(doctypes)
+    types = load_doctypes(doctypes or s.doctypes_dir)
     doc = ocr_file(file, OcrOptions(lang=lang, tesseract_cmd=s.tesseract_cmd,
                                     timeout=s.tesseract_timeout_s),
                    limits=Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages,
@@ -85,10 +85,13 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
     for d in docs:
         t = Table(title=f"{d.title} {escape(f'[{d.doctype}]')} pages {', '.join(str(p + 1) for p in d.pages)}"
                         f" (confidence {d.classification_confidence:.2f})", title_justify="left")
-        for col in ("field", "value", "confidence", "status"):
+        for col in ("field", "value", "confidence", "status", "source", "other readings"):
             t.add_column(col)
         for f in d.fields:
-            t.add_row(f.name, f.value or "", f"{f.confidence:.2f}", f.status.value)
+            others = "; ".join(f"{r.value} ({r.source.value}{', ' + r.document if r.document else ''})"
+                               for r in f.readings)
+            t.add_row(escape(f.name), escape(f.value or ""), f"{f.confidence:.2f}",
+                      f.status.value, f.source.value if f.value else "", escape(others))
         console.print(t)
 
 

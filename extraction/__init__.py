@@ -5,6 +5,8 @@ Nothing here imports Prefect, FastAPI or the storage layer.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from extraction.classify import UNKNOWN, classify_page, split_pages
 from extraction.doctypes import DoctypeDef, load_doctypes
 from extraction.fields import extract_fields, find_citizen_ids
@@ -16,18 +18,29 @@ __all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "UNKNOWN"]
 
 
 def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
-                      review_threshold: float = 0.8) -> list[ExtractedDocument]:
-    """Classify the pages of a dossier, split them into documents and extract the fields."""
+                      review_threshold: float | None = None,
+                      calibration: Path | None = None) -> list[ExtractedDocument]:
+    """Classify the pages of a dossier, split them into documents and extract the fields;
+    cross-check them with the exact sources the documents carry (QR codes, MRZ, barcodes)
+    and with each other; give each value its calibrated confidence and decide which are
+    accepted. ``review_threshold`` overrides the calibrated rule's threshold."""
+    from extraction.confidence import apply_calibration, load_calibrator
+    from extraction.sources import apply_exact_sources, reconcile
+
     by_id = {d.id: d for d in doctypes}
     classes = [classify_page(p, doctypes) for p in pages]
     out = []
     for doctype, idxs, conf in split_pages(classes):
         rows = [r for i in idxs for r in page_rows(pages[i], i)]
         d = by_id.get(doctype)
-        fields = extract_fields(d, rows, review_threshold=review_threshold) if d else []
+        fields = extract_fields(d, rows) if d else []
         doc = ExtractedDocument(doctype=doctype, title=d.title if d else "Không xác định",
                                 pages=idxs, classification_confidence=conf, fields=fields)
         out.append(doc)
+    apply_exact_sources(out, pages)
+    reconcile(out)
+    apply_calibration(out, load_calibrator(str(calibration) if calibration else None),
+                      threshold=review_threshold)
     return out
 
 

@@ -4,12 +4,14 @@ below it, parse and validate it, and give it a confidence and a page box."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from spacy.matcher import Matcher
 
+from extraction.confidence import evidence_base
 from extraction.doctypes import DoctypeDef, FieldDef
 from extraction.layout import Row
-from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc
+from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
 from extraction.validators import Parsed, check_citizen_id, parse_value
 from models.ocr import union_box
 from models.records import ExtractedField, FieldStatus
@@ -165,16 +167,36 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     parsed = parse_value(fdef.type, raw)
     words = _words_used(parts, parsed)
     conf = sum(w.confidence for w in words) / len(words) if words else 0.0
+    mean_conf = conf
     if not parsed.valid:
         conf *= INVALID_PENALTY
     page = parts[0][0].row.page
     bbox = union_box([w.bbox for w in words if True]) if words else None
-    return ExtractedField(name=fdef.name, label=fdef.title or fdef.labels[0], value=parsed.value,
-                          raw=raw, confidence=round(max(0.0, min(1.0, conf)), 4), page=page,
-                          bbox=bbox,
-                          status=FieldStatus.review if parsed.value is not None
-                          else FieldStatus.missing,
-                          problems=parsed.problems)
+    out = ExtractedField(name=fdef.name, label=fdef.title or fdef.labels[0], value=parsed.value,
+                         raw=raw, confidence=round(max(0.0, min(1.0, conf)), 4), page=page,
+                         bbox=bbox,
+                         status=FieldStatus.review if parsed.value is not None
+                         else FieldStatus.missing,
+                         problems=parsed.problems)
+    label_norm = " ".join(t.norm_ for t in rd.doc[lab.start:lab.end] if t.is_alpha)
+    out._evidence.update(evidence_base(fdef.type, words, parsed, raw))
+    out._evidence.update(
+        ocr_mean=mean_conf,
+        below=float(parts[0][0] is not rd),
+        wrapped=float(len(parts) > 1),
+        label_exact=float(label_norm in _folded_labels(fdef)),
+        label_tokens=float(lab.end - lab.start),
+    )
+    return out
+
+
+def _folded_labels(fdef: FieldDef) -> set[str]:
+    return _fold_labels(tuple(fdef.labels))
+
+
+@lru_cache(maxsize=512)
+def _fold_labels(labels: tuple[str, ...]) -> set[str]:
+    return {" ".join(t.norm_ for t in text_doc(label) if t.is_alpha) for label in labels}
 
 
 def _words_used(parts: list[tuple[RowDoc, int, int]], parsed: Parsed):
@@ -198,13 +220,36 @@ def _words_used(parts: list[tuple[RowDoc, int, int]], parsed: Parsed):
 
 
 def _cross_check(fields: list[ExtractedField]) -> None:
-    """Checks across fields: the ID's birth year against the date of birth."""
+    """Checks across fields: the ID's century/sex digit and birth year against the date of
+    birth and the sex. A passing check is evidence for both values; a failing one a problem."""
     by_name = {f.name: f for f in fields}
     dob = by_name.get("date_of_birth")
-    cid = by_name.get("citizen_id")
-    if dob and cid and dob.value and cid.value and not cid.problems:
-        problems = check_citizen_id(cid.value, int(dob.value[:4]))
-        cid.problems.extend(p for p in problems if p not in cid.problems)
+    sex = by_name.get("sex")
+    for cid in fields:
+        if not cid.name.endswith("id") or cid.name == "old_id" or not cid.value \
+                or cid.problems or len(cid.value) != 12:
+            continue
+        if cid.name != "citizen_id":
+            # husband_id goes with husband_date_of_birth, and so on.
+            stem = cid.name[:-3]
+            pdob = by_name.get(f"{stem}_date_of_birth")
+            psex = by_name.get(f"{stem}_sex")
+        else:
+            pdob, psex = dob, sex
+        if pdob and pdob.value and not pdob.problems:
+            problems = check_citizen_id(cid.value, int(pdob.value[:4]))
+            if problems:
+                cid.problems.extend(p for p in problems if p not in cid.problems)
+                cid._evidence["check_bad"] = pdob._evidence["check_bad"] = 1.0
+            else:
+                cid._evidence["check_ok"] = pdob._evidence["check_ok"] = 1.0
+        if psex and psex.value and not cid.problems:
+            female = int(cid.value[3]) % 2 == 1
+            if female != (psex.value == "Nữ"):
+                cid.problems.append("the ID's sex digit does not match the sex")
+                cid._evidence["check_bad"] = psex._evidence["check_bad"] = 1.0
+            else:
+                cid._evidence["check_ok"] = psex._evidence["check_ok"] = 1.0
 
 
 def find_citizen_ids(rows: list[Row]) -> list[str]:

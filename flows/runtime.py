@@ -38,7 +38,7 @@ class Runtime:
         self.store = open_object_store(settings)
         self.index = RecordIndex(settings.resolved_index_url())
         self.ledger = BatchLedger(self.index)
-        self.doctypes = load_doctypes(doctypes_dir)
+        self.doctypes = load_doctypes(doctypes_dir or settings.doctypes_dir)
         self.cache_dir = (settings.data_dir / "cache" / "originals").resolve()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
 

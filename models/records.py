@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from models.ocr import BBox
 
@@ -112,6 +112,9 @@ class ExtractedField(BaseModel):
     machine_value: str | None = None
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
+    # What extraction knew when it scored the value (OCR confidences, label match, checks,
+    # agreement of other readings); the calibrated scorer's input. Not stored.
+    _evidence: dict[str, float] = PrivateAttr(default_factory=dict)
 
     @property
     def settled(self) -> bool:

@@ -51,8 +51,10 @@ class Settings(BaseSettings):
     batch_heartbeat_s: float = 5.0
     batch_stale_s: float = 60.0
 
-    # Review: fields below this confidence go to the review queue.
-    review_threshold: float = 0.80
+    # Review: a found value is auto-accepted when its calibrated probability of being right
+    # reaches the calibrated rule's threshold (extraction/calibration.json); set this to
+    # override that threshold (stricter offices).
+    review_threshold: float | None = None
     lease_minutes: float = 10.0  # how long a reviewer holds a claimed document unattended
 
     # Web pages. The secret signs CSRF tokens: set the same one on every replica; empty means
@@ -60,6 +62,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     session_hours: float = 12.0
     secure_cookies: bool = False  # set when served over HTTPS
+
+    # Extra document-type definitions (YAML folder), added to the built-in ones.
+    doctypes_dir: Path | None = None
 
     def resolved_spool_dir(self) -> Path:
         return (self.spool_dir or self.data_dir / "spool").resolve()

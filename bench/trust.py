@@ -1,0 +1,294 @@
+"""Trust figures: is a value the machine accepts right, and is its confidence a probability?
+
+    python -m bench.trust train [--pages 320]      # fit the scorer on the dev split, write
+                                                   # extraction/calibration.json
+    python -m bench.trust eval --split dev [--pages N]   # the figures on cached OCR
+
+Training reads only the ``dev`` split (generated with held-in layouts and seeds); the
+``test`` split is for ``dossier bench`` to measure, never to tune on. OCR of the corpus is
+cached beside it (``bench.ocr_cache``), so retraining after a change to extraction costs
+seconds, not an hour of Tesseract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.scoring import normalize_value
+from models.records import ExtractedDocument, ExtractedField, FieldStatus
+
+__all__ = ["Scored", "scored_fields", "trust_figures", "reliability", "ece", "main"]
+
+TARGET_PRECISION = 0.995
+# The threshold is chosen on dev with a margin: dev precision must reach this.
+DEV_PRECISION = 0.998
+BINS = 10
+
+
+@dataclass
+class Scored:
+    """One found value, with the truth's verdict."""
+
+    doctype: str
+    name: str
+    kind: str  # field type
+    confidence: float
+    status: FieldStatus
+    correct: bool
+    field: ExtractedField | None = None
+    dossier: str = ""
+
+
+def _best_match(tdoc: dict, predicted: list[ExtractedDocument], used: set[int]) -> int | None:
+    tpages = set(tdoc["pages"])
+    best, best_overlap = None, 0
+    for i, p in enumerate(predicted):
+        if i in used or p.doctype != tdoc["doctype"]:
+            continue
+        overlap = len(tpages & set(p.pages))
+        if overlap > best_overlap:
+            best, best_overlap = i, overlap
+    return best
+
+
+def _kind(doctype: str, name: str, types: dict[tuple[str, str], str]) -> str:
+    return types.get((doctype, name), "text")
+
+
+def scored_fields(truth_docs: list[dict], predicted: list[ExtractedDocument],
+                  types: dict[tuple[str, str], str], dossier: str = "") -> list[Scored]:
+    """Every found value of a dossier, right or wrong against the truth (pairing documents as
+    ``bench.scoring.score_fields`` does). Values of a document the truth does not have are
+    wrong; values of fields the truth does not list cannot be judged and are left out."""
+    out: list[Scored] = []
+    used: set[int] = set()
+    for tdoc in truth_docs:
+        j = _best_match(tdoc, predicted, used)
+        if j is None:
+            continue
+        used.add(j)
+        for f in predicted[j].fields:
+            if f.value is None or f.name not in tdoc["fields"]:
+                continue
+            truth = tdoc["fields"][f.name]
+            ok = normalize_value(f.value) == normalize_value("" if truth is None else str(truth))
+            out.append(Scored(tdoc["doctype"], f.name, _kind(tdoc["doctype"], f.name, types),
+                              f.confidence, f.status, ok, f, dossier))
+    for i, p in enumerate(predicted):
+        if i in used:
+            continue
+        for f in p.fields:
+            if f.value is not None:
+                out.append(Scored(p.doctype, f.name, _kind(p.doctype, f.name, types),
+                                  f.confidence, f.status, False, f, dossier))
+    return out
+
+
+def field_types(doctypes) -> dict[tuple[str, str], str]:
+    return {(d.id, f.name): f.type for d in doctypes for f in d.fields}
+
+
+def reliability(items: list[Scored], bins: int = BINS) -> list[dict]:
+    """Per confidence bin: how many values, mean confidence, share right."""
+    rows = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [s for s in items if lo <= s.confidence < hi or (b == bins - 1
+                                                                  and s.confidence == 1.0)]
+        rows.append({"lo": lo, "hi": hi, "n": len(inside),
+                     "confidence": (sum(s.confidence for s in inside) / len(inside)
+                                    if inside else None),
+                     "accuracy": (sum(s.correct for s in inside) / len(inside)
+                                  if inside else None)})
+    return rows
+
+
+def ece(items: list[Scored], bins: int = BINS) -> float | None:
+    """Expected calibration error: the bins' |accuracy - confidence|, weighted by size."""
+    if not items:
+        return None
+    total = 0.0
+    for r in reliability(items, bins):
+        if r["n"]:
+            total += r["n"] * abs(r["accuracy"] - r["confidence"])
+    return total / len(items)
+
+
+def _stats(items: list[Scored]) -> dict:
+    accepted = [s for s in items if s.status in (FieldStatus.accepted, FieldStatus.confirmed)]
+    review = [s for s in items if s.status == FieldStatus.review]
+    return {
+        "found": len(items),
+        "right": sum(s.correct for s in items),
+        "accepted": len(accepted),
+        "accepted_right": sum(s.correct for s in accepted),
+        "accepted_precision": (sum(s.correct for s in accepted) / len(accepted)
+                               if accepted else None),
+        "review": len(review),
+        "review_share": len(review) / len(items) if items else None,
+        "ece": ece(items),
+    }
+
+
+def trust_figures(items: list[Scored], threshold: float | None) -> dict:
+    """Auto-accept precision, review share, ECE and reliability, overall and per field type."""
+    by_kind: dict[str, list[Scored]] = defaultdict(list)
+    for s in items:
+        by_kind[s.kind].append(s)
+    return {
+        "threshold": threshold,
+        "overall": _stats(items),
+        "reliability": reliability(items),
+        "by_kind": {k: {**_stats(v), "reliability": reliability(v)}
+                    for k, v in sorted(by_kind.items())},
+    }
+
+
+# ---- training on the dev split -----------------------------------------------------------
+
+def _collect(split: str, pages: int, workers: int, data_dir: Path,
+             say) -> tuple[list[Scored], object]:
+    from bench.corpus import CorpusKey, ensure_corpus, select
+    from bench.ocr_cache import ocr_corpus
+    from extraction import extract_documents, load_doctypes
+
+    corpus = ensure_corpus(data_dir / "bench" / "corpora", CorpusKey(split=split),
+                           min_pages=pages, workers=workers, progress=say)
+    dossiers = select(corpus, pages)
+    ocr = ocr_corpus(corpus, dossiers, workers=workers, progress=say)
+    doctypes = load_doctypes()
+    types = field_types(doctypes)
+    items: list[Scored] = []
+    for d in dossiers:
+        docs = extract_documents(ocr[d.name], doctypes)
+        items.extend(scored_fields(d.truth["documents"], docs, types, d.name))
+    say(f"{len(items)} found values in {len(dossiers)} dossiers "
+        f"({sum(len(d.pages) for d in dossiers)} pages) of the {split} split")
+    return items, corpus
+
+
+def _choose_threshold(probs: list[float], right: list[bool], target: float) -> float:
+    """The lowest threshold whose accepted values (probability >= it) reach ``target``
+    precision, and every higher threshold too (so the rule is not a lucky gap)."""
+    pairs = sorted(zip(probs, right, strict=True), key=lambda x: -x[0])
+    best = 1.0
+    n = ok = 0
+    i = 0
+    while i < len(pairs):
+        p = pairs[i][0]
+        while i < len(pairs) and pairs[i][0] == p:
+            n += 1
+            ok += pairs[i][1]
+            i += 1
+        if ok / n >= target:
+            best = p
+        else:
+            break
+    return best
+
+
+def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    from extraction.confidence import FEATURES, Calibrator, features_of
+
+    items, _ = _collect("dev", pages, workers, data_dir, say)
+    x = np.array([features_of(s.field) for s in items], dtype=float)
+    y = np.array([s.correct for s in items], dtype=int)
+    groups = np.array([s.dossier for s in items])
+    means = x.mean(axis=0)
+    scales = x.std(axis=0)
+    scales[scales < 1e-9] = 1.0
+    xs = (x - means) / scales
+
+    def model():
+        return LogisticRegression(C=0.5, max_iter=5000)
+
+    # Out-of-fold probabilities: the threshold is chosen on values the model did not see.
+    oof = np.zeros(len(y))
+    for tr, te in GroupKFold(n_splits=5).split(xs, y, groups):
+        oof[te] = model().fit(xs[tr], y[tr]).predict_proba(xs[te])[:, 1]
+    threshold = _choose_threshold(list(oof), list(y.astype(bool)), DEV_PRECISION)
+    final = model().fit(xs, y)
+    accepted = oof >= threshold
+    info = {
+        "trained_on": f"dev split, first {pages} pages, seed 1, degradation mixed",
+        "command": f"python -m bench.trust train --pages {pages}",
+        "values": int(len(y)),
+        "right": int(y.sum()),
+        "dev_out_of_fold": {
+            "accepted": int(accepted.sum()),
+            "accepted_precision": float(y[accepted].mean()) if accepted.any() else None,
+            "review_share": float(1 - accepted.mean()),
+        },
+        "target_precision": TARGET_PRECISION,
+        "dev_precision_required": DEV_PRECISION,
+    }
+    cal = Calibrator(coef=[float(c) for c in final.coef[0]], intercept=float(final.intercept_[0]),
+                     threshold=float(threshold), means=[float(m) for m in means],
+                     scales=[float(s) for s in scales], info=info)
+    out.write_text(cal.to_json(), encoding="utf-8")
+    say(f"threshold {threshold:.4f}; dev out-of-fold: {json.dumps(info['dev_out_of_fold'])}")
+    say(f"wrote {out} ({len(FEATURES)} features)")
+    return info
+
+
+def evaluate(split: str, pages: int, workers: int, data_dir: Path, say) -> dict:
+    from extraction.confidence import load_calibrator
+
+    items, _ = _collect(split, pages, workers, data_dir, say)
+    cal = load_calibrator()
+    fig = trust_figures(items, cal.threshold if cal else None)
+    o = fig["overall"]
+    say(f"overall: accepted {o['accepted']} of {o['found']} found, precision "
+        f"{_pct(o['accepted_precision'])}, review share {_pct(o['review_share'])}, "
+        f"ECE {o['ece']:.3f}" if o["ece"] is not None else "no values")
+    for k, v in fig["by_kind"].items():
+        say(f"  {k:16s} found {v['found']:5d}  right {v['right'] / max(1, v['found']):6.1%}  "
+            f"accepted {v['accepted']:5d} precision {_pct(v['accepted_precision'])}  "
+            f"review {_pct(v['review_share'])}  ECE {v['ece']:.3f}")
+    wrong = [s for s in items if s.status == FieldStatus.accepted and not s.correct]
+    for s in wrong[:40]:
+        say(f"  accepted but wrong: {s.dossier} {s.doctype}.{s.name} = {s.field.value!r} "
+            f"p={s.confidence:.3f}")
+    return fig
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f} %"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+
+    ap = argparse.ArgumentParser(prog="python -m bench.trust")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="fit the field scorer on the dev split")
+    t.add_argument("--pages", type=int, default=320)
+    t.add_argument("--out", type=Path,
+                   default=Path(__file__).resolve().parent.parent / "extraction"
+                   / "calibration.json")
+    e = sub.add_parser("eval", help="trust figures on cached OCR of a split")
+    e.add_argument("--split", choices=("dev", "test"), default="dev")
+    e.add_argument("--pages", type=int, default=320)
+    for p in (t, e):
+        p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+        p.add_argument("--data-dir", type=Path, default=Path(".dossier"))
+    args = ap.parse_args(argv)
+    say = print  # a command-line tool's report
+    if args.cmd == "train":
+        train(args.pages, args.workers, args.data_dir, args.out, say)
+    else:
+        evaluate(args.split, args.pages, args.workers, args.data_dir, say)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Calibrated field confidence and the auto-accept rule.
+
+Each found value gets a probability of being right, from what extraction knew when it read
+it (``ExtractedField._evidence``): OCR word confidences, how well its label matched, what the
+validators said, whether an exact source (QR code, MRZ) or another document of the dossier
+agrees, how sure the document's classification was. A small logistic model turns that into a
+probability; it is trained on generated documents of the ``dev`` split only
+(``python -m bench.trust train``) and kept as JSON beside this file. The auto-accept rule is a
+threshold on that probability, chosen on ``dev`` so that accepted values are right at least
+99.5 % of the time; ``dossier bench`` measures it on the held-out ``test`` split.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from models.records import ExtractedDocument, ExtractedField, FieldStatus
+
+__all__ = ["FEATURES", "Calibrator", "evidence_base", "features_of", "load_calibrator",
+           "apply_calibration", "CALIBRATION_FILE"]
+
+CALIBRATION_FILE = "calibration.json"
+
+FIELD_TYPES = ("citizen_id", "date", "person_name", "sex", "text", "address", "phone",
+               "enterprise_code", "number", "code")
+
+# The scorer's inputs, in order. Missing evidence counts as 0.
+FEATURES: tuple[str, ...] = (
+    "ocr_mean", "ocr_min", "ocr_low_share", "n_words_log", "valid", "problems",
+    "below", "wrapped", "label_exact", "label_tokens", "unused_share", "value_len_log",
+    "odd_chars", "class_conf",
+    "exact_source", "exact_agree", "exact_disagree", "doc_agree", "doc_disagree",
+    "check_ok", "check_bad",
+    *(f"type_{t}" for t in FIELD_TYPES),
+    *(f"ocr_x_{t}" for t in FIELD_TYPES),
+)
+
+
+def evidence_base(kind: str, words: list, parsed, raw: str) -> dict[str, float]:
+    """Evidence every OCR reading has: word confidences, validators, how much text it used."""
+    confs = [w.confidence for w in words]
+    value = parsed.value or ""
+    used = parsed.used_chars if parsed.used_chars is not None else len(raw)
+    odd = sum(not (ch.isalnum() or ch in " ,./-:") for ch in value)
+    return {
+        "ocr_min": min(confs) if confs else 0.0,
+        "ocr_low_share": sum(c < 0.8 for c in confs) / len(confs) if confs else 1.0,
+        "n_words_log": math.log1p(len(confs)),
+        "valid": float(parsed.valid),
+        "problems": float(len(parsed.problems)),
+        "unused_share": max(0.0, 1.0 - used / len(raw)) if raw else 0.0,
+        "value_len_log": math.log1p(len(value)),
+        "odd_chars": min(1.0, odd / max(1, len(value)) * 5),
+        f"type_{kind}": 1.0,
+    }
+
+
+def features_of(f: ExtractedField) -> list[float]:
+    ev = dict(f._evidence)
+    mean = ev.get("ocr_mean", 0.0)
+    for t in FIELD_TYPES:
+        if ev.get(f"type_{t}"):
+            ev[f"ocr_x_{t}"] = mean
+    return [float(ev.get(name, 0.0)) for name in FEATURES]
+
+
+@dataclass
+class Calibrator:
+    """Logistic scorer plus the auto-accept threshold chosen on the dev split."""
+
+    coef: list[float]
+    intercept: float
+    threshold: float
+    means: list[float]
+    scales: list[float]
+    info: dict
+
+    def probability(self, f: ExtractedField) -> float:
+        x = features_of(f)
+        z = self.intercept + sum(c * (v - m) / s for c, v, m, s
+                                 in zip(self.coef, x, self.means, self.scales, strict=True))
+        if z > 35:
+            return 1.0
+        if z < -35:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def to_json(self) -> str:
+        return json.dumps({"features": list(FEATURES), "coef": self.coef,
+                           "intercept": self.intercept, "threshold": self.threshold,
+                           "means": self.means, "scales": self.scales, "info": self.info},
+                          indent=1, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Calibrator:
+        data = json.loads(text)
+        if data.get("features") != list(FEATURES):
+            raise ValueError("the calibration file was trained on other features: retrain it "
+                             "with `python -m bench.trust train`")
+        return cls(coef=data["coef"], intercept=data["intercept"], threshold=data["threshold"],
+                   means=data["means"], scales=data["scales"], info=data.get("info", {}))
+
+
+@lru_cache(maxsize=4)
+def load_calibrator(path: str | None = None) -> Calibrator | None:
+    """The committed calibration (or the one at ``path``); None when there is none yet."""
+    if path is not None:
+        return Calibrator.from_json(Path(path).read_text(encoding="utf-8"))
+    res = resources.files("extraction").joinpath(CALIBRATION_FILE)
+    if not res.is_file():
+        return None
+    return Calibrator.from_json(res.read_text("utf-8"))
+
+
+def apply_calibration(docs: list[ExtractedDocument], calibrator: Calibrator | None, *,
+                      threshold: float | None = None) -> None:
+    """Give every found value its calibrated probability and decide accepted or review.
+
+    A value with a validator problem, or whose readings disagree, is never auto-accepted.
+    ``threshold`` overrides the calibrated rule's own (a stricter office may want that).
+    """
+    for d in docs:
+        for f in d.fields:
+            f._evidence["class_conf"] = d.classification_confidence
+            if f.value is None:
+                continue
+            if calibrator is not None:
+                f.confidence = round(calibrator.probability(f), 4)
+                limit = calibrator.threshold if threshold is None else threshold
+            else:
+                limit = 0.8 if threshold is None else threshold
+            disagree = f._evidence.get("exact_disagree") or f._evidence.get("doc_disagree")
+            ok = not f.problems and not disagree and f.confidence >= limit
+            f.status = FieldStatus.accepted if ok else FieldStatus.review

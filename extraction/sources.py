@@ -1,0 +1,307 @@
+"""Exact sources and cross-checks: what a document carries in machine-readable form (the chip
+card's QR code, its MRZ, a receipt's barcode) and what documents of one dossier say about the
+same person.
+
+Exact sources beat reading: a value read from a QR code or a check-digit-valid MRZ replaces
+the OCR reading, which stays beside it as a second reading. Every agreement or disagreement is
+recorded as evidence for the calibrated scorer (``extraction.confidence``); a disagreement
+between documents is never auto-accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from extraction.text import fold
+from extraction.validators import check_citizen_id
+from models.ocr import PageOCR
+from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus, Reading
+
+__all__ = ["parse_cccd_qr", "parse_mrz", "find_mrz", "apply_exact_sources", "reconcile",
+           "PersonData"]
+
+log = logging.getLogger(__name__)
+
+CARD_DOCTYPES = ("cccd_front", "cccd_back")
+
+
+@dataclass
+class PersonData:
+    """What an exact source says: field name -> value, and whose ID it is."""
+
+    source: FieldSource
+    values: dict[str, str] = field(default_factory=dict)
+    page: int | None = None
+    folded: set[str] = field(default_factory=set)  # fields compared without diacritics
+
+    @property
+    def citizen_id(self) -> str | None:
+        return self.values.get("citizen_id")
+
+
+def _ddmmyyyy(text: str) -> str | None:
+    if not re.fullmatch(r"\d{8}", text):
+        return None
+    try:
+        return date(int(text[4:]), int(text[2:4]), int(text[:2])).isoformat()
+    except ValueError:
+        return None
+
+
+def parse_cccd_qr(text: str) -> PersonData | None:
+    """The chip card's QR text ``ID|old ID|name|ddmmyyyy|sex|address|issue ddmmyyyy``."""
+    parts = text.split("|")
+    if len(parts) < 7 or not re.fullmatch(r"\d{12}", parts[0]) or check_citizen_id(parts[0]):
+        return None
+    values = {"citizen_id": parts[0], "full_name": parts[2].strip()}
+    if parts[1].strip():
+        values["old_id"] = parts[1].strip()
+    if dob := _ddmmyyyy(parts[3]):
+        values["date_of_birth"] = dob
+    if parts[4] in ("Nam", "Nữ"):
+        values["sex"] = parts[4]
+    if parts[5].strip():
+        values["place_of_residence"] = parts[5].strip()
+    if issued := _ddmmyyyy(parts[6]):
+        values["issue_date"] = issued
+    return PersonData(FieldSource.qr, values)
+
+
+# ---- MRZ (ICAO 9303 TD1: three lines of 30) -------------------------------------------------
+
+_MRZ_FIX = str.maketrans({"«": "<", "‹": "<", "(": "<", "[": "<", "{": "<", "≤": "<"})
+
+
+def _mrz_clean(text: str) -> str:
+    t = text.upper().translate(_MRZ_FIX)
+    return re.sub(r"[^A-Z0-9<]", "", t)
+
+
+def find_mrz(page: PageOCR) -> list[str] | None:
+    """The three MRZ lines of a card back, as OCR read them (lightly cleaned)."""
+    lines = [_mrz_clean(ln.text) for ln in page.lines]
+    for i in range(len(lines) - 2):
+        if lines[i].startswith(("ID", "1D", "I0")) and "VNM" in lines[i][:8]:
+            trio = [lines[i], lines[i + 1], lines[i + 2]]
+            if all(20 <= len(x) <= 34 for x in trio):
+                return trio
+    return None
+
+
+def _yymmdd(s: str, century: int) -> str | None:
+    try:
+        return date(century + int(s[:2]), int(s[2:4]), int(s[4:6])).isoformat()
+    except ValueError:
+        return None
+
+
+def parse_mrz(lines: list[str]) -> PersonData | None:
+    """A TD1 MRZ whose every check digit holds (``mrz`` library), as person data."""
+    from mrz.checker.td1 import TD1CodeChecker
+
+    fixed = [(ln + "<" * 30)[:30] for ln in lines]
+    # The first line's filler after the 12-digit ID is often read short or long.
+    try:
+        checker = TD1CodeChecker("\n".join(fixed))
+    except Exception as e:  # the library raises bare errors on malformed input
+        log.debug("MRZ not parsed: %s", e)
+        return None
+    if not checker:
+        return None
+    f = checker.fields()
+    values: dict[str, str] = {"mrz": "\n".join(fixed)}
+    cid = f.optional_data.replace("<", "")
+    if re.fullmatch(r"\d{12}", cid):
+        values["citizen_id"] = cid
+        century = {"0": 1900, "1": 1900, "2": 2000, "3": 2000}.get(cid[3], 1900)
+        if dob := _yymmdd(f.birth_date, century):
+            values["date_of_birth"] = dob
+    if f.expiry_date.isdigit():
+        if exp := _yymmdd(f.expiry_date, 2000):
+            values["expiry_date"] = exp
+    if f.sex in ("M", "F"):
+        values["sex"] = "Nam" if f.sex == "M" else "Nữ"
+    name = " ".join(x for x in (f.surname, f.name) if x).strip()
+    if name:
+        values["full_name"] = name
+    return PersonData(FieldSource.mrz, values, folded={"full_name"})
+
+
+# ---- applying exact sources ---------------------------------------------------------------
+
+def _same(a: str, b: str, *, folded: bool = False) -> bool:
+    def norm(v: str) -> str:
+        v = re.sub(r"\s*,\s*", ", ", v)
+        v = re.sub(r"\s+", " ", v).strip().casefold()
+        return fold(v) if folded else v
+
+    return norm(a) == norm(b)
+
+
+def _take_exact(f: ExtractedField, value: str, src: PersonData) -> None:
+    """Cross-check one field with an exact source's value."""
+    folded = f.name in src.folded
+    if f.value is not None and _same(f.value, value, folded=folded):
+        f._evidence["exact_agree"] = 1.0
+        if not folded and f.value != value:
+            # Same text; the exact source has the diacritics and the spelling right.
+            f.readings.append(Reading(value=f.value, source=f.source, confidence=f.confidence))
+            f.value = value
+            f.source = src.source
+        return
+    if folded:
+        # The MRZ carries names without diacritics: it can confirm a reading, not replace it.
+        if f.value is not None:
+            f._evidence["exact_disagree"] = 1.0
+            f.readings.append(Reading(value=value, source=src.source, confidence=1.0))
+        return
+    if f.value is not None:
+        f.readings.append(Reading(value=f.value, source=f.source, confidence=f.confidence))
+        f._evidence["ocr_differs"] = 1.0
+    f.value = value
+    f.source = src.source
+    f.problems = []
+    f.status = FieldStatus.review
+    if src.page is not None:
+        f.page = src.page
+    f._evidence["exact_source"] = 1.0
+
+
+def _exact_sources(doc: ExtractedDocument, pages: list[PageOCR]) -> list[PersonData]:
+    found: list[PersonData] = []
+    for i in doc.pages:
+        for code in pages[i].codes:
+            pd = parse_cccd_qr(code.text) if code.format == "QRCode" else None
+            if pd:
+                pd.page = i
+                found.append(pd)
+        if doc.doctype == "cccd_back":
+            trio = find_mrz(pages[i])
+            pd = parse_mrz(trio) if trio else None
+            if pd:
+                pd.page = i
+                found.append(pd)
+    return found
+
+
+def apply_exact_sources(docs: list[ExtractedDocument], pages: list[PageOCR]) -> None:
+    """QR codes and MRZs of the dossier's cards cross-check (and, where read, supply) the
+    cards' fields; a receipt's barcode supplies its dossier code."""
+    per_doc = [_exact_sources(d, pages) for d in docs]
+    by_id: dict[str, list[PersonData]] = {}
+    for found in per_doc:
+        for pd in found:
+            if pd.citizen_id:
+                by_id.setdefault(pd.citizen_id, []).append(pd)
+    for d, own in zip(docs, per_doc, strict=True):
+        if d.doctype == "receipt_appointment":
+            _receipt_code(d, pages)
+            continue
+        if d.doctype not in CARD_DOCTYPES:
+            continue
+        cid_field = d.field("citizen_id")
+        cid = cid_field.value if cid_field else None
+        sources = list(own)
+        if cid and cid in by_id:
+            sources += [s for s in by_id[cid] if s not in sources]
+        elif not own and len(by_id) == 1:
+            # A card back without a readable code, in a dossier of one person's card.
+            sources = next(iter(by_id.values()))
+        # Exact sources first in the order QR, MRZ: the QR has diacritics.
+        sources.sort(key=lambda s: s.source != FieldSource.qr)
+        for f in d.fields:
+            for src in sources:
+                value = src.values.get(f.name)
+                if value is None:
+                    continue
+                if f.source in (FieldSource.qr, FieldSource.mrz) and f.source != src.source:
+                    if _same(f.value or "", value, folded=f.name in src.folded):
+                        f._evidence["exact_agree"] = 1.0
+                    else:
+                        f._evidence["exact_disagree"] = 1.0
+                        f.readings.append(Reading(value=value, source=src.source,
+                                                  confidence=1.0))
+                    continue
+                _take_exact(f, value, src)
+
+
+_CODE_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.H\d{2}-\d{6}-\d{4}$")
+
+
+def _receipt_code(d: ExtractedDocument, pages: list[PageOCR]) -> None:
+    f = d.field("dossier_code")
+    if f is None:
+        return
+    codes = [c.text for i in d.pages for c in pages[i].codes if _CODE_RE.match(c.text)]
+    if not codes:
+        return
+    src = PersonData(FieldSource.barcode, {"dossier_code": codes[0]})
+    _take_exact(f, codes[0], src)
+
+
+# ---- one person on several documents ------------------------------------------------------
+
+# Which fields of a document describe one person: (ID field, name field, date-of-birth field).
+PERSON_FIELDS: dict[str, list[tuple[str, str, str | None]]] = {
+    "cccd_front": [("citizen_id", "full_name", "date_of_birth")],
+    "birth_registration": [("declarant_id", "declarant_name", None),
+                           ("father_id", "father_name", None),
+                           ("mother_id", "mother_name", None)],
+    "marriage_registration": [("wife_id", "wife_name", "wife_date_of_birth"),
+                              ("husband_id", "husband_name", "husband_date_of_birth")],
+    "receipt_appointment": [("applicant_id", "applicant_name", None)],
+    "power_of_attorney": [("grantor_id", "grantor_name", None),
+                          ("grantee_id", "grantee_name", None)],
+    "enterprise_registration": [("representative_id", "legal_representative", None)],
+    "residence_confirmation": [("citizen_id", "full_name", "date_of_birth")],
+    "application_letter": [("citizen_id", "full_name", "date_of_birth")],
+    "birth_certificate_extract": [],
+}
+
+
+def _diacritics(v: str) -> int:
+    return sum(1 for a, b in zip(v, fold(v), strict=False) if a.lower() != b)
+
+
+def reconcile(docs: list[ExtractedDocument]) -> None:
+    """The same ID number on several documents of a dossier is the same person: their names
+    and dates of birth must agree. Agreeing readings confirm each other (the one with
+    diacritics wins); disagreeing ones go to review with every reading shown."""
+    people: dict[str, list[tuple[int, ExtractedField | None, ExtractedField | None]]] = {}
+    for di, d in enumerate(docs):
+        for id_name, name_name, dob_name in PERSON_FIELDS.get(d.doctype, []):
+            idf = d.field(id_name)
+            if idf is None or idf.value is None or idf.problems:
+                continue
+            people.setdefault(idf.value, []).append(
+                (di, d.field(name_name), d.field(dob_name) if dob_name else None))
+    for _cid, group in people.items():
+        if len({di for di, _, _ in group}) < 2:
+            continue
+        for slot, folded in ((1, True), (2, False)):
+            fields = [g[slot] for g in group if g[slot] is not None and g[slot].value]
+            if len(fields) < 2:
+                continue
+            values = [f.value for f in fields]
+            if all(_same(values[0], v, folded=folded) for v in values[1:]):
+                best = max(values, key=_diacritics)
+                for f in fields:
+                    f._evidence["doc_agree"] = 1.0
+                    if slot == 1 and f.value != best and not _same(f.value, best):
+                        f.readings.append(Reading(value=f.value, source=f.source,
+                                                  confidence=f.confidence))
+                        f.value = best if not f.value.isupper() else best.upper()
+                        f.source = FieldSource.reconciled
+            else:
+                for f in fields:
+                    f._evidence["doc_disagree"] = 1.0
+                    for other in fields:
+                        if other is not f and not _same(other.value, f.value):
+                            doc = docs[next(di for di, *rest in group
+                                            if other in rest)].doctype
+                            f.readings.append(Reading(value=other.value, source=other.source,
+                                                      confidence=other.confidence,
+                                                      document=doc))
