@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from extraction.classify import UNKNOWN, classify_page, split_pages
-from extraction.doctypes import DoctypeDef, load_doctypes
+from extraction.doctypes import DoctypeDef, generic_identity, load_doctypes
 from extraction.fields import extract_fields, find_citizen_ids
 from extraction.layout import page_rows
 from models.ocr import PageOCR
@@ -24,6 +24,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     cross-check them with the exact sources the documents carry (QR codes, MRZ, barcodes)
     and with each other; give each value its calibrated confidence and decide which are
     accepted. ``review_threshold`` overrides the calibrated rule's threshold."""
+    from extraction.addresses import annotate_addresses
     from extraction.confidence import apply_calibration, load_calibrator
     from extraction.sources import apply_exact_sources, reconcile
 
@@ -33,12 +34,20 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     for doctype, idxs, conf in split_pages(classes):
         rows = [r for i in idxs for r in page_rows(pages[i], i)]
         d = by_id.get(doctype)
-        fields = extract_fields(d, rows) if d else []
+        if d is not None:
+            fields = extract_fields(d, rows, page_sizes={i: (pages[i].width, pages[i].height)
+                                                         for i in idxs})
+        else:
+            # A form we have no definition for still names its person.
+            fields = extract_fields(generic_identity(), rows)
+            for f in fields:
+                f._evidence["generic"] = 1.0
         doc = ExtractedDocument(doctype=doctype, title=d.title if d else "Không xác định",
                                 pages=idxs, classification_confidence=conf, fields=fields)
         out.append(doc)
     apply_exact_sources(out, pages)
     reconcile(out)
+    annotate_addresses(out, {(d.id, f.name): f.type for d in doctypes for f in d.fields})
     apply_calibration(out, load_calibrator(str(calibration) if calibration else None),
                       threshold=review_threshold)
     return out

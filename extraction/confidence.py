@@ -35,7 +35,7 @@ FEATURES: tuple[str, ...] = (
     "below", "wrapped", "label_exact", "label_tokens", "unused_share", "value_len_log",
     "odd_chars", "class_conf",
     "exact_source", "exact_agree", "exact_disagree", "doc_agree", "doc_disagree",
-    "check_ok", "check_bad",
+    "check_ok", "check_bad", "addr_units", "ocr_differs",
     *(f"type_{t}" for t in FIELD_TYPES),
     *(f"ocr_x_{t}" for t in FIELD_TYPES),
 )
@@ -135,5 +135,7 @@ def apply_calibration(docs: list[ExtractedDocument], calibrator: Calibrator | No
             else:
                 limit = 0.8 if threshold is None else threshold
             disagree = f._evidence.get("exact_disagree") or f._evidence.get("doc_disagree")
-            ok = not f.problems and not disagree and f.confidence >= limit
+            # Fields of a document no definition matched are read by guesswork: a person looks.
+            generic = f._evidence.get("generic")
+            ok = not f.problems and not disagree and not generic and f.confidence >= limit
             f.status = FieldStatus.accepted if ok else FieldStatus.review

@@ -6,39 +6,79 @@ the built-in ones live in ``extraction/doctypes/``.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from extraction.validators import PARSERS
 from models.errors import DoctypeDefinitionError
 
-__all__ = ["Keyword", "FieldDef", "DoctypeDef", "load_doctypes", "builtin_doctypes"]
+__all__ = ["Keyword", "Position", "FieldDef", "DoctypeDef", "load_doctypes", "builtin_doctypes",
+           "generic_identity"]
 
 
 class Keyword(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     text: str
     weight: float = 1.0
     title: bool = False  # the document's title: a page that has it starts a new document
 
 
+class Position(BaseModel):
+    """Where an unlabelled value sits on the document's first page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line: int | None = None  # the n-th line of text from the top (1 = first); -1 = last line
+    # Everything inside a box, in fractions of the page: [left, top, right, bottom].
+    region: tuple[float, float, float, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Position:
+        if (self.line is None) == (self.region is None):
+            raise ValueError("give a position either a `line` (1 = the first line of text) "
+                             "or a `region` [left, top, right, bottom] in fractions of the page")
+        if self.line == 0:
+            raise ValueError("`line` counts from 1 (the top line); -1 is the last line")
+        if self.region is not None:
+            x0, y0, x1, y1 = self.region
+            if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+                raise ValueError("a region is [left, top, right, bottom], each between 0 and 1, "
+                                 "left < right and top < bottom, e.g. [0, 0, 1, 0.2]")
+        return self
+
+
 class FieldDef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     title: str = ""
-    labels: list[str] = Field(min_length=1)
+    labels: list[str] = Field(default_factory=list)
     type: str = "text"
     required: bool = False
     citizen: bool = False  # the value is a citizen ID: the record is found by it
     key: bool = False  # shown in summaries
     nth: int = 1  # which occurrence of the label, counted after `after`
     after: str | None = None  # search only below this field's label
-    value_position: Literal["right", "below", "right_or_below"] = "right_or_below"
+    value_position: Literal["right", "below", "right_or_below", "above"] = "right_or_below"
     lines: int = 1  # how many rows a value may span (addresses wrap)
     segment: int = 1  # in tables, which cell after the label (split at wide gaps)
+    position: Position | None = None  # an unlabelled value: where it sits on the page
+    pattern: str | None = None  # a regular expression the value must match (group 1 if any)
 
     @field_validator("type")
     @classmethod
@@ -47,8 +87,28 @@ class FieldDef(BaseModel):
             raise ValueError(f"unknown field type {v!r}; known: {', '.join(sorted(PARSERS))}")
         return v
 
+    @field_validator("pattern")
+    @classmethod
+    def _valid_regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"not a valid regular expression ({e}); in YAML, put the "
+                                 f"pattern in single quotes so backslashes stay as written") from e
+        return v
+
+    @model_validator(mode="after")
+    def _findable(self) -> FieldDef:
+        if not self.labels and self.position is None and self.pattern is None:
+            raise ValueError(f"field {self.name!r} cannot be found: give it `labels` (the "
+                             f"printed words before its value), a `position`, or a `pattern`")
+        return self
+
 
 class DoctypeDef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str
     title: str
     keywords: list[Keyword] = Field(min_length=1)
@@ -66,23 +126,75 @@ class DoctypeDef(BaseModel):
         return next((f for f in self.fields if f.name == name), None)
 
 
+def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (a pydantic error location)."""
+    node, line = root, None
+    for key in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) \
+                and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+_FIXES = {
+    "missing": "add it",
+    "extra_forbidden": "remove it, or check its spelling against docs/doctypes.md",
+    "too_short": "give at least one",
+}
+
+
+def _describe(e: ValidationError, root: yaml.Node | None) -> str:
+    out = []
+    for err in e.errors():
+        loc = tuple(err["loc"])
+        where = ".".join(str(x) for x in loc) or "the file"
+        line = _line_of(root, loc)
+        at = f"line {line}: " if line else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        fix = _FIXES.get(err["type"])
+        out.append(f"{at}{where}: {msg}" + (f" ({fix})" if fix else ""))
+    return "; ".join(out)
+
+
 def _load_file(path: Path, text: str) -> DoctypeDef:
     try:
         data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
-        raise DoctypeDefinitionError(f"not valid YAML: {e}", path=str(path)) from e
+        mark = getattr(e, "problem_mark", None)
+        at = f"line {mark.line + 1}: " if mark is not None else ""
+        raise DoctypeDefinitionError(f"{at}not valid YAML ({getattr(e, 'problem', e)}); check "
+                                     f"the indentation and quote values that contain ': ' "
+                                     f"or start with a symbol", path=str(path)) from e
     if not isinstance(data, dict):
         raise DoctypeDefinitionError("a document type is a YAML mapping with id, title, "
                                      "keywords and fields", path=str(path))
     try:
         doctype = DoctypeDef.model_validate(data)
     except ValidationError as e:
-        raise DoctypeDefinitionError(f"invalid document type: {e}", path=str(path)) from e
+        raise DoctypeDefinitionError(f"invalid document type: {_describe(e, root)}",
+                                     path=str(path)) from e
     names = [f.name for f in doctype.fields]
-    for f in doctype.fields:
+    for i, f in enumerate(doctype.fields):
         if f.after and f.after not in names:
-            raise DoctypeDefinitionError(f"field {f.name!r} is placed after unknown field "
-                                         f"{f.after!r}", path=str(path))
+            line = _line_of(root, ("fields", i, "after"))
+            raise DoctypeDefinitionError(f"line {line}: field {f.name!r} is placed after "
+                                         f"unknown field {f.after!r} (use the name of a field "
+                                         f"defined in this file: {', '.join(names)})",
+                                         path=str(path))
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise DoctypeDefinitionError(f"field names must be unique; repeated: "
+                                     f"{', '.join(sorted(dupes))}", path=str(path))
     return doctype
 
 
@@ -94,6 +206,13 @@ def builtin_doctypes() -> tuple[DoctypeDef, ...]:
         if entry.name.endswith((".yaml", ".yml")):
             out.append(_load_file(Path(str(entry)), entry.read_text("utf-8")))
     return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def generic_identity() -> DoctypeDef:
+    """The identity fields read from a document no definition matches."""
+    entry = resources.files("extraction").joinpath("generic").joinpath("identity.yaml")
+    return _load_file(Path(str(entry)), entry.read_text("utf-8"))
 
 
 def load_doctypes(extra_dir: Path | None = None) -> list[DoctypeDef]:

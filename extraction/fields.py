@@ -3,6 +3,7 @@ below it, parse and validate it, and give it a confidence and a page box."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -79,8 +80,11 @@ def _has_content(rd: RowDoc, start: int, end: int) -> bool:
 
 
 def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
-                   review_threshold: float = 0.8) -> list[ExtractedField]:
-    """Every field of ``doctype`` read from ``rows`` (a document's rows, pages in order)."""
+                   review_threshold: float = 0.8,
+                   page_sizes: dict[int, tuple[int, int]] | None = None) -> list[ExtractedField]:
+    """Every field of ``doctype`` read from ``rows`` (a document's rows, pages in order).
+
+    ``page_sizes`` (width, height by page index) places fields defined by a region."""
     matcher = _label_matcher(doctype)
     docs = [row_doc(r) for r in rows]
     labels: list[_Label] = []
@@ -94,9 +98,12 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
     found_at: dict[str, _Label] = {}
     out: list[ExtractedField] = []
     for fdef in doctype.fields:
+        if not fdef.labels:
+            out.append(_unlabelled(fdef, docs, page_sizes or {}))
+            continue
         lab = _pick_label(fdef, labels, found_at)
         if lab is None:
-            out.append(ExtractedField(name=fdef.name, label=fdef.title or fdef.labels[0],
+            out.append(ExtractedField(name=fdef.name, label=_title(fdef),
                                       status=FieldStatus.missing,
                                       problems=["label not found"] if fdef.required else []))
             continue
@@ -108,6 +115,64 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
             f.status = (FieldStatus.accepted
                         if not f.problems and f.confidence >= review_threshold
                         else FieldStatus.review)
+    return out
+
+
+def _title(fdef: FieldDef) -> str:
+    return fdef.title or (fdef.labels[0] if fdef.labels else fdef.name)
+
+
+def _apply_pattern(fdef: FieldDef, raw: str) -> str | None:
+    """The part of ``raw`` the field's pattern matches (its first group, if it has one)."""
+    if not fdef.pattern:
+        return raw
+    m = re.search(fdef.pattern, raw, re.IGNORECASE)
+    if m is None:
+        return None
+    return m.group(1) if m.re.groups else m.group(0)
+
+
+def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
+                page_sizes: dict[int, tuple[int, int]]) -> ExtractedField:
+    """A value found by its place on the first page (or anywhere, by its pattern alone)."""
+    content = [rd for rd in docs if not _is_speck(rd)]
+    chosen: list[RowDoc] = []
+    pos = fdef.position
+    if pos is not None and content:
+        page = content[0].row.page
+        on_page = [rd for rd in content if rd.row.page == page]
+        if pos.line is not None:
+            start = pos.line - 1 if pos.line > 0 else len(on_page) + pos.line
+            if 0 <= start < len(on_page):
+                chosen = on_page[start:start + fdef.lines]
+        elif pos.region is not None and page in page_sizes:
+            w, h = page_sizes[page]
+            x0, y0, x1, y1 = pos.region
+            for rd in on_page:
+                b = rd.row.bbox
+                cx, cy = (b[0] + b[2]) / 2 / w, (b[1] + b[3]) / 2 / h
+                if x0 <= cx <= x1 and y0 <= cy <= y1:
+                    chosen.append(rd)
+    elif pos is None:
+        # A pattern alone: the first row it matches.
+        chosen = next(([rd] for rd in content if _apply_pattern(fdef, rd.doc.text)), [])
+    raw = " ".join(rd.doc.text for rd in chosen).strip()
+    value_text = _apply_pattern(fdef, raw) if raw else None
+    if not value_text:
+        return ExtractedField(name=fdef.name, label=_title(fdef), status=FieldStatus.missing,
+                              problems=["nothing at the field's position"] if fdef.required
+                              else [])
+    parsed = parse_value(fdef.type, value_text)
+    words = [w for rd in chosen for w in rd.row.words if any(ch.isalnum() for ch in w.text)]
+    conf = sum(w.confidence for w in words) / len(words) if words else 0.0
+    out = ExtractedField(name=fdef.name, label=_title(fdef), value=parsed.value, raw=raw,
+                         confidence=round(conf * (1 if parsed.valid else INVALID_PENALTY), 4),
+                         page=chosen[0].row.page,
+                         bbox=union_box([w.bbox for w in words]) if words else None,
+                         status=FieldStatus.review if parsed.value is not None
+                         else FieldStatus.missing, problems=parsed.problems)
+    out._evidence.update(evidence_base(fdef.type, words, parsed, value_text))
+    out._evidence.update(ocr_mean=conf, wrapped=float(len(chosen) > 1))
     return out
 
 
@@ -131,7 +196,13 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     rd = docs[lab.row]
     later = [x.start for x in by_row.get(lab.row, []) if x.start >= lab.end]
     s, e = _value_tokens(rd, lab.end, min(later) if later else len(rd.doc), fdef.segment)
-    if _has_content(rd, s, e) and fdef.value_position != "below":
+    if fdef.value_position == "above":
+        prev = lab.row - 1
+        while prev > 0 and _is_speck(docs[prev]) and not by_row.get(prev):
+            prev -= 1
+        if prev >= 0 and not by_row.get(prev) and docs[prev].row.page == rd.row.page:
+            parts.append((docs[prev], 0, len(docs[prev].doc)))
+    elif _has_content(rd, s, e) and fdef.value_position != "below":
         parts.append((rd, s, e))
     elif fdef.value_position != "right" and lab.row + 1 < len(docs):
         nxt = lab.row + 1
@@ -161,10 +232,17 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
             parts.append((nd, 0, len(nd.doc)))
             prev, taken, nxt = nd.row, taken + 1, nxt + 1
     if not parts:
-        return ExtractedField(name=fdef.name, label=fdef.title or fdef.labels[0],
+        return ExtractedField(name=fdef.name, label=_title(fdef),
                               status=FieldStatus.missing, problems=["no value next to the label"])
     raw = " ".join(p[0].doc[p[1]:p[2]].text for p in parts).strip()
-    parsed = parse_value(fdef.type, raw)
+    matched = _apply_pattern(fdef, raw)
+    if matched is None:
+        return ExtractedField(name=fdef.name, label=_title(fdef), raw=raw,
+                              status=FieldStatus.missing,
+                              problems=["the text by the label does not match the pattern"])
+    parsed = parse_value(fdef.type, matched)
+    if fdef.pattern:
+        parsed.used_chars = None  # counted in the matched part, not in the row
     words = _words_used(parts, parsed)
     conf = sum(w.confidence for w in words) / len(words) if words else 0.0
     mean_conf = conf
@@ -172,7 +250,7 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
         conf *= INVALID_PENALTY
     page = parts[0][0].row.page
     bbox = union_box([w.bbox for w in words if True]) if words else None
-    out = ExtractedField(name=fdef.name, label=fdef.title or fdef.labels[0], value=parsed.value,
+    out = ExtractedField(name=fdef.name, label=_title(fdef), value=parsed.value,
                          raw=raw, confidence=round(max(0.0, min(1.0, conf)), 4), page=page,
                          bbox=bbox,
                          status=FieldStatus.review if parsed.value is not None

@@ -16,7 +16,7 @@ from importlib import resources
 from extraction.text import collapse_ws, fold, repair_digits
 
 __all__ = ["Parsed", "PARSERS", "parse_value", "province_codes", "check_citizen_id",
-           "parse_date"]
+           "parse_date", "parse_money"]
 
 
 @dataclass
@@ -69,22 +69,53 @@ def _citizen_id(raw: str) -> Parsed:
 
 _DATE_NUM = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})")
 _DATE_WORDS = re.compile(r"ngay\s*(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})")
+_DATE_SHORT = re.compile(r"\b(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2})\b")
+_MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                           "aug", "sep", "oct", "nov", "dec"))}
+_DATE_MONTH = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s*[ .\-/]?\s*(jan|feb|mar|apr|may|jun|jul|aug|"
+                         r"sep|oct|nov|dec)[a-z]*\.?\s*[ .\-/,]?\s*(\d{4})\b")
+_DATE_MONTH_FIRST = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+                               r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b")
+
+
+def _date_match(text: str) -> tuple[int, int, int, int] | None:
+    """(day, month, year, end) of the first date in the usual notations."""
+    m = _DATE_NUM.search(text)
+    if m:
+        return int(m[1]), int(m[2]), int(m[3]), m.end()
+    folded = fold(text)
+    m = _DATE_WORDS.search(folded)
+    if m:
+        return int(m[1]), int(m[2]), int(m[3]), m.end()
+    m = _DATE_MONTH.search(folded)
+    if m:
+        return int(m[1]), _MONTHS[m[2]], int(m[3]), m.end()
+    m = _DATE_MONTH_FIRST.search(folded)
+    if m:
+        return int(m[2]), _MONTHS[m[1]], int(m[3]), m.end()
+    m = _DATE_SHORT.search(text)
+    if m:
+        # Two-digit years: the nearest century that is not in the future by much.
+        yy = int(m[3])
+        year = 2000 + yy if yy <= (date.today().year % 100) + 10 else 1900 + yy
+        return int(m[1]), int(m[2]), year, m.end()
+    return None
 
 
 def parse_date(raw: str) -> Parsed:
+    """Dates as dd/mm/yyyy (or . -), dd-mm-yy, 25 DEC 2018, December 25, 2018 and
+    "ngày 25 tháng 12 năm 2018"; the value is ISO yyyy-mm-dd."""
     text = repair_digits_in_numbers(raw)
-    m = _DATE_NUM.search(text)
-    if m is None:
-        m = _DATE_WORDS.search(fold(text))
-    if m is None:
+    found = _date_match(text)
+    if found is None:
         return Parsed(None, ["no date found"])
-    d, mo, y = (int(x) for x in m.groups())
+    d, mo, y, end = found
     try:
         value = date(y, mo, d)
     except ValueError:
         return Parsed(f"{y:04d}-{mo:02d}-{d:02d}", ["not a real calendar date"])
     problems = [] if 1900 <= y <= 2100 else ["the year is implausible"]
-    return Parsed(value.isoformat(), problems, used_chars=m.end())
+    return Parsed(value.isoformat(), problems, used_chars=end)
 
 
 def repair_digits_in_numbers(text: str) -> str:
@@ -187,6 +218,38 @@ def _number(raw: str) -> Parsed:
     return Parsed(text, used_chars=m.end())
 
 
+_MONEY = re.compile(r"\d[\d.,' ]*\d|\d")
+
+
+def parse_money(raw: str) -> Parsed:
+    """An amount: 1.500.000 đồng, 1,500,000 VND, $12.50, 12,50 €. The value is a plain
+    decimal (``1500000``, ``12.50``); the currency, when written, is not part of it."""
+    m = _MONEY.search(repair_digits_in_numbers(raw))
+    if not m:
+        return Parsed(None, ["no amount found"])
+    text = m.group(0).replace(" ", "").replace("'", "")
+    dot, comma = text.rfind("."), text.rfind(",")
+    if dot >= 0 and comma >= 0:
+        dec = "." if dot > comma else ","
+    elif dot >= 0 or comma >= 0:
+        sep = "." if dot >= 0 else ","
+        groups = text.split(sep)
+        # 1.500.000 or 1,500: thousands; 12.50 or 12,5: decimals.
+        thousands = len(groups) > 2 or len(groups[-1]) == 3
+        dec = None if thousands else sep
+    else:
+        dec = None
+    if dec is None:
+        value = re.sub(r"[.,]", "", text)
+    else:
+        whole, _, frac = text.rpartition(dec)
+        value = re.sub(r"[.,]", "", whole) + "." + frac
+    value = value.lstrip("0") or "0"
+    if value.startswith("."):
+        value = "0" + value
+    return Parsed(value, used_chars=m.end())
+
+
 def _code(raw: str) -> Parsed:
     """Document numbers and dossier codes: the first token with digits, e.g. 123/TLKS-BS."""
     m = re.search(r"[\w.\-/]*\d[\w.\-/]*", raw)
@@ -205,6 +268,7 @@ PARSERS = {
     "phone": _digits(9, 11, "a phone number"),
     "enterprise_code": _digits(10, 13, "an enterprise code"),
     "number": _number,
+    "money": parse_money,
     "code": _code,
 }
 
