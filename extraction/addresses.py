@@ -5,22 +5,33 @@ from __future__ import annotations
 
 import logging
 
+from extraction.text import fold
 from models.records import ExtractedDocument, ExtractedField
 
-__all__ = ["address_codes", "annotate_addresses"]
+__all__ = ["address_codes", "annotate_addresses", "normalize_address"]
 
 log = logging.getLogger(__name__)
 
 
-def address_codes(text: str) -> tuple[dict[str, str], float]:
-    """Official codes of the units an address names, and the share of its levels found.
+def _similar(a: str, b: str) -> bool:
+    from difflib import SequenceMatcher
 
-    Old three-level addresses (ward, district, province) are tried first; an address with no
-    district is read as a 2025 two-level one (ward, province)."""
+    fa, fb = fold(a).replace(" ", ""), fold(b).replace(" ", "")
+    return SequenceMatcher(None, fa, fb).ratio() >= 0.85
+
+
+def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
+    """The address with its administrative units spelt as officially named, their codes, and
+    the share of its levels placed.
+
+    Old three-level addresses (ward, district, province) are tried first, then the 2025
+    two-level ones (ward, province). The units replace the address's last comma-separated
+    parts only when each of those parts is close to the unit's name (OCR slips, lost
+    diacritics); the street part is kept as read."""
     from vietnamadminunits import parse_address
 
-    best: dict[str, str] = {}
-    best_share = 0.0
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    best: tuple[str, dict[str, str], float] = (text, {}, 0.0)
     for mode, levels in (("LEGACY", ("ward", "district", "province")),
                          ("FROM_2025", ("ward", "province"))):
         try:
@@ -28,19 +39,36 @@ def address_codes(text: str) -> tuple[dict[str, str], float]:
         except Exception as e:  # the parser raises plain errors on text it cannot place
             log.debug("address not parsed (%s): %s", mode, e)
             continue
+        names = [getattr(unit, lv, None) for lv in levels]
         codes = {lv: str(getattr(unit, f"{lv}_code")) for lv in levels
                  if getattr(unit, f"{lv}_code", None)}
         share = len(codes) / len(levels)
-        if share > best_share:
-            best = {**codes, "units": "legacy" if mode == "LEGACY" else "2025"}
-            best_share = share
-        if share == 1.0:
-            break
-    return best, best_share
+        if share < 1.0:
+            if share > best[2]:
+                best = (text, {**codes, "units": _UNITS[mode]}, share)
+            continue
+        tail = parts[-len(levels):]
+        if len(tail) == len(levels) and all(_similar(p, n) for p, n in zip(tail, names,
+                                                                              strict=True)):
+            value = ", ".join(parts[:-len(levels)] + [str(n) for n in names])
+            return value, {**codes, "units": _UNITS[mode]}, 1.0
+        if share > best[2]:
+            best = (text, {**codes, "units": _UNITS[mode]}, share * 0.5)
+    return best
+
+
+_UNITS = {"LEGACY": "legacy", "FROM_2025": "2025"}
+
+
+def address_codes(text: str) -> tuple[dict[str, str], float]:
+    """Official codes of the units an address names, and the share of its levels placed."""
+    _, codes, share = normalize_address(text)
+    return codes, share
 
 
 def annotate_addresses(docs: list[ExtractedDocument], kinds: dict[tuple[str, str], str]) -> None:
-    """Codes for every address value found; how much of it was placed is scoring evidence."""
+    """Official spelling and codes for every address found; how much of it was placed is
+    scoring evidence."""
     for d in docs:
         for f in d.fields:
             if kinds.get((d.doctype, f.name)) == "address" and f.value:
@@ -48,6 +76,9 @@ def annotate_addresses(docs: list[ExtractedDocument], kinds: dict[tuple[str, str
 
 
 def _annotate(f: ExtractedField) -> None:
-    codes, share = address_codes(f.value or "")
+    value, codes, share = normalize_address(f.value or "")
     f.codes = codes
     f._evidence["addr_units"] = share
+    if value != f.value:
+        f._evidence["addr_fixed"] = 1.0
+        f.value = value

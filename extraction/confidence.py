@@ -35,7 +35,8 @@ FEATURES: tuple[str, ...] = (
     "below", "wrapped", "label_exact", "label_tokens", "unused_share", "value_len_log",
     "odd_chars", "class_conf",
     "exact_source", "exact_agree", "exact_disagree", "doc_agree", "doc_disagree",
-    "check_ok", "check_bad", "addr_units", "ocr_differs",
+    "folded_agree", "ascii_letters",
+    "check_ok", "check_bad", "addr_units", "addr_fixed", "ocr_differs", "generic",
     *(f"type_{t}" for t in FIELD_TYPES),
     *(f"ocr_x_{t}" for t in FIELD_TYPES),
 )
@@ -47,6 +48,7 @@ def evidence_base(kind: str, words: list, parsed, raw: str) -> dict[str, float]:
     value = parsed.value or ""
     used = parsed.used_chars if parsed.used_chars is not None else len(raw)
     odd = sum(not (ch.isalnum() or ch in " ,./-:") for ch in value)
+    letters = [ch for ch in value if ch.isalpha()]
     return {
         "ocr_min": min(confs) if confs else 0.0,
         "ocr_low_share": sum(c < 0.8 for c in confs) / len(confs) if confs else 1.0,
@@ -56,12 +58,17 @@ def evidence_base(kind: str, words: list, parsed, raw: str) -> dict[str, float]:
         "unused_share": max(0.0, 1.0 - used / len(raw)) if raw else 0.0,
         "value_len_log": math.log1p(len(value)),
         "odd_chars": min(1.0, odd / max(1, len(value)) * 5),
+        # Vietnamese words nearly always carry diacritics: text with none has probably lost them.
+        "ascii_letters": float(len(letters) >= 4 and all(ch.isascii() for ch in letters)),
         f"type_{kind}": 1.0,
     }
 
 
 def features_of(f: ExtractedField) -> list[float]:
     ev = dict(f._evidence)
+    letters = [ch for ch in (f.value or "") if ch.isalpha()]
+    # Of the value as it stands (an exact source may have replaced the OCR reading).
+    ev["ascii_letters"] = float(len(letters) >= 4 and all(ch.isascii() for ch in letters))
     mean = ev.get("ocr_mean", 0.0)
     for t in FIELD_TYPES:
         if ev.get(f"type_{t}"):

@@ -13,6 +13,7 @@ from extraction.confidence import evidence_base
 from extraction.doctypes import DoctypeDef, FieldDef
 from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
+from extraction.text import fold, nfc
 from extraction.validators import Parsed, check_citizen_id, parse_value
 from models.ocr import union_box
 from models.records import ExtractedField, FieldStatus
@@ -99,9 +100,13 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
     out: list[ExtractedField] = []
     for fdef in doctype.fields:
         if not fdef.labels:
-            out.append(_unlabelled(fdef, docs, page_sizes or {}))
+            out.append(_unlabelled(fdef, docs, page_sizes or {}, set(by_row)))
             continue
         lab = _pick_label(fdef, labels, found_at)
+        if lab is None and fdef.pattern:
+            # No label printed (another layout): the pattern alone may still find it.
+            out.append(_unlabelled(fdef, docs, page_sizes or {}, set(by_row)))
+            continue
         if lab is None:
             out.append(ExtractedField(name=fdef.name, label=_title(fdef),
                                       status=FieldStatus.missing,
@@ -123,19 +128,31 @@ def _title(fdef: FieldDef) -> str:
 
 
 def _apply_pattern(fdef: FieldDef, raw: str) -> str | None:
-    """The part of ``raw`` the field's pattern matches (its first group, if it has one)."""
+    """The part of ``raw`` the field's pattern matches (its first group, if it has one).
+
+    The pattern is tried on the text as read, then without diacritics (OCR often loses
+    them): a pattern written with or without them finds the value either way."""
     if not fdef.pattern:
         return raw
-    m = re.search(fdef.pattern, raw, re.IGNORECASE)
+    text = nfc(raw)
+    m = re.search(fdef.pattern, text, re.IGNORECASE)
     if m is None:
-        return None
-    return m.group(1) if m.re.groups else m.group(0)
+        folded = fold(text)
+        if len(folded) != len(text):
+            return None
+        m = re.search(fold(fdef.pattern), folded, re.IGNORECASE)
+        if m is None:
+            return None
+    g = 1 if m.re.groups else 0
+    return text[m.start(g):m.end(g)]
 
 
 def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
-                page_sizes: dict[int, tuple[int, int]]) -> ExtractedField:
+                page_sizes: dict[int, tuple[int, int]],
+                label_rows: set[int] | None = None) -> ExtractedField:
     """A value found by its place on the first page (or anywhere, by its pattern alone)."""
     content = [rd for rd in docs if not _is_speck(rd)]
+    labelled = {id(docs[i]) for i in (label_rows or set())}
     chosen: list[RowDoc] = []
     pos = fdef.position
     if pos is not None and content:
@@ -154,8 +171,17 @@ def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
                 if x0 <= cx <= x1 and y0 <= cy <= y1:
                     chosen.append(rd)
     elif pos is None:
-        # A pattern alone: the first row it matches.
-        chosen = next(([rd] for rd in content if _apply_pattern(fdef, rd.doc.text)), [])
+        # A pattern alone: the first row it matches, and the rows a long value wraps onto.
+        at = next((i for i, rd in enumerate(content) if _apply_pattern(fdef, rd.doc.text)),
+                  None)
+        if at is not None:
+            chosen = [content[at]]
+            for rd in content[at + 1:at + fdef.lines]:
+                prev = chosen[-1].row
+                if rd.row.page != prev.page or id(rd) in labelled or \
+                        rd.row.bbox[1] - prev.bbox[3] > 1.2 * max(prev.height, 1):
+                    break
+                chosen.append(rd)
     raw = " ".join(rd.doc.text for rd in chosen).strip()
     value_text = _apply_pattern(fdef, raw) if raw else None
     if not value_text:
@@ -194,6 +220,16 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
                 by_row: dict[int, list[_Label]], review_threshold: float) -> ExtractedField:
     parts: list[tuple[RowDoc, int, int]] = []
     rd = docs[lab.row]
+    # A bilingual label ("Ngày cấp / Date of issue") can match as two labels of the same
+    # field: the value starts after the last of them.
+    end = lab.end
+    for other in sorted(by_row.get(lab.row, []), key=lambda x: x.start):
+        if other.key == lab.key and other.start >= end and \
+                not _has_content(rd, end, other.start):
+            end = other.end
+    lab = _Label(lab.row, lab.key, lab.start, end)
+    # The label's column: values below it start no further left than about the label does.
+    col_x = rd.row.words[rd.word_of_token[lab.start]].bbox[0] - 2 * max(rd.row.height, 10)
     later = [x.start for x in by_row.get(lab.row, []) if x.start >= lab.end]
     s, e = _value_tokens(rd, lab.end, min(later) if later else len(rd.doc), fdef.segment)
     if fdef.value_position == "above":
@@ -205,31 +241,27 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     elif _has_content(rd, s, e) and fdef.value_position != "below":
         parts.append((rd, s, e))
     elif fdef.value_position != "right" and lab.row + 1 < len(docs):
-        nxt = lab.row + 1
-        # A stray colon or speck can sit on a row of its own between a label and its value.
-        while nxt + 1 < len(docs) and _is_speck(docs[nxt]) and not by_row.get(nxt):
-            nxt += 1
-        nd = docs[nxt]
-        starts = [x.start for x in by_row.get(nxt, [])]
-        first_label = min(starts) if starts else len(nd.doc)
-        if first_label > 0 and _has_content(nd, 0, first_label):
-            s2, e2 = _value_tokens(nd, 0, first_label, 1)
-            parts.append((nd, s2, e2))
-    # Long values wrap onto the next rows, which carry no label of their own.
+        below = _value_below(lab, docs, by_row, col_x)
+        if below is not None:
+            parts.append(below)
+    # Long values wrap onto the next rows, which carry no label of their own (in the
+    # value's column: a card's photo column beside it may have labels of its own).
     if parts and fdef.lines > 1:
         last_row = docs.index(parts[-1][0])
         taken, nxt = 1, last_row + 1
         prev = docs[last_row].row
         while taken < fdef.lines and nxt < len(docs):
             nd = docs[nxt]
-            if by_row.get(nxt) or nd.row.page != prev.page:
+            start = _column_start(nd, col_x)
+            if any(x.start >= start for x in by_row.get(nxt, [])) or nd.row.page != prev.page:
                 break
-            if _is_speck(nd):
+            if _is_speck(nd) or not _has_content(nd, start, len(nd.doc)):
                 nxt += 1
                 continue
             if nd.row.bbox[1] - prev.bbox[3] > 1.2 * max(prev.height, 1):
                 break
-            parts.append((nd, 0, len(nd.doc)))
+            if start < len(nd.doc):
+                parts.append((nd, start, len(nd.doc)))
             prev, taken, nxt = nd.row, taken + 1, nxt + 1
     if not parts:
         return ExtractedField(name=fdef.name, label=_title(fdef),
@@ -275,6 +307,48 @@ def _folded_labels(fdef: FieldDef) -> set[str]:
 @lru_cache(maxsize=512)
 def _fold_labels(labels: tuple[str, ...]) -> set[str]:
     return {" ".join(t.norm_ for t in text_doc(label) if t.is_alpha) for label in labels}
+
+
+def _column_start(rd: RowDoc, col_x: float) -> int:
+    """First token of a row whose word reaches into the column starting at ``col_x``."""
+    for t in range(len(rd.doc)):
+        if rd.row.words[rd.word_of_token[t]].bbox[2] > col_x:
+            return t
+    return len(rd.doc)
+
+
+def _value_below(lab: _Label, docs: list[RowDoc], by_row: dict[int, list[_Label]],
+                 col_x: float) -> tuple[RowDoc, int, int] | None:
+    """The value on the row under a label, in the label's column. A label printed on two
+    lines ("Có giá trị đến /" over "Date of expiry:") is followed to its second line."""
+    nxt = lab.row + 1
+    for _ in range(4):
+        # A stray colon or speck can sit on a row of its own between a label and its value.
+        while nxt + 1 < len(docs) and _is_speck(docs[nxt]) and not by_row.get(nxt):
+            nxt += 1
+        if nxt >= len(docs) or docs[nxt].row.page != docs[lab.row].row.page:
+            return None
+        nd = docs[nxt]
+        start = _column_start(nd, col_x)
+        if not _has_content(nd, start, len(nd.doc)):
+            # Only the other column (a card's photo side) on this row: look further down.
+            nxt += 1
+            continue
+        here = sorted((x for x in by_row.get(nxt, []) if x.start >= start),
+                      key=lambda x: x.start)
+        if here and here[0].key == lab.key and not _has_content(nd, start, here[0].start):
+            start = here[0].end
+            here = [x for x in here[1:] if x.start >= start]
+            first_label = here[0].start if here else len(nd.doc)
+            if not _has_content(nd, start, first_label):
+                nxt += 1
+                continue
+        first_label = here[0].start if here else len(nd.doc)
+        if first_label > start and _has_content(nd, start, first_label):
+            s2, e2 = _value_tokens(nd, start, first_label, 1)
+            return nd, s2, e2
+        return None
+    return None
 
 
 def _words_used(parts: list[tuple[RowDoc, int, int]], parsed: Parsed):

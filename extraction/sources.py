@@ -80,6 +80,21 @@ def _mrz_clean(text: str) -> str:
     return re.sub(r"[^A-Z0-9<]", "", t)
 
 
+_TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2",
+                           "S": "5", "B": "8", "G": "6", "T": "7"})
+_TO_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "5": "S", "8": "B", "6": "G"})
+
+
+def _fix_positions(lines: list[str]) -> list[str]:
+    """Undo OCR's letter/digit swaps where TD1 says which one a position holds."""
+    l1, l2, l3 = ((ln + "<" * 30)[:30] for ln in lines)
+    l1 = l1[:5] + l1[5:].translate(_TO_DIGIT)
+    l2 = (l2[:7].translate(_TO_DIGIT) + l2[7] + l2[8:15].translate(_TO_DIGIT) + l2[15:18]
+          + l2[18:29] + l2[29:].translate(_TO_DIGIT))
+    l3 = l3.translate(_TO_LETTER)
+    return [l1, l2, l3]
+
+
 def find_mrz(page: PageOCR) -> list[str] | None:
     """The three MRZ lines of a card back, as OCR read them (lightly cleaned)."""
     lines = [_mrz_clean(ln.text) for ln in page.lines]
@@ -102,8 +117,7 @@ def parse_mrz(lines: list[str]) -> PersonData | None:
     """A TD1 MRZ whose every check digit holds (``mrz`` library), as person data."""
     from mrz.checker.td1 import TD1CodeChecker
 
-    fixed = [(ln + "<" * 30)[:30] for ln in lines]
-    # The first line's filler after the 12-digit ID is often read short or long.
+    fixed = _fix_positions(lines)
     try:
         checker = TD1CodeChecker("\n".join(fixed))
     except Exception as e:  # the library raises bare errors on malformed input
@@ -145,7 +159,8 @@ def _take_exact(f: ExtractedField, value: str, src: PersonData) -> None:
     """Cross-check one field with an exact source's value."""
     folded = f.name in src.folded
     if f.value is not None and _same(f.value, value, folded=folded):
-        f._evidence["exact_agree"] = 1.0
+        # A name without diacritics (MRZ) confirms the letters, not the diacritics.
+        f._evidence["folded_agree" if folded else "exact_agree"] = 1.0
         if not folded and f.value != value:
             # Same text; the exact source has the diacritics and the spelling right.
             f.readings.append(Reading(value=f.value, source=f.source, confidence=f.confidence))
@@ -174,7 +189,7 @@ def _exact_sources(doc: ExtractedDocument, pages: list[PageOCR]) -> list[PersonD
     found: list[PersonData] = []
     for i in doc.pages:
         for code in pages[i].codes:
-            pd = parse_cccd_qr(code.text) if code.format == "QRCode" else None
+            pd = parse_cccd_qr(code.text) if code.format.startswith("QR") else None
             if pd:
                 pd.page = i
                 found.append(pd)

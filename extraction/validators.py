@@ -258,6 +258,20 @@ def _code(raw: str) -> Parsed:
     return Parsed(m.group(0).strip(".-/"), used_chars=m.end())
 
 
+def _mrz(raw: str) -> Parsed:
+    """The three 30-character lines of an ID card's machine-readable zone, check digits held."""
+    from extraction.sources import parse_mrz
+
+    text = re.sub(r"[^A-Z0-9<]", "", raw.upper().replace("«", "<"))
+    if len(text) < 80:
+        return Parsed(None, ["no machine-readable zone found"])
+    lines = [text[:30], text[30:60], text[60:90]]
+    found = parse_mrz(lines)
+    if found is None:
+        return Parsed("\n".join(lines), ["the MRZ check digits do not hold"])
+    return Parsed(found.values["mrz"])
+
+
 PARSERS = {
     "citizen_id": _citizen_id,
     "date": parse_date,
@@ -270,6 +284,7 @@ PARSERS = {
     "number": _number,
     "money": parse_money,
     "code": _code,
+    "mrz": _mrz,
 }
 
 

@@ -33,7 +33,7 @@ def _decode(gray: np.ndarray) -> list[MachineCode]:
         p = r.position
         xs = [p.top_left.x, p.top_right.x, p.bottom_left.x, p.bottom_right.x]
         ys = [p.top_left.y, p.top_right.y, p.bottom_left.y, p.bottom_right.y]
-        fmt = str(r.format).split(".")[-1]
+        fmt = str(r.format).split(".")[-1].replace(" ", "")  # "QR Code" -> "QRCode"
         found.append(MachineCode(format=fmt, text=r.text,
                                  bbox=(min(xs), min(ys), max(xs), max(ys))))
     return found
