@@ -112,8 +112,18 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
                                       status=FieldStatus.missing,
                                       problems=["label not found"] if fdef.required else []))
             continue
+        value = _read_value(fdef, lab, docs, by_row, review_threshold)
+        if (value.value is None or value.problems) and fdef.nth == 1:
+            # The label's words can occur elsewhere first (a title or heading that contains
+            # them): the occurrence with a valid value of the field's type beside it is the
+            # label.
+            for other in _candidates(fdef, labels, found_at)[1:4]:
+                again = _read_value(fdef, other, docs, by_row, review_threshold)
+                if again.value is not None and (value.value is None or not again.problems):
+                    lab, value = other, again
+                    break
         found_at[fdef.name] = lab
-        out.append(_read_value(fdef, lab, docs, by_row, review_threshold))
+        out.append(value)
     _cross_check(out)
     for f in out:
         if f.status == FieldStatus.review or f.status == FieldStatus.accepted:
@@ -202,15 +212,21 @@ def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
     return out
 
 
-def _pick_label(fdef: FieldDef, labels: list[_Label],
-                found_at: dict[str, _Label]) -> _Label | None:
+def _candidates(fdef: FieldDef, labels: list[_Label],
+                found_at: dict[str, _Label]) -> list[_Label]:
     cands = [lab for lab in labels if lab.key == fdef.name]
     if fdef.after:
         anchor = found_at.get(fdef.after)
         if anchor is None:
-            return None
+            return []
         cands = [lab for lab in cands
                  if (lab.row, lab.start) > (anchor.row, anchor.start)]
+    return cands
+
+
+def _pick_label(fdef: FieldDef, labels: list[_Label],
+                found_at: dict[str, _Label]) -> _Label | None:
+    cands = _candidates(fdef, labels, found_at)
     if len(cands) < fdef.nth:
         return None
     return cands[fdef.nth - 1]
@@ -245,7 +261,18 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
         if below is not None:
             parts.append(below)
     # Long values wrap onto the next rows, which carry no label of their own (in the
-    # value's column: a card's photo column beside it may have labels of its own).
+    # value's column: a card's photo column or a table's next column may sit beside it).
+    if parts and fdef.segment > 1 and parts[0][1] < len(parts[0][0].doc):
+        # A table's later column: its wrapped lines stay in that column.
+        first_rd, first_tok = parts[0][0], parts[0][1]
+        w = first_rd.row.words[first_rd.word_of_token[first_tok]]
+        col_x = w.bbox[0] - 2 * max(first_rd.row.height, 10)
+    col_x1 = float("inf")
+    if parts:
+        first_rd, _s, first_end = parts[0]
+        if first_end < len(first_rd.doc):
+            # A cell beside the value (a table's next column): wrapped lines stop before it.
+            col_x1 = first_rd.row.words[first_rd.word_of_token[first_end]].bbox[0] - 5
     if parts and fdef.lines > 1:
         last_row = docs.index(parts[-1][0])
         taken, nxt = 1, last_row + 1
@@ -260,8 +287,13 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
                 continue
             if nd.row.bbox[1] - prev.bbox[3] > 1.2 * max(prev.height, 1):
                 break
-            if start < len(nd.doc):
-                parts.append((nd, start, len(nd.doc)))
+            if _NEW_ITEM.match(nd.doc[start:].text):
+                break  # "1. Thành phần hồ sơ": the next numbered item, not a continuation
+            s3, e3 = _value_tokens(nd, start, len(nd.doc), 1)
+            while e3 > s3 and nd.row.words[nd.word_of_token[e3 - 1]].bbox[0] >= col_x1:
+                e3 -= 1
+            if e3 > s3:
+                parts.append((nd, s3, e3))
             prev, taken, nxt = nd.row, taken + 1, nxt + 1
     if not parts:
         return ExtractedField(name=fdef.name, label=_title(fdef),
@@ -307,6 +339,9 @@ def _folded_labels(fdef: FieldDef) -> set[str]:
 @lru_cache(maxsize=512)
 def _fold_labels(labels: tuple[str, ...]) -> set[str]:
     return {" ".join(t.norm_ for t in text_doc(label) if t.is_alpha) for label in labels}
+
+
+_NEW_ITEM = re.compile(r"^\s*(?:\d{1,2}|[a-zđ]|[IVX]{1,4})\s*[.)]\s")
 
 
 def _column_start(rd: RowDoc, col_x: float) -> int:

@@ -61,6 +61,14 @@ def _citizen_id(raw: str) -> Parsed:
         if len(digits) == 12:
             end = raw.find(cand) + len(cand)
             return Parsed(digits, check_citizen_id(digits), used_chars=end)
+        if len(digits) > 12:
+            # Two numbers side by side (a table's two columns): the first one that is 12
+            # digits by itself.
+            for group in cand.split():
+                g = re.sub(r"\D", "", repair_digits(group))
+                if len(g) == 12:
+                    end = raw.find(group) + len(group)
+                    return Parsed(g, check_citizen_id(g), used_chars=end)
     digits = re.sub(r"\D", "", raw)
     if len(digits) >= 9:
         return Parsed(digits, [f"a citizen ID has 12 digits, found {len(digits)}"])
