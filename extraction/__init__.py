@@ -19,11 +19,13 @@ __all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "UNKNOWN"]
 
 def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
                       review_threshold: float | None = None,
-                      calibration: Path | None = None) -> list[ExtractedDocument]:
+                      calibration: Path | None = None,
+                      calibrate: bool = True) -> list[ExtractedDocument]:
     """Classify the pages of a dossier, split them into documents and extract the fields;
     cross-check them with the exact sources the documents carry (QR codes, MRZ, barcodes)
     and with each other; give each value its calibrated confidence and decide which are
-    accepted. ``review_threshold`` overrides the calibrated rule's threshold."""
+    accepted. ``review_threshold`` overrides the calibrated rule's threshold; ``calibration``
+    is another calibration file than the committed one."""
     from extraction.addresses import annotate_addresses
     from extraction.confidence import apply_calibration, load_calibrator
     from extraction.sources import apply_exact_sources, reconcile
@@ -48,8 +50,14 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     apply_exact_sources(out, pages)
     reconcile(out)
     annotate_addresses(out, {(d.id, f.name): f.type for d in doctypes for f in d.fields})
-    apply_calibration(out, load_calibrator(str(calibration) if calibration else None),
-                      threshold=review_threshold)
+    if calibrate:
+        apply_calibration(out, load_calibrator(str(calibration) if calibration else None),
+                          threshold=review_threshold)
+    else:
+        # Training the scorer: the evidence is what matters; nothing is decided.
+        for d in out:
+            for f in d.fields:
+                f._evidence["class_conf"] = d.classification_confidence
     return out
 
 

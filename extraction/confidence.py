@@ -12,9 +12,10 @@ threshold on that probability, chosen on ``dev`` so that accepted values are rig
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -29,16 +30,21 @@ CALIBRATION_FILE = "calibration.json"
 FIELD_TYPES = ("citizen_id", "date", "person_name", "sex", "text", "address", "phone",
                "enterprise_code", "number", "code")
 
-# The scorer's inputs, in order. Missing evidence counts as 0.
-FEATURES: tuple[str, ...] = (
+# Evidence about a value. Missing evidence counts as 0.
+EVIDENCE: tuple[str, ...] = (
     "ocr_mean", "ocr_min", "ocr_low_share", "n_words_log", "valid", "problems",
     "below", "wrapped", "label_exact", "label_tokens", "unused_share", "value_len_log",
     "odd_chars", "class_conf",
     "exact_source", "exact_agree", "exact_disagree", "doc_agree", "doc_disagree",
-    "folded_agree", "ascii_letters",
+    "folded_agree", "ascii_letters", "bare_share", "upper",
     "check_ok", "check_bad", "addr_units", "addr_fixed", "ocr_differs", "generic",
+)
+# The scorer's inputs, in order: the evidence, the field type, and the evidence per field
+# type (what makes a date trustworthy is not what makes a name trustworthy).
+FEATURES: tuple[str, ...] = (
+    *EVIDENCE,
     *(f"type_{t}" for t in FIELD_TYPES),
-    *(f"ocr_x_{t}" for t in FIELD_TYPES),
+    *(f"{e}*{t}" for t in FIELD_TYPES for e in EVIDENCE),
 )
 
 
@@ -69,11 +75,14 @@ def features_of(f: ExtractedField) -> list[float]:
     letters = [ch for ch in (f.value or "") if ch.isalpha()]
     # Of the value as it stands (an exact source may have replaced the OCR reading).
     ev["ascii_letters"] = float(len(letters) >= 4 and all(ch.isascii() for ch in letters))
-    mean = ev.get("ocr_mean", 0.0)
-    for t in FIELD_TYPES:
-        if ev.get(f"type_{t}"):
-            ev[f"ocr_x_{t}"] = mean
-    return [float(ev.get(name, 0.0)) for name in FEATURES]
+    words = [w for w in (f.value or "").split() if sum(ch.isalpha() for ch in w) >= 3]
+    # Most Vietnamese syllables carry a diacritic; many bare ones suggest OCR lost them.
+    ev["bare_share"] = (sum(all(ch.isascii() for ch in w) for w in words) / len(words)
+                        if words else 0.0)
+    ev["upper"] = float(len(letters) >= 4 and all(ch.isupper() for ch in letters))
+    base = [float(ev.get(name, 0.0)) for name in EVIDENCE]
+    types = [float(ev.get(f"type_{t}", 0.0)) for t in FIELD_TYPES]
+    return base + types + [b * t for t in types for b in base]
 
 
 @dataclass
@@ -86,8 +95,12 @@ class Calibrator:
     means: list[float]
     scales: list[float]
     info: dict
+    # Isotonic map from the logistic score to the share right, fitted on held-out scores.
+    iso_x: list[float] = field(default_factory=list)
+    iso_y: list[float] = field(default_factory=list)
 
-    def probability(self, f: ExtractedField) -> float:
+    def score(self, f: ExtractedField) -> float:
+        """The logistic model's output, before the isotonic map."""
         x = features_of(f)
         z = self.intercept + sum(c * (v - m) / s for c, v, m, s
                                  in zip(self.coef, x, self.means, self.scales, strict=True))
@@ -97,10 +110,26 @@ class Calibrator:
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
 
+    def calibrate(self, p: float) -> float:
+        xs, ys = self.iso_x, self.iso_y
+        if not xs:
+            return p
+        if p <= xs[0]:
+            return ys[0]
+        if p >= xs[-1]:
+            return ys[-1]
+        i = bisect.bisect_right(xs, p)
+        x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+        return y0 if x1 == x0 else y0 + (y1 - y0) * (p - x0) / (x1 - x0)
+
+    def probability(self, f: ExtractedField) -> float:
+        return self.calibrate(self.score(f))
+
     def to_json(self) -> str:
         return json.dumps({"features": list(FEATURES), "coef": self.coef,
                            "intercept": self.intercept, "threshold": self.threshold,
-                           "means": self.means, "scales": self.scales, "info": self.info},
+                           "means": self.means, "scales": self.scales,
+                           "iso_x": self.iso_x, "iso_y": self.iso_y, "info": self.info},
                           indent=1, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -110,7 +139,8 @@ class Calibrator:
             raise ValueError("the calibration file was trained on other features: retrain it "
                              "with `python -m bench.trust train`")
         return cls(coef=data["coef"], intercept=data["intercept"], threshold=data["threshold"],
-                   means=data["means"], scales=data["scales"], info=data.get("info", {}))
+                   means=data["means"], scales=data["scales"], info=data.get("info", {}),
+                   iso_x=data.get("iso_x", []), iso_y=data.get("iso_y", []))
 
 
 @lru_cache(maxsize=4)
@@ -140,7 +170,8 @@ def apply_calibration(docs: list[ExtractedDocument], calibrator: Calibrator | No
                 f.confidence = round(calibrator.probability(f), 4)
                 limit = calibrator.threshold if threshold is None else threshold
             else:
-                limit = 0.8 if threshold is None else threshold
+                # No calibrated rule: nothing is accepted unless a threshold is set.
+                limit = 1.01 if threshold is None else threshold
             disagree = f._evidence.get("exact_disagree") or f._evidence.get("doc_disagree")
             # Fields of a document no definition matched are read by guesswork: a person looks.
             generic = f._evidence.get("generic")

@@ -220,11 +220,10 @@ def apply_exact_sources(docs: list[ExtractedDocument], pages: list[PageOCR]) -> 
         cid_field = d.field("citizen_id")
         cid = cid_field.value if cid_field else None
         sources = list(own)
+        # Another document's code applies only through the same ID number: a dossier can
+        # hold the cards of several people.
         if cid and cid in by_id:
             sources += [s for s in by_id[cid] if s not in sources]
-        elif not own and len(by_id) == 1:
-            # A card back without a readable code, in a dossier of one person's card.
-            sources = next(iter(by_id.values()))
         # Exact sources first in the order QR, MRZ: the QR has diacritics.
         sources.sort(key=lambda s: s.source != FieldSource.qr)
         for f in d.fields:

@@ -7,6 +7,7 @@ import pytest
 
 from extraction import citizen_ids_of, extract_documents, load_doctypes
 from extraction.classify import PageClass, split_pages
+from extraction.confidence import load_calibrator
 from models.errors import DoctypeDefinitionError
 from models.records import FieldStatus
 from ocr import tesseract
@@ -56,8 +57,19 @@ def test_card_fields(pages):
     assert values["place_of_residence"] == "12 Hàng Bạc, Phường Hàng Bạc, Quận Hoàn Kiếm, Hà Nội"
     assert values["expiry_date"] == "2030-07-21"
     cid = card.field("citizen_id")
-    assert cid.status == FieldStatus.accepted and cid.page == 0
+    assert cid.page == 0
     assert cid.bbox is not None and cid.bbox[2] > cid.bbox[0]
+    # The ID's century/sex digits agree with the date of birth and the sex.
+    assert not cid.problems and cid._evidence.get("check_ok") == 1.0
+    # Every found value is accepted exactly when the calibrated rule says so.
+    rule = load_calibrator()
+    assert rule is not None
+    for f in card.fields:
+        if f.value is not None:
+            expected = (FieldStatus.accepted
+                        if not f.problems and f.confidence >= rule.threshold
+                        else FieldStatus.review)
+            assert f.status == expected, f.name
 
 
 def test_birth_form_fields_follow_their_sections(pages):
