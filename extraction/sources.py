@@ -117,7 +117,7 @@ def parse_mrz(lines: list[str]) -> PersonData | None:
     """A TD1 MRZ whose every check digit holds (``mrz`` library), as person data."""
     from mrz.checker.td1 import TD1CodeChecker
 
-    fixed = _fix_positions(lines)
+    fixed = _fix_positions([_mrz_clean(ln) for ln in lines])
     try:
         checker = TD1CodeChecker("\n".join(fixed))
     except Exception as e:  # the library raises bare errors on malformed input

@@ -24,10 +24,10 @@ def _decode(gray: np.ndarray) -> list[MachineCode]:
     import zxingcpp
 
     found = []
-    for r in zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode
-                                    | zxingcpp.BarcodeFormat.Code128
-                                    | zxingcpp.BarcodeFormat.DataMatrix,
-                                    try_rotate=True, try_downscale=True):
+    formats = [zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.Code128,
+               zxingcpp.BarcodeFormat.DataMatrix]
+    for r in zxingcpp.read_barcodes(gray, formats=formats, try_rotate=True,
+                                    try_downscale=True):
         if not r.valid or not r.text:
             continue
         p = r.position

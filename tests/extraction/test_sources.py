@@ -1,0 +1,156 @@
+"""Exact sources (QR code, MRZ, barcode), cross-checks between documents, addresses with codes,
+and the calibrated accept rule."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import numpy as np
+import pytest
+
+from bench.trust import Scored, _choose_threshold, ece
+from extraction.addresses import normalize_address
+from extraction.confidence import Calibrator, apply_calibration, load_calibrator
+from extraction.sources import apply_exact_sources, parse_cccd_qr, parse_mrz, reconcile
+from models.ocr import MachineCode, PageOCR
+from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus
+from ocr.codes import read_codes
+from sample_scans.generator import artwork
+from sample_scans.generator.cards import mrz_lines, qr_payload
+from sample_scans.generator.data import Address, Person
+
+PERSON = Person(name="Nguyễn Thị Hằng", sex="Nữ", dob=date(1990, 7, 21),
+                citizen_id="001190012345",
+                origin=Address("Xã Hương Hóa, Huyện Tuyên Hóa, Tỉnh Quảng Bình",
+                               "Hương Hóa, Tuyên Hóa, Quảng Bình", "Tỉnh Quảng Bình", "44"),
+                residence=Address("12 Hàng Bạc, Phường Hàng Bạc, Quận Hoàn Kiếm, Thành phố Hà Nội",
+                                  "12 Hàng Bạc, Hàng Bạc, Hoàn Kiếm, Hà Nội", "Thành phố Hà Nội",
+                                  "01"),
+                ethnicity="Kinh")
+
+
+def _field(name: str, value: str | None, conf: float = 0.9) -> ExtractedField:
+    return ExtractedField(name=name, value=value, confidence=conf,
+                          status=FieldStatus.review if value else FieldStatus.missing)
+
+
+def test_real_qr_code_is_read_and_a_damaged_one_is_not() -> None:
+    """GIVEN the generator's QR code of a chip card, clean and damaged, on a white page
+    WHEN the page's codes are read
+    THEN the clean one gives the card's text exactly, the damaged one nothing."""
+    payload = qr_payload(PERSON, date(2022, 1, 5))
+    page = np.full((700, 700), 255, np.uint8)
+    page[100:250, 100:250] = np.array(artwork.qr_code(payload, 150).convert("L"))
+    damaged = np.array(artwork.damage_code(artwork.qr_code(payload, 150),
+                                           random.Random(3)).convert("L"))
+    page[400:550, 400:550] = damaged
+    codes = read_codes(page)
+    assert [c.text for c in codes] == [payload]
+    assert codes[0].format == "QRCode"
+
+
+def test_qr_text_becomes_person_data() -> None:
+    data = parse_cccd_qr(qr_payload(PERSON, date(2022, 1, 5)))
+    assert data is not None and data.source == FieldSource.qr
+    assert data.values["citizen_id"] == "001190012345"
+    assert data.values["full_name"] == "Nguyễn Thị Hằng"
+    assert data.values["date_of_birth"] == "1990-07-21"
+    assert data.values["issue_date"] == "2022-01-05"
+    assert parse_cccd_qr("not|a|card") is None
+
+
+def test_mrz_read_with_ocr_slips_is_repaired_and_checked() -> None:
+    """GIVEN a card's TD1 MRZ as OCR reads it: spaces inside, a 0 for an O in the name
+    WHEN it is parsed THEN its check digits hold and the fields come out; a wrong digit fails."""
+    lines = mrz_lines(PERSON, date(2030, 7, 21))
+    slipped = [lines[0][:10] + " " + lines[0][10:], lines[1], lines[2].replace("O", "0")]
+    data = parse_mrz(slipped)
+    assert data is not None and data.source == FieldSource.mrz
+    assert data.values["mrz"] == "\n".join(lines)
+    assert data.values["citizen_id"] == "001190012345"
+    assert data.values["date_of_birth"] == "1990-07-21"
+    assert data.values["expiry_date"] == "2030-07-21"
+    assert data.values["sex"] == "Nữ"
+    bad = [lines[0], lines[1][:3] + ("1" if lines[1][3] != "1" else "2") + lines[1][4:], lines[2]]
+    assert parse_mrz(bad) is None
+
+
+def test_qr_value_replaces_ocr_and_keeps_the_reading() -> None:
+    """GIVEN a card front whose OCR lost the name's diacritics, and its QR code read
+    WHEN exact sources are applied
+    THEN the name comes from the QR, the OCR reading is kept beside it, agreeing fields
+    are marked as agreeing."""
+    front = ExtractedDocument(doctype="cccd_front", pages=[0], fields=[
+        _field("citizen_id", "001190012345"), _field("full_name", "NGUYEN THI HANG"),
+        _field("date_of_birth", "1990-07-21"), _field("place_of_residence", None)])
+    page = PageOCR(width=100, height=100, codes=[
+        MachineCode(format="QRCode", text=qr_payload(PERSON, date(2022, 1, 5)))])
+    apply_exact_sources([front], [page])
+    name = front.field("full_name")
+    assert name.value == "Nguyễn Thị Hằng" and name.source == FieldSource.qr
+    assert [r.value for r in name.readings] == ["NGUYEN THI HANG"]
+    assert front.field("date_of_birth")._evidence["exact_agree"] == 1.0
+    assert front.field("place_of_residence").value == PERSON.residence.text
+
+
+def test_same_person_on_two_documents_is_reconciled() -> None:
+    """GIVEN a receipt and a marriage form naming the same ID, the names agreeing but for
+    diacritics, and a third document with another name under another ID
+    WHEN reconciled THEN both names take the diacritics; a disagreement goes to review with
+    both readings shown."""
+    receipt = ExtractedDocument(doctype="receipt_appointment", pages=[0], fields=[
+        _field("applicant_id", "001190012345"), _field("applicant_name", "Nguyen Thi Hang")])
+    form = ExtractedDocument(doctype="marriage_registration", pages=[1], fields=[
+        _field("wife_id", "001190012345"), _field("wife_name", "Nguyễn Thị Hằng")])
+    reconcile([receipt, form])
+    assert receipt.field("applicant_name").value == "Nguyễn Thị Hằng"
+    assert receipt.field("applicant_name").source == FieldSource.reconciled
+    assert form.field("wife_name")._evidence["doc_agree"] == 1.0
+
+    other = ExtractedDocument(doctype="receipt_appointment", pages=[2], fields=[
+        _field("applicant_id", "001190012345"), _field("applicant_name", "Trần Văn Bình")])
+    form2 = ExtractedDocument(doctype="marriage_registration", pages=[3], fields=[
+        _field("wife_id", "001190012345"), _field("wife_name", "Nguyễn Thị Hằng", 0.99)])
+    reconcile([other, form2])
+    f = other.field("applicant_name")
+    assert f._evidence["doc_disagree"] == 1.0
+    assert [(r.value, r.document) for r in f.readings] == [("Nguyễn Thị Hằng",
+                                                             "marriage_registration")]
+    apply_calibration([other, form2], load_calibrator(), threshold=0.0)
+    assert f.status == FieldStatus.review  # never accepted while readings disagree
+
+
+def test_address_units_get_official_names_and_codes() -> None:
+    value, codes, share = normalize_address(
+        "Số 200 đường Ly Thường Kiệt, Phường Minh Khai, Quan Hong Bàng, Thành phố Hải Phòng")
+    assert value == ("Số 200 đường Ly Thường Kiệt, Phường Minh Khai, Quận Hồng Bàng, "
+                     "Thành phố Hải Phòng")
+    assert codes["units"] == "legacy" and codes["province"] == "31" and share == 1.0
+    value, codes, _ = normalize_address("Tổ dân phố 12, Xã Mường Chanh, Tỉnh Thanh Hóa")
+    assert codes["units"] == "2025" and codes["province"] == "38" and "district" not in codes
+
+
+def test_threshold_is_the_lowest_meeting_the_precision() -> None:
+    probs = [0.99, 0.98, 0.97, 0.9, 0.8, 0.7]
+    right = [True, True, True, True, False, False]
+    assert _choose_threshold(probs, right, 0.99) == 0.9
+    assert _choose_threshold(probs, right, 0.8) == 0.8
+    assert _choose_threshold([0.9], [False], 0.99) == 1.0
+
+
+def test_ece_of_calibrated_and_overconfident_scores() -> None:
+    calibrated = [Scored("t", "f", "date", 0.75, FieldStatus.review, i < 3) for i in range(4)]
+    assert ece(calibrated) == pytest.approx(0.0)
+    over = [Scored("t", "f", "date", 0.95, FieldStatus.accepted, i < 2) for i in range(4)]
+    assert ece(over) == pytest.approx(0.45)
+
+
+def test_committed_calibration_round_trips_and_is_monotone() -> None:
+    cal = load_calibrator()
+    assert cal is not None and 0.5 < cal.threshold <= 1.0
+    again = Calibrator.from_json(cal.to_json())
+    assert again.coef == cal.coef and again.threshold == cal.threshold
+    grid = [i / 50 for i in range(51)]
+    mapped = [cal.calibrate(p) for p in grid]
+    assert all(b >= a for a, b in zip(mapped, mapped[1:], strict=False))
