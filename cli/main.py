@@ -466,6 +466,17 @@ def corrections_export(out: Annotated[Path, typer.Option("--out", help="JSON-lin
     console.print(f"{n} reviewed fields written to {out}.")
 
 
+@app.command("separator-sheet")
+def separator_sheet(out: Annotated[Path, typer.Argument(help="PDF file to write")] = Path(
+                        "separator-sheet.pdf"),
+                    label: Annotated[str, typer.Option(help="a line printed under the codes")]
+                    = "") -> None:
+    """Write a printable separator sheet: put it between dossiers of one scanned stack."""
+    from extraction.separator import render_separator_sheet
+
+    console.print(f"Separator sheet written to {render_separator_sheet(out, label=label)}")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

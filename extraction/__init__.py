@@ -14,7 +14,9 @@ from extraction.layout import page_rows
 from models.ocr import PageOCR
 from models.records import ExtractedDocument
 
-__all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "UNKNOWN"]
+__all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "UNKNOWN", "SEPARATOR"]
+
+SEPARATOR = "separator"
 
 
 def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
@@ -31,9 +33,16 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     from extraction.sources import apply_exact_sources, reconcile
 
     by_id = {d.id: d for d in doctypes}
-    classes = [classify_page(p, doctypes) for p in pages]
+    from extraction.classify import PageClass
+    from extraction.separator import is_separator
+
+    # A separator sheet ends a document and is no document itself.
+    classes = [PageClass(SEPARATOR, 1.0, 1.0, True) if is_separator(p)
+               else classify_page(p, doctypes) for p in pages]
     out = []
     for doctype, idxs, conf in split_pages(classes):
+        if doctype == SEPARATOR:
+            continue
         rows = [r for i in idxs for r in page_rows(pages[i], i)]
         d = by_id.get(doctype)
         if d is not None:

@@ -154,3 +154,22 @@ def test_committed_calibration_round_trips_and_is_monotone() -> None:
     grid = [i / 50 for i in range(51)]
     mapped = [cal.calibrate(p) for p in grid]
     assert all(b >= a for a, b in zip(mapped, mapped[1:], strict=False))
+
+
+def test_separator_sheet_is_printable_read_and_cuts_a_stack(tmp_path) -> None:
+    """GIVEN the printable separator sheet
+    WHEN its page image is read THEN its code is found; a stack is cut there into dossiers
+    and the sheet itself belongs to none."""
+    import pypdfium2
+
+    from extraction import extract_documents, load_doctypes
+    from extraction.separator import is_separator, render_separator_sheet, split_stack
+
+    pdf = render_separator_sheet(tmp_path / "sheet.pdf", label="Quầy 3")
+    image = pypdfium2.PdfDocument(str(pdf))[0].render(scale=150 / 72).to_numpy()
+    codes = read_codes(image[:, :, :3].copy())
+    sheet = PageOCR(width=100, height=100, codes=codes)
+    assert is_separator(sheet)
+    plain = PageOCR(width=100, height=100)
+    assert split_stack([plain, plain, sheet, plain, sheet, sheet]) == [[0, 1], [3]]
+    assert extract_documents([sheet], load_doctypes()) == []
