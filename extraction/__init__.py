@@ -14,7 +14,8 @@ from extraction.layout import page_rows
 from models.ocr import PageOCR
 from models.records import ExtractedDocument
 
-__all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "UNKNOWN", "SEPARATOR"]
+__all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "UNKNOWN", "SEPARATOR",
+           "warm_up"]
 
 SEPARATOR = "separator"
 
@@ -83,3 +84,19 @@ def citizen_ids_of(doc: ExtractedDocument, doctype: DoctypeDef | None,
         if cid not in ids:
             ids.append(cid)
     return ids
+
+
+def warm_up() -> None:
+    """Load what extraction needs (the spaCy pipeline, the administrative-unit tables, the
+    calibration) ahead of time: a command-line tool runs this beside OCR, which waits on
+    Tesseract, so the loading costs no wall time."""
+    from vietnamadminunits import parse_address
+
+    from extraction.confidence import load_calibrator
+    from extraction.nlp import get_nlp
+    from extraction.validators import province_codes
+
+    get_nlp()
+    province_codes()
+    load_calibrator()
+    parse_address("Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh", mode="LEGACY")
