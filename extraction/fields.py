@@ -356,8 +356,13 @@ def _value_below(lab: _Label, docs: list[RowDoc], by_row: dict[int, list[_Label]
                  col_x: float) -> tuple[RowDoc, int, int] | None:
     """The value on the row under a label, in the label's column. A label printed on two
     lines ("Có giá trị đến /" over "Date of expiry:") is followed to its second line."""
+    lrd = docs[lab.row]
+    slack = 2 * max(lrd.row.height, 10)
+    # The label's right end: a value below it starts before that (a value far to the right
+    # belongs to another column).
+    lab_x1 = lrd.row.words[lrd.word_of_token[lab.end - 1]].bbox[2] + slack
     nxt = lab.row + 1
-    for _ in range(4):
+    for _ in range(5):
         # A stray colon or speck can sit on a row of its own between a label and its value.
         while nxt + 1 < len(docs) and _is_speck(docs[nxt]) and not by_row.get(nxt):
             nxt += 1
@@ -365,8 +370,9 @@ def _value_below(lab: _Label, docs: list[RowDoc], by_row: dict[int, list[_Label]
             return None
         nd = docs[nxt]
         start = _column_start(nd, col_x)
-        if not _has_content(nd, start, len(nd.doc)):
-            # Only the other column (a card's photo side) on this row: look further down.
+        if not _has_content(nd, start, len(nd.doc)) or \
+                nd.row.words[nd.word_of_token[start]].bbox[0] > lab_x1:
+            # Only another column (a card's photo side) on this row: look further down.
             nxt += 1
             continue
         here = sorted((x for x in by_row.get(nxt, []) if x.start >= start),
