@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import cv2
 from prefect import flow, task
 from prefect.cache_policies import NONE as NO_CACHE
 from prefect.futures import PrefectFuture
@@ -123,8 +122,8 @@ def ocr_page(job: PageJob) -> PageResult:
     page in another batch) is not read again. A page that cannot be decoded is an expected
     outcome, returned as the page's problem; anything else raises and the flow records it.
     """
-    from ocr.loading import load_page
-    from ocr.pipeline import OcrOptions, ocr_loaded_page
+    from ocr import pool
+    from ocr.pipeline import OcrOptions
 
     rt = get_runtime()
     key = _ocr_key(job.sha256, job.source_page)
@@ -139,24 +138,25 @@ def ocr_page(job: PageJob) -> PageResult:
     rt.ledger.set_pages(job.batch_id, job.file_no, [job.source_page], Stage.reading)
     s = rt.settings
     path = _local_original(job.sha256)
-    try:
-        page = load_page(path, job.source_page, _limits())
-    except InputFileError as e:
+    # Decoded, cleaned and read in the OCR process pool (models kept loaded per worker).
+    outcome = pool.get_pool(s.workers).run(pool.PageJob(
+        str(path), job.source_page, OcrOptions(lang=s.lang, tesseract_cmd=s.tesseract_cmd,
+                                               timeout=s.tesseract_timeout_s,
+                                               engine=s.ocr_engine or None),
+        _limits(), want_cleaned_png=True))
+    e = outcome.error(str(path))
+    if isinstance(e, InputFileError):
         emit(ProgressEvent("page_done", job.dossier))
         return PageResult(file_no=job.file_no, sha256=job.sha256, source_page=job.source_page,
                           problem=FileProblem(kind=e.kind, message=f"page {job.source_page + 1}: "
                                               f"{e.message}", hint=e.hint))
-    result = ocr_loaded_page(page, OcrOptions(lang=s.lang, tesseract_cmd=s.tesseract_cmd,
-                                              timeout=s.tesseract_timeout_s),
-                             path=path, index=job.source_page)
+    result = outcome.result(str(path))
     done.cleaned_key = None
-    if result.cleaned is not None:
-        ok, png = cv2.imencode(".png", result.cleaned, [cv2.IMWRITE_PNG_COMPRESSION, 3])
-        if ok:
-            rt.store.put_derived(cleaned, png.tobytes(), "image/png")
-            done.cleaned_key = cleaned
-    data = result.ocr.export()
-    data["timings"] = {k: round(v, 4) for k, v in result.timings.items()}
+    if outcome.cleaned_png is not None:
+        rt.store.put_derived(cleaned, outcome.cleaned_png, "image/png")
+        done.cleaned_key = cleaned
+    data = result.export()
+    data["timings"] = {k: round(v, 4) for k, v in outcome.timings.items()}
     # Written last: its presence is what tells a resumed run that the page is done.
     rt.store.put_derived(key, json.dumps(data, ensure_ascii=False).encode("utf-8"),
                          "application/json")

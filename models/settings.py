@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     lang: str = "vie+eng"
     tesseract_cmd: str = "tesseract"
     tesseract_timeout_s: float = 180.0
+    # "tesserocr" (models kept loaded in each worker process) or "cli" (the tesseract
+    # program per page, through pytesseract); empty: tesserocr when installed.
+    ocr_engine: str = ""
     workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
 
     # Input limits: every file is untrusted.

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from models.errors import DossierError
 from models.ocr import OcrDocument, PageOCR
 from ocr import tesseract
 from ocr.cleanup import CleanupResult, clean_page
-from ocr.loading import Limits, LoadedPage, count_pages, load_page
+from ocr.loading import Limits, LoadedPage, count_pages
 from ocr.textlayer import text_layer_page
 
-__all__ = ["OcrOptions", "PageResult", "ocr_loaded_page", "ocr_file"]
+__all__ = ["OcrOptions", "PageResult", "FileResult", "ocr_loaded_page", "ocr_file", "ocr_files"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ class OcrOptions:
     use_text_layer: bool = True
     cleanup: bool = True
     read_codes: bool = True  # QR codes and barcodes (zxing-cpp), about 60 ms a page
+    engine: str | None = None  # "tesserocr" or "cli"; None: tesserocr when installed
 
 
 @dataclass
@@ -42,7 +43,7 @@ class PageResult:
 
 def _orientation_fn(opts: OcrOptions) -> Callable[[np.ndarray], int]:
     def detect(gray: np.ndarray) -> int:
-        found = tesseract.detect_orientation(gray, cmd=opts.tesseract_cmd)
+        found = tesseract.detect_orientation(gray, cmd=opts.tesseract_cmd, engine=opts.engine)
         # Low-confidence OSD flips upright pages of forms with little text: ignore it.
         return found.rotate if found.confidence >= 2.0 else 0
 
@@ -80,7 +81,8 @@ def _ocr_loaded_page(page: LoadedPage, opts: OcrOptions, *, path: Path | None,
         gray = cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY)
         t = time.perf_counter()
         result = tesseract.recognize(gray, lang=opts.lang, cmd=opts.tesseract_cmd,
-                                     timeout=opts.timeout, dpi=page.dpi or 300)
+                                     timeout=opts.timeout, dpi=page.dpi or 300,
+                                     engine=opts.engine)
         timings["ocr"] = time.perf_counter() - t
         result.index = index
         return PageResult(ocr=result, cleaned=gray, timings=timings)
@@ -113,7 +115,7 @@ def _ocr_loaded_page(page: LoadedPage, opts: OcrOptions, *, path: Path | None,
 def _recognize(cleaned: CleanupResult, opts: OcrOptions, timings: dict[str, float]) -> PageOCR:
     t = time.perf_counter()
     result = tesseract.recognize(cleaned.image, lang=opts.lang, cmd=opts.tesseract_cmd,
-                                 timeout=opts.timeout, dpi=cleaned.dpi)
+                                 timeout=opts.timeout, dpi=cleaned.dpi, engine=opts.engine)
     timings["ocr"] = timings.get("ocr", 0.0) + time.perf_counter() - t
     return result
 
@@ -137,18 +139,77 @@ def looks_turned(page: PageOCR) -> bool:
     return len(words) < 8 or _upright_share(page) < 0.6 or tall > 0.5 * len(long)
 
 
+@dataclass
+class FileResult:
+    """One input file of :func:`ocr_files`: its pages, or the error that stopped it."""
+
+    path: Path
+    document: OcrDocument | None = None
+    page_images: list[bytes | None] = field(default_factory=list)  # PNG the boxes refer to
+    error: DossierError | None = None
+    timings: list[dict[str, float]] = field(default_factory=list)
+
+
+def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
+              limits: Limits = Limits(), workers: int = 1,
+              page_images: bool = False) -> Iterator[FileResult]:
+    """Cleanup and OCR every page of many files through one pool of worker processes.
+
+    All pages of all files are queued at once, so the pool stays busy across file
+    boundaries; results come back file by file, in order. A bad file yields its error and
+    the others go on. A single page is read in this process (no pool to start).
+    """
+    from ocr.pool import PageJob, get_pool, run_page_job
+
+    tesseract.check_engine(opts.engine or tesseract.default_engine(), opts.tesseract_cmd,
+                           opts.lang)
+    counts: list[int | DossierError] = []
+    for p in paths:
+        try:
+            counts.append(count_pages(p, limits))
+        except DossierError as e:
+            counts.append(e)
+    total = sum(n for n in counts if isinstance(n, int))
+    in_process = workers <= 1 or total <= 1
+    pool = None if in_process else get_pool(workers)
+    queued = []
+    for p, n in zip(paths, counts, strict=True):
+        if isinstance(n, DossierError):
+            queued.append((p, n))
+            continue
+        jobs = [PageJob(str(p), i, opts, limits, page_images) for i in range(n)]
+        queued.append((p, jobs if in_process else [pool.submit(j) for j in jobs]))
+    for p, work in queued:
+        if isinstance(work, DossierError):
+            yield FileResult(path=p, error=work)
+            continue
+        fr = FileResult(path=p)
+        pages = []
+        for item in work:
+            # One page at a time in this process: nothing waits in memory but small results.
+            outcome = run_page_job(item) if in_process else item.result()
+            err = outcome.error(str(p))
+            if err is not None:
+                if not in_process:
+                    for rest in work:
+                        rest.cancel()
+                fr.error = err
+                break
+            pages.append(outcome.ocr)
+            fr.page_images.append(outcome.cleaned_png)
+            fr.timings.append(outcome.timings)
+        if fr.error is None:
+            fr.document = OcrDocument(source=str(p), pages=pages)
+        else:
+            fr.page_images = []
+        yield fr
+
+
 def ocr_file(path: Path, opts: OcrOptions = OcrOptions(), *, limits: Limits = Limits(),
              workers: int = 1) -> OcrDocument:
     """Cleanup and OCR every page of an image, multi-page TIFF or PDF, pages in parallel."""
-    tesseract.check_tesseract(opts.tesseract_cmd, opts.lang)
-    n = count_pages(path, limits)
-
-    def one(i: int) -> PageOCR:
-        return ocr_loaded_page(load_page(path, i, limits), opts, path=path, index=i).ocr
-
-    if workers <= 1 or n == 1:
-        pages = [one(i) for i in range(n)]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            pages = list(pool.map(one, range(n)))
-    return OcrDocument(source=str(path), pages=pages)
+    result = next(ocr_files([path], opts, limits=limits, workers=workers))
+    if result.error is not None:
+        raise result.error
+    assert result.document is not None
+    return result.document

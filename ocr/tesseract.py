@@ -1,30 +1,40 @@
-"""The one wrapper around the Tesseract command-line program.
+"""The one wrapper around Tesseract, with two interchangeable engines.
 
-Each call runs one single-threaded Tesseract (``OMP_THREAD_LIMIT=1``): parallelism comes from
-running several pages at once, which is 3-4x faster per page than Tesseract's own threads.
+- ``tesserocr`` (the default): Tesseract's C++ API in this process, through the ``tesserocr``
+  wheel (which bundles Tesseract 5.5). The language models are loaded once per process and
+  kept, so a page costs only its recognition: the command-line program spends about a
+  quarter of an A4 page's time starting and loading ``vie+eng`` again for every page.
+- ``cli``: the ``tesseract`` program, one process per page, through ``pytesseract``.
+
+Both run one Tesseract thread (``OMP_THREAD_LIMIT=1``): parallelism comes from several pages
+at once in a pool of processes (:mod:`ocr.pool`), 3-4x faster per page than Tesseract's own
+threads. Both return the same :class:`PageOCR` tree; neither parses Tesseract's text output
+by hand.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import os
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
-import cv2
 import numpy as np
 
 from models.errors import MissingDependencyError, OcrEngineError
 from models.ocr import Line, PageOCR, Word
 
-__all__ = ["TesseractInfo", "check_tesseract", "recognize", "detect_orientation", "Orientation"]
+__all__ = ["ENGINES", "TesseractInfo", "check_tesseract", "check_engine", "recognize",
+           "detect_orientation", "Orientation", "default_engine"]
 
 log = logging.getLogger(__name__)
+
+ENGINES = ("tesserocr", "cli")
 
 _ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
@@ -34,6 +44,7 @@ class TesseractInfo:
     path: str
     version: tuple[int, ...]
     languages: frozenset[str]
+    tessdata: str | None = None  # the folder the language data was found in
 
 
 @lru_cache(maxsize=4)
@@ -41,7 +52,8 @@ def check_tesseract(cmd: str = "tesseract", lang: str = "vie+eng") -> TesseractI
     """Check once per process that Tesseract 4+ and the wanted languages are installed."""
     path = shutil.which(cmd)
     if path is None:
-        raise MissingDependencyError(f"the Tesseract program `{cmd}` is not installed")
+        raise MissingDependencyError(f"the Tesseract program `{cmd}` is not installed",
+                                     hint="install tesseract-ocr (`make setup`)")
     try:
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
                              env=_ENV)
@@ -56,63 +68,179 @@ def check_tesseract(cmd: str = "tesseract", lang: str = "vie+eng") -> TesseractI
     if version[0] < 4:
         raise MissingDependencyError(f"Tesseract {'.'.join(map(str, version))} is too old; "
                                      "version 4 or newer is needed")
-    available = frozenset(ln.strip() for ln in langs.stdout.splitlines()[1:] if ln.strip())
+    listing = langs.stdout.splitlines()
+    available = frozenset(ln.strip() for ln in listing[1:] if ln.strip())
     missing = [x for x in lang.split("+") if x not in available]
     if missing:
         raise MissingDependencyError(
             f"Tesseract has no language data for {', '.join(missing)}",
             hint="install tesseract-ocr-vie / tesseract-ocr-eng (`make setup`)")
-    return TesseractInfo(path=path, version=version, languages=available)
+    # "List of available languages in "/usr/share/tesseract-ocr/5/tessdata/" (3):"
+    where = re.search(r'"([^"]+)"', listing[0]) if listing else None
+    return TesseractInfo(path=path, version=version, languages=available,
+                         tessdata=where.group(1) if where else None)
 
 
-def _run(args: list[str], image: np.ndarray, timeout: float) -> str:
-    ok, png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise OcrEngineError("cannot encode the page image for Tesseract")
+def default_engine() -> str:
+    """``tesserocr`` when its wheel is installed, else the command-line program."""
+    import importlib.util
+
+    return "tesserocr" if importlib.util.find_spec("tesserocr") is not None else "cli"
+
+
+@lru_cache(maxsize=8)
+def check_engine(engine: str, cmd: str = "tesseract", lang: str = "vie+eng") -> str:
+    """Check that ``engine`` can read ``lang``; returns the tessdata folder it will use."""
+    if engine not in ENGINES:
+        raise MissingDependencyError(f"unknown OCR engine {engine!r}",
+                                     hint=f"use one of {', '.join(ENGINES)}")
+    info = check_tesseract(cmd, lang)
+    if engine == "cli":
+        return info.tessdata or ""
     try:
-        proc = subprocess.run(args, input=png.tobytes(), capture_output=True, timeout=timeout,
-                              env=_ENV)
-    except subprocess.TimeoutExpired as e:
-        raise OcrEngineError(f"Tesseract took longer than {timeout:.0f} s on one page",
-                             hint="the page may be huge or garbage; rescan it") from e
+        import tesserocr  # noqa: F401
+    except ImportError as e:
+        raise MissingDependencyError(
+            "the OCR engine `tesserocr` is not installed",
+            hint="reinstall the project (`make setup`), or set DOSSIER_OCR_ENGINE=cli") from e
+    tessdata = os.environ.get("TESSDATA_PREFIX") or info.tessdata
+    if not tessdata or not all((Path(tessdata) / f"{x}.traineddata").is_file()
+                               for x in lang.split("+")):
+        raise MissingDependencyError(
+            f"no Tesseract language data for {lang} found for tesserocr (looked in {tessdata})",
+            hint="install tesseract-ocr-vie / tesseract-ocr-eng, or set TESSDATA_PREFIX")
+    return tessdata
+
+
+# -- tesserocr: models loaded once per process (and per thread: an API is not thread-safe) --
+
+_apis = threading.local()
+
+
+def _api(tessdata: str, lang: str, psm: int):
+    import tesserocr
+
+    cache: dict = getattr(_apis, "cache", None) or {}
+    _apis.cache = cache
+    key = (tessdata, lang)
+    api = cache.get(key)
+    if api is None:
+        try:
+            api = tesserocr.PyTessBaseAPI(path=tessdata, lang=lang, psm=psm,
+                                          oem=tesserocr.OEM.DEFAULT)
+        except RuntimeError as e:
+            raise OcrEngineError(f"tesserocr cannot load {lang} from {tessdata}: {e}") from e
+        cache[key] = api
+    api.SetPageSegMode(psm)
+    return api
+
+
+def _set_image(api, image: np.ndarray, dpi: int) -> None:
+    gray = np.ascontiguousarray(image)
+    if gray.dtype != np.uint8 or gray.ndim != 2:
+        raise OcrEngineError("the OCR engine takes 8-bit grayscale pages")
+    h, w = gray.shape
+    api.SetImageBytes(gray.tobytes(), w, h, 1, w)
+    api.SetSourceResolution(int(dpi))
+
+
+def _recognize_tesserocr(image: np.ndarray, *, lang: str, psm: int, dpi: int,
+                         tessdata: str) -> PageOCR:
+    import tesserocr
+    from tesserocr import RIL
+
+    api = _api(tessdata, lang, psm)
+    _set_image(api, image, dpi)
+    try:
+        if api.Recognize() is False:
+            raise OcrEngineError("Tesseract could not recognize the page")
+        lines: list[Line] = []
+        words: list[Word] = []
+        block = line_block = 0
+        it = api.GetIterator()
+        if it is not None:
+            for r in tesserocr.iterate_level(it, RIL.WORD):
+                if r.IsAtBeginningOf(RIL.BLOCK):
+                    block += 1
+                if r.IsAtBeginningOf(RIL.TEXTLINE) and words:
+                    lines.append(Line(words=words, block=line_block))
+                    words = []
+                if not words:
+                    line_block = block
+                text = (r.GetUTF8Text(RIL.WORD) or "").strip()
+                box = r.BoundingBox(RIL.WORD)
+                if not text or box is None:
+                    continue
+                conf = max(0.0, min(1.0, r.Confidence(RIL.WORD) / 100.0))
+                words.append(Word(text=text, bbox=tuple(int(v) for v in box), confidence=conf))
+            if words:
+                lines.append(Line(words=words, block=line_block))
+    finally:
+        api.Clear()
+    h, w = image.shape[:2]
+    return PageOCR(width=w, height=h, dpi=dpi, lines=lines)
+
+
+# -- the command-line program, through pytesseract -----------------------------------------
+
+def _pytesseract(cmd: str):
+    import pytesseract
+
+    info = check_tesseract(cmd)
+    pytesseract.pytesseract.tesseract_cmd = info.path
+    # pytesseract starts Tesseract with this process's environment.
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    return pytesseract
+
+
+def _cli_call(fn, timeout: float):
+    import pytesseract
+
+    try:
+        return fn()
+    except RuntimeError as e:
+        if "timeout" in str(e).lower():
+            raise OcrEngineError(f"Tesseract took longer than {timeout:.0f} s on one page",
+                                 hint="the page may be huge or garbage; rescan it") from e
+        raise OcrEngineError(f"Tesseract failed: {e}") from e
+    except pytesseract.TesseractError as e:
+        raise OcrEngineError(f"Tesseract failed (exit {e.status}): {str(e.message)[-500:]}",
+                             ) from e
     except OSError as e:
         raise OcrEngineError(f"cannot run Tesseract: {e}") from e
-    stderr = proc.stderr.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise OcrEngineError(f"Tesseract failed (exit {proc.returncode}): {stderr.strip()[-500:]}")
-    return proc.stdout.decode("utf-8", "replace")
+
+
+def _recognize_cli(image: np.ndarray, *, lang: str, psm: int, dpi: int, cmd: str,
+                   timeout: float) -> PageOCR:
+    pt = _pytesseract(cmd)
+    data = _cli_call(lambda: pt.image_to_data(image, lang=lang,
+                                              config=f"--psm {psm} --dpi {dpi}",
+                                              output_type=pt.Output.DICT, timeout=timeout),
+                     timeout)
+    grouped: dict[tuple[int, int, int], list[Word]] = {}
+    for i, level in enumerate(data["level"]):
+        text = str(data["text"][i]).strip()
+        if int(level) != 5 or not text:
+            continue
+        left, top = int(data["left"][i]), int(data["top"][i])
+        box = (left, top, left + int(data["width"][i]), top + int(data["height"][i]))
+        conf = max(0.0, min(1.0, float(data["conf"][i]) / 100.0))
+        key = (int(data["block_num"][i]), int(data["par_num"][i]), int(data["line_num"][i]))
+        grouped.setdefault(key, []).append(Word(text=text, bbox=box, confidence=conf))
+    h, w = image.shape[:2]
+    return PageOCR(width=w, height=h, dpi=dpi,
+                   lines=[Line(words=ws, block=k[0]) for k, ws in grouped.items()])
 
 
 def recognize(image: np.ndarray, *, lang: str = "vie+eng", psm: int = 3, dpi: int = 300,
-              cmd: str = "tesseract", timeout: float = 180.0) -> PageOCR:
-    """OCR one cleaned page: words with boxes and confidences, grouped in lines."""
-    info = check_tesseract(cmd, lang)
-    tsv = _run([info.path, "stdin", "stdout", "-l", lang, "--psm", str(psm), "--dpi", str(dpi),
-                "-c", "tessedit_create_tsv=1", "-c", "tessedit_create_txt=0"], image, timeout)
-    h, w = image.shape[:2]
-    return parse_tsv(tsv, width=w, height=h, dpi=dpi)
-
-
-def parse_tsv(tsv: str, *, width: int, height: int, dpi: int = 300) -> PageOCR:
-    lines: dict[tuple[int, int, int], list[Word]] = {}
-    reader = csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE)
-    for row in reader:
-        if row.get("level") != "5":
-            continue
-        text = (row.get("text") or "").strip()
-        if not text:
-            continue
-        try:
-            left, top = int(row["left"]), int(row["top"])
-            right, bottom = left + int(row["width"]), top + int(row["height"])
-            conf = max(0.0, min(1.0, float(row["conf"]) / 100.0))
-            key = (int(row["block_num"]), int(row["par_num"]), int(row["line_num"]))
-        except (KeyError, ValueError):
-            continue
-        lines.setdefault(key, []).append(Word(text=text, bbox=(left, top, right, bottom),
-                                              confidence=conf))
-    return PageOCR(width=width, height=height, dpi=dpi,
-                   lines=[Line(words=ws, block=k[0]) for k, ws in lines.items()])
+              cmd: str = "tesseract", timeout: float = 180.0,
+              engine: str | None = None) -> PageOCR:
+    """OCR one cleaned grayscale page: words with boxes and confidences, grouped in lines."""
+    engine = engine or default_engine()
+    tessdata = check_engine(engine, cmd, lang)
+    if engine == "tesserocr":
+        return _recognize_tesserocr(image, lang=lang, psm=psm, dpi=dpi, tessdata=tessdata)
+    return _recognize_cli(image, lang=lang, psm=psm, dpi=dpi, cmd=cmd, timeout=timeout)
 
 
 @dataclass(frozen=True)
@@ -121,19 +249,32 @@ class Orientation:
     confidence: float
 
 
-def detect_orientation(image: np.ndarray, *, cmd: str = "tesseract",
-                       timeout: float = 60.0) -> Orientation:
+def detect_orientation(image: np.ndarray, *, cmd: str = "tesseract", timeout: float = 60.0,
+                       engine: str | None = None) -> Orientation:
     """Page orientation from Tesseract's OSD; pages with too little text count as upright."""
-    info = check_tesseract(cmd, "osd")
+    engine = engine or default_engine()
+    tessdata = check_engine(engine, cmd, "osd")
+    if engine == "tesserocr":
+        from tesserocr import PSM
+
+        api = _api(tessdata, "osd", int(PSM.OSD_ONLY))
+        _set_image(api, image, 300)
+        try:
+            found = api.DetectOrientationScript()
+        finally:
+            api.Clear()
+        if not found:
+            return Orientation(0, 0.0)
+        # orient_deg is how far the page is turned clockwise; undoing it is the rest of 360.
+        return Orientation((360 - int(found["orient_deg"])) % 360, float(found["orient_conf"]))
+    pt = _pytesseract(cmd)
     try:
-        out = _run([info.path, "stdin", "stdout", "--psm", "0", "-l", "osd"], image, timeout)
+        found = _cli_call(lambda: pt.image_to_osd(image, config="--psm 0", timeout=timeout,
+                                                  output_type=pt.Output.DICT), timeout)
     except OcrEngineError as e:
         # Tesseract exits non-zero on pages with too few characters for OSD: harmless.
         if "Too few characters" in str(e) or "Invalid resolution" in str(e):
             return Orientation(0, 0.0)
         raise
-    rot = re.search(r"Rotate:\s*(\d+)", out)
-    conf = re.search(r"Orientation confidence:\s*([\d.]+)", out)
-    if not rot:
-        return Orientation(0, 0.0)
-    return Orientation(int(rot.group(1)) % 360, float(conf.group(1)) if conf else 0.0)
+    return Orientation(int(found.get("rotate", 0)) % 360,
+                       float(found.get("orientation_conf", 0.0)))

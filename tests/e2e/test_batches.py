@@ -44,22 +44,23 @@ def test_an_unexpected_crash_on_one_page_is_recorded_on_its_file_and_the_rest_go
     """GIVEN a batch of two dossiers where OCR of the first one's page crashes with a bug
     (not one of the pipeline's errors) WHEN the batch runs THEN that file fails with a plain
     message naming it, and the second dossier is digitized and registered as usual."""
-    import ocr.pipeline
+    import ocr.pool
     from cli.ingest import ingest_paths
 
     first = tmp_path / "first"
     first.mkdir()
     shutil.copy(FORM, first / "form.png")
     second = shutil.copy(CARD, tmp_path / "card.png")
-    real = ocr.pipeline.ocr_loaded_page
+    real = ocr.pool.OcrPool.run
     crash_on = (first / "form.png").read_bytes()
 
-    def crashing(page, options, *, path, index):
-        if Path(path).read_bytes() == crash_on:
+    # Pages are read in the OCR worker processes: the fault goes in where the flow asks.
+    def crashing(self, job):
+        if Path(job.path).read_bytes() == crash_on:
             raise KeyError("bug in a library")
-        return real(page, options, path=path, index=index)
+        return real(self, job)
 
-    monkeypatch.setattr(ocr.pipeline, "ocr_loaded_page", crashing)
+    monkeypatch.setattr(ocr.pool.OcrPool, "run", crashing)
     report = ingest_paths([first, Path(second)], station="S", operator="op")
     by_name = {Path(f.path).name: f for f in report.files}
     bad, good = by_name["form.png"], by_name["card.png"]

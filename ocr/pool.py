@@ -1,0 +1,193 @@
+"""A pool of OCR worker processes, one per core, each keeping Tesseract's models loaded.
+
+A page is a job: the worker decodes it from the file (one page at a time, so a 500-page PDF
+never sits in memory), cleans it up, reads it, and sends back the small OCR tree (and, when
+asked, the cleaned page as PNG bytes). Images never cross the process boundary on the way in.
+
+The pool is started lazily, once per process (:func:`get_pool`), and shared by everything in
+that process: the digitization flow's page tasks, ``dossier ocr`` on many files, the bench.
+Workers are spawned (not forked: the parent may run threads), run one Tesseract thread and one
+OpenCV thread each, and are replaced after ``MAX_TASKS_PER_WORKER`` pages so that whatever the
+C libraries fragment never accumulates over a long batch.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import multiprocessing
+import os
+import resource
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models import errors
+from models.errors import DossierError, OcrEngineError
+from models.ocr import PageOCR
+from ocr.loading import Limits
+from ocr.pipeline import OcrOptions
+
+__all__ = ["PageJob", "PageOutcome", "OcrPool", "get_pool", "shutdown_pool",
+           "run_page_job", "MAX_TASKS_PER_WORKER"]
+
+log = logging.getLogger(__name__)
+
+MAX_TASKS_PER_WORKER = 200
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """One page of one file to clean up and read."""
+
+    path: str
+    index: int
+    opts: OcrOptions = OcrOptions()
+    limits: Limits = Limits()
+    want_cleaned_png: bool = False
+
+
+@dataclass
+class PageOutcome:
+    """What a worker sends back: the OCR tree, or the error that stopped the page."""
+
+    ocr: PageOCR | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    cleaned_png: bytes | None = None
+    error_kind: str | None = None
+    error_message: str = ""
+    error_hint: str | None = None
+    worker_peak_rss_kb: int = 0
+
+    def error(self, path: str | None = None) -> DossierError | None:
+        """The page's error as the pipeline's own exception type, or None."""
+        if self.error_kind is None:
+            return None
+        cls = getattr(errors, self.error_kind, None)
+        if not (isinstance(cls, type) and issubclass(cls, DossierError)):
+            cls = OcrEngineError
+        return cls(self.error_message, path=path, hint=self.error_hint)
+
+    def result(self, path: str | None = None) -> PageOCR:
+        """The OCR tree; raises the page's error if it has one."""
+        err = self.error(path)
+        if err is not None:
+            raise err
+        assert self.ocr is not None
+        return self.ocr
+
+
+def run_page_job(job: PageJob) -> PageOutcome:
+    """Load, clean up and read one page (what a worker runs; usable in-process too)."""
+    import cv2
+
+    from ocr.loading import load_page
+    from ocr.pipeline import ocr_loaded_page
+
+    out = PageOutcome()
+    try:
+        t = time.perf_counter()
+        page = load_page(Path(job.path), job.index, job.limits)
+        load_s = time.perf_counter() - t
+        result = ocr_loaded_page(page, job.opts, path=Path(job.path), index=job.index)
+        out.ocr = result.ocr
+        out.timings = {"load": load_s, **result.timings}
+        if job.want_cleaned_png:
+            # The image the word boxes refer to: the cleaned page, or for a text-layer page
+            # its render.
+            image = result.cleaned if result.cleaned is not None else cv2.cvtColor(
+                page.image, cv2.COLOR_BGR2GRAY)
+            ok, png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+            if ok:
+                out.cleaned_png = png.tobytes()
+        del page, result
+    except DossierError as e:
+        # Exceptions with keyword arguments do not survive pickling: send the parts.
+        out.error_kind, out.error_message, out.error_hint = e.kind, e.message, e.hint
+    out.worker_peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return out
+
+
+def _init_worker() -> None:
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    import cv2
+
+    # One page per core already keeps every core busy; more threads only contend.
+    cv2.setNumThreads(1)
+
+
+class OcrPool:
+    """``workers`` OCR processes; :meth:`submit` queues a page and returns a future."""
+
+    def __init__(self, workers: int):
+        self.workers = max(1, int(workers))
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+
+    def _ensure(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker, max_tasks_per_child=MAX_TASKS_PER_WORKER)
+            return self._executor
+
+    def submit(self, job: PageJob) -> Future[PageOutcome]:
+        try:
+            return self._ensure().submit(run_page_job, job)
+        except BrokenProcessPool:
+            self._reset()
+            return self._ensure().submit(run_page_job, job)
+
+    def run(self, job: PageJob) -> PageOutcome:
+        """Submit and wait. A worker that died (a crash inside Tesseract) fails only its page."""
+        fut = self.submit(job)
+        try:
+            return fut.result()
+        except BrokenProcessPool as e:
+            self._reset()
+            return PageOutcome(error_kind="OcrEngineError",
+                               error_message=f"the OCR worker died on page {job.index + 1} "
+                                             f"({e})",
+                               error_hint="the page may be damaged; rescan it")
+
+    def _reset(self) -> None:
+        with self._lock:
+            ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=True, cancel_futures=True)
+
+
+_pool: OcrPool | None = None
+_pool_lock = threading.Lock()
+
+
+def get_pool(workers: int) -> OcrPool:
+    """The process's OCR pool, started on first use with ``workers`` processes."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = OcrPool(workers)
+            atexit.register(shutdown_pool)
+        elif _pool.workers != max(1, int(workers)):
+            _pool.shutdown()
+            _pool = OcrPool(workers)
+        return _pool
+
+
+def shutdown_pool() -> None:
+    """Stop the workers (at exit, or when a benchmark wants their peak memory)."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown()

@@ -1,0 +1,128 @@
+"""Searchable PDF: each page image with the recognized words as an invisible text layer.
+
+Written with fpdf2 (PDF/A-2U, a Unicode font embedded as a subset so every Vietnamese
+character copies out as itself). Each word is drawn in text render mode 3 (invisible) at its
+OCR box: horizontally stretched to the box's width, and sized to its line's height with its
+baseline where the font puts it, so a reader's selection highlights the printed word. Words
+go out line by line in Tesseract's reading order, separated by a space stretched over the gap,
+so copying text from the PDF gives the recognized words in reading order.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from models.errors import MissingDependencyError, OcrEngineError
+from models.ocr import PageOCR
+
+__all__ = ["searchable_pdf", "FONT_CANDIDATES", "PDF_COMPLIANCE"]
+
+log = logging.getLogger(__name__)
+
+# Debian's fonts-dejavu-core (deps/apt.txt): covers every Vietnamese letter.
+FONT_CANDIDATES = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    Path("/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf"),
+    Path("/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf"),
+)
+PDF_COMPLIANCE = "PDF/A-2U"
+JPEG_QUALITY = 80
+
+
+@lru_cache(maxsize=1)
+def _font() -> tuple[Path, float, float]:
+    """The text-layer font and its ascent/descent as fractions of the font size."""
+    from fontTools.ttLib import TTFont
+
+    for path in FONT_CANDIDATES:
+        if path.is_file():
+            tt = TTFont(str(path), lazy=True)
+            em = float(tt["head"].unitsPerEm)
+            return path, tt["hhea"].ascent / em, tt["hhea"].descent / em
+    raise MissingDependencyError("no font for the PDF text layer",
+                                 hint="install fonts-dejavu-core (`make setup`)")
+
+
+def _jpeg(image: bytes | np.ndarray) -> tuple[bytes, int, int]:
+    """The page as a grayscale JPEG (small, and embedded as it is), with its size."""
+    if isinstance(image, bytes | bytearray):
+        arr = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
+        if arr is None:
+            raise OcrEngineError("cannot decode a page image for the searchable PDF")
+    else:
+        arr = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    ok, buf = cv2.imencode(".jpg", arr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise OcrEngineError("cannot encode a page image for the searchable PDF")
+    return buf.tobytes(), arr.shape[1], arr.shape[0]
+
+
+def searchable_pdf(pages: Iterable[tuple[bytes | np.ndarray, PageOCR]], *,
+                   title: str | None = None) -> bytes:
+    """A PDF of ``pages``: (the image the OCR boxes refer to, its OCR), in order.
+
+    Pages are added one at a time, images as JPEG, so memory grows with the compressed
+    document, never with decoded pages.
+    """
+    from fpdf import FPDF
+    from fpdf.enums import TextMode
+
+    font_path, ascent, descent = _font()
+    pdf = FPDF(unit="pt", enforce_compliance=PDF_COMPLIANCE)
+    pdf.set_auto_page_break(False)
+    pdf.set_margin(0)
+    pdf.set_creator("dossier-pipeline")
+    if title:
+        pdf.set_title(title)
+    pdf.set_lang("vi")
+    pdf.add_font("text", "", str(font_path))
+    n = 0
+    for image, page in pages:
+        jpeg, w_px, h_px = _jpeg(image)
+        # The boxes are in pixels of this image; the page keeps the image's physical size.
+        dpi = float(page.dpi or 300)
+        k = 72.0 / dpi
+        if (w_px, h_px) != (page.width, page.height):
+            raise OcrEngineError(f"page {page.index + 1}: image {w_px}x{h_px} does not match "
+                                 f"its OCR ({page.width}x{page.height})")
+        pdf.add_page(format=(w_px * k, h_px * k))
+        pdf.image(io.BytesIO(jpeg), x=0, y=0, w=w_px * k, h=h_px * k)
+        pdf.text_mode = TextMode.INVISIBLE
+        for line in page.lines:
+            if not line.words:
+                continue
+            lx0, ly0, lx1, ly1 = line.bbox
+            # Font size whose ascent-to-descent span is the line's height.
+            size = max(1.0, (ly1 - ly0) * k / (ascent - descent))
+            baseline = ly1 * k + descent * size
+            pdf.set_font("text", size=size)
+            pdf.set_stretching(100.0)
+            space = pdf.get_string_width(" ")
+            for i, word in enumerate(line.words):
+                x0, _, x1, _ = word.bbox
+                pdf.set_stretching(100.0)  # widths below are measured unstretched
+                natural = pdf.get_string_width(word.text)
+                if natural <= 0:
+                    continue
+                pdf.set_stretching(100.0 * max(1.0, (x1 - x0) * k) / natural)
+                pdf.text(x0 * k, baseline, word.text)
+                if i + 1 < len(line.words) and space > 0:
+                    # A space filling the gap to the next word, so text extraction and
+                    # copying separate the words; never reaching into the next word.
+                    nxt = line.words[i + 1].bbox[0]
+                    at = min(x1, nxt)
+                    pdf.set_stretching(100.0 * max(0.05, (nxt - at) * k) / space)
+                    pdf.text(at * k, baseline, " ")
+            pdf.set_stretching(100.0)
+        pdf.text_mode = TextMode.FILL
+        n += 1
+    if n == 0:
+        raise OcrEngineError("a searchable PDF needs at least one page")
+    return bytes(pdf.output())
