@@ -67,7 +67,7 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
 
     from fastapi.staticfiles import StaticFiles
 
-    from api import batches, records
+    from api import batches, pdf, records
     from api.web import auth_pages, review_pages
     from api.web.common import HERE, Forbidden, LoginRequired, render, signing_secret, wants_html
 
@@ -130,4 +130,5 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
     app.include_router(auth_pages.router)
     app.include_router(review_pages.router)
     app.include_router(batches.router)
+    app.include_router(pdf.router)
     return app

@@ -319,6 +319,54 @@ def render_markdown(summary: dict, plots: dict[str, str]) -> str:
     return "\n".join(L) + "\n"
 
 
+def render_ocr_pool(summary: dict) -> str:
+    """The OCR worker pool's figures: headline against the baselines, both OCR engines on
+    the same pages, and peak memory per worker process at every size."""
+    pool = summary.get("ocr_pool")
+    if not pool:
+        return ""
+    sp, ocr = summary["speed"], summary["ocr"]
+    ours = sp["systems"][0]
+    L: list[str] = ["", "## OCR worker pool", ""]
+    ratios = [f"{x['name']} {_num(x['pages_per_min'])} pages/min (ours ×{x['ours_speedup']:.2f})"
+              for x in sp["systems"][1:] if x["pages_per_min"]]
+    L.append(f"- End to end (cleanup + OCR + extraction) **{_num(ours['pages_per_min'])} "
+             f"pages/min** with the `{pool['engine']}` engine; " + "; ".join(ratios) + ".")
+    ours_name = next(k for k in ocr["overall"] if k.startswith("our"))
+    raw_name = next((k for k in ocr["overall"] if k.startswith("tesseract")), None)
+    clean = ocr["by_degradation"].get("clean", {})
+    cer = f"- CER overall **{_pct(ocr['overall'][ours_name]['cer'])}**"
+    if raw_name:
+        cer += f" (raw {_pct(ocr['overall'][raw_name]['cer'])})"
+    if ours_name in clean:
+        cer += f"; on clean pages **{_pct(clean[ours_name]['cer'])}**"
+        if raw_name in clean:
+            cer += f" (raw {_pct(clean[raw_name]['cer'])})"
+    L.append(cer + ".")
+    worse = [deg for deg, by in ocr["by_degradation"].items()
+             if raw_name in by and ours_name in by and by[ours_name]["cer"] > by[raw_name]["cer"]]
+    L.append("- Degradations where our CER is above the raw page's: "
+             + (", ".join(worse) if worse else "none") + ".")
+    L.append(f"- Peak memory per OCR worker process: **{pool['worker_peak_mb']:.0f} MB** "
+             f"(parent process {pool['parent_peak_mb']:.0f} MB).")
+    L.append("")
+    L += ["### Both OCR engines, same pages", "",
+          "`tesserocr` keeps Tesseract's models loaded in each worker process; `cli` starts "
+          "the `tesseract` program per page through pytesseract. Set with "
+          "`DOSSIER_OCR_ENGINE`.", ""]
+    L += _table(["engine", "wall s", "pages/min", "CER", "worker peak MB"],
+                [[f"`{e['engine']}`", _num(e["wall_s"]), _num(e["pages_per_min"]),
+                  _pct(e.get("cer", ocr["overall"][ours_name]["cer"])),
+                  f"{e['worker_peak_mb']:.0f}"] for e in pool["engines"]])
+    if summary["scale"]:
+        L += ["### Memory by batch size", ""]
+        L += _table(["pages", "wall s", "pages/min", "worker peak MB", "parent peak MB"],
+                    [[str(x["pages"]), _num(x["wall_s"]), _num(x["pages_per_min"]),
+                      f"{x.get('worker_peak_mb', 0):.0f}", f"{x.get('parent_peak_mb', 0):.0f}"]
+                     for x in summary["scale"]])
+    return "\n".join(L) + "\n"
+
+
 def _tesseract_peak(speed: dict) -> float | None:
     """Peak memory of one Tesseract process on the largest pages (a separate, untimed run)."""
     return speed["pipeline"].get("tesseract_peak_mb")
@@ -339,7 +387,7 @@ def write_report(summary: dict, target: Path) -> tuple[Path, str]:
     from bench.report_trust import trust_plots
 
     plots.update(trust_plots(summary, target))
-    markdown = render_markdown(summary, plots)
+    markdown = render_markdown(summary, plots) + render_ocr_pool(summary)
     report = target / "report.md"
     report.write_text(markdown, encoding="utf-8")
     (target / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n",

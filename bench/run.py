@@ -68,6 +68,8 @@ class BenchOptions:
     doctypes_dir: Path | None = None
     baselines: bool = True
     command: str = "dossier bench"
+    engine: str | None = None  # OCR engine of the pipeline; None: the default one
+    compare_engines: bool = True  # also time the pipeline with the other OCR engine
 
 
 @dataclass
@@ -78,9 +80,10 @@ class BenchOutcome:
 
 
 def _pipeline(dossiers: list[BenchDossier], opts: BenchOptions, work: Path, tag: str, *,
-              collect: bool) -> dict:
+              collect: bool, engine: str | None = None) -> dict:
     """Our pipeline over the dossiers' page images, in a fresh process; timed from outside."""
     spec = {
+        "engine": engine or opts.engine,
         "workers": opts.workers, "lang": opts.lang, "tesseract_cmd": opts.tesseract_cmd,
         "review_threshold": opts.review_threshold, "collect": collect,
         "doctypes": str(opts.doctypes_dir) if opts.doctypes_dir else None,
@@ -266,6 +269,57 @@ def _memory_total_gb() -> float | None:
         return None
 
 
+# -- the OCR worker pool: baselines check, engines side by side, memory per worker ---------
+
+def require_baselines(opts: BenchOptions) -> None:
+    """Stop at once, with the command that installs them, when the baselines are missing."""
+    from bench.baselines import ocrmypdf_missing
+    from models.errors import MissingDependencyError
+
+    if not opts.baselines:
+        return
+    why = [m for m in (ocrmypdf_missing(clean=True),) if m]
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        why.append("matplotlib (the report's plots) is not installed")
+    if why:
+        raise MissingDependencyError(
+            "the benchmark's baselines are not installed: " + "; ".join(why),
+            hint="install them with `make bench` (runs `bash scripts/setup.sh --bench`), "
+                 "or run `dossier bench --no-baselines`")
+
+
+def _worker_memory(res: dict) -> dict:
+    """Peak resident memory of the largest OCR worker process, and of the parent."""
+    return {"worker_peak_mb": res.get("child_peak_rss_kb", 0) / 1024.0,
+            "parent_peak_mb": res.get("self_peak_rss_kb", 0) / 1024.0}
+
+
+def _engine_comparison(dossiers: list[BenchDossier], opts: BenchOptions, work: Path,
+                       ours: dict, say: Progress) -> list[dict]:
+    """The pipeline with each OCR engine on the same pages: the default one (already run)
+    and the other, so the default can be kept the faster."""
+    from ocr.tesseract import ENGINES
+
+    n = ours["n_pages"]
+    rows = [{"engine": ours.get("engine"), "wall_s": ours["wall_s"],
+             "pages_per_min": n * 60.0 / ours["wall_s"], **_worker_memory(ours)}]
+    if not opts.compare_engines:
+        return rows
+    for other in (e for e in ENGINES if e != ours.get("engine")):
+        say(f"our pipeline with the {other} OCR engine on the same {n} pages")
+        res = _pipeline(dossiers, opts, work, f"engine-{other}", collect=True, engine=other)
+        truth = [p.truth_text for d in dossiers for p in d.pages]
+        errs = ErrorCount()
+        for t, p in zip(truth, res["pages"], strict=True):
+            errs.add(text_errors(t, p["text"]))
+        rows.append({"engine": res.get("engine"), "wall_s": res["wall_s"],
+                     "pages_per_min": n * 60.0 / res["wall_s"], "cer": errs.cer,
+                     **_worker_memory(res)})
+    return rows
+
+
 def run_bench(opts: BenchOptions, progress: Progress | None = None) -> BenchOutcome:
     """Run the whole benchmark and write the report; returns where it went and its text."""
     from bench.report import write_report
@@ -274,6 +328,7 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> BenchOutc
 
     say = progress or (lambda _m: None)
     check_tesseract(opts.tesseract_cmd, opts.lang)
+    require_baselines(opts)
     defined = {d.id for d in load_doctypes(opts.doctypes_dir)}
     started = datetime.now().astimezone()
     bench_dir = opts.data_dir / "bench"
@@ -318,7 +373,8 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> BenchOutc
                           "wall_s": res["wall_s"], "startup_s": res["startup_s"],
                           "pages_per_min": res["n_pages"] * 60.0 / res["wall_s"],
                           "process_peak_mb": res["self_peak_rss_kb"] / 1024.0,
-                          "stages": _stage_split(res)})
+                          "stages": _stage_split(res), **_worker_memory(res)})
+        engines = _engine_comparison(main, opts, work, ours, say)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -363,6 +419,7 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> BenchOutc
                                "tesseract_peak_mb": tess_peak / 1024.0 if tess_peak else None},
                   "stages": _stage_split(ours)},
         "scale": scale,
+        "ocr_pool": {"engine": ours.get("engine"), "engines": engines, **_worker_memory(ours)},
     }
     stamp = started.strftime("%Y-%m-%d-%H%M")
     target = opts.out_dir / f"{stamp}-{opts.split}"

@@ -37,24 +37,72 @@ def _settings():
 # -- quick one-file tools -------------------------------------------------------------------
 
 @app.command()
-def ocr(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) or PDF")],
-        lang: Annotated[str, typer.Option(help="Tesseract languages")] = "vie+eng",
+def ocr(files: Annotated[list[Path], typer.Argument(help="images (JPEG, PNG, TIFF) or PDFs")],
+        lang: Annotated[str | None, typer.Option(
+            help="Tesseract languages (default DOSSIER_LANG, vie+eng)")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="pages, lines, words, boxes")] = False,
+        pdf: Annotated[bool, typer.Option("--pdf", help="also write a searchable PDF per file")]
+        = False,
+        out_dir: Annotated[Path | None, typer.Option(
+            "--out-dir", help="write one output per input here, named after it")] = None,
         no_cleanup: Annotated[bool, typer.Option("--no-cleanup", help="OCR the raw scan")] = False,
         ) -> None:
-    """Print the text of an image or PDF after the pipeline's cleanup and OCR."""
+    """Text of images or PDFs after the pipeline's cleanup and OCR, all files through one
+    pool of DOSSIER_WORKERS processes. One file prints to stdout; with several files, --pdf
+    or --out-dir, each input gets its own output (NAME.txt / NAME.json / NAME.pdf) in
+    --out-dir (default: the current folder)."""
     from ocr.loading import Limits
-    from ocr.pipeline import OcrOptions, ocr_file
+    from ocr.pipeline import OcrOptions, ocr_files
+    from ocr.searchable import searchable_pdf
 
     s = _settings()
-    doc = ocr_file(file, OcrOptions(lang=lang, tesseract_cmd=s.tesseract_cmd,
-                                    timeout=s.tesseract_timeout_s, cleanup=not no_cleanup),
-                   limits=Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages,
-                                 s.pdf_render_dpi), workers=s.workers)
-    if as_json:
-        sys.stdout.write(json.dumps(doc.export(), ensure_ascii=False, indent=1) + "\n")
-    else:
-        sys.stdout.write("\n\f".join(p.text for p in doc.pages) + "\n")
+    to_files = out_dir is not None or pdf or len(files) > 1
+    target = out_dir or Path(".")
+    if to_files:
+        target.mkdir(parents=True, exist_ok=True)
+    opts = OcrOptions(lang=lang or s.lang, tesseract_cmd=s.tesseract_cmd,
+                      timeout=s.tesseract_timeout_s, cleanup=not no_cleanup,
+                      engine=s.ocr_engine or None)
+    limits = Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages, s.pdf_render_dpi)
+    names = _output_names(files)
+    failed = 0
+    for result, name in zip(ocr_files(files, opts, limits=limits, workers=s.workers,
+                                      page_images=pdf), names, strict=True):
+        if result.error is not None:
+            failed += 1
+            err.print(f"[red]error:[/red] {result.error}", highlight=False, soft_wrap=True)
+            continue
+        doc = result.document
+        assert doc is not None
+        text = (json.dumps(doc.export(), ensure_ascii=False, indent=1) if as_json
+                else "\n\f".join(p.text for p in doc.pages)) + "\n"
+        if not to_files:
+            sys.stdout.write(text)
+            continue
+        (target / f"{name}.{'json' if as_json else 'txt'}").write_text(text, encoding="utf-8")
+        if pdf:
+            (target / f"{name}.pdf").write_bytes(
+                searchable_pdf(zip(result.page_images, doc.pages, strict=True),
+                               title=result.path.name))
+        err.print(f"{result.path} -> {target / name}.*", highlight=False, soft_wrap=True)
+    if failed:
+        err.print(f"{failed} of {len(files)} file(s) failed; the others were read.")
+        raise typer.Exit(ExitCode.some_files_failed if len(files) > 1 else ExitCode.input_file)
+
+
+def _output_names(files: list[Path]) -> list[str]:
+    """Each input's output name: its file name, made unique when two inputs share one."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for f in files:
+        base = name = f.name
+        n = 2
+        while name in seen:
+            name = f"{base}-{n}"
+            n += 1
+        seen.add(name)
+        names.append(name)
+    return names
 
 
 @app.command()
@@ -331,6 +379,7 @@ def bench(split: Annotated[str, typer.Option(help="generator split: test (held-o
                         degradation=degradation, pages=pages, scale=sizes, workers=s.workers,
                         lang=s.lang, tesseract_cmd=s.tesseract_cmd,
                         review_threshold=s.review_threshold, baselines=baselines,
+                        engine=s.ocr_engine or None,
                         command="dossier bench " + " ".join(sys.argv[2:]))
     outcome = run_bench(opts, progress=lambda m: err.print(f"[dim]bench:[/dim] {m}"))
     sys.stdout.write(outcome.markdown + "\n")

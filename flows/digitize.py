@@ -99,6 +99,24 @@ def _cleaned_key(sha256: str, source_page: int) -> str:
     return f"cleaned/{sha256}/{source_page:04d}.png"
 
 
+def _pdf_key(record_id: str) -> str:
+    return f"pdf/{record_id}.pdf"
+
+
+def _store_searchable_pdf(record_id: str, refs: list[PageRef],
+                          pages: list[PageOCR]) -> str | None:
+    """Write the document's searchable PDF (page images fetched one at a time); its key,
+    or None when a page has no stored image (digitized before page images were kept)."""
+    from ocr.searchable import searchable_pdf
+
+    rt = get_runtime()
+    if any(r.cleaned_key is None for r in refs):
+        return None
+    images = (rt.store.get_derived(r.cleaned_key) for r in refs if r.cleaned_key)
+    data = searchable_pdf(zip(images, pages, strict=True), title=record_id)
+    return rt.store.put_derived(_pdf_key(record_id), data, "application/pdf")
+
+
 @task(name="count-pages", retries=2, retry_delay_seconds=[2, 5],
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def count_pages(file: BatchFile) -> PageCount:
@@ -176,7 +194,7 @@ def _stored_version(record: Record) -> tuple[Record, str | None] | None:
         old = Record.from_json(rt.store.get_record(record.record_id, versions[0].version_id))
     except NotFoundError:
         return None
-    same = {"doctype", "fields", "pages", "citizen_ids", "status"}
+    same = {"doctype", "fields", "pages", "citizen_ids", "status", "pdf_key"}
     if old.touched_by_person or old.model_dump(include=same) == record.model_dump(include=same):
         return old, versions[0].version_id
     record.revision = old.revision + 1
@@ -214,7 +232,9 @@ def extract_dossier(job: ExtractJob) -> list[RecordState]:
             classification_confidence=doc.classification_confidence, fields=doc.fields,
             pages=[refs[i] for i in doc.pages],
             citizen_ids=citizen_ids_of(doc, by_id.get(doc.doctype), ocr_pages),
-            station=job.station, operator=job.operator, created_at=now, updated_at=now)
+            station=job.station, operator=job.operator, created_at=now, updated_at=now,
+            pdf_key=_store_searchable_pdf(record_id, [refs[i] for i in doc.pages],
+                                          [ocr_pages[i] for i in doc.pages]))
         kept = _stored_version(record)
         if kept is None:
             event = AuditEvent(event_id=uuid.uuid4().hex, record_id=record_id,

@@ -106,3 +106,25 @@ def test_bad_input_gets_a_clear_error(tmp_path, name, content, code, words):
 def test_missing_file(tmp_path):
     p = dossier("extract", str(tmp_path / "nope.png"), cwd=tmp_path)
     assert p.returncode != 0 and "nope.png" in p.stderr
+
+
+def test_ocr_many_files_one_output_each_and_a_searchable_pdf(tmp_path):
+    """GIVEN two scans and a bad file WHEN `dossier ocr` reads them into a folder THEN each
+    good input gets its text and PDF named after it, and the bad one is named in the error."""
+    import pdfplumber
+
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 truncated")
+    out = tmp_path / "out"
+    p = dossier("ocr", str(SAMPLES / "cccd-front-clean.png"),
+                str(SAMPLES / "birth-registration-clean.png"), str(bad),
+                "--out-dir", str(out), "--pdf", cwd=tmp_path)
+    assert p.returncode == 4, p.stderr
+    assert "broken.pdf" in p.stderr
+    assert sorted(x.name for x in out.iterdir()) == [
+        "birth-registration-clean.png.pdf", "birth-registration-clean.png.txt",
+        "cccd-front-clean.png.pdf", "cccd-front-clean.png.txt"]
+    text = (out / "birth-registration-clean.png.txt").read_text(encoding="utf-8")
+    assert "KHAI SINH" in text
+    with pdfplumber.open(out / "birth-registration-clean.png.pdf") as pdf:
+        assert "KHAI SINH" in pdf.pages[0].extract_text()

@@ -150,6 +150,48 @@ def test_api_needs_a_key_and_returns_the_records(runtime, first_batch):
         assert client.get("/v1/citizens/123/records", headers=auth).status_code == 422
 
 
+def test_searchable_pdf_is_served_with_words_where_the_ocr_found_them(runtime, first_batch):
+    """GIVEN a digitized form WHEN its PDF is fetched over the API THEN the text layer gives
+    the OCR's words, in its reading order, on the OCR boxes."""
+    import io
+
+    import pdfplumber
+
+    from api.app import create_app
+    from models.ocr import PageOCR
+
+    (rec,) = records_of(runtime, first_batch.files[1])
+    assert rec.pdf_key
+    key, _ = runtime.index.create_api_key("pdf-reader", ["records:read"])
+    app = create_app(runtime.settings, store=runtime.store, index=runtime.index)
+    with TestClient(app) as client:
+        url = f"/v1/records/{rec.record_id}/pdf"
+        assert client.get(url).status_code == 401
+        r = client.get(url, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+        assert client.get("/v1/records/nope-01/pdf",
+                          headers={"Authorization": f"Bearer {key}"}).status_code == 404
+    ocr = PageOCR.from_dict(json.loads(runtime.store.get_derived(rec.pages[0].ocr_key)))
+    k = 72.0 / ocr.dpi
+    with pdfplumber.open(io.BytesIO(r.content)) as pdf:
+        assert len(pdf.pages) == 1
+        page = pdf.pages[0]
+        assert page.width == pytest.approx(ocr.width * k, abs=0.5)
+        extracted = page.extract_words()
+        text = page.extract_text()
+    assert [w["text"] for w in extracted] == [w.text for w in ocr.words]
+    for got, want in zip(extracted, ocr.words, strict=True):
+        x0, y0, x1, y1 = want.bbox
+        assert got["x0"] == pytest.approx(x0 * k, abs=1.0)
+        assert got["x1"] == pytest.approx(x1 * k, abs=1.0)
+        # vertically the word sits on its line: its middle inside the OCR box's rows
+        mid = (got["top"] + got["bottom"]) / 2
+        assert y0 * k - 3 <= mid <= y1 * k + 3
+    want_id = truth(FORM)["documents"][0]["fields"]["declarant_id"]
+    assert want_id in text.replace(" ", "")
+    assert text.splitlines()[:2] == [line.text for line in ocr.lines[:2]]
+
+
 def test_reingest_creates_nothing_new(runtime, first_batch):
     before_ids = sorted(runtime.store.record_ids())
     before_rows = runtime.index.count_records()
