@@ -22,6 +22,7 @@ __all__ = [
     "estimate_skew",
     "deskew",
     "flatten_background",
+    "uneven_light",
     "remove_dotted_leaders",
     "denoise",
     "clean_page",
@@ -158,20 +159,44 @@ def deskew(gray: np.ndarray, angle: float) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def flatten_background(gray: np.ndarray) -> np.ndarray:
-    """Divide out uneven light and shadows: the background estimate is a large closing."""
+def _background(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """The paper's brightness everywhere (a large closing removes the ink), on a small copy;
+    and the small copy's scale."""
     h, w = gray.shape[:2]
     factor = min(1.0, 600 / max(h, w))
     small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
     k = max(7, int(max(small.shape) / 40) | 1)
     background = cv2.morphologyEx(small, cv2.MORPH_CLOSE,
                                   cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    background = cv2.GaussianBlur(background, (k, k), 0)
+    return cv2.GaussianBlur(background, (k, k), 0), factor
+
+
+def flatten_background(gray: np.ndarray) -> np.ndarray:
+    """Divide out uneven light and shadows: the background estimate is a large closing."""
+    h, w = gray.shape[:2]
+    background, _ = _background(gray)
     background = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
-    flat = cv2.divide(gray, np.maximum(background, 1), scale=255)
-    # Dark scanner borders become mid-gray after division; push what was very dark to white
-    # only where it touches the page edge.
-    return flat
+    return cv2.divide(gray, np.maximum(background, 1), scale=255)
+
+
+def uneven_light(gray: np.ndarray) -> bool:
+    """Whether the light varies enough over the page to trouble a global threshold.
+
+    Tesseract binarizes with one threshold (Otsu) for the whole page, which sits between the
+    ink and the paper. It holds as long as the paper's brightness varies by less than a
+    quarter of the ink-to-paper contrast; beyond that, shadowed paper or faded ink falls on
+    the wrong side somewhere, and dividing the light out is worth its cost (and its slight
+    softening of clean pages, which then skip it).
+    """
+    background, factor = _background(gray)
+    lo, paper = np.percentile(background, [1, 99])
+    small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) \
+        if factor < 1 else gray
+    ink = float(np.percentile(small, 1))
+    contrast = float(paper) - ink
+    if contrast <= 0:
+        return False
+    return float(paper - lo) > 0.25 * contrast
 
 
 def remove_dotted_leaders(gray: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -245,7 +270,9 @@ def clean_page(bgr: np.ndarray, *, dpi_hint: int | None = None,
     if abs(angle) >= 0.1:
         gray = deskew(gray, angle)
         steps.append(f"deskew {angle:+.2f}")
-    gray = flatten_background(gray)
+    if uneven_light(gray):
+        gray = flatten_background(gray)
+        steps.append("light")
     gray, unleadered = remove_dotted_leaders(gray)
     if unleadered:
         steps.append("leaders")

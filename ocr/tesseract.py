@@ -167,7 +167,10 @@ def _recognize_tesserocr(image: np.ndarray, *, lang: str, psm: int, dpi: int,
                     words = []
                 if not words:
                     line_block = block
-                text = (r.GetUTF8Text(RIL.WORD) or "").strip()
+                try:
+                    text = (r.GetUTF8Text(RIL.WORD) or "").strip()
+                except RuntimeError:  # tesserocr's word without text: nothing to keep
+                    continue
                 box = r.BoundingBox(RIL.WORD)
                 if not text or box is None:
                     continue

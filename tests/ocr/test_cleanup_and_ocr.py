@@ -63,6 +63,19 @@ def test_uneven_light_is_flattened(page):
     assert np.median(shaded[50:150, 20:120]) < 130
 
 
+def test_light_is_evened_out_only_where_it_is_uneven(page):
+    """A clean page is left as it is (dividing out flat light only softens it); a page
+    shaded from one side gets its light divided out."""
+    gray = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    assert not cleanup.uneven_light(gray)
+    assert "light" not in cleanup.clean_page(page, dpi_hint=300).steps
+    ramp = np.linspace(0.45, 1.0, gray.shape[1], dtype=np.float32)[None, :]
+    shaded = (gray.astype(np.float32) * ramp).astype(np.uint8)
+    assert cleanup.uneven_light(shaded)
+    assert "light" in cleanup.clean_page(cv2.cvtColor(shaded, cv2.COLOR_GRAY2BGR),
+                                         dpi_hint=300).steps
+
+
 def test_dotted_leaders_are_removed_and_letters_kept():
     from PIL import Image, ImageDraw, ImageFont
 
