@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     # Input limits: every file is untrusted.
     max_file_bytes: int = 300 * 1024 * 1024
     max_image_pixels: int = 120_000_000
-    max_pages: int = 300
+    max_pages: int = 1000
     pdf_render_dpi: int = 300
 
     # Uploads: a request over this many bytes is refused whole (413); files are streamed

@@ -35,7 +35,7 @@ SUPPORTED_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".pdf"}
 class Limits:
     max_file_bytes: int = 300 * 1024 * 1024
     max_image_pixels: int = 120_000_000
-    max_pages: int = 300
+    max_pages: int = 1000
     pdf_render_dpi: int = 300
 
 

@@ -148,6 +148,7 @@ class FileResult:
     page_images: list[bytes | None] = field(default_factory=list)  # PNG the boxes refer to
     error: DossierError | None = None
     timings: list[dict[str, float]] = field(default_factory=list)
+    worker_peak_rss_kb: int = 0  # the largest peak of the processes that read its pages
 
 
 def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
@@ -198,6 +199,7 @@ def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
             pages.append(outcome.ocr)
             fr.page_images.append(outcome.cleaned_png)
             fr.timings.append(outcome.timings)
+            fr.worker_peak_rss_kb = max(fr.worker_peak_rss_kb, outcome.worker_peak_rss_kb)
         if fr.error is None:
             fr.document = OcrDocument(source=str(p), pages=pages)
         else:
