@@ -37,6 +37,8 @@ MIN_TEXT_HEIGHT = 18.0
 MAX_TEXT_HEIGHT = 45.0
 # Deskewing resamples the whole page; Tesseract's line finding copes with less than this.
 MIN_DESKEW_DEGREES = 0.5
+# A page is enlarged to at most this many pixels (an A4 page at about 350 dpi).
+MAX_ENLARGED_PIXELS = 12_000_000
 
 
 @dataclass
@@ -136,6 +138,10 @@ def normalize_resolution(gray: np.ndarray, dpi_hint: int | None = None,
     h, w = gray.shape[:2]
     if h * w * scale * scale > max_pixels:
         scale = min(scale, (max_pixels / (h * w)) ** 0.5)
+    if scale > 1 and h * w * scale * scale > MAX_ENLARGED_PIXELS:
+        # Tesseract's memory grows with the pixels it reads (about 14 MB per megapixel):
+        # enlarging small print on a full page is limited so a worker stays under 400 MB.
+        scale = max(1.0, (MAX_ENLARGED_PIXELS / (h * w)) ** 0.5)
     if 0.95 <= scale <= 1.05:
         return gray, 1.0
     interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
