@@ -186,14 +186,16 @@ def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
             continue
         fr = FileResult(path=p)
         pages = []
-        for item in work:
+        for i, item in enumerate(work):
             # One page at a time in this process: nothing waits in memory but small results.
             outcome = run_page_job(item) if in_process else item.result()
+            work[i] = None  # the future would keep its result alive a second time
             err = outcome.error(str(p))
             if err is not None:
                 if not in_process:
                     for rest in work:
-                        rest.cancel()
+                        if rest is not None:
+                            rest.cancel()
                 fr.error = err
                 break
             pages.append(outcome.ocr)

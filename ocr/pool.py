@@ -6,9 +6,9 @@ asked, the cleaned page as PNG bytes). Images never cross the process boundary o
 
 The pool is started lazily, once per process (:func:`get_pool`), and shared by everything in
 that process: the digitization flow's page tasks, ``dossier ocr`` on many files, the bench.
-Workers are spawned (not forked: the parent may run threads), run one Tesseract thread and one
-OpenCV thread each, and are replaced after ``MAX_TASKS_PER_WORKER`` pages so that whatever the
-C libraries fragment never accumulates over a long batch.
+Workers are spawned (not forked: the parent may run threads) and run one Tesseract thread and
+one OpenCV thread each. They are not recycled after a number of pages: Python 3.11's
+``max_tasks_per_child`` can leave the pool without workers (it hung a 500-page run here).
 """
 
 from __future__ import annotations
@@ -31,13 +31,9 @@ from models.ocr import PageOCR
 from ocr.loading import Limits
 from ocr.pipeline import OcrOptions
 
-__all__ = ["PageJob", "PageOutcome", "OcrPool", "get_pool", "shutdown_pool",
-           "run_page_job", "MAX_TASKS_PER_WORKER"]
+__all__ = ["PageJob", "PageOutcome", "OcrPool", "get_pool", "shutdown_pool", "run_page_job"]
 
 log = logging.getLogger(__name__)
-
-MAX_TASKS_PER_WORKER = 200
-
 
 @dataclass(frozen=True)
 class PageJob:
@@ -132,7 +128,7 @@ class OcrPool:
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker, max_tasks_per_child=MAX_TASKS_PER_WORKER)
+                    initializer=_init_worker)
             return self._executor
 
     def submit(self, job: PageJob) -> Future[PageOutcome]:
