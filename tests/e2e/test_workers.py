@@ -41,6 +41,10 @@ def schemas() -> Iterator[tuple[str, str]]:
     tag = uuid.uuid4().hex[:10]
     names = (f"w_index_{tag}", f"w_prefect_{tag}")
     with psycopg.connect(_libpq_conninfo(POSTGRES_URL), autocommit=True) as admin:
+        # Prefect's migrations need pg_trgm. An extension is one per database: created in a
+        # schema of a test it would vanish with that schema, or hide from another test's
+        # search path, so it lives in public, which the Prefect schema's search path includes.
+        admin.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
         for n in names:
             admin.execute(f'CREATE SCHEMA "{n}"')
         try:
@@ -62,7 +66,7 @@ def cluster(tmp_path_factory, s3_endpoint: S3Endpoint, schemas) -> Iterator[dict
     prefect = LocalPrefectServer(cwd / "prefect-host", env={
         "PREFECT_SERVER_DATABASE_CONNECTION_URL":
             pg.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False),
-        "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_SEARCH_PATH": prefect_schema,
+        "PREFECT_SERVER_DATABASE_SQLALCHEMY_CONNECT_ARGS_SEARCH_PATH": f"{prefect_schema},public",
     })
     api = prefect.start(timeout=240)
     env = cli_env(s3_endpoint, cwd / "api-data", f"w{uuid.uuid4().hex[:8]}-")
