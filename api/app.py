@@ -79,7 +79,8 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
 
         app.state.index = index or RecordIndex(settings.resolved_index_url())
         app.state.store = store or open_object_store(settings)
-        app.state.review = ReviewService(app.state.store, app.state.index, _field_kinds(),
+        app.state.review = ReviewService(app.state.store, app.state.index,
+                                         _field_kinds(settings.doctypes_dir),
                                          lease=timedelta(minutes=settings.lease_minutes))
         try:
             yield
