@@ -101,14 +101,16 @@ def run_tesseract_cli(images: list[Path], *, workers: int, lang: str, cmd: str =
 
 
 def ocrmypdf_missing(clean: bool) -> str | None:
-    """Why OCRmyPDF cannot run here (with what to install), or None when it can."""
+    """Why OCRmyPDF cannot run here (everything missing, with what installs it), or None."""
+    why = []
     if importlib.util.find_spec("ocrmypdf") is None or importlib.util.find_spec("img2pdf") is None:
-        return "OCRmyPDF is not installed: `pip install -e \".[bench]\"` (or `make bench`)"
+        why.append("OCRmyPDF is not installed: `pip install -e \".[bench]\"` (or `make bench`)")
     if shutil.which("gs") is None:
-        return "OCRmyPDF needs Ghostscript: `apt-get install ghostscript` (deps/apt-bench.txt)"
+        why.append("OCRmyPDF needs Ghostscript: `apt-get install ghostscript` "
+                   "(deps/apt-bench.txt)")
     if clean and shutil.which("unpaper") is None:
-        return "`--clean` needs unpaper: `apt-get install unpaper` (deps/apt-bench.txt)"
-    return None
+        why.append("`--clean` needs unpaper: `apt-get install unpaper` (deps/apt-bench.txt)")
+    return "; ".join(why) or None
 
 
 def ocrmypdf_version() -> str:

@@ -539,7 +539,10 @@ def main() -> None:
         rc = app(standalone_mode=False)
         sys.exit(rc if isinstance(rc, int) else 0)
     except DossierError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        from rich.markup import escape
+
+        # Messages quote commands like `pip install -e ".[bench]"`: print them verbatim.
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         sys.exit(int(e.exit_code))
     except typer.Exit as e:
         sys.exit(e.exit_code)
