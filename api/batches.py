@@ -186,6 +186,15 @@ async def replace_file(batch_id: str, file_no: int, request: Request,
                        _key: ApiKeyInfo = write) -> dict[str, Any]:
     """Replace one file of a batch (one multipart part named ``file``) in the same dossier;
     the batch runs again for it."""
+    new_no = await replace_from_request(request, batch_id, file_no, station=None)
+    return {"batch_id": batch_id, "file_no": new_no, "replaces": file_no,
+            "status_url": f"/v1/batches/{batch_id}"}
+
+
+async def replace_from_request(request: Request, batch_id: str, file_no: int,
+                               station: str | None) -> int:
+    """Store the one file of a replace request (multipart part ``file``) in place of file
+    ``file_no``, run the batch again, and return the new file's number (API and page)."""
     from storage.intake import Upload, accept_replacement
 
     s = _settings(request)
@@ -198,14 +207,13 @@ async def replace_file(batch_id: str, file_no: int, request: Request,
             accept_replacement, Upload(name=files[0].filename or "unnamed", stream=files[0].file),
             batch_id=batch_id, file_no=file_no, store=request.app.state.store,
             ledger=_ledger(request), spool_dir=s.resolved_spool_dir(),
-            max_file_bytes=s.max_file_bytes, station=None)
+            max_file_bytes=s.max_file_bytes, station=station)
     except NotFoundError as e:
         raise HTTPException(404, e.message) from e
     finally:
         await files[0].close()
     await run_in_threadpool(submit, request, batch_id)
-    return {"batch_id": batch_id, "file_no": new_no, "replaces": file_no,
-            "status_url": f"/v1/batches/{batch_id}"}
+    return int(new_no)
 
 
 _include_pages()

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
 from api.web.common import render, require_user
 from api.web.i18n import gettext as _
@@ -137,27 +136,11 @@ async def upload(request: Request, user: Operator) -> dict[str, Any]:
              include_in_schema=False)
 async def replace(batch_id: str, file_no: int, request: Request, user: Operator
                   ) -> dict[str, Any]:
-    from api.batches import read_multipart, submit
-    from storage.intake import Upload, accept_replacement
+    from api.batches import replace_from_request
 
     await run_in_threadpool(_status, request, user, batch_id)
-    s = request.app.state.settings
-    parts = await read_multipart(request, s.max_upload_bytes)
-    files = [v for k, v in parts if k == "file" and isinstance(v, UploadFile)]
-    if len(files) != 1:
-        raise HTTPException(422, "send exactly one file")
-    try:
-        new_no = await run_in_threadpool(
-            accept_replacement, Upload(name=files[0].filename or "unnamed", stream=files[0].file),
-            batch_id=batch_id, file_no=file_no, store=request.app.state.store,
-            ledger=_ledger(request), spool_dir=s.resolved_spool_dir(),
-            max_file_bytes=s.max_file_bytes, station=user.station)
-    except NotFoundError as e:
-        raise HTTPException(404, e.message) from e
-    finally:
-        await files[0].close()
-    await run_in_threadpool(submit, request, batch_id)
-    return {"file_no": new_no}
+    return {"file_no": await replace_from_request(request, batch_id, file_no,
+                                                  station=user.station)}
 
 
 @router.get("/upload/batches/{batch_id}/events", include_in_schema=False)
