@@ -151,7 +151,7 @@ class FieldOutcome:
             normalize_value(self.predicted) == normalize_value(self.truth)
 
 
-def _best_match(tdoc: dict, predicted: list[ExtractedDocument], used: set[int]) -> int | None:
+def best_match(tdoc: dict, predicted: list[ExtractedDocument], used: set[int]) -> int | None:
     tpages = set(tdoc["pages"])
     best, best_overlap = None, 0
     for i, p in enumerate(predicted):
@@ -174,7 +174,7 @@ def score_fields(truth_docs: list[dict], predicted: list[ExtractedDocument]) -> 
     out: list[FieldOutcome] = []
     used: set[int] = set()
     for tdoc in truth_docs:
-        j = _best_match(tdoc, predicted, used)
+        j = best_match(tdoc, predicted, used)
         pdoc = predicted[j] if j is not None else None
         if j is not None:
             used.add(j)

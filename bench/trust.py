@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.scoring import normalize_value
+from bench.scoring import best_match, normalize_value
 from models.records import ExtractedDocument, ExtractedField, FieldStatus
 
 __all__ = ["Scored", "scored_fields", "trust_figures", "reliability", "ece", "main"]
@@ -44,18 +44,6 @@ class Scored:
     dossier: str = ""
 
 
-def _best_match(tdoc: dict, predicted: list[ExtractedDocument], used: set[int]) -> int | None:
-    tpages = set(tdoc["pages"])
-    best, best_overlap = None, 0
-    for i, p in enumerate(predicted):
-        if i in used or p.doctype != tdoc["doctype"]:
-            continue
-        overlap = len(tpages & set(p.pages))
-        if overlap > best_overlap:
-            best, best_overlap = i, overlap
-    return best
-
-
 def _kind(doctype: str, name: str, types: dict[tuple[str, str], str]) -> str:
     return types.get((doctype, name), "text")
 
@@ -68,7 +56,7 @@ def scored_fields(truth_docs: list[dict], predicted: list[ExtractedDocument],
     out: list[Scored] = []
     used: set[int] = set()
     for tdoc in truth_docs:
-        j = _best_match(tdoc, predicted, used)
+        j = best_match(tdoc, predicted, used)
         if j is None:
             continue
         used.add(j)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from models.batches import BatchState, Stage
 from models.records import FileStatus
 from storage.embedded import S3Endpoint
-from tests.e2e.test_pipeline import CARD, FORM, settings_for
+from tests.e2e.test_pipeline import CARD, FORM, module_runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -25,18 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: S3Endpoint) -> Iterator:
-    from flows.runtime import Runtime, set_runtime
-
-    data = tmp_path_factory.mktemp("batches-data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PREFECT_HOME", str(data / "prefect"))
-        rt = Runtime(settings_for(data, s3_endpoint, f"b{uuid.uuid4().hex[:8]}-"))
-        set_runtime(rt)
-        try:
-            yield rt
-        finally:
-            set_runtime(None)
-            rt.close()
+    yield from module_runtime(tmp_path_factory, s3_endpoint, "batches")
 
 
 def test_an_unexpected_crash_on_one_page_is_recorded_on_its_file_and_the_rest_goes_on(

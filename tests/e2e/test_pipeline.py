@@ -41,21 +41,26 @@ def settings_for(data_dir: Path, s3: S3Endpoint, prefix: str) -> Settings:
                     s3_secret_key=s3.secret_key, bucket_prefix=prefix, _env_file=None)
 
 
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: S3Endpoint) -> Iterator:
-    """A runtime of its own (buckets, SQLite index, Prefect home) for this module."""
+def module_runtime(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: S3Endpoint,
+                   name: str) -> Iterator:
+    """A runtime of its own (buckets, SQLite index, Prefect home), installed for the flow."""
     from flows.runtime import Runtime, set_runtime
 
-    data = tmp_path_factory.mktemp("e2e-data")
+    data = tmp_path_factory.mktemp(f"{name}-data")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PREFECT_HOME", str(data / "prefect"))
-        rt = Runtime(settings_for(data, s3_endpoint, f"e{uuid.uuid4().hex[:8]}-"))
+        rt = Runtime(settings_for(data, s3_endpoint, f"{name[0]}{uuid.uuid4().hex[:8]}-"))
         set_runtime(rt)
         try:
             yield rt
         finally:
             set_runtime(None)
             rt.close()
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: S3Endpoint) -> Iterator:
+    yield from module_runtime(tmp_path_factory, s3_endpoint, "e2e")
 
 
 def ingest(paths: list[Path], **kw) -> IngestReport:
