@@ -50,11 +50,7 @@ def ingest_paths(paths: list[Path], *, station: str | None = None,
             report = IngestReport(batch_id=batch_id, station=station, operator=operator)
     finally:
         progress.set_listener(None)
-    for path, problem in problems:
-        report.files.append(IngestFileResult(path=str(path), status=FileStatus.failed,
-                                             error=f"{path}: {problem}",
-                                             error_kind="InputFileError"))
-    return report
+    return _with_problems(report, problems)
 
 
 def run_ingest(paths: list[Path], *, station: str | None, operator: str | None,
@@ -140,11 +136,7 @@ def run_served(paths: list[Path], *, station: str | None, operator: str | None,
                 if status.state == BatchState.finished:
                     break
                 time.sleep(0.5)
-    report = report_from_status(status)
-    for path, problem in problems:
-        report.files.append(IngestFileResult(path=str(path), status=FileStatus.failed,
-                                             error=f"{path}: {problem}",
-                                             error_kind="InputFileError"))
+    report = _with_problems(report_from_status(status), problems)
     _summary(report, console, show_fields)
     return int(ExitCode.some_files_failed) if report.failed else 0
 
@@ -192,11 +184,7 @@ def run_remote(paths: list[Path], *, api: str, key: str, station: str | None,
             if status.state.value == "finished":
                 break
             time.sleep(1)
-    report = report_from_status(status)
-    for path, problem in problems:
-        report.files.append(IngestFileResult(path=str(path), status=FileStatus.failed,
-                                             error=f"{path}: {problem}",
-                                             error_kind="InputFileError"))
+    report = _with_problems(report_from_status(status), problems)
     if report_path is not None:
         report_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     t = Table(title=f"Batch {batch_id}", title_justify="left")
@@ -247,3 +235,14 @@ def _summary(report: IngestReport, console: Console, show_fields: bool) -> None:
 
 def report_json(report: IngestReport) -> str:
     return json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2)
+
+
+
+def _with_problems(report: IngestReport, problems: list[tuple[Path, str]]) -> IngestReport:
+    """The report with the inputs that never reached the batch (not files, unreadable) added
+    as failed files, each naming its path."""
+    for path, problem in problems:
+        report.files.append(IngestFileResult(path=str(path), status=FileStatus.failed,
+                                             error=f"{path}: {problem}",
+                                             error_kind="InputFileError"))
+    return report
