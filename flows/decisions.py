@@ -10,8 +10,10 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from extraction.doctypes import DoctypeDef
+from extraction.separator import is_separator, split_stack
 from models.batches import BatchFile, FileProblem, PageResult, Stage
 from models.errors import DossierError
+from models.ocr import PageOCR
 from models.records import (
     ExtractedDocument,
     FileStatus,
@@ -23,6 +25,7 @@ __all__ = [
     "problem_from",
     "is_duplicate_dossier",
     "record_id_for",
+    "stack_dossiers",
     "review_status",
     "file_problem",
     "pages_to_extract",
@@ -67,6 +70,20 @@ def is_duplicate_dossier(dossier_id: str, known: Sequence[IngestFileResult | Non
 def record_id_for(dossier_id: str, n: int) -> str:
     """The ``n``-th document (1-based) of a dossier: stable across re-runs of the same dossier."""
     return f"{dossier_id}-{n:02d}"
+
+
+def stack_dossiers(dossier_id: str, pages: Sequence[PageOCR]) -> list[tuple[str, list[int]]]:
+    """The dossiers of one uploaded dossier's pages, cut at separator sheets (which belong to
+    no dossier): ``(dossier_id, page indexes)`` each.
+
+    Pages without a sheet stay the uploaded dossier, under its own id. A stack with sheets
+    gives dossiers ``<id>.1``, ``<id>.2``... in scanning order, stable across re-runs of the
+    same files.
+    """
+    parts = split_stack(list(pages))
+    if not any(is_separator(p) for p in pages):
+        return [(dossier_id, part) for part in parts]
+    return [(f"{dossier_id}.{k}", part) for k, part in enumerate(parts, start=1)]
 
 
 def review_status(doc: ExtractedDocument, doctype: DoctypeDef | None) -> RecordStatus:

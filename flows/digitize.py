@@ -25,6 +25,7 @@ from prefect.cache_policies import NONE as NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from extraction.doctypes import DoctypeDef
 from flows import decisions
 from flows.progress import ProgressEvent, emit
 from flows.runtime import get_runtime
@@ -46,6 +47,7 @@ from models.ocr import PageOCR
 from models.records import (
     AuditAction,
     AuditEvent,
+    ExtractedDocument,
     FileStatus,
     IndexEntry,
     IngestReport,
@@ -205,7 +207,7 @@ def _stored_version(record: Record) -> tuple[Record, str | None] | None:
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def extract_dossier(job: ExtractJob) -> list[RecordState]:
     """Classify, split and extract a dossier's pages; store one record per document."""
-    from extraction import citizen_ids_of, extract_documents
+    from extraction import extract_documents
 
     rt = get_runtime()
     ocr_pages: list[PageOCR] = []
@@ -218,41 +220,54 @@ def extract_dossier(job: ExtractJob) -> list[RecordState]:
         refs.append(PageRef(index=i, original_sha256=p.sha256, source_page=p.source_page,
                             ocr_key=p.ocr_key, cleaned_key=p.cleaned_key,
                             ocr_confidence=round(page.confidence, 4)))
-    docs = extract_documents(ocr_pages, rt.doctypes,
-                             review_threshold=rt.settings.review_threshold)
     by_id = {d.id: d for d in rt.doctypes}
     out: list[RecordState] = []
-    for n, doc in enumerate(docs, start=1):
-        record_id = decisions.record_id_for(job.dossier_id, n)
-        now = utcnow()
-        record = Record(
-            record_id=record_id, dossier_id=job.dossier_id, batch_id=job.batch_id,
-            doctype=doc.doctype, title=doc.title,
-            status=decisions.review_status(doc, by_id.get(doc.doctype)),
-            classification_confidence=doc.classification_confidence, fields=doc.fields,
-            pages=[refs[i] for i in doc.pages],
-            citizen_ids=citizen_ids_of(doc, by_id.get(doc.doctype), ocr_pages),
-            station=job.station, operator=job.operator, created_at=now, updated_at=now,
-            pdf_key=_store_searchable_pdf(record_id, [refs[i] for i in doc.pages],
-                                          [ocr_pages[i] for i in doc.pages]))
-        kept = _stored_version(record)
-        if kept is None:
-            event = AuditEvent(event_id=uuid.uuid4().hex, record_id=record_id,
-                               action=AuditAction.extracted, actor="machine", at=now,
-                               record_version=record.revision)
-            rt.store.put_audit_event(event)
-            version = rt.store.put_record(record_id, record.to_json(),
-                                          tags={"doctype": record.doctype,
-                                                "status": record.status.value})
-            rt.index.add_audit_events([event], record.doctype)
-        else:
-            record, version = kept
-        # The index describes what is stored, never a discarded machine reading.
-        rt.index.upsert_record(IndexEntry.from_record(record, rt.store.record_location(record_id),
-                                                      version))
-        out.append(RecordState(record_id=record_id, doctype=record.doctype,
-                               status=record.status))
+    # One uploaded file may be a scanned stack of several dossiers cut by separator sheets.
+    for dossier_id, idxs in decisions.stack_dossiers(job.dossier_id, ocr_pages):
+        part = [ocr_pages[i] for i in idxs]
+        docs = extract_documents(part, rt.doctypes,
+                                 review_threshold=rt.settings.review_threshold)
+        for n, doc in enumerate(docs, start=1):
+            doc_refs = [refs[idxs[i]] for i in doc.pages]
+            doc_pages = [part[i] for i in doc.pages]
+            out.append(_store_record(job, dossier_id, n, doc, doc_refs, doc_pages, by_id))
     return out
+
+
+def _store_record(job: ExtractJob, dossier_id: str, n: int, doc: ExtractedDocument, refs: list[PageRef],
+                  pages: list[PageOCR], by_id: dict[str, DoctypeDef]) -> RecordState:
+    """Store one extracted document as a record version (unless a stored one stands) and
+    index it."""
+    from extraction import citizen_ids_of
+
+    rt = get_runtime()
+    record_id = decisions.record_id_for(dossier_id, n)
+    now = utcnow()
+    record = Record(
+        record_id=record_id, dossier_id=dossier_id, batch_id=job.batch_id,
+        doctype=doc.doctype, title=doc.title,
+        status=decisions.review_status(doc, by_id.get(doc.doctype)),
+        classification_confidence=doc.classification_confidence, fields=doc.fields,
+        pages=refs,
+        citizen_ids=citizen_ids_of(doc, by_id.get(doc.doctype), pages),
+        station=job.station, operator=job.operator, created_at=now, updated_at=now,
+        pdf_key=_store_searchable_pdf(record_id, refs, pages))
+    kept = _stored_version(record)
+    if kept is None:
+        event = AuditEvent(event_id=uuid.uuid4().hex, record_id=record_id,
+                           action=AuditAction.extracted, actor="machine", at=now,
+                           record_version=record.revision)
+        rt.store.put_audit_event(event)
+        version = rt.store.put_record(record_id, record.to_json(),
+                                      tags={"doctype": record.doctype,
+                                            "status": record.status.value})
+        rt.index.add_audit_events([event], record.doctype)
+    else:
+        record, version = kept
+    # The index describes what is stored, never a discarded machine reading.
+    rt.index.upsert_record(IndexEntry.from_record(record, rt.store.record_location(record_id),
+                                                  version))
+    return RecordState(record_id=record_id, doctype=record.doctype, status=record.status)
 
 
 # -- wiring ---------------------------------------------------------------------------------

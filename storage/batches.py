@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, func, select, update
+from sqlalchemy import Integer, String, Text, func, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.batches import (
@@ -322,10 +322,13 @@ class BatchLedger:
                            attempts=b.attempts or 0, worker=b.worker, files=views)
 
     def dossier_records(self, dossier_id: str) -> list[IndexEntry]:
-        """The index entries of a dossier's records, in order."""
+        """The index entries of a dossier's records, in order; for a scanned stack cut by
+        separator sheets, those of every dossier cut from it (``<id>.1``, ``<id>.2``...)."""
         with self.index._session(f"list records of dossier {dossier_id}") as s:
-            rows = s.scalars(select(RecordRow).where(RecordRow.dossier_id == dossier_id)
-                             .order_by(RecordRow.record_id)).all()
+            rows = s.scalars(select(RecordRow).where(or_(
+                RecordRow.dossier_id == dossier_id,
+                RecordRow.dossier_id.startswith(f"{dossier_id}.", autoescape=True)))
+                .order_by(RecordRow.record_id)).all()
             return self.index._entries(s, rows)
 
     def recent(self, station: str | None = None, limit: int = 20) -> list[BatchSummary]:

@@ -231,6 +231,32 @@ def test_corrupt_file_fails_alone_and_the_rest_is_stored(runtime, tmp_path):
     assert {Path(f.path).name for f in report.failed} == {"page-2.pdf", "page-3.jpg", "empty.tiff"}
 
 
+def test_a_scanned_stack_is_cut_into_dossiers_at_separator_sheets(runtime, tmp_path):
+    """GIVEN one PDF scanned from a stack: a separator sheet, a card, a sheet, a form
+    WHEN it is ingested as one file THEN it gives two dossiers, one record each, the sheets
+    none, and the uploaded dossier lists both."""
+    import pypdfium2
+    from PIL import Image
+
+    from extraction.separator import render_separator_sheet
+
+    sheet_pdf = render_separator_sheet(tmp_path / "sheet.pdf")
+    sheet = pypdfium2.PdfDocument(str(sheet_pdf))[0].render(scale=200 / 72).to_pil().convert("L")
+    pages = [sheet, Image.open(CARD).convert("RGB"), sheet, Image.open(FORM).convert("RGB")]
+    stack = tmp_path / "stack.pdf"
+    pages[0].save(stack, save_all=True, append_images=pages[1:], resolution=200.0)
+    (result,) = ingest([stack]).files
+    assert result.status == FileStatus.accepted and result.pages == 4
+    records = records_of(runtime, result)
+    assert [(r.dossier_id, r.doctype) for r in records] == [
+        (f"{result.dossier_id}.1", "cccd_front"), (f"{result.dossier_id}.2", "birth_registration")]
+    assert [p.source_page for r in records for p in r.pages] == [1, 3]
+    assert records[0].field("citizen_id").value == truth(CARD)["documents"][0]["fields"][
+        "citizen_id"]
+    listed = runtime.ledger.dossier_records(result.dossier_id)
+    assert [e.record_id for e in listed] == result.record_ids
+
+
 def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(DOSSIER_BIN), *args], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=600)

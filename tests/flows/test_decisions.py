@@ -106,3 +106,16 @@ def test_file_stage_and_report_line():
     ok = decisions.ingest_result(f, "D1", status=FileStatus.accepted, pages=1, problem=None,
                                  record_ids=["D1-01"])
     assert ok.status == FileStatus.accepted and ok.record_ids == ["D1-01"] and ok.dossier == "a.png"
+
+
+def test_a_stack_is_cut_into_dossiers_at_separator_sheets():
+    from extraction.separator import SEPARATOR_TEXT
+    from models.ocr import MachineCode, PageOCR
+
+    plain = PageOCR(width=10, height=10)
+    sheet = PageOCR(width=10, height=10, codes=[MachineCode(format="QRCode", text=SEPARATOR_TEXT)])
+    assert decisions.stack_dossiers("D1", [plain, plain]) == [("D1", [0, 1])]
+    # Sheets before the first page, twice in a row or at the end start no empty dossier.
+    assert decisions.stack_dossiers("D1", [sheet, plain, plain, sheet, sheet, plain, sheet]) == [
+        ("D1.1", [1, 2]), ("D1.2", [5])]
+    assert decisions.stack_dossiers("D1", [sheet]) == []
