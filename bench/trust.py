@@ -28,6 +28,8 @@ TARGET_PRECISION = 0.995
 # The threshold is chosen on dev with a margin: dev precision must reach this.
 DEV_PRECISION = 0.997
 BINS = 10
+# A field type gets its own isotonic map from this many dev values on.
+MIN_KIND_VALUES = 50
 
 
 @dataclass
@@ -184,7 +186,7 @@ def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
-    from extraction.confidence import FEATURES, Calibrator, features_of
+    from extraction.confidence import FEATURES, Calibrator, features_of, kind_of
 
     items, _ = _collect("dev", pages, workers, data_dir, say, calibrate=False)
     x = np.array([features_of(s.field) for s in items], dtype=float)
@@ -203,8 +205,22 @@ def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
     oof = np.zeros(len(y))
     for tr, te in GroupKFold(n_splits=5).split(xs, y, groups):
         oof[te] = model().fit(xs[tr], y[tr]).predict_proba(xs[te])[:, 1]
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(oof, y)
+    def iso_fit(scores, right):
+        return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, right)
+
+    iso = iso_fit(oof, y)
     cal_oof = iso.predict(oof)
+    # A map per field type with enough values: the same score is not the same odds for a
+    # date and for a name.
+    kinds = np.array([kind_of(s.field) for s in items])
+    iso_kinds: dict[str, list[list[float]]] = {}
+    for k in sorted(set(kinds)):
+        m = kinds == k
+        if m.sum() >= MIN_KIND_VALUES:
+            ik = iso_fit(oof[m], y[m])
+            cal_oof[m] = ik.predict(oof[m])
+            iso_kinds[k] = [[float(v) for v in ik.X_thresholds_],
+                            [float(v) for v in ik.y_thresholds_]]
     threshold = _choose_threshold(list(cal_oof), list(y.astype(bool)), DEV_PRECISION)
     final = model().fit(xs, y)
     accepted = cal_oof >= threshold
@@ -226,7 +242,7 @@ def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
                      threshold=float(threshold), means=[float(m) for m in means],
                      scales=[float(s) for s in scales], info=info,
                      iso_x=[float(v) for v in iso.X_thresholds_],
-                     iso_y=[float(v) for v in iso.y_thresholds_])
+                     iso_y=[float(v) for v in iso.y_thresholds_], iso_kinds=iso_kinds)
     out.write_text(cal.to_json(), encoding="utf-8")
     say(f"threshold {threshold:.4f}; dev out-of-fold: {json.dumps(info['dev_out_of_fold'])}")
     say(f"wrote {out} ({len(FEATURES)} features)")

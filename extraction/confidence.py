@@ -5,7 +5,8 @@ it (``ExtractedField._evidence``): OCR word confidences, how well its label matc
 validators said, whether an exact source (QR code, MRZ) or another document of the dossier
 agrees, how sure the document's classification was. A small logistic model turns that into a
 probability; it is trained on generated documents of the ``dev`` split only
-(``python -m bench.trust train``) and kept as JSON beside this file. The auto-accept rule is a
+(``python -m bench.trust train``) and kept as JSON beside this file; an isotonic map per field
+type turns its score into the share of such values that are right. The auto-accept rule is a
 threshold on that probability, chosen on ``dev`` so that accepted values are right at least
 99.5 % of the time; ``dossier bench`` measures it on the held-out ``test`` split.
 """
@@ -22,10 +23,13 @@ from pathlib import Path
 
 from models.records import ExtractedDocument, ExtractedField, FieldStatus
 
-__all__ = ["FEATURES", "Calibrator", "evidence_base", "features_of", "load_calibrator",
+__all__ = ["FEATURES", "Calibrator", "evidence_base", "features_of", "kind_of", "load_calibrator",
            "apply_calibration", "CALIBRATION_FILE"]
 
 CALIBRATION_FILE = "calibration.json"
+# Below this OCR confidence on any of its words, a value is read by a person unless an exact
+# source or another document of the dossier says the same.
+MIN_WORD_CONFIDENCE = 0.5
 
 FIELD_TYPES = ("citizen_id", "date", "person_name", "sex", "text", "address", "phone",
                "enterprise_code", "number", "code")
@@ -70,6 +74,11 @@ def evidence_base(kind: str, words: list, parsed, raw: str) -> dict[str, float]:
     }
 
 
+def kind_of(f: ExtractedField) -> str:
+    """The field type the value was read as (``text`` when unknown)."""
+    return next((t for t in FIELD_TYPES if f._evidence.get(f"type_{t}")), "text")
+
+
 def features_of(f: ExtractedField) -> list[float]:
     ev = dict(f._evidence)
     letters = [ch for ch in (f.value or "") if ch.isalpha()]
@@ -98,6 +107,9 @@ class Calibrator:
     # Isotonic map from the logistic score to the share right, fitted on held-out scores.
     iso_x: list[float] = field(default_factory=list)
     iso_y: list[float] = field(default_factory=list)
+    # The same map per field type (``kind_of``), for types with enough values to fit one:
+    # one score means different odds for a date and for a name.
+    iso_kinds: dict[str, list[list[float]]] = field(default_factory=dict)
 
     def score(self, f: ExtractedField) -> float:
         """The logistic model's output, before the isotonic map."""
@@ -110,8 +122,8 @@ class Calibrator:
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
 
-    def calibrate(self, p: float) -> float:
-        xs, ys = self.iso_x, self.iso_y
+    def calibrate(self, p: float, kind: str | None = None) -> float:
+        xs, ys = self.iso_kinds.get(kind or "", (self.iso_x, self.iso_y))
         if not xs:
             return p
         if p <= xs[0]:
@@ -123,13 +135,14 @@ class Calibrator:
         return y0 if x1 == x0 else y0 + (y1 - y0) * (p - x0) / (x1 - x0)
 
     def probability(self, f: ExtractedField) -> float:
-        return self.calibrate(self.score(f))
+        return self.calibrate(self.score(f), kind_of(f))
 
     def to_json(self) -> str:
         return json.dumps({"features": list(FEATURES), "coef": self.coef,
                            "intercept": self.intercept, "threshold": self.threshold,
                            "means": self.means, "scales": self.scales,
-                           "iso_x": self.iso_x, "iso_y": self.iso_y, "info": self.info},
+                           "iso_x": self.iso_x, "iso_y": self.iso_y,
+                           "iso_kinds": self.iso_kinds, "info": self.info},
                           indent=1, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -140,7 +153,8 @@ class Calibrator:
                              "with `python -m bench.trust train`")
         return cls(coef=data["coef"], intercept=data["intercept"], threshold=data["threshold"],
                    means=data["means"], scales=data["scales"], info=data.get("info", {}),
-                   iso_x=data.get("iso_x", []), iso_y=data.get("iso_y", []))
+                   iso_x=data.get("iso_x", []), iso_y=data.get("iso_y", []),
+                   iso_kinds=data.get("iso_kinds", {}))
 
 
 @lru_cache(maxsize=4)
@@ -158,7 +172,8 @@ def apply_calibration(docs: list[ExtractedDocument], calibrator: Calibrator | No
                       threshold: float | None = None) -> None:
     """Give every found value its calibrated probability and decide accepted or review.
 
-    A value with a validator problem, or whose readings disagree, is never auto-accepted.
+    A value with a validator problem, whose readings disagree, or with a word the OCR doubts
+    (``MIN_WORD_CONFIDENCE``) that nothing else confirms, is never auto-accepted.
     ``threshold`` overrides the calibrated rule's own (a stricter office may want that).
     """
     for d in docs:
@@ -175,5 +190,11 @@ def apply_calibration(docs: list[ExtractedDocument], calibrator: Calibrator | No
             disagree = f._evidence.get("exact_disagree") or f._evidence.get("doc_disagree")
             # Fields of a document no definition matched are read by guesswork: a person looks.
             generic = f._evidence.get("generic")
-            ok = not f.problems and not disagree and not generic and f.confidence >= limit
+            # A value Tesseract itself doubts a word of, which nothing else confirms.
+            doubted = (f._evidence.get("ocr_min", 1.0) < MIN_WORD_CONFIDENCE
+                       and not f._evidence.get("exact_source")
+                       and not f._evidence.get("exact_agree")
+                       and not f._evidence.get("doc_agree"))
+            ok = (not f.problems and not disagree and not generic and not doubted
+                  and f.confidence >= limit)
             f.status = FieldStatus.accepted if ok else FieldStatus.review

@@ -173,3 +173,29 @@ def test_separator_sheet_is_printable_read_and_cuts_a_stack(tmp_path) -> None:
     plain = PageOCR(width=100, height=100)
     assert split_stack([plain, plain, sheet, plain, sheet, sheet]) == [[0, 1], [3]]
     assert extract_documents([sheet], load_doctypes()) == []
+
+
+def test_each_field_type_has_its_own_odds_and_a_doubted_word_goes_to_review() -> None:
+    """GIVEN a scorer whose isotonic maps differ per field type
+    WHEN two values with the same score are calibrated THEN each gets its type's odds; a value
+    the OCR doubts a word of is reviewed unless an exact source confirms it."""
+    n = len(load_calibrator().coef)
+    cal = Calibrator(coef=[0.0] * n, intercept=2.0, threshold=0.9, means=[0.0] * n,
+                     scales=[1.0] * n, info={},
+                     iso_x=[0.0, 1.0], iso_y=[0.5, 0.5],
+                     iso_kinds={"date": [[0.0, 1.0], [0.99, 0.99]]})
+    date_f, name_f = _field("date_of_birth", "01/02/1990"), _field("full_name", "Lê Văn Bình")
+    date_f._evidence.update({"type_date": 1.0, "ocr_min": 0.9})
+    name_f._evidence.update({"type_person_name": 1.0, "ocr_min": 0.9})
+    doubted = _field("issue_date", "03/04/2020")
+    doubted._evidence.update({"type_date": 1.0, "ocr_min": 0.3})
+    confirmed = _field("expiry_date", "03/04/2040")
+    confirmed._evidence.update({"type_date": 1.0, "ocr_min": 0.3, "exact_agree": 1.0})
+    doc = ExtractedDocument(doctype="cccd_front", title="", pages=[0],
+                            classification_confidence=1.0,
+                            fields=[date_f, name_f, doubted, confirmed])
+    apply_calibration([doc], cal)
+    assert (date_f.confidence, name_f.confidence) == (0.99, 0.5)
+    assert [f.status for f in doc.fields] == [FieldStatus.accepted, FieldStatus.review,
+                                              FieldStatus.review, FieldStatus.accepted]
+    assert Calibrator.from_json(cal.to_json()).iso_kinds == cal.iso_kinds
