@@ -228,16 +228,16 @@ def extract_dossier(job: ExtractJob) -> list[RecordState]:
         docs = extract_documents(part, rt.doctypes,
                                  review_threshold=rt.settings.review_threshold)
         for n, doc in enumerate(docs, start=1):
-            doc_refs = [refs[idxs[i]] for i in doc.pages]
-            doc_pages = [part[i] for i in doc.pages]
-            out.append(_store_record(job, dossier_id, n, doc, doc_refs, doc_pages, by_id))
+            out.append(_store_record(job, dossier_id, n, doc, [refs[i] for i in idxs], part,
+                                     by_id))
     return out
 
 
-def _store_record(job: ExtractJob, dossier_id: str, n: int, doc: ExtractedDocument, refs: list[PageRef],
-                  pages: list[PageOCR], by_id: dict[str, DoctypeDef]) -> RecordState:
-    """Store one extracted document as a record version (unless a stored one stands) and
-    index it."""
+def _store_record(job: ExtractJob, dossier_id: str, n: int, doc: ExtractedDocument,
+                  refs: list[PageRef], pages: list[PageOCR],
+                  by_id: dict[str, DoctypeDef]) -> RecordState:
+    """Store one extracted document of a dossier as a record version (unless a stored one
+    stands) and index it. ``refs`` and ``pages`` are the dossier's; ``doc.pages`` index them."""
     from extraction import citizen_ids_of
 
     rt = get_runtime()
@@ -248,10 +248,11 @@ def _store_record(job: ExtractJob, dossier_id: str, n: int, doc: ExtractedDocume
         doctype=doc.doctype, title=doc.title,
         status=decisions.review_status(doc, by_id.get(doc.doctype)),
         classification_confidence=doc.classification_confidence, fields=doc.fields,
-        pages=refs,
+        pages=[refs[i] for i in doc.pages],
         citizen_ids=citizen_ids_of(doc, by_id.get(doc.doctype), pages),
         station=job.station, operator=job.operator, created_at=now, updated_at=now,
-        pdf_key=_store_searchable_pdf(record_id, refs, pages))
+        pdf_key=_store_searchable_pdf(record_id, [refs[i] for i in doc.pages],
+                                      [pages[i] for i in doc.pages]))
     kept = _stored_version(record)
     if kept is None:
         event = AuditEvent(event_id=uuid.uuid4().hex, record_id=record_id,

@@ -232,9 +232,9 @@ def test_corrupt_file_fails_alone_and_the_rest_is_stored(runtime, tmp_path):
 
 
 def test_a_scanned_stack_is_cut_into_dossiers_at_separator_sheets(runtime, tmp_path):
-    """GIVEN one PDF scanned from a stack: a separator sheet, a card, a sheet, a form
-    WHEN it is ingested as one file THEN it gives two dossiers, one record each, the sheets
-    none, and the uploaded dossier lists both."""
+    """GIVEN one PDF scanned from a stack: a separator sheet, a card, a sheet, a form, a card
+    WHEN it is ingested as one file THEN it gives two dossiers (one record, then two), the
+    sheets none, and the uploaded dossier lists them all."""
     import pypdfium2
     from PIL import Image
 
@@ -242,15 +242,18 @@ def test_a_scanned_stack_is_cut_into_dossiers_at_separator_sheets(runtime, tmp_p
 
     sheet_pdf = render_separator_sheet(tmp_path / "sheet.pdf")
     sheet = pypdfium2.PdfDocument(str(sheet_pdf))[0].render(scale=200 / 72).to_pil().convert("L")
-    pages = [sheet, Image.open(CARD).convert("RGB"), sheet, Image.open(FORM).convert("RGB")]
+    card, form = Image.open(CARD).convert("RGB"), Image.open(FORM).convert("RGB")
+    pages = [sheet, card, sheet, form, card]
     stack = tmp_path / "stack.pdf"
     pages[0].save(stack, save_all=True, append_images=pages[1:], resolution=200.0)
     (result,) = ingest([stack]).files
-    assert result.status == FileStatus.accepted and result.pages == 4
+    assert result.status == FileStatus.accepted and result.pages == 5
     records = records_of(runtime, result)
+    one, two = f"{result.dossier_id}.1", f"{result.dossier_id}.2"
     assert [(r.dossier_id, r.doctype) for r in records] == [
-        (f"{result.dossier_id}.1", "cccd_front"), (f"{result.dossier_id}.2", "birth_registration")]
-    assert [p.source_page for r in records for p in r.pages] == [1, 3]
+        (one, "cccd_front"), (two, "birth_registration"), (two, "cccd_front")]
+    assert [p.source_page for r in records for p in r.pages] == [1, 3, 4]
+    assert all(runtime.store.derived_exists(r.pdf_key) for r in records)
     assert records[0].field("citizen_id").value == truth(CARD)["documents"][0]["fields"][
         "citizen_id"]
     listed = runtime.ledger.dossier_records(result.dossier_id)
