@@ -36,11 +36,13 @@ def run_spec(spec: dict) -> dict:
                       engine=spec.get("engine") or None)
     tesseract.check_engine(opts.engine or tesseract.default_engine(), opts.tesseract_cmd,
                            opts.lang)
+    # The workers start and load their models while this process loads the document types.
+    pool = get_pool(max(1, int(spec["workers"])), opts)
+    pool.start()
     doctypes = load_doctypes(Path(spec["doctypes"]) if spec.get("doctypes") else None)
     threshold = spec.get("review_threshold")  # None: the calibrated rule's own
     collect = bool(spec.get("collect", True))
     limits = Limits()
-    pool = get_pool(max(1, int(spec["workers"])))
     startup = time.perf_counter() - t_start
 
     dossiers = spec["dossiers"]

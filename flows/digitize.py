@@ -159,11 +159,10 @@ def ocr_page(job: PageJob) -> PageResult:
     s = rt.settings
     path = _local_original(job.sha256)
     # Decoded, cleaned and read in the OCR process pool (models kept loaded per worker).
-    outcome = pool.get_pool(s.workers).run(pool.PageJob(
-        str(path), job.source_page, OcrOptions(lang=s.lang, tesseract_cmd=s.tesseract_cmd,
-                                               timeout=s.tesseract_timeout_s,
-                                               engine=s.ocr_engine or None),
-        _limits(), want_cleaned_png=True))
+    opts = OcrOptions(lang=s.lang, tesseract_cmd=s.tesseract_cmd,
+                      timeout=s.tesseract_timeout_s, engine=s.ocr_engine or None)
+    outcome = pool.get_pool(s.workers, opts).run(pool.PageJob(
+        str(path), job.source_page, opts, _limits(), want_cleaned_png=True))
     e = outcome.error(str(path))
     if isinstance(e, InputFileError):
         emit(ProgressEvent("page_done", job.dossier))

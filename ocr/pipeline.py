@@ -172,7 +172,7 @@ def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
             counts.append(e)
     total = sum(n for n in counts if isinstance(n, int))
     in_process = workers <= 1 or total <= 1
-    pool = None if in_process else get_pool(workers)
+    pool = None if in_process else get_pool(workers, opts)
     queued = []
     for p, n in zip(paths, counts, strict=True):
         if isinstance(n, DossierError):

@@ -103,23 +103,77 @@ def run_page_job(job: PageJob) -> PageOutcome:
     except DossierError as e:
         # Exceptions with keyword arguments do not survive pickling: send the parts.
         out.error_kind, out.error_message, out.error_hint = e.kind, e.message, e.hint
+    if _trim is not None:
+        _trim()
     out.worker_peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return out
 
 
-def _init_worker() -> None:
+_trim = None  # in a worker: hands the page's freed memory back to the system
+
+
+def _malloc_trim():
+    """glibc's ``malloc_trim(0)``, or None where there is none. A worker frees a page's
+    images (tens of MB) after every page; without a trim glibc keeps much of it mapped, and
+    the worker's footprint creeps up page after page."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        fn = libc.malloc_trim if libc is not None else None
+    except (OSError, AttributeError):
+        return None
+    if fn is None:
+        return None
+    fn.argtypes = [ctypes.c_size_t]
+    return lambda: fn(0)
+
+
+def _init_worker(warm: OcrOptions | None = None) -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
     import cv2
 
     # One page per core already keeps every core busy; more threads only contend.
     cv2.setNumThreads(1)
+    global _trim
+    _trim = _malloc_trim()
+    if warm is not None:
+        _warm_up(warm)
+
+
+def _warm_up(opts: OcrOptions) -> None:
+    """Import the page code and load Tesseract's models now, while the parent is still
+    starting, so the first page of each worker costs only its own reading."""
+    from ocr import pipeline, tesseract  # noqa: F401 - the imports are the warm-up
+
+    try:
+        engine = opts.engine or tesseract.default_engine()
+        tessdata = tesseract.check_engine(engine, opts.tesseract_cmd, opts.lang)
+        if engine == "tesserocr":
+            tesseract.preload(tessdata, opts.lang)
+            if opts.detect_orientation:
+                from tesserocr import PSM
+
+                tesseract.preload(tesseract.check_engine(engine, opts.tesseract_cmd, "osd"),
+                                  "osd", int(PSM.OSD_ONLY))
+        if opts.read_codes:
+            import zxingcpp  # noqa: F401
+    except Exception as e:  # noqa: BLE001 - the first page reports the same problem properly
+        log.debug("OCR worker warm-up skipped: %s", e)
+
+
+def _noop() -> None:
+    return None
 
 
 class OcrPool:
     """``workers`` OCR processes; :meth:`submit` queues a page and returns a future."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, warm: OcrOptions | None = None):
         self.workers = max(1, int(workers))
+        self.warm = warm
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
 
@@ -128,8 +182,16 @@ class OcrPool:
             if self._executor is None:
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker)
+                    initializer=_init_worker, initargs=(self.warm,))
             return self._executor
+
+    def start(self) -> None:
+        """Start every worker now (they import and load their models in the background),
+        instead of one at a time as the first pages arrive."""
+        ex = self._ensure()
+        # Each submission while no worker is idle starts one more, up to ``workers``.
+        for _ in range(self.workers):
+            ex.submit(_noop)
 
     def submit(self, job: PageJob) -> Future[PageOutcome]:
         try:
@@ -167,16 +229,17 @@ _pool: OcrPool | None = None
 _pool_lock = threading.Lock()
 
 
-def get_pool(workers: int) -> OcrPool:
-    """The process's OCR pool, started on first use with ``workers`` processes."""
+def get_pool(workers: int, warm: OcrOptions | None = None) -> OcrPool:
+    """The process's OCR pool, started on first use with ``workers`` processes. ``warm``:
+    the options whose models each new worker loads as it starts (default: the defaults)."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = OcrPool(workers)
+            _pool = OcrPool(workers, warm or OcrOptions())
             atexit.register(shutdown_pool)
         elif _pool.workers != max(1, int(workers)):
             _pool.shutdown()
-            _pool = OcrPool(workers)
+            _pool = OcrPool(workers, warm or _pool.warm)
         return _pool
 
 
