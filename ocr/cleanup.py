@@ -267,9 +267,12 @@ def remove_dotted_leaders(gray: np.ndarray,
     long_thin[0] = False
     if not long_thin.any():
         return gray, False
-    leader = long_thin[run_labels] & (dots > 0)
     out = gray.copy()
-    out[leader] = 255
+    # The few leader runs are whitened each in its own box (not by a whole-page lookup).
+    for i in np.flatnonzero(long_thin):
+        x, y, rw, rh = run_stats[i, :4]
+        box = (slice(y, y + rh), slice(x, x + rw))
+        out[box][(run_labels[box] == i) & (dots[box] > 0)] = 255
     return out, True
 
 

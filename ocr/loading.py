@@ -115,6 +115,23 @@ def _to_bgr(frame: Image.Image, path: Path) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
+def _decode_with_opencv(path: Path, fmt: str, size: tuple[int, int]) -> np.ndarray | None:
+    """An 8-bit gray or RGB PNG or JPEG decoded by OpenCV: the same BGR pixels as through
+    Pillow, in about half the time. None when Pillow should decode it (and report damage)."""
+    import cv2
+
+    if fmt == "jpeg":
+        # libjpeg fills a truncated JPEG with gray and only warns; Pillow refuses it.
+        with path.open("rb") as fh:
+            fh.seek(-2, 2)
+            if fh.read(2) != b"\xff\xd9":
+                return None
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if bgr is None or (bgr.shape[1], bgr.shape[0]) != size:
+        return None
+    return bgr
+
+
 def _pdf(path: Path):
     import pypdfium2 as pdfium
 
@@ -163,6 +180,10 @@ def load_page(path: Path, index: int, limits: Limits = Limits()) -> LoadedPage:
         return _load_pdf_page(path, index, limits)
     img = _open_image(path, limits)
     try:
+        if index == 0 and fmt in ("png", "jpeg") and img.mode in ("L", "RGB"):
+            fast = _decode_with_opencv(path, fmt, img.size)
+            if fast is not None:
+                return LoadedPage(image=fast, dpi=_plausible_dpi(img.info), source_page=0)
         if index > 0:
             try:
                 img.seek(index)

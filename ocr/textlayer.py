@@ -16,15 +16,41 @@ log = logging.getLogger(__name__)
 MIN_CHARS = 40
 
 
+def _char_count(path: Path, index: int) -> int:
+    """Characters on the page by pdfium (fast, page by page); a large number when it cannot
+    tell, so that pdfplumber decides."""
+    import pypdfium2 as pdfium
+
+    try:
+        doc = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError:
+        return MIN_CHARS
+    try:
+        page = doc[index]
+        text = page.get_textpage()
+        n = text.count_chars()
+        text.close()
+        page.close()
+        return n
+    except (pdfium.PdfiumError, IndexError):
+        return MIN_CHARS
+    finally:
+        doc.close()
+
+
 def text_layer_page(path: Path, index: int, *, dpi: int, width: int,
                     height: int) -> PageOCR | None:
     """Words of page ``index`` in pixel coordinates at ``dpi``, or None if it has no text."""
+    if _char_count(path, index) < MIN_CHARS:
+        return None  # a scan: no need to parse the page with pdfminer
     import pdfplumber
     from pdfminer.pdfparser import PDFSyntaxError
 
     try:
-        with pdfplumber.open(str(path)) as pdf:
-            page = pdf.pages[index]
+        # Only this page: pdfplumber otherwise builds every page of the file first, which
+        # made each page of a long PDF cost as much as the whole file.
+        with pdfplumber.open(str(path), pages=[index + 1]) as pdf:
+            page = pdf.pages[0]
             if len(page.chars) < MIN_CHARS:
                 return None
             words = page.extract_words(keep_blank_chars=False, use_text_flow=True,
