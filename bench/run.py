@@ -70,6 +70,7 @@ class BenchOptions:
     command: str = "dossier bench"
     engine: str | None = None  # OCR engine of the pipeline; None: the default one
     compare_engines: bool = True  # also time the pipeline with the other OCR engine
+    pdf_scale: tuple[int, ...] = ()  # page counts of one long scanned PDF read by `dossier ocr`
 
 
 @dataclass
@@ -320,6 +321,31 @@ def _engine_comparison(dossiers: list[BenchDossier], opts: BenchOptions, work: P
     return rows
 
 
+def _long_pdf(corpus, opts: BenchOptions, bench_dir: Path, work: Path, pages: int,
+              say: Progress) -> dict:
+    """One scanned PDF of ``pages`` pages (the corpus's page images in turn) read by the OCR
+    pool one page at a time, in a fresh process: wall time and peak memory."""
+    from bench.long_pdf import build_long_pdf
+
+    images = [(p.image, p.dpi) for p in corpus.pages[:40]]
+    pdf = build_long_pdf(images, pages, bench_dir / "long" / f"{corpus.root.name}-{pages}.pdf")
+    say(f"long PDF: {pages} pages through the OCR pool, one page at a time")
+    spec_path, out_path = work / f"long-{pages}.spec.json", work / f"long-{pages}.result.json"
+    spec_path.write_text(json.dumps({"pdf": str(pdf.resolve()), "workers": opts.workers,
+                                     "lang": opts.lang, "engine": opts.engine,
+                                     "tesseract_cmd": opts.tesseract_cmd}), encoding="utf-8")
+    m = run_measured([sys.executable, "-m", "bench.long_pdf", str(spec_path), str(out_path)],
+                     timeout=4 * 3600.0, cwd=Path(__file__).resolve().parent.parent)
+    if not m.ok:
+        raise OcrEngineError(f"the long-PDF run on {pages} pages failed: "
+                             f"{m.describe_failure()}")
+    res = json.loads(out_path.read_text(encoding="utf-8"))
+    return {"pages": res["pages"], "file_mb": pdf.stat().st_size / 2**20,
+            "wall_s": m.wall_s, "pages_per_min": res["pages"] * 60.0 / m.wall_s,
+            "worker_peak_mb": res["worker_peak_kb"] / 1024.0,
+            "parent_peak_mb": res["parent_peak_kb"] / 1024.0}
+
+
 def run_bench(opts: BenchOptions, progress: Progress | None = None) -> BenchOutcome:
     """Run the whole benchmark and write the report; returns where it went and its text."""
     from bench.report import write_report
@@ -375,6 +401,7 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> BenchOutc
                           "process_peak_mb": res["self_peak_rss_kb"] / 1024.0,
                           "stages": _stage_split(res), **_worker_memory(res)})
         engines = _engine_comparison(main, opts, work, ours, say)
+        long_pdf = [_long_pdf(corpus, opts, bench_dir, work, k, say) for k in opts.pdf_scale]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -386,7 +413,7 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> BenchOutc
         if r.name.startswith("OCRmyPDF") and not r.skipped:
             texts[r.name] = r.texts
     ours_row = {"name": OURS, "command": f"dossier pipeline: cleanup + OCR + extraction, "
-                                         f"{opts.workers} worker threads",
+                                         f"{opts.workers} worker processes",
                 "skipped": None, "wall_s": ours["wall_s"],
                 "pages_per_min": n * 60.0 / ours["wall_s"],
                 "peak_rss_mb": ours["peak_rss_kb"] / 1024.0}
@@ -419,6 +446,7 @@ def run_bench(opts: BenchOptions, progress: Progress | None = None) -> BenchOutc
                                "tesseract_peak_mb": tess_peak / 1024.0 if tess_peak else None},
                   "stages": _stage_split(ours)},
         "scale": scale,
+        "long_pdf": long_pdf,
         "ocr_pool": {"engine": ours.get("engine"), "engines": engines, **_worker_memory(ours)},
     }
     stamp = started.strftime("%Y-%m-%d-%H%M")

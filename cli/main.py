@@ -344,6 +344,11 @@ def bench(split: Annotated[str, typer.Option(help="generator split: test (held-o
           seed: Annotated[int, typer.Option(help="corpus seed")] = 1,
           degradation: Annotated[str, typer.Option(help="clean, light, mixed or heavy")] = "mixed",
           baselines: Annotated[bool, typer.Option(help="run OCRmyPDF beside the pipeline")] = True,
+          engines: Annotated[bool, typer.Option(
+              help="also time the pipeline with the other OCR engine")] = True,
+          pdf_scale: Annotated[str, typer.Option(
+              help="page counts of one long scanned PDF read page by page, e.g. 10,100,1000")]
+          = "",
           out: Annotated[Path | None, typer.Option(help="report folder (default bench/results)")]
           = None,
           review: Annotated[bool, typer.Option(
@@ -371,15 +376,18 @@ def bench(split: Annotated[str, typer.Option(help="generator split: test (held-o
     s = _settings()
     try:
         sizes = tuple(int(x) for x in scale.split(",") if x.strip())
+        pdf_sizes = tuple(int(x) for x in pdf_scale.split(",") if x.strip())
     except ValueError:
-        raise typer.BadParameter(f"--scale {scale!r}: give page counts like 10,100,1000") from None
+        raise typer.BadParameter(f"--scale {scale!r} / --pdf-scale {pdf_scale!r}: give page "
+                                 "counts like 10,100,1000") from None
     if split not in ("dev", "test"):
         raise typer.BadParameter(f"--split {split!r}: use dev or test")
     opts = BenchOptions(data_dir=s.data_dir, out_dir=out or RESULTS_DIR, split=split, seed=seed,
                         degradation=degradation, pages=pages, scale=sizes, workers=s.workers,
                         lang=s.lang, tesseract_cmd=s.tesseract_cmd,
                         review_threshold=s.review_threshold, baselines=baselines,
-                        engine=s.ocr_engine or None,
+                        engine=s.ocr_engine or None, compare_engines=engines,
+                        pdf_scale=pdf_sizes,
                         command="dossier bench " + " ".join(sys.argv[2:]))
     outcome = run_bench(opts, progress=lambda m: err.print(f"[dim]bench:[/dim] {m}"))
     sys.stdout.write(outcome.markdown + "\n")
