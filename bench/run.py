@@ -340,7 +340,7 @@ def _long_pdf(corpus, opts: BenchOptions, bench_dir: Path, work: Path, pages: in
         raise OcrEngineError(f"the long-PDF run on {pages} pages failed: "
                              f"{m.describe_failure()}")
     res = json.loads(out_path.read_text(encoding="utf-8"))
-    return {"pages": res["pages"], "file_mb": pdf.stat().st_size / 2**20,
+    return {"pages": res["pages"], "chars": res["chars"], "file_mb": pdf.stat().st_size / 2**20,
             "wall_s": m.wall_s, "pages_per_min": res["pages"] * 60.0 / m.wall_s,
             "worker_peak_mb": res["worker_peak_kb"] / 1024.0,
             "parent_peak_mb": res["parent_peak_kb"] / 1024.0}

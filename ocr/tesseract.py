@@ -30,7 +30,8 @@ from models.errors import MissingDependencyError, OcrEngineError
 from models.ocr import Line, PageOCR, Word
 
 __all__ = ["ENGINES", "TesseractInfo", "check_tesseract", "check_engine", "recognize",
-           "detect_orientation", "Orientation", "default_engine", "preload"]
+           "detect_orientation", "Orientation", "default_engine", "preload",
+           "loaded_languages"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,11 @@ def _api(tessdata: str, lang: str, psm: int):
 def preload(tessdata: str, lang: str, psm: int = 3) -> None:
     """Load ``lang``'s models into this thread's API now (a worker's warm-up)."""
     _api(tessdata, lang, psm)
+
+
+def loaded_languages() -> list[str]:
+    """The language sets whose models this thread's tesserocr engine holds."""
+    return sorted(lang for _, lang in (getattr(_apis, "cache", None) or {}))
 
 
 def _set_image(api, image: np.ndarray, dpi: int) -> None:

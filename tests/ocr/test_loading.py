@@ -117,3 +117,39 @@ def test_truncated_pdf_is_corrupt(tmp_path):
     p.write_bytes(good[:60])
     with pytest.raises(CorruptFileError):
         count_pages(p)
+
+
+def _scan_like(seed: int = 3) -> np.ndarray:
+    """A page-like RGB image: paper, dark strokes, a colored stamp, sensor noise."""
+    rng = np.random.default_rng(seed)
+    img = np.full((300, 420, 3), 235, np.uint8)
+    img[40:48, 30:390] = 20
+    img[120:200, 250:330] = (40, 40, 200)
+    return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("kind", ["png-rgb", "png-gray", "jpeg-rgb", "jpeg-gray"])
+def test_fast_decoding_gives_the_same_pixels_and_dpi_as_pillow(tmp_path, kind):
+    """PNG and JPEG pages decoded by OpenCV are the pixels Pillow decodes, with the dpi."""
+    rgb = _scan_like()
+    pil = Image.fromarray(rgb if kind.endswith("rgb") else rgb[:, :, 0])
+    fmt = "PNG" if kind.startswith("png") else "JPEG"
+    p = tmp_path / f"page.{fmt.lower()}"
+    pil.save(p, format=fmt, dpi=(200, 200))
+    page = load_page(p, 0)
+    with Image.open(p) as ref:
+        expected = np.asarray(ref.convert("RGB"))[:, :, ::-1]
+    assert page.image.shape == (300, 420, 3) and page.image.dtype == np.uint8
+    assert np.array_equal(page.image, expected)
+    assert page.dpi == 200
+
+
+def test_truncated_jpeg_is_corrupt(tmp_path):
+    """A JPEG cut short is refused, not read with its missing part filled in gray."""
+    buf = io.BytesIO()
+    Image.fromarray(_scan_like()).save(buf, format="JPEG", quality=90)
+    p = tmp_path / "cut.jpg"
+    p.write_bytes(buf.getvalue()[: len(buf.getvalue()) * 2 // 3])
+    with pytest.raises(CorruptFileError) as e:
+        load_page(p, 0)
+    assert "cut.jpg" in str(e.value)

@@ -111,3 +111,15 @@ def test_searchable_pdf_refuses_an_image_that_is_not_the_ocrs(read):
     small = np.full((100, 100), 255, np.uint8)
     with pytest.raises(OcrEngineError, match="does not match"):
         searchable_pdf([(small, first.document.pages[0])])
+
+
+def test_a_started_worker_has_the_models_loaded_before_its_first_page():
+    from ocr.pool import OcrPool
+
+    pool = OcrPool(1, OcrOptions())
+    try:
+        pool.start()
+        loaded = pool._ensure().submit(tesseract.loaded_languages).result(timeout=120)
+    finally:
+        pool.shutdown()
+    assert loaded == ["osd", "vie+eng"]
