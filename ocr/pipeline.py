@@ -89,13 +89,19 @@ def _ocr_loaded_page(page: LoadedPage, opts: OcrOptions, *, path: Path | None,
 
     # Most pages arrive upright, and OSD costs about a third of a page's OCR time: read the
     # page as it is first, and ask OSD only when the words read look like a turned page.
+    # The image OSD would look at (cleanup's gray at its working resolution) is kept from
+    # this first cleanup, so a page OSD finds upright is not cleaned a second time.
+    seen: list[np.ndarray] = []
     t = time.perf_counter()
-    cleaned = clean_page(page.image, dpi_hint=page.dpi)
+    cleaned = clean_page(page.image, dpi_hint=page.dpi,
+                         orientation=lambda gray: seen.append(gray) or 0)
     timings["cleanup"] = time.perf_counter() - t
     result = _recognize(cleaned, opts, timings)
     if opts.detect_orientation and looks_turned(result):
         t = time.perf_counter()
-        turned = clean_page(page.image, dpi_hint=page.dpi, orientation=_orientation_fn(opts))
+        rotate = _orientation_fn(opts)(seen[0]) if seen else 0
+        turned = (clean_page(page.image, dpi_hint=page.dpi, orientation=lambda _g: rotate)
+                  if rotate else cleaned)
         timings["orientation"] = time.perf_counter() - t
         if not turned.rotation and _upright_share(result) < 0.35:
             # OSD misses some upside-down pages under seals and noise, answering "upright"
