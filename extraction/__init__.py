@@ -6,18 +6,27 @@ Nothing here imports Prefect, FastAPI or the storage layer.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from extraction.classify import UNKNOWN, classify_page, split_pages
 from extraction.doctypes import DoctypeDef, generic_identity, load_doctypes
-from extraction.fields import extract_fields, find_citizen_ids
-from extraction.layout import page_rows
-from models.ocr import PageOCR
-from models.records import ExtractedDocument
+
+if TYPE_CHECKING:
+    from models.ocr import PageOCR
+    from models.records import ExtractedDocument
 
 __all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "UNKNOWN", "SEPARATOR",
            "warm_up"]
 
 SEPARATOR = "separator"
+
+
+def __getattr__(name: str) -> object:
+    # spaCy loads with the classifier: importing this package stays cheap until it is used.
+    if name == "UNKNOWN":
+        from extraction.classify import UNKNOWN
+
+        return UNKNOWN
+    raise AttributeError(name)
 
 
 def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
@@ -30,8 +39,12 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     accepted. ``review_threshold`` overrides the calibrated rule's threshold; ``calibration``
     is another calibration file than the committed one."""
     from extraction.addresses import annotate_addresses
+    from extraction.classify import classify_page, split_pages
     from extraction.confidence import apply_calibration, load_calibrator
+    from extraction.fields import extract_fields
+    from extraction.layout import page_rows
     from extraction.sources import apply_exact_sources, reconcile
+    from models.records import ExtractedDocument
 
     by_id = {d.id: d for d in doctypes}
     from extraction.classify import PageClass
@@ -74,6 +87,9 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
 def citizen_ids_of(doc: ExtractedDocument, doctype: DoctypeDef | None,
                    pages: list[PageOCR]) -> list[str]:
     """Every citizen ID a document names: its ID fields, then any other valid ID in its text."""
+    from extraction.fields import find_citizen_ids
+    from extraction.layout import page_rows
+
     ids: list[str] = []
     citizen_fields = {f.name for f in doctype.fields if f.citizen} if doctype else set()
     for f in doc.fields:
@@ -92,6 +108,9 @@ def warm_up() -> None:
     Tesseract, so the loading costs no wall time."""
     from vietnamadminunits import parse_address
 
+    import extraction.classify
+    import extraction.fields
+    import extraction.sources  # noqa: F401 - loaded ahead, not used here
     from extraction.confidence import load_calibrator
     from extraction.nlp import get_nlp
     from extraction.validators import province_codes
