@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["nfc", "fold", "fold_token", "repair_digits", "TOKEN_RE", "collapse_ws"]
+__all__ = ["nfc", "fold", "strip_marks", "fold_token", "repair_digits", "TOKEN_RE", "collapse_ws"]
 
 # Dates and numbers with separators stay one token; words; any other single symbol.
 TOKEN_RE = re.compile(r"\d{1,4}(?:[/.\-]\d{1,4}){1,2}|\w+|[^\w\s]", re.UNICODE)
@@ -22,9 +22,14 @@ def nfc(text: str) -> str:
 
 def fold(text: str) -> str:
     """Lowercase without diacritics (đ -> d), for matching labels through OCR noise."""
+    return strip_marks(text).lower()
+
+
+def strip_marks(text: str) -> str:
+    """Text without diacritics (đ -> d), case kept: for regular expressions, whose escapes
+    (``\\W``, ``\\S``) lowercasing would change."""
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
-    return text.lower()
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
 
 
 def fold_token(token: str) -> str:

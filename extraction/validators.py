@@ -177,17 +177,35 @@ def _sex(raw: str) -> Parsed:
 _PLACE_DATE = re.compile(r",\s*ngay\s*\d{1,2}\s*thang\b")
 
 
+# A run of leader dots or fill underscores between two words (a value written over a
+# dotted line, the leaders read through a gap between its words).
+_INNER_LEADER = re.compile(r"(?<=\w)\s*(?:\.{2,}|…+|_{2,})\s*(?=\w)")
+# A sentence of prose keeps the full stop it ends with.
+_SENTENCE_WORDS = 10
+
+
 def _text(raw: str) -> Parsed:
     # Leader dots and blanks go at both ends; the strip is linear, whatever the OCR gives
     # (a nested-quantifier regex here took seconds on a long run of dots).
+    stripped = raw.rstrip(" \t\n")
+    words = stripped.split()
+    # Prose (mostly lower-case words), not a name, a place or an authority in title case,
+    # whose single trailing dot is more likely what is left of a dotted leader.
+    full_stop = (stripped.endswith(".") and not stripped.endswith("..")
+                 and len(stripped) > 1 and stripped[-2].isalpha()
+                 and len(words) >= _SENTENCE_WORDS
+                 and sum(w[0].islower() for w in words) >= 0.6 * len(words))
     value = collapse_ws(raw.strip(" .:;,-_…"))
     value = value.lstrip(".…_: ")
+    value = _INNER_LEADER.sub(" ", value)
     # "Xã Long Hòa, ngày 21 tháng 01 năm 2024": a place written before its date.
     dated = _PLACE_DATE.search(fold(value))
     if dated and dated.start() > 0:
         value = value[:dated.start()].rstrip(" ,.;")
     if not value:
         return Parsed(None, ["empty"])
+    if full_stop and not dated:
+        value += "."
     return Parsed(value)
 
 
@@ -195,6 +213,7 @@ def _address(raw: str) -> Parsed:
     parsed = _text(raw)
     if parsed.value is None:
         return parsed
+    parsed.value = parsed.value.rstrip(".")  # an address is no sentence
     if len(parsed.value) < 8 or "," not in parsed.value:
         parsed.problems.append("an address names at least a ward and a province")
     return parsed
