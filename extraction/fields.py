@@ -13,10 +13,10 @@ from extraction.confidence import evidence_base
 from extraction.doctypes import DoctypeDef, FieldDef
 from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
-from extraction.text import nfc, strip_marks
+from extraction.text import nfc, restore_name_marks, strip_marks
 from extraction.validators import Parsed, check_citizen_id, parse_value
 from models.ocr import union_box
-from models.records import ExtractedField, FieldStatus
+from models.records import ExtractedField, FieldSource, FieldStatus, Reading
 
 __all__ = ["extract_fields", "find_citizen_ids", "STOP"]
 
@@ -51,9 +51,17 @@ def _build_label_matcher(doctype: DoctypeDef) -> Matcher:
 def _value_tokens(rd: RowDoc, start: int, end: int, segment: int,
                   table: bool = False) -> tuple[int, int]:
     """Token range of the ``segment``-th cell between start and end, split at wide gaps
-    (and, in a ruled ``table``, at the vertical rules OCR reads as ``|``)."""
-    if start >= end:
+    (and, in a ruled ``table``, at the vertical rules OCR reads as ``|``); a negative
+    ``segment`` counts from the end (-1: the cell just before ``end``)."""
+    cells = _cells(rd, start, end, table)
+    if len(cells) < abs(segment):
         return start, start
+    return cells[segment - 1] if segment > 0 else cells[segment]
+
+
+def _cells(rd: RowDoc, start: int, end: int, table: bool) -> list[tuple[int, int]]:
+    if start >= end:
+        return []
     gap_limit = max(40, 3.5 * rd.row.height)
     cells: list[tuple[int, int]] = []
     cell_start = start
@@ -69,12 +77,9 @@ def _value_tokens(rd: RowDoc, start: int, end: int, segment: int,
     cells.append((cell_start, end))
     cells = [(a, b) for a, b in cells if b > a]
     # Leaders and colons alone do not make a cell.
-    cells = [c for c in cells if any(rd.doc[i].is_alpha or rd.doc[i].like_num
-                                     or any(ch.isdigit() for ch in rd.doc[i].text)
-                                     for i in range(*c))]
-    if len(cells) < segment:
-        return start, start
-    return cells[segment - 1]
+    return [c for c in cells if any(rd.doc[i].is_alpha or rd.doc[i].like_num
+                                    or any(ch.isdigit() for ch in rd.doc[i].text)
+                                    for i in range(*c))]
 
 
 def _is_speck(rd: RowDoc) -> bool:
@@ -221,6 +226,8 @@ def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
                          else FieldStatus.missing, problems=parsed.problems)
     out._evidence.update(evidence_base(fdef.type, words, parsed, value_text))
     out._evidence.update(ocr_mean=conf, wrapped=float(len(chosen) > 1))
+    if fdef.type == "person_name":
+        _restore_name(out)
     return out
 
 
@@ -263,7 +270,13 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     later = [x.start for x in by_row.get(lab.row, []) if x.start >= lab.end]
     s, e = _value_tokens(rd, lab.end, min(later) if later else len(rd.doc), fdef.segment,
                          fdef.table)
-    if fdef.value_position == "above":
+    if fdef.value_position == "left":
+        # "Công an phường X xác nhận ...": the subject written before the label.
+        earlier = [x.end for x in by_row.get(lab.row, []) if x.end <= lab.start]
+        ls, le = _value_tokens(rd, max(earlier) if earlier else 0, lab.start, -1, fdef.table)
+        if _has_content(rd, ls, le):
+            parts.append((rd, ls, le))
+    elif fdef.value_position == "above":
         prev = lab.row - 1
         while prev > 0 and _is_speck(docs[prev]) and not by_row.get(prev):
             prev -= 1
@@ -347,7 +360,22 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
         label_exact=float(label_norm in _folded_labels(fdef)),
         label_tokens=float(lab.end - lab.start),
     )
+    if fdef.type == "person_name":
+        _restore_name(out)
     return out
+
+
+def _restore_name(out: ExtractedField) -> None:
+    """The family name's diacritics written back (``restore_name_marks``); the reading as
+    OCR gave it stays beside the value, and the value counts as differing from it."""
+    if out.value is None:
+        return
+    fixed = restore_name_marks(out.value)
+    if fixed != out.value:
+        out.readings.append(Reading(value=out.value, source=FieldSource.ocr,
+                                    confidence=out.confidence))
+        out._evidence["ocr_differs"] = 1.0
+        out.value = fixed
 
 
 def _folded_labels(fdef: FieldDef) -> set[str]:
