@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from spacy.matcher import Matcher
 
+from extraction.addresses import ends_with_province
 from extraction.confidence import evidence_base
 from extraction.doctypes import DoctypeDef, FieldDef
 from extraction.layout import Row
@@ -267,7 +268,14 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     lab = _Label(lab.row, lab.key, lab.start, end)
     # The label's column: values below it start no further left than about the label does.
     col_x = rd.row.words[rd.word_of_token[lab.start]].bbox[0] - 2 * max(rd.row.height, 10)
-    later = [x.start for x in by_row.get(lab.row, []) if x.start >= lab.end]
+    after_lab = sorted((x for x in by_row.get(lab.row, []) if x.start >= lab.end),
+                       key=lambda x: x.start)
+    # Another field's label words right at the start of the value, with no colon after
+    # them, are the value's own words ("Nơi ở: Số 200 đường ..." is no "Số:" label).
+    while after_lab and not _has_content(rd, lab.end, after_lab[0].start) \
+            and not _is_printed_label(rd, after_lab[0], by_row.get(lab.row, [])):
+        after_lab.pop(0)
+    later = [x.start for x in after_lab]
     s, e = _value_tokens(rd, lab.end, min(later) if later else len(rd.doc), fdef.segment,
                          fdef.table)
     if fdef.value_position == "left":
@@ -317,6 +325,9 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
                 break
             if _NEW_ITEM.match(nd.doc[start:].text):
                 break  # "1. Thành phần hồ sơ": the next numbered item, not a continuation
+            if fdef.type == "address" and ends_with_province(
+                    " ".join(p[0].doc[p[1]:p[2]].text for p in parts)):
+                break  # an address ends with its province
             s3, e3 = _value_tokens(nd, start, len(nd.doc), 1, fdef.table)
             while e3 > s3 and nd.row.words[nd.word_of_token[e3 - 1]].bbox[0] >= col_x1:
                 e3 -= 1
@@ -385,6 +396,13 @@ def _folded_labels(fdef: FieldDef) -> set[str]:
 @lru_cache(maxsize=512)
 def _fold_labels(labels: tuple[str, ...]) -> set[str]:
     return {" ".join(t.norm_ for t in text_doc(label) if t.is_alpha) for label in labels}
+
+
+def _is_printed_label(rd: RowDoc, lab: _Label, on_row: list[_Label]) -> bool:
+    """A label as printed: a stop label, or followed by a colon."""
+    if any(x.key == STOP and x.start == lab.start for x in on_row):
+        return True
+    return lab.end < len(rd.doc) and rd.doc[lab.end].text in (":", "：")
 
 
 def _text_right_edges(docs: list[RowDoc]) -> dict[int, float]:
