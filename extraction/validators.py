@@ -141,7 +141,22 @@ def repair_digits_in_numbers(text: str) -> str:
 _NAME_TOKEN = re.compile(r"^[^\W\d_]+$", re.UNICODE)
 
 
+def _split_glued(raw: str) -> str:
+    """Words OCR glued together ("TrầnBảo Hương"): in a word written with Vietnamese
+    letters, a capital after a small letter starts a new word (a Vietnamese name has no
+    capital inside a word; "McDonald", all ASCII, is left alone)."""
+    def split(word: str) -> str:
+        if all(ch.isascii() for ch in word):
+            return word
+        return "".join(" " + ch if i and ch.isupper() and word[i - 1].islower() else ch
+                       for i, ch in enumerate(word))
+
+    return " ".join(split(w) for w in raw.split(" "))
+
+
 def _person_name(raw: str) -> Parsed:
+    if any(ch.islower() for ch in raw):
+        raw = _split_glued(raw)
     tokens = [t for t in re.split(r"[\s,;:]+", raw.strip()) if t]
     name_tokens: list[str] = []
     for tok in tokens:
