@@ -378,14 +378,16 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
 
 def _restore_name(out: ExtractedField) -> None:
     """The family name's diacritics written back (``restore_name_marks``); the reading as
-    OCR gave it stays beside the value, and the value counts as differing from it."""
+    OCR gave it stays beside the value. A word the machine wrote rather than read counts as
+    a word OCR doubts: a person checks the name unless an exact source or another document
+    of the dossier confirms it."""
     if out.value is None:
         return
     fixed = restore_name_marks(out.value)
     if fixed != out.value:
         out.readings.append(Reading(value=out.value, source=FieldSource.ocr,
                                     confidence=out.confidence))
-        out._evidence["ocr_differs"] = 1.0
+        out._evidence["ocr_min"] = 0.0
         out.value = fixed
 
 

@@ -189,15 +189,16 @@ def test_family_names_get_their_diacritics_back(read: str, written: str) -> None
     assert restore_name_marks(read) == written
 
 
-def test_a_restored_name_keeps_the_reading_and_counts_as_differing() -> None:
+def test_a_restored_name_keeps_the_reading_and_counts_as_doubted() -> None:
     """GIVEN a name read without diacritics WHEN extracted THEN the value has them back,
-    the reading as OCR gave it is kept, and the value is marked as differing from it."""
+    the reading as OCR gave it is kept, and the written-back word counts as one OCR doubts
+    (so a person checks it unless something else confirms it)."""
     page = _page([[(100, "Tôi tên là: NGUYEN VAN AN")]])
     field = next(f for f in extract_fields(_doctype("application_letter"), page_rows(page, 0))
                  if f.name == "applicant_name")
     assert field.value == "NGUYỄN VĂN AN"
     assert [r.value for r in field.readings] == ["NGUYEN VAN AN"]
-    assert field._evidence["ocr_differs"] == 1.0
+    assert field._evidence["ocr_min"] == 0.0
 
 
 @pytest.mark.parametrize(("raw", "value"), [
