@@ -3,12 +3,16 @@ province stored beside the text, for the old three-level units and the 2025 two-
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+from functools import lru_cache
+from importlib import resources
 
 from extraction.text import fold
 from models.records import ExtractedDocument, ExtractedField
 
-__all__ = ["address_codes", "annotate_addresses", "normalize_address"]
+__all__ = ["address_codes", "annotate_addresses", "normalize_address", "ends_with_province"]
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +86,22 @@ def _annotate(f: ExtractedField) -> None:
     if value != f.value:
         f._evidence["addr_fixed"] = 1.0
         f.value = value
+
+
+@lru_cache(maxsize=1)
+def _province_keys() -> frozenset[str]:
+    """Every province's full name (old and 2025 units), folded and without spaces."""
+    keys: set[str] = set()
+    for name in ("parser_legacy.json", "parser_from_2025.json"):
+        data = json.loads(resources.files("vietnamadminunits").joinpath(
+            f"data/{name}").read_text("utf-8"))
+        keys.update(data["DICT_PROVINCE"])
+    return frozenset(keys)
+
+
+def ends_with_province(text: str) -> bool:
+    """Whether an address's last part is a whole province ("Tỉnh Khánh Hòa", "Thành phố Hà
+    Nội"): an address names its province last, so nothing after it belongs to it."""
+    last = text.rsplit(",", 1)[-1]
+    key = re.sub(r"[^a-z0-9]", "", fold(last))
+    return key in _province_keys()

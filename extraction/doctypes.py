@@ -74,9 +74,11 @@ class FieldDef(BaseModel):
     key: bool = False  # shown in summaries
     nth: int = 1  # which occurrence of the label, counted after `after`
     after: str | None = None  # search only below this field's label
-    value_position: Literal["right", "below", "right_or_below", "above"] = "right_or_below"
+    value_position: Literal["right", "below", "right_or_below", "above", "left"] = \
+        "right_or_below"
     lines: int = 1  # how many rows a value may span (addresses wrap)
     segment: int = 1  # in tables, which cell after the label (split at wide gaps)
+    table: bool = False  # the value is in a ruled table: a rule read as "|" ends its cell
     position: Position | None = None  # an unlabelled value: where it sits on the page
     pattern: str | None = None  # a regular expression the value must match (group 1 if any)
 

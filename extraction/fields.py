@@ -9,14 +9,15 @@ from functools import lru_cache
 
 from spacy.matcher import Matcher
 
+from extraction.addresses import ends_with_province
 from extraction.confidence import evidence_base
 from extraction.doctypes import DoctypeDef, FieldDef
 from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
-from extraction.text import fold, nfc
+from extraction.text import nfc, restore_name_marks, strip_marks
 from extraction.validators import Parsed, check_citizen_id, parse_value
 from models.ocr import union_box
-from models.records import ExtractedField, FieldStatus
+from models.records import ExtractedField, FieldSource, FieldStatus, Reading
 
 __all__ = ["extract_fields", "find_citizen_ids", "STOP"]
 
@@ -48,27 +49,38 @@ def _build_label_matcher(doctype: DoctypeDef) -> Matcher:
     return build_matcher(phrases)
 
 
-def _value_tokens(rd: RowDoc, start: int, end: int, segment: int) -> tuple[int, int]:
-    """Token range of the ``segment``-th cell between start and end, split at wide gaps."""
-    if start >= end:
+def _value_tokens(rd: RowDoc, start: int, end: int, segment: int,
+                  table: bool = False) -> tuple[int, int]:
+    """Token range of the ``segment``-th cell between start and end, split at wide gaps
+    (and, in a ruled ``table``, at the vertical rules OCR reads as ``|``); a negative
+    ``segment`` counts from the end (-1: the cell just before ``end``)."""
+    cells = _cells(rd, start, end, table)
+    if len(cells) < abs(segment):
         return start, start
+    return cells[segment - 1] if segment > 0 else cells[segment]
+
+
+def _cells(rd: RowDoc, start: int, end: int, table: bool) -> list[tuple[int, int]]:
+    if start >= end:
+        return []
     gap_limit = max(40, 3.5 * rd.row.height)
     cells: list[tuple[int, int]] = []
     cell_start = start
     for t in range(start + 1, end):
         prev_w = rd.row.words[rd.word_of_token[t - 1]]
         w = rd.row.words[rd.word_of_token[t]]
-        if w is not prev_w and w.bbox[0] - prev_w.bbox[2] > gap_limit:
+        if table and rd.doc[t].text == "|":
+            cells.append((cell_start, t))
+            cell_start = t + 1
+        elif w is not prev_w and w.bbox[0] - prev_w.bbox[2] > gap_limit:
             cells.append((cell_start, t))
             cell_start = t
     cells.append((cell_start, end))
+    cells = [(a, b) for a, b in cells if b > a]
     # Leaders and colons alone do not make a cell.
-    cells = [c for c in cells if any(rd.doc[i].is_alpha or rd.doc[i].like_num
-                                     or any(ch.isdigit() for ch in rd.doc[i].text)
-                                     for i in range(*c))]
-    if len(cells) < segment:
-        return start, start
-    return cells[segment - 1]
+    return [c for c in cells if any(rd.doc[i].is_alpha or rd.doc[i].like_num
+                                    or any(ch.isdigit() for ch in rd.doc[i].text)
+                                    for i in range(*c))]
 
 
 def _is_speck(rd: RowDoc) -> bool:
@@ -96,6 +108,7 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
     for lab in labels:
         by_row.setdefault(lab.row, []).append(lab)
 
+    page_right = _text_right_edges(docs)
     found_at: dict[str, _Label] = {}
     out: list[ExtractedField] = []
     for fdef in doctype.fields:
@@ -112,13 +125,13 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
                                       status=FieldStatus.missing,
                                       problems=["label not found"] if fdef.required else []))
             continue
-        value = _read_value(fdef, lab, docs, by_row, review_threshold)
+        value = _read_value(fdef, lab, docs, by_row, review_threshold, page_right)
         if (value.value is None or value.problems) and fdef.nth == 1:
             # The label's words can occur elsewhere first (a title or heading that contains
             # them): the occurrence with a valid value of the field's type beside it is the
             # label.
             for other in _candidates(fdef, labels, found_at)[1:4]:
-                again = _read_value(fdef, other, docs, by_row, review_threshold)
+                again = _read_value(fdef, other, docs, by_row, review_threshold, page_right)
                 if again.value is not None and (value.value is None or not again.problems):
                     lab, value = other, again
                     break
@@ -147,10 +160,10 @@ def _apply_pattern(fdef: FieldDef, raw: str) -> str | None:
     text = nfc(raw)
     m = re.search(fdef.pattern, text, re.IGNORECASE)
     if m is None:
-        folded = fold(text)
+        folded = strip_marks(text)
         if len(folded) != len(text):
             return None
-        m = re.search(fold(fdef.pattern), folded, re.IGNORECASE)
+        m = re.search(strip_marks(fdef.pattern), folded, re.IGNORECASE)
         if m is None:
             return None
     g = 1 if m.re.groups else 0
@@ -176,10 +189,15 @@ def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
             w, h = page_sizes[page]
             x0, y0, x1, y1 = pos.region
             for rd in on_page:
-                b = rd.row.bbox
-                cx, cy = (b[0] + b[2]) / 2 / w, (b[1] + b[3]) / 2 / h
-                if x0 <= cx <= x1 and y0 <= cy <= y1:
+                # Word by word: a row can run across the region's edge (a letterhead's
+                # agency on the left, the national motto on the right of the same row).
+                inside = [wd for wd in rd.row.words
+                          if x0 <= (wd.bbox[0] + wd.bbox[2]) / 2 / w <= x1
+                          and y0 <= (wd.bbox[1] + wd.bbox[3]) / 2 / h <= y1]
+                if len(inside) == len(rd.row.words):
                     chosen.append(rd)
+                elif inside:
+                    chosen.append(row_doc(Row(page=rd.row.page, words=inside)))
     elif pos is None:
         # A pattern alone: the first row it matches, and the rows a long value wraps onto.
         at = next((i for i, rd in enumerate(content) if _apply_pattern(fdef, rd.doc.text)),
@@ -209,6 +227,8 @@ def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
                          else FieldStatus.missing, problems=parsed.problems)
     out._evidence.update(evidence_base(fdef.type, words, parsed, value_text))
     out._evidence.update(ocr_mean=conf, wrapped=float(len(chosen) > 1))
+    if fdef.type == "person_name":
+        _restore_name(out)
     return out
 
 
@@ -233,7 +253,9 @@ def _pick_label(fdef: FieldDef, labels: list[_Label],
 
 
 def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
-                by_row: dict[int, list[_Label]], review_threshold: float) -> ExtractedField:
+                by_row: dict[int, list[_Label]], review_threshold: float,
+                page_right: dict[int, float] | None = None) -> ExtractedField:
+    page_right = page_right or {}
     parts: list[tuple[RowDoc, int, int]] = []
     rd = docs[lab.row]
     # A bilingual label ("Ngày cấp / Date of issue") can match as two labels of the same
@@ -246,9 +268,23 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     lab = _Label(lab.row, lab.key, lab.start, end)
     # The label's column: values below it start no further left than about the label does.
     col_x = rd.row.words[rd.word_of_token[lab.start]].bbox[0] - 2 * max(rd.row.height, 10)
-    later = [x.start for x in by_row.get(lab.row, []) if x.start >= lab.end]
-    s, e = _value_tokens(rd, lab.end, min(later) if later else len(rd.doc), fdef.segment)
-    if fdef.value_position == "above":
+    after_lab = sorted((x for x in by_row.get(lab.row, []) if x.start >= lab.end),
+                       key=lambda x: x.start)
+    # Another field's label words right at the start of the value, with no colon after
+    # them, are the value's own words ("Nơi ở: Số 200 đường ..." is no "Số:" label).
+    while after_lab and not _has_content(rd, lab.end, after_lab[0].start) \
+            and not _is_printed_label(rd, after_lab[0], by_row.get(lab.row, [])):
+        after_lab.pop(0)
+    later = [x.start for x in after_lab]
+    s, e = _value_tokens(rd, lab.end, min(later) if later else len(rd.doc), fdef.segment,
+                         fdef.table)
+    if fdef.value_position == "left":
+        # "Công an phường X xác nhận ...": the subject written before the label.
+        earlier = [x.end for x in by_row.get(lab.row, []) if x.end <= lab.start]
+        ls, le = _value_tokens(rd, max(earlier) if earlier else 0, lab.start, -1, fdef.table)
+        if _has_content(rd, ls, le):
+            parts.append((rd, ls, le))
+    elif fdef.value_position == "above":
         prev = lab.row - 1
         while prev > 0 and _is_speck(docs[prev]) and not by_row.get(prev):
             prev -= 1
@@ -257,7 +293,7 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     elif _has_content(rd, s, e) and fdef.value_position != "below":
         parts.append((rd, s, e))
     elif fdef.value_position != "right" and lab.row + 1 < len(docs):
-        below = _value_below(lab, docs, by_row, col_x)
+        below = _value_below(lab, docs, by_row, col_x, fdef.table)
         if below is not None:
             parts.append(below)
     # Long values wrap onto the next rows, which carry no label of their own (in the
@@ -289,9 +325,15 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
                 break
             if _NEW_ITEM.match(nd.doc[start:].text):
                 break  # "1. Thành phần hồ sơ": the next numbered item, not a continuation
-            s3, e3 = _value_tokens(nd, start, len(nd.doc), 1)
+            if fdef.type == "address" and ends_with_province(
+                    " ".join(p[0].doc[p[1]:p[2]].text for p in parts)):
+                break  # an address ends with its province
+            s3, e3 = _value_tokens(nd, start, len(nd.doc), 1, fdef.table)
             while e3 > s3 and nd.row.words[nd.word_of_token[e3 - 1]].bbox[0] >= col_x1:
                 e3 -= 1
+            right = col_x1 if col_x1 != float("inf") else page_right.get(nd.row.page)
+            if e3 > s3 and right is not None and not _wraps(parts[-1], nd, s3, right):
+                break  # the value ended short of its column: the next line is not its own
             if e3 > s3:
                 parts.append((nd, s3, e3))
             prev, taken, nxt = nd.row, taken + 1, nxt + 1
@@ -329,7 +371,24 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
         label_exact=float(label_norm in _folded_labels(fdef)),
         label_tokens=float(lab.end - lab.start),
     )
+    if fdef.type == "person_name":
+        _restore_name(out)
     return out
+
+
+def _restore_name(out: ExtractedField) -> None:
+    """The family name's diacritics written back (``restore_name_marks``); the reading as
+    OCR gave it stays beside the value. A word the machine wrote rather than read counts as
+    a word OCR doubts: a person checks the name unless an exact source or another document
+    of the dossier confirms it."""
+    if out.value is None:
+        return
+    fixed = restore_name_marks(out.value)
+    if fixed != out.value:
+        out.readings.append(Reading(value=out.value, source=FieldSource.ocr,
+                                    confidence=out.confidence))
+        out._evidence["ocr_min"] = 0.0
+        out.value = fixed
 
 
 def _folded_labels(fdef: FieldDef) -> set[str]:
@@ -339,6 +398,47 @@ def _folded_labels(fdef: FieldDef) -> set[str]:
 @lru_cache(maxsize=512)
 def _fold_labels(labels: tuple[str, ...]) -> set[str]:
     return {" ".join(t.norm_ for t in text_doc(label) if t.is_alpha) for label in labels}
+
+
+def _is_printed_label(rd: RowDoc, lab: _Label, on_row: list[_Label]) -> bool:
+    """A label as printed: a stop label, or followed by a colon."""
+    if any(x.key == STOP and x.start == lab.start for x in on_row):
+        return True
+    return lab.end < len(rd.doc) and rd.doc[lab.end].text in (":", "：")
+
+
+def _text_right_edges(docs: list[RowDoc]) -> dict[int, float]:
+    """Where the text column ends on each page: the right edge most full lines reach (a
+    high percentile of the rows' right ends, so one stray mark further right does not
+    count)."""
+    ends: dict[int, list[float]] = {}
+    for rd in docs:
+        # Confident words only: specks and scanner borders at the page's edge read as
+        # stray letters of low confidence.
+        words = [w for w in rd.row.words
+                 if w.confidence >= 0.7 and sum(ch.isalnum() for ch in w.text) >= 2]
+        if len(words) >= 3:
+            ends.setdefault(rd.row.page, []).append(max(w.bbox[2] for w in words))
+    out = {}
+    for page, xs in ends.items():
+        xs.sort()
+        out[page] = xs[min(len(xs) - 1, int(0.9 * len(xs)))]
+    return out
+
+
+def _wraps(prev: tuple[RowDoc, int, int], nd: RowDoc, start: int, right: float) -> bool:
+    """Whether a value's line runs on to the next one: text wraps only when the next word
+    did not fit, so a line that ends well short of its column's right edge (by more than
+    the next line's first word) ends the value."""
+    rd, s, e = prev
+    words = [rd.row.words[rd.word_of_token[t]] for t in range(s, e)
+             if any(ch.isalnum() for ch in rd.doc[t].text)]
+    if not words:
+        return True
+    end = max(w.bbox[2] for w in words)
+    first = nd.row.words[nd.word_of_token[start]]
+    room = right - end
+    return room <= (first.bbox[2] - first.bbox[0]) + 2.5 * max(rd.row.height, 10)
 
 
 _NEW_ITEM = re.compile(r"^\s*(?:\d{1,2}|[a-zđ]|[IVX]{1,4})\s*[.)]\s")
@@ -353,7 +453,7 @@ def _column_start(rd: RowDoc, col_x: float) -> int:
 
 
 def _value_below(lab: _Label, docs: list[RowDoc], by_row: dict[int, list[_Label]],
-                 col_x: float) -> tuple[RowDoc, int, int] | None:
+                 col_x: float, table: bool = False) -> tuple[RowDoc, int, int] | None:
     """The value on the row under a label, in the label's column. A label printed on two
     lines ("Có giá trị đến /" over "Date of expiry:") is followed to its second line."""
     lrd = docs[lab.row]
@@ -386,7 +486,7 @@ def _value_below(lab: _Label, docs: list[RowDoc], by_row: dict[int, list[_Label]
                 continue
         first_label = here[0].start if here else len(nd.doc)
         if first_label > start and _has_content(nd, start, first_label):
-            s2, e2 = _value_tokens(nd, start, first_label, 1)
+            s2, e2 = _value_tokens(nd, start, first_label, 1, table)
             return nd, s2, e2
         return None
     return None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["nfc", "fold", "fold_token", "repair_digits", "TOKEN_RE", "collapse_ws"]
+__all__ = ["nfc", "fold", "strip_marks", "fold_token", "repair_digits", "TOKEN_RE", "collapse_ws",
+           "restore_name_marks"]
 
 # Dates and numbers with separators stay one token; words; any other single symbol.
 TOKEN_RE = re.compile(r"\d{1,4}(?:[/.\-]\d{1,4}){1,2}|\w+|[^\w\s]", re.UNICODE)
@@ -22,9 +23,14 @@ def nfc(text: str) -> str:
 
 def fold(text: str) -> str:
     """Lowercase without diacritics (đ -> d), for matching labels through OCR noise."""
+    return strip_marks(text).lower()
+
+
+def strip_marks(text: str) -> str:
+    """Text without diacritics (đ -> d), case kept: for regular expressions, whose escapes
+    (``\\W``, ``\\S``) lowercasing would change."""
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
-    return text.lower()
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
 
 
 def fold_token(token: str) -> str:
@@ -38,3 +44,46 @@ def repair_digits(text: str) -> str:
 
 def collapse_ws(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
+
+
+# Vietnamese family names, as written with their diacritics. A handful of names covers
+# nearly everyone, and each is the only common family name its bare letters spell, so a
+# family name OCR read without (or with the wrong) marks can be written back with them.
+_FAMILY_NAMES = (
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi",
+    "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Đinh", "Đoàn", "Trịnh", "Lâm", "Trương", "Lương",
+    "Lưu", "Tô", "Tạ", "Hà", "Quách", "Thái", "Kiều", "Tôn", "Châu", "Lục", "Tăng",
+    "Vương", "Phùng", "Nông", "Đào", "Đàm", "Khúc", "Thân", "Hàn", "Mạc", "Diệp", "Triệu",
+    "Giang", "Mai", "Cao", "Văn", "Âu", "Ông", "Lạc", "Chu", "Ninh",
+)
+# Middle names that mark a person's sex: bare THI or VAN in the middle of a full name.
+_MIDDLE_NAMES = ("Thị", "Văn")
+
+
+def _by_fold(names: tuple[str, ...]) -> dict[str, str]:
+    return {fold(n): n for n in names}
+
+
+_FAMILY_BY_FOLD = _by_fold(_FAMILY_NAMES)
+_MIDDLE_BY_FOLD = _by_fold(_MIDDLE_NAMES)
+
+
+def restore_name_marks(name: str) -> str:
+    """A full name with the diacritics of its family name (first word) and of a Thị/Văn
+    middle name written back when OCR lost or misread them; the other words are kept as
+    read (a given name's bare letters can spell several names)."""
+    words = name.split()
+    out = []
+    for i, w in enumerate(words):
+        table = _FAMILY_BY_FOLD if i == 0 else (
+            _MIDDLE_BY_FOLD if 0 < i < len(words) - 1 else {})
+        fixed = table.get(fold(w))
+        if fixed is None or fixed == w:
+            out.append(w)
+        elif w.isupper():
+            out.append(fixed.upper())
+        elif w[:1].isupper():
+            out.append(fixed)
+        else:
+            out.append(w)
+    return " ".join(out)

@@ -76,7 +76,9 @@ def _citizen_id(raw: str) -> Parsed:
 
 
 _DATE_NUM = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})")
-_DATE_WORDS = re.compile(r"ngay\s*(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})")
+# "ngày 05 tháng 3 năm 2020", or "05 tháng 3 năm 2020" after a label that ends in "ngày"
+# ("Sinh ngày").
+_DATE_WORDS = re.compile(r"(?:ngay\s*|\b)(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})")
 _DATE_SHORT = re.compile(r"\b(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2})\b")
 _MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul",
                                            "aug", "sep", "oct", "nov", "dec"))}
@@ -139,7 +141,22 @@ def repair_digits_in_numbers(text: str) -> str:
 _NAME_TOKEN = re.compile(r"^[^\W\d_]+$", re.UNICODE)
 
 
+def _split_glued(raw: str) -> str:
+    """Words OCR glued together ("TrầnBảo Hương"): in a word written with Vietnamese
+    letters, a capital after a small letter starts a new word (a Vietnamese name has no
+    capital inside a word; "McDonald", all ASCII, is left alone)."""
+    def split(word: str) -> str:
+        if all(ch.isascii() for ch in word):
+            return word
+        return "".join(" " + ch if i and ch.isupper() and word[i - 1].islower() else ch
+                       for i, ch in enumerate(word))
+
+    return " ".join(split(w) for w in raw.split(" "))
+
+
 def _person_name(raw: str) -> Parsed:
+    if any(ch.islower() for ch in raw):
+        raw = _split_glued(raw)
     tokens = [t for t in re.split(r"[\s,;:]+", raw.strip()) if t]
     name_tokens: list[str] = []
     for tok in tokens:
@@ -177,17 +194,35 @@ def _sex(raw: str) -> Parsed:
 _PLACE_DATE = re.compile(r",\s*ngay\s*\d{1,2}\s*thang\b")
 
 
+# A run of leader dots or fill underscores between two words (a value written over a
+# dotted line, the leaders read through a gap between its words).
+_INNER_LEADER = re.compile(r"(?<=\w)\s*(?:\.{2,}|…+|_{2,})\s*(?=\w)")
+# A sentence of prose keeps the full stop it ends with.
+_SENTENCE_WORDS = 10
+
+
 def _text(raw: str) -> Parsed:
     # Leader dots and blanks go at both ends; the strip is linear, whatever the OCR gives
     # (a nested-quantifier regex here took seconds on a long run of dots).
+    stripped = raw.rstrip(" \t\n")
+    words = stripped.split()
+    # Prose (mostly lower-case words), not a name, a place or an authority in title case,
+    # whose single trailing dot is more likely what is left of a dotted leader.
+    full_stop = (stripped.endswith(".") and not stripped.endswith("..")
+                 and len(stripped) > 1 and stripped[-2].isalpha()
+                 and len(words) >= _SENTENCE_WORDS
+                 and sum(w[0].islower() for w in words) >= 0.6 * len(words))
     value = collapse_ws(raw.strip(" .:;,-_…"))
     value = value.lstrip(".…_: ")
+    value = _INNER_LEADER.sub(" ", value)
     # "Xã Long Hòa, ngày 21 tháng 01 năm 2024": a place written before its date.
     dated = _PLACE_DATE.search(fold(value))
     if dated and dated.start() > 0:
         value = value[:dated.start()].rstrip(" ,.;")
     if not value:
         return Parsed(None, ["empty"])
+    if full_stop and not dated:
+        value += "."
     return Parsed(value)
 
 
@@ -195,6 +230,7 @@ def _address(raw: str) -> Parsed:
     parsed = _text(raw)
     if parsed.value is None:
         return parsed
+    parsed.value = parsed.value.rstrip(".")  # an address is no sentence
     if len(parsed.value) < 8 or "," not in parsed.value:
         parsed.problems.append("an address names at least a ward and a province")
     return parsed

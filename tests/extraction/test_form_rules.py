@@ -1,0 +1,223 @@
+"""Layout rules of forms, on hand-placed words (no OCR): where a wrapped value ends, ruled
+table cells, a value left of its label, a date line found by its pattern, a region cut out of
+a letterhead row, label words inside a value, and family names read without diacritics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from extraction.doctypes import load_doctypes
+from extraction.fields import extract_fields
+from extraction.layout import page_rows
+from extraction.text import restore_name_marks
+from extraction.validators import parse_value
+from models.ocr import Line, PageOCR, Word
+
+CHAR_W = 14  # pixels per character of the hand-placed words
+
+
+def _page(rows: list[list[tuple[int, str]]], y0: int = 100, step: int = 50,
+          width: int = 1400) -> PageOCR:
+    """Words placed by (x, text) on rows ``step`` pixels apart; each word 30 px high."""
+    lines = []
+    for r, items in enumerate(rows):
+        y = y0 + r * step
+        words = []
+        for x, text in items:
+            left = x
+            for part in text.split():
+                words.append(Word(text=part, bbox=(left, y, left + len(part) * CHAR_W, y + 30),
+                                  confidence=0.95))
+                left += (len(part) + 1) * CHAR_W
+        lines.append(Line(words=words))
+    return PageOCR(width=width, height=y0 + len(rows) * step + 100, lines=lines)
+
+
+def _doctype(name: str):
+    return next(d for d in load_doctypes() if d.id == name)
+
+
+def _read(doctype, page: PageOCR) -> dict[str, str | None]:
+    fields = extract_fields(doctype, page_rows(page, 0),
+                            page_sizes={0: (page.width, page.height)})
+    return {f.name: f.value for f in fields}
+
+
+def _custom(tmp_path: Path, body: str):
+    folder = tmp_path / "types"
+    folder.mkdir()
+    (folder / "t.yaml").write_text(body, encoding="utf-8")
+    return next(d for d in load_doctypes(folder) if d.id == "t")
+
+
+# The right edge full lines reach: 100 + 80 characters.
+FULL = "x" * 10
+
+
+def _filler(n: int) -> list[tuple[int, str]]:
+    """A row of prose running to the right margin, so the page has a text column."""
+    return [(100, " ".join([FULL] * n))]
+
+
+def test_a_value_ending_short_of_the_margin_does_not_take_the_next_line() -> None:
+    """GIVEN an address that fits on its line, followed by an unnumbered sentence
+    WHEN the address (up to two lines) is read
+    THEN the sentence is not taken as its second line."""
+    page = _page([
+        _filler(7), _filler(7), _filler(7),
+        [(100, "7. Nơi ở hiện tại: Thôn Tây, Xã Bản Liền, Huyện Bắc Hà")],
+        [(160, "Giấy xác nhận có giá trị 30 ngày kể từ ngày cấp.")],
+    ])
+    assert _read(_doctype("residence_confirmation"), page)["current_residence"] == \
+        "Thôn Tây, Xã Bản Liền, Huyện Bắc Hà"
+
+
+def test_a_value_filling_its_line_runs_on_to_the_next() -> None:
+    """GIVEN an address whose first line reaches the right margin WHEN read THEN its
+    second line is part of it; and an address whose first line ends with the province
+    ends there, even when the line is full."""
+    page = _page([
+        _filler(7), _filler(7), _filler(7),
+        [(100, "5. Nơi thường trú: Số 200 đường Lý Thường Kiệt, Phường Minh Khai, Quận")],
+        [(110, "Hồng Bàng, Thành phố Hải Phòng")],
+        [(100, "7. Nơi ở hiện tại: Xóm Mới, Xã Thạch Hà, Huyện Thạch Hà, Tỉnh Hà Tĩnh")],
+        [(110, "Giấy xác nhận có giá trị")],
+    ])
+    values = _read(_doctype("residence_confirmation"), page)
+    assert values["permanent_residence"] == ("Số 200 đường Lý Thường Kiệt, Phường Minh Khai, "
+                                             "Quận Hồng Bàng, Thành phố Hải Phòng")
+    assert values["current_residence"] == "Xóm Mới, Xã Thạch Hà, Huyện Thạch Hà, Tỉnh Hà Tĩnh"
+
+
+def test_a_ruled_table_splits_cells_at_the_rule() -> None:
+    """GIVEN a marriage form's table where the two people's residences sit close together,
+    the rule between them read as "|", each wrapping onto a second line
+    WHEN read THEN the residence is the first person's cell only, both of its lines."""
+    page = _page([
+        [(100, "Nơi cư trú"), (330, "Thôn An Lạc, Xã Xuân Lộc, | Thôn Đông, Xã Hòa Bình,")],
+        [(330, "Huyện Sông Cầu, Tỉnh Phú Yên"), (720, "Huyện Tuy An, Tỉnh Phú Yên")],
+    ])
+    assert _read(_doctype("marriage_registration"), page)["residence"] == \
+        "Thôn An Lạc, Xã Xuân Lộc, Huyện Sông Cầu, Tỉnh Phú Yên"
+
+
+def test_a_value_left_of_its_label() -> None:
+    """GIVEN a confirmation whose issuing unit names itself before "xác nhận thông tin về
+    cư trú", under a title with the same words WHEN read THEN the unit is the value."""
+    page = _page([
+        [(400, "XÁC NHẬN THÔNG TIN VỀ CƯ TRÚ")],
+        [(160, "Công an Phường Ái Quốc xác nhận thông tin về cư trú của công dân như sau:")],
+    ])
+    assert _read(_doctype("residence_confirmation"), page)["issuing_authority"] == \
+        "Công an Phường Ái Quốc"
+
+
+def test_the_date_line_is_found_by_its_pattern_anywhere() -> None:
+    """GIVEN an application letter with a birth date in words and, above the signature, the
+    place-and-date line WHEN read THEN the letter's date is the date line's."""
+    page = _page([
+        [(500, "ĐƠN ĐỀ NGHỊ")],
+        [(100, "Tôi tên là: Nguyễn Văn An")],
+        [(100, "Sinh ngày 12 tháng 3 năm 1990")],
+        [(700, "Hà Nội, ngày 05 tháng 11 năm 2024")],
+        [(800, "Người làm đơn")],
+    ])
+    values = _read(_doctype("application_letter"), page)
+    assert values["date"] == "2024-11-05"
+    assert values["date_of_birth"] == "1990-03-12"
+
+
+def test_label_words_opening_a_value_are_the_values_own(tmp_path: Path) -> None:
+    """GIVEN a field labelled "Số" and an address value that starts with "Số 200"
+    WHEN read THEN the address keeps its house number; a real "Số:" label still cuts."""
+    doctype = _custom(tmp_path, """
+id: t
+title: T
+keywords: ["t"]
+fields:
+  - {name: number, labels: ["Số"], type: code, value_position: right}
+  - {name: home, labels: ["Địa chỉ"], type: text, value_position: right}
+""")
+    page = _page([
+        [(100, "Số: 12/XN")],
+        [(100, "Địa chỉ: Số 200 đường Giải Phóng, Phường Đông Hòa")],
+        [(100, "Địa chỉ: Số: 5/AB")],
+    ])
+    values = _read(doctype, page)
+    assert values["number"] == "12/XN"
+    assert values["home"] == "Số 200 đường Giải Phóng, Phường Đông Hòa"
+
+
+def test_a_region_takes_the_words_inside_it_from_a_row_that_crosses_it(tmp_path: Path) -> None:
+    """GIVEN a letterhead row with the agency on the left and the national motto on the
+    right WHEN a field is the page's top-left region THEN only the agency is read."""
+    doctype = _custom(tmp_path, """
+id: t
+title: T
+keywords: ["t"]
+fields:
+  - {name: agency, position: {region: [0, 0, 0.45, 0.6]}, type: text}
+""")
+    page = _page([[(100, "CÔNG AN PHƯỜNG ÁI QUỐC"), (800, "Độc lập - Tự do - Hạnh phúc")]],
+                 width=1400)
+    assert _read(doctype, page)["agency"] == "CÔNG AN PHƯỜNG ÁI QUỐC"
+
+
+def test_a_pattern_without_diacritics_matches_text_read_with_them(tmp_path: Path) -> None:
+    """GIVEN a pattern with a character class (\\W) and no diacritics WHEN the page has
+    them THEN it still matches (classes are not lowercased into other classes)."""
+    doctype = _custom(tmp_path, r"""
+id: t
+title: T
+keywords: ["t"]
+fields:
+  - {name: d, type: date, pattern: '[^\W\d_]+,\s*(ngay\s*\d+\s*thang\s*\d+\s*nam\s*\d{4})'}
+""")
+    page = _page([[(100, "Đà Nẵng, ngày 05 tháng 11 năm 2024")]])
+    assert _read(doctype, page)["d"] == "2024-11-05"
+
+
+@pytest.mark.parametrize(("read", "written"), [
+    ("NGUYEN VAN AN", "NGUYỄN VĂN AN"), ("Tran Thi Hoa", "Trần Thị Hoa"),
+    ("NGUYÊN CÔNG THÔNG", "NGUYỄN CÔNG THÔNG"), ("Dang Minh Liên", "Đặng Minh Liên"),
+    # Given names are left alone: their bare letters spell several names.
+    ("HUỲNH DIEU MAI", "HUỲNH DIEU MAI"), ("Lê Văn", "Lê Văn"),
+])
+def test_family_names_get_their_diacritics_back(read: str, written: str) -> None:
+    assert restore_name_marks(read) == written
+
+
+def test_a_restored_name_keeps_the_reading_and_counts_as_doubted() -> None:
+    """GIVEN a name read without diacritics WHEN extracted THEN the value has them back,
+    the reading as OCR gave it is kept, and the written-back word counts as one OCR doubts
+    (so a person checks it unless something else confirms it)."""
+    page = _page([[(100, "Tôi tên là: NGUYEN VAN AN")]])
+    field = next(f for f in extract_fields(_doctype("application_letter"), page_rows(page, 0))
+                 if f.name == "applicant_name")
+    assert field.value == "NGUYỄN VĂN AN"
+    assert [r.value for r in field.readings] == ["NGUYEN VAN AN"]
+    assert field._evidence["ocr_min"] == 0.0
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    # Prose keeps its full stop; a place's stray trailing dot (a leader's last) does not.
+    ("Bên B được thay mặt Bên A thực hiện thủ tục cấp bản sao trích lục, nộp lệ phí.",
+     "Bên B được thay mặt Bên A thực hiện thủ tục cấp bản sao trích lục, nộp lệ phí."),
+    ("Bệnh viện Đa khoa tỉnh Đắk Lắk.", "Bệnh viện Đa khoa tỉnh Đắk Lắk"),
+    # Leader dots read between two words of a value.
+    ("Ủy ban nhân dân xã Hòa Hội, Huyện Châu... Thành", "Ủy ban nhân dân xã Hòa Hội, Huyện Châu Thành"),
+    ("Đăng ký thường trú......", "Đăng ký thường trú"),
+])
+def test_text_values_trimmed(raw: str, value: str) -> None:
+    assert parse_value("text", raw).value == value
+
+
+@pytest.mark.parametrize(("raw", "iso"), [
+    ("ngày12 tháng 3 năm 1990", "1990-03-12"), ("12 tháng 3 năm 1990", "1990-03-12"),
+    ("Hà Nội, ngày 05 tháng 11 năm 2024", "2024-11-05"), ("05-11-24", "2024-11-05"),
+    ("5 NOV 2024", "2024-11-05"),
+])
+def test_date_notations_of_forms(raw: str, iso: str) -> None:
+    assert parse_value("date", raw).value == iso
