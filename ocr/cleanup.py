@@ -51,11 +51,15 @@ class CleanupResult:
     steps: list[str] = field(default_factory=list)
 
 
-def to_gray_dropping_color_ink(bgr: np.ndarray) -> np.ndarray:
-    """Grayscale where saturated red seals and blue signatures fade to paper.
+def to_gray_dropping_color_ink(bgr: np.ndarray, text_height: float | None = None) -> np.ndarray:
+    """Grayscale where red seals and blue signatures fade to paper, but colored print stays.
 
     Black print is dark in every channel; red or blue ink is bright in at least one, so for
-    strongly colored pixels the brightest channel is used instead of the luminance.
+    strongly colored pixels of a stamp or a signature the brightest channel is used instead of
+    the luminance. Colored *print* (a red title, a red ID number on a card) is text, and is
+    kept: colored ink is grouped into marks, and a mark no taller than a line of large print
+    (``COLOR_TEXT_LINES`` times the text height, measured on the page if not given) and not
+    inside a larger mark is read as text. A stamp or a signature is several lines tall.
     """
     if bgr.ndim == 2:
         return bgr
@@ -70,8 +74,41 @@ def to_gray_dropping_color_ink(bgr: np.ndarray) -> np.ndarray:
     colored = _colored(bgr)
     if cv2.countNonZero(colored) < 0.0005 * h * w:
         return gray
+    if text_height is None:
+        text_height = estimate_text_height(gray)
+    marks = _stamp_marks(colored, text_height)
+    if not cv2.countNonZero(marks):
+        return gray
     brightest = cv2.max(cv2.max(bgr[:, :, 0], bgr[:, :, 1]), bgr[:, :, 2])
-    return cv2.copyTo(brightest, colored, gray)
+    return cv2.copyTo(brightest, marks, gray)
+
+
+# A colored mark taller than this many text heights is a stamp or a signature, not print.
+COLOR_TEXT_LINES = 2.5
+
+
+def _stamp_marks(colored: np.ndarray, text_height: float | None) -> np.ndarray:
+    """The colored pixels (255) that belong to stamps and signatures, not to colored print.
+
+    Colored pixels are joined along a line (gaps under one text height) into marks; marks
+    taller than ``COLOR_TEXT_LINES`` text heights, and everything inside their boxes (a
+    stamp's inner words), are stamps and signatures.
+    """
+    if text_height is None:
+        return colored
+    th = max(4, int(round(text_height)))
+    joined = cv2.morphologyEx(colored, cv2.MORPH_CLOSE,
+                              cv2.getStructuringElement(cv2.MORPH_RECT, (th, max(1, th // 4))))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    tall = stats[:, cv2.CC_STAT_HEIGHT] > COLOR_TEXT_LINES * text_height
+    tall[0] = False
+    if not tall.any():
+        return np.zeros_like(colored)
+    marks = np.zeros_like(colored)
+    for i in np.flatnonzero(tall):
+        x, y, bw, bh = stats[i, :4]
+        marks[y:y + bh, x:x + bw] = 255
+    return cv2.bitwise_and(marks, colored)
 
 
 def _colored(bgr: np.ndarray) -> np.ndarray:
@@ -307,8 +344,10 @@ def clean_page(bgr: np.ndarray, *, dpi_hint: int | None = None,
                orientation: OrientationFn | None = None) -> CleanupResult:
     """The pipeline's cleanup: gray, resolution, orientation, deskew, light, leaders, noise."""
     steps: list[str] = []
-    gray = to_gray_dropping_color_ink(bgr)
-    height = estimate_text_height(gray)
+    # The text height is measured before colored marks are sorted (stamps are told from
+    # colored print by it); their ink barely moves the measure.
+    height = estimate_text_height(bgr if bgr.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    gray = to_gray_dropping_color_ink(bgr, height)
     gray, scale = normalize_resolution(gray, dpi_hint, height=height)
     if scale != 1.0:
         steps.append(f"resize x{scale:.2f}")
@@ -335,5 +374,6 @@ def clean_page(bgr: np.ndarray, *, dpi_hint: int | None = None,
     if denoised:
         steps.append("denoise")
     dpi = int(round((dpi_hint or 300) * scale)) if dpi_hint else 300
+    log.debug("cleanup steps: %s", "; ".join(steps) or "none")
     return CleanupResult(image=gray, rotation=rotation, skew_angle=angle, scale=scale,
                          dpi=max(70, min(dpi, 1200)), steps=steps)

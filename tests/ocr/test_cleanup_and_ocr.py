@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -149,3 +151,54 @@ def test_page_export_round_trips(page, tmp_path):
     again = PageOCR.from_dict(doc.pages[0].export())
     assert again.text == doc.pages[0].text
     assert again.words == doc.pages[0].words
+
+
+def test_colored_print_is_read_but_a_stamp_over_text_fades():
+    """GIVEN a page with a red printed title and a red stamp ring over black text
+    WHEN it is turned gray for OCR
+    THEN the title stays dark ink (and is read), the stamp fades to paper."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from tests.pages import FONT
+
+    img = Image.new("RGB", (2480, 1400), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((600, 120), "CĂN CƯỚC CÔNG DÂN", font=ImageFont.truetype(FONT, 64),
+              fill=(200, 30, 30))
+    body = ImageFont.truetype(FONT, 44)
+    for i, line in enumerate(BIRTH_FORM[3:12]):
+        draw.text((180, 320 + 100 * i), line, font=body, fill="black")
+    draw.ellipse((1300, 500, 1800, 1000), outline=(220, 40, 40), width=18)  # the stamp
+    bgr = np.asarray(img)[:, :, ::-1].copy()
+    gray = cleanup.to_gray_dropping_color_ink(bgr)
+    title = np.asarray(img)[100:220, 600:1900, 1] < 128  # the title's red pixels
+    assert gray[100:220, 600:1900][title].mean() < 128
+    ring = gray[750 - 5:750 + 5, 1800 - 14:1800 - 4]
+    assert ring.mean() > 200
+    text = tesseract.recognize(cleanup.clean_page(bgr, dpi_hint=300).image).text
+    assert "CĂN CƯỚC CÔNG DÂN" in text
+    assert "Nguyễn Văn An" in text
+
+
+@pytest.mark.parametrize("doctype,strength", [("application_letter", 0.4),
+                                              ("cccd_front", 0.35)])
+def test_a_shadowed_page_is_not_read_worse_after_cleanup(tmp_path, doctype, strength):
+    """GIVEN a generated page under a strong shadow (the generator's own degradation)
+    WHEN it is read raw and through the pipeline's cleanup
+    THEN the cleaned page's character error rate is at most the raw page's."""
+    from bench.scoring import text_errors
+    from ocr.loading import Limits, load_page
+    from sample_scans.generator.corpus import DossierSpec, generate_dossier
+    from sample_scans.generator.registry import layouts_for
+
+    spec = DossierSpec(name=f"shadow-{doctype}", seed=7, split="dev", container="png",
+                       items=[(doctype, layouts_for(doctype, "dev")[0], "front")],
+                       card_on_a4=True,
+                       forced={"names": ["shadow"], "params": {"shadow_strength": strength}})
+    entry = generate_dossier(tmp_path, spec)
+    truth = json.loads((tmp_path / entry["truth"]).read_text(encoding="utf-8"))
+    page = load_page(next(tmp_path.glob(f"shadow-{doctype}.png")), 0, Limits())
+    raw = tesseract.recognize(cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY), dpi=page.dpi or 300)
+    cleaned = ocr_loaded_page(page, OcrOptions(read_codes=False)).ocr
+    text = truth["pages"][0]["text"]
+    assert text_errors(text, cleaned.text).cer <= text_errors(text, raw.text).cer
