@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from extraction.mrz import clean as mrz_clean
+from extraction.mrz import rebuild_td1
 from extraction.text import fold
 from extraction.validators import check_citizen_id
 from models.ocr import PageOCR
@@ -72,32 +74,9 @@ def parse_cccd_qr(text: str) -> PersonData | None:
 
 # ---- MRZ (ICAO 9303 TD1: three lines of 30) -------------------------------------------------
 
-_MRZ_FIX = str.maketrans({"«": "<", "‹": "<", "(": "<", "[": "<", "{": "<", "≤": "<"})
-
-
-def _mrz_clean(text: str) -> str:
-    t = text.upper().translate(_MRZ_FIX)
-    return re.sub(r"[^A-Z0-9<]", "", t)
-
-
-_TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2",
-                           "S": "5", "B": "8", "G": "6", "T": "7"})
-_TO_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "5": "S", "8": "B", "6": "G"})
-
-
-def _fix_positions(lines: list[str]) -> list[str]:
-    """Undo OCR's letter/digit swaps where TD1 says which one a position holds."""
-    l1, l2, l3 = ((ln + "<" * 30)[:30] for ln in lines)
-    l1 = l1[:5] + l1[5:].translate(_TO_DIGIT)
-    l2 = (l2[:7].translate(_TO_DIGIT) + l2[7] + l2[8:15].translate(_TO_DIGIT) + l2[15:18]
-          + l2[18:29] + l2[29:].translate(_TO_DIGIT))
-    l3 = l3.translate(_TO_LETTER)
-    return [l1, l2, l3]
-
-
 def find_mrz(page: PageOCR) -> list[str] | None:
     """The three MRZ lines of a card back, as OCR read them (lightly cleaned)."""
-    lines = [_mrz_clean(ln.text) for ln in page.lines]
+    lines = [mrz_clean(ln.text) for ln in page.lines]
     for i in range(len(lines) - 2):
         if lines[i].startswith(("ID", "1D", "I0")) and "VNM" in lines[i][:8]:
             trio = [lines[i], lines[i + 1], lines[i + 2]]
@@ -117,7 +96,9 @@ def parse_mrz(lines: list[str]) -> PersonData | None:
     """A TD1 MRZ whose every check digit holds (``mrz`` library), as person data."""
     from mrz.checker.td1 import TD1CodeChecker
 
-    fixed = _fix_positions([_mrz_clean(ln) for ln in lines])
+    fixed = rebuild_td1(lines)
+    if fixed is None:
+        return None
     try:
         checker = TD1CodeChecker("\n".join(fixed))
     except Exception as e:  # the library raises bare errors on malformed input
