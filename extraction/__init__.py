@@ -38,7 +38,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     from extraction.separator import is_separator
 
     # A separator sheet ends a document and is no document itself.
-    classes = [PageClass(SEPARATOR, 1.0, 1.0, True) if is_separator(p)
+    classes = [PageClass(SEPARATOR, 1.0, 1.0, True, 1) if is_separator(p)
                else classify_page(p, doctypes) for p in pages]
     out = []
     for doctype, idxs, conf in split_pages(classes):

@@ -21,6 +21,7 @@ class PageClass:
     score: float
     confidence: float
     has_title: bool
+    max_pages: int | None = None  # the type's own limit (``DoctypeDef.max_pages``)
 
 
 _MATCHERS: dict[tuple[int, ...], tuple[tuple[DoctypeDef, ...], Matcher]] = {}
@@ -61,22 +62,26 @@ def classify_page(page: PageOCR, doctypes: list[DoctypeDef]) -> PageClass:
             has_title = any(d.keywords[i].title for i in hits)
             # Confidence: share of the keyword weight seen, saturating at 60 %.
             conf = min(1.0, score / (0.6 * total)) if total else 0.0
-            best = PageClass(d.id, score, round(conf, 3), has_title)
+            best = PageClass(d.id, score, round(conf, 3), has_title, d.max_pages)
     return best
 
 
 def split_pages(classes: list[PageClass]) -> list[tuple[str, list[int], float]]:
     """Group consecutive pages into documents: (doctype, page indexes, confidence).
 
-    A page starts a new document when its type differs from the current one, or when it
-    carries the type's title again. Pages of unknown type continue the current document.
+    A page starts a new document when its type differs from the current one, when it
+    carries the type's title again, or when the current document has as many pages as its
+    type can have. Pages of unknown type continue the current document if it has room.
     """
     docs: list[tuple[str, list[int], list[float]]] = []
+    limit: int | None = None
     for i, c in enumerate(classes):
-        if docs and (c.doctype == UNKNOWN or (c.doctype == docs[-1][0] and not c.has_title)):
+        room = bool(docs) and (limit is None or len(docs[-1][1]) < limit)
+        if room and (c.doctype == UNKNOWN or (c.doctype == docs[-1][0] and not c.has_title)):
             docs[-1][1].append(i)
             continue
         if docs and docs[-1][0] == UNKNOWN and c.doctype != UNKNOWN and len(docs[-1][1]) == 0:
             docs.pop()
         docs.append((c.doctype, [i], [c.confidence]))
+        limit = c.max_pages
     return [(dt, pages, max(confs)) for dt, pages, confs in docs]

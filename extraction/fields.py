@@ -15,6 +15,7 @@ from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
 from extraction.text import fold, nfc
 from extraction.validators import Parsed, check_citizen_id, parse_value
+from extraction.vocab import restore_words, snap_choice
 from models.ocr import union_box
 from models.records import ExtractedField, FieldStatus
 
@@ -100,12 +101,12 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
     out: list[ExtractedField] = []
     for fdef in doctype.fields:
         if not fdef.labels:
-            out.append(_unlabelled(fdef, docs, page_sizes or {}, set(by_row)))
+            out.append(_unlabelled(fdef, docs, page_sizes or {}, by_row))
             continue
         lab = _pick_label(fdef, labels, found_at)
         if lab is None and fdef.pattern:
             # No label printed (another layout): the pattern alone may still find it.
-            out.append(_unlabelled(fdef, docs, page_sizes or {}, set(by_row)))
+            out.append(_unlabelled(fdef, docs, page_sizes or {}, by_row))
             continue
         if lab is None:
             out.append(ExtractedField(name=fdef.name, label=_title(fdef),
@@ -124,6 +125,8 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
                     break
         found_at[fdef.name] = lab
         out.append(value)
+    for fdef, f in zip(doctype.fields, out, strict=True):
+        _known_values(fdef, f)
     _cross_check(out)
     for f in out:
         if f.status == FieldStatus.review or f.status == FieldStatus.accepted:
@@ -131,6 +134,19 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
                         if not f.problems and f.confidence >= review_threshold
                         else FieldStatus.review)
     return out
+
+
+def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
+    """A value from a known set (``choices``) or vocabulary (``words``) gets back the accents
+    and letters OCR lost; the reading stays in ``raw``."""
+    if f.value is None or not isinstance(f.value, str):
+        return
+    if fdef.words:
+        f.value, _ = restore_words(f.value, fdef.words)
+    if fdef.choices:
+        hit = snap_choice(f.value, fdef.choices)
+        if hit is not None:
+            f.value = hit[0]
 
 
 def _title(fdef: FieldDef) -> str:
@@ -159,10 +175,12 @@ def _apply_pattern(fdef: FieldDef, raw: str) -> str | None:
 
 def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
                 page_sizes: dict[int, tuple[int, int]],
-                label_rows: set[int] | None = None) -> ExtractedField:
+                labels_by_row: dict[int, list[_Label]] | None = None) -> ExtractedField:
     """A value found by its place on the first page (or anywhere, by its pattern alone)."""
     content = [rd for rd in docs if not _is_speck(rd)]
-    labelled = {id(docs[i]) for i in (label_rows or set())}
+    label_words = {id(docs[i]): {docs[i].word_of_token[t] for lab in labs
+                                 for t in range(lab.start, lab.end)}
+                   for i, labs in (labels_by_row or {}).items()}
     chosen: list[RowDoc] = []
     pos = fdef.position
     if pos is not None and content:
@@ -188,9 +206,16 @@ def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
             chosen = [content[at]]
             for rd in content[at + 1:at + fdef.lines]:
                 prev = chosen[-1].row
-                if rd.row.page != prev.page or id(rd) in labelled or \
+                # A wrapped line continues in the value's column; another column (a card's
+                # fingerprint captions) can share its visual row.
+                part = _in_column(rd, chosen[0].row)
+                if part is None or rd.row.page != prev.page or (
+                        label_words.get(id(rd), set()) & part) or \
                         rd.row.bbox[1] - prev.bbox[3] > 1.2 * max(prev.height, 1):
                     break
+                if len(part) < len(rd.row.words):
+                    rd = row_doc(Row(page=rd.row.page,
+                                     words=[rd.row.words[i] for i in sorted(part)]))
                 chosen.append(rd)
     raw = " ".join(rd.doc.text for rd in chosen).strip()
     value_text = _apply_pattern(fdef, raw) if raw else None
@@ -210,6 +235,16 @@ def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
     out._evidence.update(evidence_base(fdef.type, words, parsed, value_text))
     out._evidence.update(ocr_mean=conf, wrapped=float(len(chosen) > 1))
     return out
+
+
+def _in_column(rd: RowDoc, first: Row) -> set[int] | None:
+    """Indexes of the words of ``rd`` that lie in the column of the row ``first`` (they
+    overlap its horizontal span, give or take a line's height); None when none does."""
+    x0, _, x1, _ = first.bbox
+    slack = 2 * max(first.height, 10)
+    inside = {i for i, w in enumerate(rd.row.words)
+              if w.bbox[2] > x0 - slack and w.bbox[0] < x1 + slack}
+    return inside or None
 
 
 def _candidates(fdef: FieldDef, labels: list[_Label],

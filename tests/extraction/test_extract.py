@@ -115,3 +115,14 @@ def test_bad_doctype_file_names_itself(tmp_path):
     with pytest.raises(DoctypeDefinitionError) as e:
         load_doctypes(tmp_path)
     assert "broken.yaml" in str(e.value) and "colour" in str(e.value)
+
+
+def test_a_one_page_type_never_takes_a_second_page():
+    """GIVEN two card fronts in a row whose titles OCR lost, then an unrecognized page
+    WHEN the stack is split THEN each front is a document, and the unknown page no card's."""
+    classes = [PageClass("cccd_front", 4, 0.8, False, 1), PageClass("cccd_front", 4, 0.8, False, 1),
+               PageClass("unknown", 0, 0, False), PageClass("unknown", 0, 0, False),
+               PageClass("birth_registration", 8, 0.9, True), PageClass("unknown", 0, 0, False)]
+    assert [(d, p) for d, p, _ in split_pages(classes)] == [
+        ("cccd_front", [0]), ("cccd_front", [1]), ("unknown", [2, 3]),
+        ("birth_registration", [4, 5])]
