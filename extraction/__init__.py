@@ -31,6 +31,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     is another calibration file than the committed one."""
     from extraction.addresses import annotate_addresses
     from extraction.confidence import apply_calibration, load_calibrator
+    from extraction.names import restore_names
     from extraction.sources import apply_exact_sources, reconcile
 
     by_id = {d.id: d for d in doctypes}
@@ -59,7 +60,9 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
         out.append(doc)
     apply_exact_sources(out, pages)
     reconcile(out)
-    annotate_addresses(out, {(d.id, f.name): f.type for d in doctypes for f in d.fields})
+    types = {(d.id, f.name): f.type for d in doctypes for f in d.fields}
+    restore_names(out, types)
+    annotate_addresses(out, types)
     if calibrate:
         apply_calibration(out, load_calibrator(str(calibration) if calibration else None),
                           threshold=review_threshold)

@@ -261,10 +261,60 @@ def _diacritics(v: str) -> int:
     return sum(1 for a, b in zip(v, fold(v), strict=False) if a.lower() != b)
 
 
+def _name_key(v: str) -> str:
+    return " ".join(fold(v).casefold().split())
+
+
+def _merge_diacritics(own: str, other: str) -> str:
+    """``own`` with each word that OCR read without diacritics written as ``other`` has it
+    (the same letters), in ``own``'s case; words that have diacritics stay as read."""
+    a, b = own.split(), other.split()
+    out = []
+    for x, y in zip(a, b, strict=True):
+        if fold(x) == x.lower() and fold(y) != y.lower() and fold(x) == fold(y):
+            y = y.upper() if x.isupper() else y[0].upper() + y[1:].lower() \
+                if x[:1].isupper() else y.lower()
+            out.append(y)
+        else:
+            out.append(x)
+    return " ".join(out)
+
+
+def _reconcile_names(docs: list[ExtractedDocument]) -> None:
+    """A name read without its diacritics (capitals on a card) takes them from the same name,
+    letter for letter, on another document of the dossier: found by the name itself, since a
+    card's number can be unreadable."""
+    names: dict[str, list[tuple[int, ExtractedField]]] = {}
+    for di, d in enumerate(docs):
+        for _id_name, name_name, _dob in PERSON_FIELDS.get(d.doctype, []):
+            nf = d.field(name_name)
+            if nf is not None and nf.value and len(nf.value.split()) >= 2:
+                names.setdefault(_name_key(nf.value), []).append((di, nf))
+    for group in names.values():
+        if len({di for di, _ in group}) < 2:
+            continue
+        for _, f in group:
+            merged = f.value
+            for _, other in group:
+                if other is not f and len(other.value.split()) == len(merged.split()):
+                    merged = _merge_diacritics(merged, other.value)
+            if merged != f.value:
+                f.readings.append(Reading(value=f.value, source=f.source,
+                                          confidence=f.confidence))
+                f.value = merged
+                f.source = FieldSource.reconciled
+
+
 def reconcile(docs: list[ExtractedDocument]) -> None:
     """The same ID number on several documents of a dossier is the same person: their names
     and dates of birth must agree. Agreeing readings confirm each other (the one with
-    diacritics wins); disagreeing ones go to review with every reading shown."""
+    diacritics wins); disagreeing ones go to review with every reading shown. A name without
+    diacritics takes them from the same name on another document."""
+    _reconcile_by_id(docs)
+    _reconcile_names(docs)
+
+
+def _reconcile_by_id(docs: list[ExtractedDocument]) -> None:
     people: dict[str, list[tuple[int, ExtractedField | None, ExtractedField | None]]] = {}
     for di, d in enumerate(docs):
         for id_name, name_name, dob_name in PERSON_FIELDS.get(d.doctype, []):

@@ -1,0 +1,47 @@
+"""Names read in capitals without their accents: the same name on another document of the
+dossier lends them; failing that, the common form of each syllable, sent to review."""
+
+from __future__ import annotations
+
+from extraction.names import RESTORED, restore_name, restore_names
+from extraction.sources import reconcile
+from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus
+
+
+def _doc(doctype: str, **values: str) -> ExtractedDocument:
+    return ExtractedDocument(doctype=doctype, title=doctype, pages=[0], fields=[
+        ExtractedField(name=k, value=v, confidence=0.9, status=FieldStatus.review)
+        for k, v in values.items()])
+
+
+def test_card_name_takes_accents_from_the_same_name_on_a_form() -> None:
+    """GIVEN a card front whose number OCR lost and whose name lost its accents, and a
+    receipt naming the same person WHEN the dossier is reconciled THEN the card's name has the
+    accents, in capitals, and keeps its reading; an accent OCR did read stays."""
+    card = _doc("cccd_front", full_name="NGUYEN THẾ THINH")
+    receipt = _doc("receipt_appointment", applicant_name="Nguyễn Thế Thịnh")
+    other = _doc("receipt_appointment", applicant_name="Nguyễn Thế Thành")
+    reconcile([card, receipt, other])
+    f = card.field("full_name")
+    assert f.value == "NGUYỄN THẾ THỊNH"
+    assert f.source == FieldSource.reconciled
+    assert [r.value for r in f.readings] == ["NGUYEN THẾ THINH"]
+    assert receipt.field("applicant_name").value == "Nguyễn Thế Thịnh"
+
+
+def test_common_name_forms_by_position_and_sex() -> None:
+    assert restore_name("NGUYEN VAN AN", "Nam") == "NGUYỄN VĂN AN"
+    assert restore_name("TRAN THI HANG", "Nữ") == "TRẦN THỊ HẰNG"
+    # THANH or THÀNH, HÙNG or HƯNG: left as read; accents OCR read stay.
+    assert restore_name("PHAN THANH HUNG", "Nam") is None
+    assert restore_name("LÊ HOÀI THU HÃ", "Nữ") is None
+    assert restore_name("Nguyen Van An") is None  # not a name in capitals
+
+
+def test_restored_name_goes_to_review_saying_so() -> None:
+    card = _doc("cccd_front", full_name="PHAM HOAI THU HA", sex="Nữ")
+    restore_names([card], {("cccd_front", "full_name"): "person_name"})
+    f = card.field("full_name")
+    assert f.value == "PHẠM HOÀI THU HÀ"
+    assert RESTORED in f.problems
+    assert f.readings[0].value == "PHAM HOAI THU HA"
