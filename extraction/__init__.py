@@ -50,6 +50,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
         if d is not None:
             fields = extract_fields(d, rows, page_sizes={i: (pages[i].width, pages[i].height)
                                                          for i in idxs})
+            _lone_citizen_id(d, fields, rows)
         else:
             # A form we have no definition for still names its person.
             fields = extract_fields(generic_identity(), rows)
@@ -72,6 +73,25 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
             for f in d.fields:
                 f._evidence["class_conf"] = d.classification_confidence
     return out
+
+
+def _lone_citizen_id(d: DoctypeDef, fields: list, rows: list) -> None:
+    """A document that names one person by ID number (a card) whose ID label OCR could not
+    read: the one valid ID number in its text is that person's. Never accepted unseen."""
+    from models.records import FieldStatus
+
+    wanted = [f for f in d.fields if f.citizen]
+    if len(wanted) != 1:
+        return
+    f = next((x for x in fields if x.name == wanted[0].name), None)
+    if f is None or f.value is not None:
+        return
+    ids = find_citizen_ids(rows)
+    if len(ids) != 1:
+        return
+    f.value, f.status, f.problems = ids[0], FieldStatus.review, []
+    f.confidence = 0.5
+    f._evidence.update(generic=1.0, valid=1.0)
 
 
 def citizen_ids_of(doc: ExtractedDocument, doctype: DoctypeDef | None,

@@ -14,9 +14,10 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from difflib import SequenceMatcher
 
 from extraction.mrz import clean as mrz_clean
-from extraction.mrz import rebuild_td1
+from extraction.mrz import name_line, rebuild_td1
 from extraction.text import fold
 from extraction.validators import check_citizen_id
 from models.ocr import PageOCR
@@ -104,7 +105,10 @@ def parse_mrz(lines: list[str]) -> PersonData | None:
     except Exception as e:  # the library raises bare errors on malformed input
         log.debug("MRZ not parsed: %s", e)
         return None
-    if not checker:
+    # Every check digit must hold. The library also rejects an expiry of fillers, which a card
+    # without expiry (its holder over 60) carries: that alone is no reason to refuse it.
+    if not (checker.document_number_hash and checker.birth_date_hash
+            and checker.expiry_date_hash and checker.final_hash):
         return None
     f = checker.fields()
     values: dict[str, str] = {"mrz": "\n".join(fixed)}
@@ -192,7 +196,7 @@ def apply_exact_sources(docs: list[ExtractedDocument], pages: list[PageOCR]) -> 
         for pd in found:
             if pd.citizen_id:
                 by_id.setdefault(pd.citizen_id, []).append(pd)
-    for d, own in zip(docs, per_doc, strict=True):
+    for i, (d, own) in enumerate(zip(docs, per_doc, strict=True)):
         if d.doctype == "receipt_appointment":
             _receipt_code(d, pages)
             continue
@@ -200,11 +204,16 @@ def apply_exact_sources(docs: list[ExtractedDocument], pages: list[PageOCR]) -> 
             continue
         cid_field = d.field("citizen_id")
         cid = cid_field.value if cid_field else None
+        if cid is None:
+            # A card's back names its holder in its own codes.
+            cid = next((s.citizen_id for s in own if s.citizen_id), None)
         sources = list(own)
         # Another document's code applies only through the same ID number: a dossier can
         # hold the cards of several people.
         if cid and cid in by_id:
             sources += [s for s in by_id[cid] if s not in sources]
+        elif cid is None:
+            sources += _other_side(i, docs, per_doc)
         # Exact sources first in the order QR, MRZ: the QR has diacritics.
         sources.sort(key=lambda s: s.source != FieldSource.qr)
         for f in d.fields:
@@ -221,6 +230,61 @@ def apply_exact_sources(docs: list[ExtractedDocument], pages: list[PageOCR]) -> 
                                                   confidence=1.0))
                     continue
                 _take_exact(f, value, src)
+        if d.doctype == "cccd_back":
+            _mrz_name(d, sources, docs)
+
+
+def _other_side(i: int, docs: list[ExtractedDocument],
+                per_doc: list[list[PersonData]]) -> list[PersonData]:
+    """The codes of the other side of the same card, for a side whose ID number OCR could not
+    read: the card scanned just before or after it, if what this side does say (date of
+    birth, or the name's letters) agrees with them."""
+    d = docs[i]
+    for j in (i + 1, i - 1):
+        if not (0 <= j < len(docs)) or docs[j].doctype not in CARD_DOCTYPES \
+                or docs[j].doctype == d.doctype:
+            continue
+        theirs = [s for s in per_doc[j] if s.citizen_id]
+        if theirs and any(_confirms(d, s) for s in theirs):
+            return theirs
+    return []
+
+
+def _confirms(d: ExtractedDocument, src: PersonData) -> bool:
+    dob, name = d.field("date_of_birth"), d.field("full_name")
+    if dob is not None and dob.value and src.values.get("date_of_birth"):
+        return dob.value == src.values["date_of_birth"]
+    if name is not None and name.value and src.values.get("full_name"):
+        return _same(name.value, src.values["full_name"], folded=True)
+    return False
+
+
+def _mrz_name(d: ExtractedDocument, sources: list[PersonData],
+              docs: list[ExtractedDocument]) -> None:
+    """The MRZ's name line has no check digit: the holder's name from the card's QR code (or,
+    when close, from the front's reading) gives it letter for letter."""
+    f = d.field("mrz")
+    if f is None or not f.value or f.value.count("\n") != 2:
+        return
+    lines = f.value.split("\n")
+    cid = lines[0][15:27]
+    exact = [s.values["full_name"] for s in sources
+             if s.source == FieldSource.qr and s.citizen_id == cid and s.values.get("full_name")]
+    read = [x.field("full_name").value for x in docs
+            if x.doctype == "cccd_front" and x.field("citizen_id") is not None
+            and x.field("citizen_id").value == cid and x.field("full_name") is not None
+            and x.field("full_name").value]
+    for name, sure in [(n, True) for n in exact] + [(n, False) for n in read]:
+        line = name_line(fold(name).upper().split())
+        if line == lines[2]:
+            f._evidence["exact_agree" if sure else "doc_agree"] = 1.0
+            return
+        if sure or SequenceMatcher(None, line, lines[2], autojunk=False).ratio() >= 0.85:
+            f.readings.append(Reading(value=f.value, source=f.source, confidence=f.confidence))
+            f.value = "\n".join([*lines[:2], line])
+            if sure:
+                f.source = FieldSource.qr
+            return
 
 
 _CODE_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.H\d{2}-\d{6}-\d{4}$")

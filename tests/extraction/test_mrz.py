@@ -65,3 +65,16 @@ def test_unrepairable_or_foreign_zone_gives_nothing() -> None:
 def test_name_line_puts_two_fillers_after_the_surname() -> None:
     assert name_line(["TRAN", "DUC", "NGOC"]) == "TRAN<<DUC<NGOC" + "<" * 16
     assert LINES[2] == name_line(["TRAN", "DUC", "NGOC"])
+
+
+def test_card_without_expiry_is_parsed() -> None:
+    """GIVEN the zone of a card that never expires (fillers for the expiry date)
+    WHEN it is parsed THEN its fields come out, with no expiry date."""
+    from extraction.sources import parse_mrz
+
+    lines = mrz_lines(PERSON, None)
+    data = parse_mrz(lines)
+    assert data is not None and data.values["mrz"] == "\n".join(lines)
+    assert data.values["citizen_id"] == "079201004321"
+    assert data.values["date_of_birth"] == "2001-03-09"
+    assert "expiry_date" not in data.values
