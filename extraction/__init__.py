@@ -41,6 +41,8 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     # A separator sheet ends a document and is no document itself.
     classes = [PageClass(SEPARATOR, 1.0, 1.0, True, 1) if is_separator(p)
                else classify_page(p, doctypes) for p in pages]
+    for c, p in zip(classes, pages, strict=True):
+        c.aspect = p.width / p.height if p.width and p.height else None
     out = []
     for doctype, idxs, conf in split_pages(classes):
         if doctype == SEPARATOR:

@@ -22,6 +22,7 @@ class PageClass:
     confidence: float
     has_title: bool
     max_pages: int | None = None  # the type's own limit (``DoctypeDef.max_pages``)
+    aspect: float | None = None  # the page's width / height
 
 
 _MATCHERS: dict[tuple[int, ...], tuple[tuple[DoctypeDef, ...], Matcher]] = {}
@@ -66,17 +67,27 @@ def classify_page(page: PageOCR, doctypes: list[DoctypeDef]) -> PageClass:
     return best
 
 
+def _same_shape(a: PageClass, b: PageClass) -> bool:
+    if not a.aspect or not b.aspect:
+        return True
+    return max(a.aspect, b.aspect) / min(a.aspect, b.aspect) < 1.25
+
+
 def split_pages(classes: list[PageClass]) -> list[tuple[str, list[int], float]]:
     """Group consecutive pages into documents: (doctype, page indexes, confidence).
 
     A page starts a new document when its type differs from the current one, when it
     carries the type's title again, or when the current document has as many pages as its
-    type can have. Pages of unknown type continue the current document if it has room.
+    type can have. Pages of unknown type continue the current document if it has room and
+    the page has the shape of the document's last page (a landscape card scanned after an
+    A4 form is not the form's next page).
     """
     docs: list[tuple[str, list[int], list[float]]] = []
     limit: int | None = None
     for i, c in enumerate(classes):
         room = bool(docs) and (limit is None or len(docs[-1][1]) < limit)
+        if room and c.doctype == UNKNOWN and not _same_shape(classes[docs[-1][1][-1]], c):
+            room = False
         if room and (c.doctype == UNKNOWN or (c.doctype == docs[-1][0] and not c.has_title)):
             docs[-1][1].append(i)
             continue

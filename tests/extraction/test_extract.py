@@ -126,3 +126,14 @@ def test_a_one_page_type_never_takes_a_second_page():
     assert [(d, p) for d, p, _ in split_pages(classes)] == [
         ("cccd_front", [0]), ("cccd_front", [1]), ("unknown", [2, 3]),
         ("birth_registration", [4, 5])]
+
+
+def test_unknown_page_of_another_shape_is_no_continuation():
+    """GIVEN an A4 form, then an unreadable landscape page (a card scanned on its own)
+    WHEN the stack is split THEN the landscape page is not the form's next page."""
+    a4, card = 2480 / 3508, 1012 / 638
+    classes = [PageClass("power_of_attorney", 9, 1, True, aspect=a4),
+               PageClass("unknown", 0, 0, False, aspect=card),
+               PageClass("unknown", 0, 0, False, aspect=a4)]
+    assert [(d, p) for d, p, _ in split_pages(classes)] == [
+        ("power_of_attorney", [0]), ("unknown", [1]), ("unknown", [2])]
