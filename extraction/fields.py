@@ -113,13 +113,15 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
                                       status=FieldStatus.missing,
                                       problems=["label not found"] if fdef.required else []))
             continue
-        value = _read_value(fdef, lab, docs, by_row, review_threshold)
+        value = _read_value(fdef, lab, docs, by_row, review_threshold,
+                            stops=_other_patterns(doctype, fdef))
         if (value.value is None or value.problems) and fdef.nth == 1:
             # The label's words can occur elsewhere first (a title or heading that contains
             # them): the occurrence with a valid value of the field's type beside it is the
             # label.
             for other in _candidates(fdef, labels, found_at)[1:4]:
-                again = _read_value(fdef, other, docs, by_row, review_threshold)
+                again = _read_value(fdef, other, docs, by_row, review_threshold,
+                                    stops=_other_patterns(doctype, fdef))
                 if again.value is not None and (value.value is None or not again.problems):
                     lab, value = other, again
                     break
@@ -143,10 +145,26 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
         return
     if fdef.words:
         f.value, _ = restore_words(f.value, fdef.words)
+        f.value = _trim_to_vocabulary(f.value, fdef.words)
     if fdef.choices:
         hit = snap_choice(f.value, fdef.choices)
         if hit is not None:
             f.value = hit[0]
+
+
+def _trim_to_vocabulary(value: str, words: list[str]) -> str:
+    """Trailing words that are none of the vocabulary's (a stamp's letters read after the
+    value) are not part of it."""
+    known = {fold(w) for w in words}
+
+    def has_word(part: str) -> bool:
+        return any(fold(t) in known for t in re.findall(r"[^\W\d_]+", part))
+
+    parts = value.split()
+    keep = len(parts)
+    while keep > 0 and not has_word(parts[keep - 1]):
+        keep -= 1
+    return " ".join(parts[:keep]) if keep else value
 
 
 def _title(fdef: FieldDef) -> str:
@@ -267,8 +285,16 @@ def _pick_label(fdef: FieldDef, labels: list[_Label],
     return cands[fdef.nth - 1]
 
 
+def _other_patterns(doctype: DoctypeDef, fdef: FieldDef) -> list[re.Pattern[str]]:
+    """The patterns of the document's other fields: a line that starts with one holds another
+    value, not the continuation of this one."""
+    return [re.compile(f.pattern, re.IGNORECASE) for f in doctype.fields
+            if f.pattern and f is not fdef]
+
+
 def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
-                by_row: dict[int, list[_Label]], review_threshold: float) -> ExtractedField:
+                by_row: dict[int, list[_Label]], review_threshold: float, *,
+                stops: list[re.Pattern[str]] = ()) -> ExtractedField:
     parts: list[tuple[RowDoc, int, int]] = []
     rd = docs[lab.row]
     # A bilingual label ("Ngày cấp / Date of issue") can match as two labels of the same
@@ -324,6 +350,8 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
                 break
             if _NEW_ITEM.match(nd.doc[start:].text):
                 break  # "1. Thành phần hồ sơ": the next numbered item, not a continuation
+            if any(p.match(nfc(nd.doc[start:].text)) for p in stops):
+                break  # "Ngày 20 tháng 05 năm 2017": another field's value
             s3, e3 = _value_tokens(nd, start, len(nd.doc), 1)
             while e3 > s3 and nd.row.words[nd.word_of_token[e3 - 1]].bbox[0] >= col_x1:
                 e3 -= 1

@@ -148,10 +148,12 @@ def rebuild_td1(lines: list[str]) -> list[str] | None:
     if len(lines) != 3:
         return None
     raw = [clean(x) for x in lines]
-    if not raw[0][:2].translate(_TO_LETTER).startswith(("ID", "IO", "I<")):
+    # The document code (ID) is rewritten; the country code must be where TD1 puts it.
+    at = raw[0].find("VNM", 0, 6)
+    if not 2 <= at <= 4:
         return None
     found = []
-    for doc, pid in _line1("ID" + raw[0][2:]):
+    for doc, pid in _line1("IDVNM" + raw[0][at + 3:]):
         dates = _dates(raw[1], pid)
         if dates is None:
             continue

@@ -76,12 +76,14 @@ def parse_cccd_qr(text: str) -> PersonData | None:
 # ---- MRZ (ICAO 9303 TD1: three lines of 30) -------------------------------------------------
 
 def find_mrz(page: PageOCR) -> list[str] | None:
-    """The three MRZ lines of a card back, as OCR read them (lightly cleaned)."""
+    """The three MRZ lines of a card back, as OCR read them (lightly cleaned): a line with the
+    country code ``VNM`` after the two-letter document code (however OCR read those), and the
+    two lines under it."""
     lines = [mrz_clean(ln.text) for ln in page.lines]
     for i in range(len(lines) - 2):
-        if lines[i].startswith(("ID", "1D", "I0")) and "VNM" in lines[i][:8]:
+        if 2 <= lines[i].find("VNM", 0, 6) <= 4:
             trio = [lines[i], lines[i + 1], lines[i + 2]]
-            if all(20 <= len(x) <= 34 for x in trio):
+            if all(20 <= len(x) <= 36 for x in trio):
                 return trio
     return None
 

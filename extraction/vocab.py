@@ -43,9 +43,9 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
 def restore_words(value: str, words: list[str]) -> tuple[str, int]:
-    """``value`` with each word that has the letters of exactly one vocabulary word (accents
-    aside) but not its accents written as that word, in the reading's case; and how many words
-    changed."""
+    """``value`` with each word that has the letters of a vocabulary word (accents aside) but
+    not its accents written as that word, in the reading's case (of several such words, the
+    one whose accents are closest to the reading's); and how many words changed."""
     by_key: dict[str, set[str]] = {}
     for w in words:
         by_key.setdefault(fold(w).casefold(), set()).add(w)
@@ -55,8 +55,16 @@ def restore_words(value: str, words: list[str]) -> tuple[str, int]:
         nonlocal changed
         tok = m.group(0)
         forms = by_key.get(fold(tok).casefold())
-        if not forms or len(forms) != 1:
+        if not forms:
             return tok
+        if len(forms) > 1:
+            # Same letters (dưới, đuôi): the one whose accents are closest to the reading's.
+            low = tok.lower()
+            scored = sorted(((sum(a == b for a, b in zip(low, f.lower(), strict=False)), f)
+                             for f in forms), reverse=True)
+            if scored[0][0] == scored[1][0]:
+                return tok
+            forms = {scored[0][1]}
         (form,) = forms
         if form.casefold() == tok.casefold():
             return tok

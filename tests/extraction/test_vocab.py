@@ -30,3 +30,5 @@ def test_words_get_their_accents_back_in_the_reading_case() -> None:
     # "mat" is both "mắt" (eye) and "mặt" (face): left as read.
     assert restore_words("SEO MAT", words) == ("SẸO MAT", 1)
     assert restore_words("Hà Nội", words) == ("Hà Nội", 0)
+    # "duoi" is "dưới" (below) or "đuôi" (tail): the accents read tell which.
+    assert restore_words("đưới đuoi", ["dưới", "đuôi"]) == ("dưới đuôi", 2)
