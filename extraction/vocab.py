@@ -26,17 +26,29 @@ def _key(text: str) -> str:
     return re.sub(r"\s+", " ", fold(text).casefold()).strip()
 
 
-def snap_choice(value: str, choices: list[str]) -> tuple[str, float] | None:
-    """The choice ``value`` is a reading of, with the similarity of their letters (1.0: same
-    letters, only accents or spacing differ); None when no choice is close enough or two are."""
-    key = _key(value)
-    scored = sorted(((SequenceMatcher(None, key, _key(c), autojunk=False).ratio(), c)
-                     for c in choices), reverse=True)
+def _best(scored: list[tuple[float, str]]) -> tuple[str, float] | None:
+    scored = sorted(scored, reverse=True)
     if not scored or scored[0][0] < MIN_SIMILARITY:
         return None
     if len(scored) > 1 and scored[1][0] > scored[0][0] - MARGIN:
         return None
     return scored[0][1], scored[0][0]
+
+
+def snap_choice(value: str, choices: list[str]) -> tuple[str, float] | None:
+    """The choice ``value`` is a reading of, with the similarity of their letters (1.0: same
+    letters, only accents or spacing differ); None when no choice is close enough or two are.
+    A reading that starts with a choice and goes on (the next line's words read into it) is
+    that choice too."""
+    key = _key(value)
+    whole = _best([(SequenceMatcher(None, key, _key(c), autojunk=False).ratio(), c)
+                   for c in choices])
+    if whole is not None:
+        return whole
+    words = key.split()
+    return _best([(SequenceMatcher(None, " ".join(words[:len(_key(c).split())]), _key(c),
+                                   autojunk=False).ratio(), c)
+                  for c in choices if len(_key(c).split()) < len(words)])
 
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)

@@ -17,6 +17,10 @@ def test_reading_without_accents_or_with_a_slip_snaps_to_its_choice() -> None:
     assert snap_choice("Bộ Công an", OFFICES) == ("BỘ CÔNG AN", 1.0)
 
 
+def test_reading_that_runs_on_past_a_choice_is_that_choice() -> None:
+    assert snap_choice("BỘ CONG AN MINISTRY OF PUBLIC SECURITY", OFFICES) == ("BỘ CÔNG AN", 1.0)
+
+
 def test_distant_or_partial_reading_is_not_snapped() -> None:
     assert snap_choice("CỤC TRƯỞNG CỤC CẢNH SÁT", OFFICES) is None
     assert snap_choice("GIÁM ĐỐC CÔNG AN TỈNH NAM ĐỊNH", OFFICES) is None
