@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from extraction.text import fold
 
-__all__ = ["restore_name", "RESTORED"]
+__all__ = ["restore_name", "restore_names", "RESTORED"]
 
 RESTORED = "accents of the name restored from common names: check them on the document"
 
@@ -57,6 +57,19 @@ PREFER = {"phuong": "Phương", "thao": "Thảo", "cuong": "Cường", "dinh": "
 
 _FAMILY = {**_table(FAMILY), "luong": "Lương", "doan": "Đoàn"}
 _GIVEN = {**_table(GIVEN), **PREFER}
+_FORMS: dict[str, set[str]] = {}
+for _w in FAMILY + GIVEN:
+    _FORMS.setdefault(fold(_w), set()).add(_w.upper())
+
+
+def _closest(word: str, forms: set[str]) -> str | None:
+    """Of the name forms with the letters of ``word``, the one whose accents are closest to
+    those read (None on a tie)."""
+    scored = sorted(((sum(a == b for a, b in zip(word, f, strict=False)), f) for f in forms),
+                    reverse=True)
+    if len(scored) > 1 and scored[0][0] == scored[1][0]:
+        return None
+    return scored[0][1]
 
 
 def _bare(word: str) -> bool:
@@ -65,7 +78,8 @@ def _bare(word: str) -> bool:
 
 def restore_name(value: str, sex: str | None = None) -> str | None:
     """``value`` (a name in capitals) with each syllable read without any accent written as
-    names most often have it; None when nothing changes."""
+    names most often have it, and each one read with accents no name has (HÃNG) written as
+    the name form of its letters closest to the reading (HẰNG); None when nothing changes."""
     words = value.split()
     if len(words) < 2 or not value.isupper():
         return None
@@ -80,6 +94,8 @@ def restore_name(value: str, sex: str | None = None) -> str | None:
                 form = BY_SEX[key][sex]
             else:
                 form = _GIVEN.get(key)
+        elif key in _FORMS and w not in _FORMS[key]:
+            form = _closest(w, _FORMS[key])
         out.append(form.upper() if form else w)
     restored = " ".join(out)
     return restored if restored != value else None

@@ -34,7 +34,10 @@ def test_common_name_forms_by_position_and_sex() -> None:
     assert restore_name("TRAN THI HANG", "Nữ") == "TRẦN THỊ HẰNG"
     # THANH or THÀNH, HÙNG or HƯNG: left as read; accents OCR read stay.
     assert restore_name("PHAN THANH HUNG", "Nam") is None
-    assert restore_name("LÊ HOÀI THU HÃ", "Nữ") is None
+    # Accents no name has: the name form of those letters closest to what was read.
+    assert restore_name("NGUYỄN KHÁNH HÃNG", "Nữ") == "NGUYỄN KHÁNH HẰNG"
+    assert restore_name("NGUYỄN QUỲNH CHỈ", "Nữ") == "NGUYỄN QUỲNH CHI"
+    assert restore_name("LÊ HOÀI THU HÀ", "Nữ") is None
     assert restore_name("Nguyen Van An") is None  # not a name in capitals
 
 
