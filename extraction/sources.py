@@ -346,22 +346,28 @@ def _merge_diacritics(own: str, other: str) -> str:
     return " ".join(out)
 
 
+ID_FROM_NAME = "ID number read on another document naming the same person: check it"
+
+
 def _reconcile_names(docs: list[ExtractedDocument]) -> None:
     """A name read without its diacritics (capitals on a card) takes them from the same name,
     letter for letter, on another document of the dossier: found by the name itself, since a
-    card's number can be unreadable."""
-    names: dict[str, list[tuple[int, ExtractedField]]] = {}
+    card's number can be unreadable. A document of that person whose ID number is missing
+    takes the one the others give (for review)."""
+    names: dict[str, list[tuple[int, ExtractedField, ExtractedField | None,
+                                ExtractedField | None]]] = {}
     for di, d in enumerate(docs):
-        for _id_name, name_name, _dob in PERSON_FIELDS.get(d.doctype, []):
+        for id_name, name_name, dob_name in PERSON_FIELDS.get(d.doctype, []):
             nf = d.field(name_name)
             if nf is not None and nf.value and len(nf.value.split()) >= 2:
-                names.setdefault(_name_key(nf.value), []).append((di, nf))
+                names.setdefault(_name_key(nf.value), []).append(
+                    (di, nf, d.field(id_name), d.field(dob_name) if dob_name else None))
     for group in names.values():
-        if len({di for di, _ in group}) < 2:
+        if len({g[0] for g in group}) < 2:
             continue
-        for _, f in group:
+        for _, f, _, _ in group:
             merged = f.value
-            for _, other in group:
+            for _, other, _, _ in group:
                 if other is not f and len(other.value.split()) == len(merged.split()):
                     merged = _merge_diacritics(merged, other.value)
             if merged != f.value:
@@ -369,6 +375,22 @@ def _reconcile_names(docs: list[ExtractedDocument]) -> None:
                                           confidence=f.confidence))
                 f.value = merged
                 f.source = FieldSource.reconciled
+        _fill_id(group)
+
+
+def _fill_id(group: list[tuple[int, ExtractedField, ExtractedField | None,
+                               ExtractedField | None]]) -> None:
+    ids = {idf.value for _, _, idf, _ in group
+           if idf is not None and idf.value and not idf.problems}
+    dobs = {dob.value for _, _, _, dob in group if dob is not None and dob.value}
+    if len(ids) != 1 or len(dobs) > 1:
+        return  # two people of one name, or nothing to give
+    (cid,) = ids
+    for _, _, idf, _ in group:
+        if idf is not None and idf.value is None:
+            idf.value, idf.source, idf.status = cid, FieldSource.reconciled, FieldStatus.review
+            idf.problems = [ID_FROM_NAME]
+            idf._evidence["doc_agree"] = 1.0
 
 
 def reconcile(docs: list[ExtractedDocument]) -> None:

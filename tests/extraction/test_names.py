@@ -48,3 +48,27 @@ def test_restored_name_goes_to_review_saying_so() -> None:
     assert f.value == "PHẠM HOÀI THU HÀ"
     assert RESTORED in f.problems
     assert f.readings[0].value == "PHAM HOAI THU HA"
+
+
+def test_card_without_number_takes_it_from_the_same_person_on_a_form() -> None:
+    """GIVEN a card whose number OCR lost and a marriage form naming the same person with an
+    ID number WHEN the dossier is reconciled THEN the card has that number, for review saying
+    where it came from; with two people of that name (other dates of birth), nothing is
+    taken."""
+    from extraction.sources import ID_FROM_NAME
+
+    card = _doc("cccd_front", citizen_id=None, full_name="NGUYEN THẾ THỊNH",
+                date_of_birth="1985-07-03")
+    form = _doc("marriage_registration", husband_name="Nguyễn Thế Thịnh",
+                husband_id="049085161486", husband_date_of_birth="1985-07-03")
+    reconcile([card, form])
+    f = card.field("citizen_id")
+    assert f.value == "049085161486" and f.status == FieldStatus.review
+    assert f.problems == [ID_FROM_NAME] and f.source == FieldSource.reconciled
+
+    card = _doc("cccd_front", citizen_id=None, full_name="NGUYEN THẾ THỊNH",
+                date_of_birth="1990-01-01")
+    form = _doc("marriage_registration", husband_name="Nguyễn Thế Thịnh",
+                husband_id="049085161486", husband_date_of_birth="1985-07-03")
+    reconcile([card, form])
+    assert card.field("citizen_id").value is None
