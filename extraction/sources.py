@@ -400,6 +400,23 @@ def reconcile(docs: list[ExtractedDocument]) -> None:
     diacritics takes them from the same name on another document."""
     _reconcile_by_id(docs)
     _reconcile_names(docs)
+    for d in docs:
+        _sex_from_id(d)
+
+
+SEX_FROM_ID = "sex read from the ID number's sex digit: check it on the document"
+
+
+def _sex_from_id(d: ExtractedDocument) -> None:
+    """The personal ID number's fourth digit says the holder's sex (even: male, odd: female):
+    a sex OCR could not read is that, for review."""
+    sex, cid = d.field("sex"), d.field("citizen_id")
+    if sex is None or sex.value is not None or cid is None or not cid.value \
+            or cid.problems or not re.fullmatch(r"\d{12}", cid.value):
+        return
+    sex.value = "Nữ" if int(cid.value[3]) % 2 else "Nam"
+    sex.source, sex.status, sex.problems = FieldSource.reconciled, FieldStatus.review, [
+        SEX_FROM_ID]
 
 
 def _reconcile_by_id(docs: list[ExtractedDocument]) -> None:

@@ -72,3 +72,15 @@ def test_card_without_number_takes_it_from_the_same_person_on_a_form() -> None:
                 husband_id="049085161486", husband_date_of_birth="1985-07-03")
     reconcile([card, form])
     assert card.field("citizen_id").value is None
+
+
+def test_unread_sex_comes_from_the_id_numbers_sex_digit() -> None:
+    from extraction.sources import SEX_FROM_ID
+
+    card = _doc("cccd_front", citizen_id="001190012345", sex=None)
+    reconcile([card])
+    f = card.field("sex")
+    assert f.value == "Nữ" and f.status == FieldStatus.review and f.problems == [SEX_FROM_ID]
+    card = _doc("cccd_front", citizen_id="079202095071", sex=None)
+    reconcile([card])
+    assert card.field("sex").value == "Nam"
