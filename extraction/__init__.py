@@ -43,6 +43,9 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
                else classify_page(p, doctypes) for p in pages]
     for c, p in zip(classes, pages, strict=True):
         c.aspect = p.width / p.height if p.width and p.height else None
+        if c.doctype == UNKNOWN and "cccd_back" in by_id and _has_mrz(p):
+            # Too little text read to tell it, but a card's machine-readable zone is there.
+            c.doctype, c.confidence, c.max_pages = "cccd_back", 0.5, by_id["cccd_back"].max_pages
     out = []
     for doctype, idxs, conf in split_pages(classes):
         if doctype == SEPARATOR:
@@ -75,6 +78,13 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
             for f in d.fields:
                 f._evidence["class_conf"] = d.classification_confidence
     return out
+
+
+def _has_mrz(page: PageOCR) -> bool:
+    from extraction.sources import find_mrz, parse_mrz
+
+    trio = find_mrz(page)
+    return trio is not None and parse_mrz(trio) is not None
 
 
 def _lone_citizen_id(d: DoctypeDef, fields: list, rows: list) -> None:

@@ -92,3 +92,13 @@ def test_mrz_name_line_comes_from_the_qr_code_of_the_same_card() -> None:
     f = back.field("mrz")
     assert f.value.split("\n")[2] == "TRAN<<BA<HOANG<HAU" + "<" * 12
     assert f.source == FieldSource.qr and f.readings[0].value == mrz
+
+
+def test_back_read_too_poorly_to_tell_is_known_by_its_mrz(card) -> None:
+    """GIVEN a card back where OCR read nothing but the machine-readable zone
+    WHEN it is extracted THEN it is a card back with its MRZ."""
+    pages, (_, back) = card
+    only_mrz = _without(pages[1], lambda t: "<" not in t)
+    docs = extract_documents([only_mrz], load_doctypes())
+    assert [d.doctype for d in docs] == ["cccd_back"]
+    assert docs[0].field("mrz").value == back["mrz"]
