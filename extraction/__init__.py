@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from extraction.classify import UNKNOWN, classify_page, split_pages
+from extraction.classify import UNKNOWN, classify_by_shape, classify_page, split_pages
 from extraction.doctypes import DoctypeDef, generic_identity, load_doctypes
 from extraction.fields import extract_fields, find_citizen_ids
 from extraction.layout import page_rows
@@ -46,6 +46,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
         if c.doctype == UNKNOWN and "cccd_back" in by_id and _has_mrz(p):
             # Too little text read to tell it, but a card's machine-readable zone is there.
             c.doctype, c.confidence, c.max_pages = "cccd_back", 0.5, by_id["cccd_back"].max_pages
+    classify_by_shape(classes, doctypes)
     out = []
     for doctype, idxs, conf in split_pages(classes):
         if doctype == SEPARATOR:

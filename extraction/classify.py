@@ -10,7 +10,7 @@ from extraction.doctypes import DoctypeDef
 from extraction.nlp import build_matcher, match_spans, text_doc
 from models.ocr import PageOCR
 
-__all__ = ["PageClass", "classify_page", "split_pages", "UNKNOWN"]
+__all__ = ["PageClass", "classify_page", "classify_by_shape", "split_pages", "UNKNOWN"]
 
 UNKNOWN = "unknown"
 
@@ -65,6 +65,30 @@ def classify_page(page: PageOCR, doctypes: list[DoctypeDef]) -> PageClass:
             conf = min(1.0, score / (0.6 * total)) if total else 0.0
             best = PageClass(d.id, score, round(conf, 3), has_title, d.max_pages)
     return best
+
+
+def classify_by_shape(classes: list[PageClass], doctypes: list[DoctypeDef]) -> None:
+    """A page no keyword identified, of the shape (``aspect``) two or more types share, scanned
+    right after one of them or right before one, is the next or the previous of them (a card's
+    back after its front, its front before its back); a shape only one type has is that type.
+    At half confidence."""
+    shaped = [d for d in doctypes if d.aspect is not None]
+    for i, c in enumerate(classes):
+        if c.doctype != UNKNOWN or not c.aspect:
+            continue
+        fits = [d for d in shaped if d.aspect[0] <= c.aspect <= d.aspect[1]]
+        ids = [d.id for d in fits]
+        prev = classes[i - 1].doctype if i else None
+        nxt = classes[i + 1].doctype if i + 1 < len(classes) else None
+        if len(fits) == 1:
+            pick = fits[0]
+        elif prev in ids:
+            pick = fits[(ids.index(prev) + 1) % len(fits)]
+        elif nxt in ids:
+            pick = fits[ids.index(nxt) - 1]
+        else:
+            continue
+        classes[i] = PageClass(pick.id, 0.0, 0.5, False, pick.max_pages, c.aspect)
 
 
 def _same_shape(a: PageClass, b: PageClass) -> bool:

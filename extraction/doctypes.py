@@ -118,6 +118,9 @@ class DoctypeDef(BaseModel):
     # At most this many pages (a card's side is one page): a further page of the type starts
     # a new document even without the title, and an unrecognized page does not join it.
     max_pages: int | None = Field(default=None, ge=1)
+    # Pages of this shape (width / height between the two) that no keyword identifies are of
+    # this type: an ID card is 1.59 wide for 1 high, whatever OCR made of it.
+    aspect: tuple[float, float] | None = None
     stop_labels: list[str] = Field(default_factory=list)
     fields: list[FieldDef] = Field(default_factory=list)
     _matcher: Any = PrivateAttr(default=None)  # compiled label matcher, built on first use

@@ -71,8 +71,9 @@ def test_front_whose_number_was_lost_takes_it_from_the_back(card) -> None:
 
 
 def test_front_whose_number_label_was_lost_keeps_its_number_for_review(card) -> None:
-    """GIVEN a front alone whose ID label OCR garbled and whose QR code is worn WHEN it is extracted THEN the one valid
-    ID number in its text is its number, and a person checks it."""
+    """GIVEN a front alone whose ID label OCR garbled and whose QR code is worn
+    WHEN it is extracted THEN the one valid ID number in its text is its number, and a person
+    checks it."""
     pages, (front, _) = card
     garbled = _without(pages[0], lambda t: t.rstrip(".:") in ("Số", "/", "No"))
     f = extract_documents([garbled], load_doctypes())[0].field("citizen_id")

@@ -137,3 +137,25 @@ def test_unknown_page_of_another_shape_is_no_continuation():
                PageClass("unknown", 0, 0, False, aspect=a4)]
     assert [(d, p) for d, p, _ in split_pages(classes)] == [
         ("power_of_attorney", [0]), ("unknown", [1]), ("unknown", [2])]
+
+
+def test_unreadable_page_of_a_cards_shape_beside_one_side_is_the_other(tmp_path):
+    """GIVEN card-shaped pages no keyword identified: one after a card front, one before a
+    card back, one between two forms WHEN they are classified by shape THEN the first is a
+    back, the second a front, the third stays unknown; an A4 page is never a card."""
+    from extraction.classify import classify_by_shape
+
+    card, a4 = 1012 / 638, 2480 / 3508
+
+    def page(doctype: str, aspect: float) -> PageClass:
+        known = doctype != "unknown"
+        return PageClass(doctype, 5 * known, float(known), known,
+                         1 if doctype.startswith("cccd") else None, aspect)
+
+    classes = [page("cccd_front", card), page("unknown", card), page("unknown", card),
+               page("cccd_back", card), page("receipt_appointment", a4), page("unknown", card),
+               page("unknown", a4), page("cccd_back", card)]
+    classify_by_shape(classes, load_doctypes())
+    assert [c.doctype for c in classes] == [
+        "cccd_front", "cccd_back", "cccd_front", "cccd_back", "receipt_appointment", "unknown",
+        "unknown", "cccd_back"]
