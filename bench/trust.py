@@ -3,6 +3,9 @@
     python -m bench.trust train [--pages 320]      # fit the scorer on the dev split, write
                                                    # extraction/calibration.json
     python -m bench.trust eval --split dev [--pages N]   # the figures on cached OCR
+    python -m bench.trust eval --split dev --fields [--misses cccd_front]
+                                                   # and exact match per field, page types,
+                                                   # splits, and the misses (value vs truth)
 
 Training reads only the ``dev`` split (generated with held-in layouts and seeds); the
 ``test`` split is for ``dossier bench`` to measure, never to tune on. OCR of the corpus is
@@ -142,7 +145,8 @@ def trust_figures(items: list[Scored], threshold: float | None) -> dict:
 # ---- training on the dev split -----------------------------------------------------------
 
 def _collect(split: str, pages: int, workers: int, data_dir: Path,
-             say, *, calibrate: bool = True) -> tuple[list[Scored], object]:
+             say, *, calibrate: bool = True,
+             predictions: dict | None = None) -> tuple[list[Scored], object]:
     from bench.corpus import CorpusKey, ensure_corpus, select
     from bench.ocr_cache import ocr_corpus
     from extraction import extract_documents, load_doctypes
@@ -156,6 +160,8 @@ def _collect(split: str, pages: int, workers: int, data_dir: Path,
     items: list[Scored] = []
     for d in dossiers:
         docs = extract_documents(ocr[d.name], doctypes, calibrate=calibrate)
+        if predictions is not None:
+            predictions[d.name] = (d, docs)
         items.extend(scored_fields(d.truth["documents"], docs, types, d.name))
     say(f"{len(items)} found values in {len(dossiers)} dossiers "
         f"({sum(len(d.pages) for d in dossiers)} pages) of the {split} split")
@@ -255,10 +261,14 @@ def _ece_arrays(p, y, bins: int = BINS) -> float:
     return ece(items, bins) or 0.0
 
 
-def evaluate(split: str, pages: int, workers: int, data_dir: Path, say) -> dict:
+def evaluate(split: str, pages: int, workers: int, data_dir: Path, say, *,
+             fields: bool = False, misses: list[str] | None = None) -> dict:
     from extraction.confidence import load_calibrator
 
-    items, _ = _collect(split, pages, workers, data_dir, say)
+    predictions: dict = {}
+    items, _ = _collect(split, pages, workers, data_dir, say, predictions=predictions)
+    if fields or misses:
+        field_figures(list(predictions.values()), say, misses=misses)
     cal = load_calibrator()
     fig = trust_figures(items, cal.threshold if cal else None)
     o = fig["overall"]
@@ -274,6 +284,34 @@ def evaluate(split: str, pages: int, workers: int, data_dir: Path, say) -> dict:
         say(f"  accepted but wrong: {s.dossier} {s.doctype}.{s.name} = {s.field.value!r} "
             f"p={s.confidence:.3f}")
     return fig
+
+
+def field_figures(runs: list[tuple], say, *, misses: list[str] | None = None) -> dict:
+    """Exact match per document type and field, page types and splits, as ``dossier bench``
+    scores them (``bench.run``), from (bench dossier, predicted documents) pairs; then every
+    wrong value of the ``misses`` document types (``all``: every type), truth beside it."""
+    from bench.run import _score_documents
+    from bench.scoring import score_fields
+    from extraction import load_doctypes
+
+    dossiers = [d for d, _ in runs]
+    result = {"dossiers": [{"documents": [x.model_dump(mode="json") for x in docs]}
+                           for _, docs in runs]}
+    sc = _score_documents(dossiers, result, {d.id for d in load_doctypes()})
+    say(f"fields exact {_pct(sc['fields']['exact'])} of {sc['fields']['instances']}; "
+        f"document type per page {_pct(sc['page_type_accuracy'])}; documents found "
+        f"{_pct(sc['documents_found'])}; multi-page dossiers split exactly "
+        f"{_pct(sc['split_exact'])} of {sc['multi_page_dossiers']}")
+    for t, st in sc["by_type"].items():
+        say(f"  {t:26s} pages {st['pages']:4d} type right {_pct(st['page_type_accuracy']):>8s}"
+            f"  fields {st['instances']:4d} exact {_pct(st['exact']):>8s}")
+    for k, st in sc["by_field"].items():
+        say(f"    {k:44s} {st['instances']:4d} exact {_pct(st['exact']):>8s}")
+    for d, docs in runs if misses else []:
+        for o in score_fields(d.truth["documents"], docs):
+            if not o.exact and ("all" in misses or o.doctype in misses):
+                say(f"  miss {d.name} {o.doctype}.{o.name}: {o.predicted!r} (truth {o.truth!r})")
+    return sc
 
 
 def _pct(v: float | None) -> str:
@@ -293,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("eval", help="trust figures on cached OCR of a split")
     e.add_argument("--split", choices=("dev", "test"), default="dev")
     e.add_argument("--pages", type=int, default=320)
+    e.add_argument("--fields", action="store_true",
+                   help="also exact match per field, page types and splits")
+    e.add_argument("--misses", nargs="*", metavar="DOCTYPE",
+                   help="also list the wrong values of these document types (all: every type)")
     for p in (t, e):
         p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
         p.add_argument("--data-dir", type=Path, default=Path(".dossier"))
@@ -301,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "train":
         train(args.pages, args.workers, args.data_dir, args.out, say)
     else:
-        evaluate(args.split, args.pages, args.workers, args.data_dir, say)
+        evaluate(args.split, args.pages, args.workers, args.data_dir, say, fields=args.fields,
+                 misses=args.misses)
     return 0
 
 

@@ -39,10 +39,11 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     accepted. ``review_threshold`` overrides the calibrated rule's threshold; ``calibration``
     is another calibration file than the committed one."""
     from extraction.addresses import annotate_addresses
-    from extraction.classify import classify_page, split_pages
+    from extraction.classify import UNKNOWN, classify_by_shape, classify_page, split_pages
     from extraction.confidence import apply_calibration, load_calibrator
     from extraction.fields import extract_fields
     from extraction.layout import page_rows
+    from extraction.names import restore_names
     from extraction.sources import apply_exact_sources, reconcile
     from models.records import ExtractedDocument
 
@@ -51,8 +52,14 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     from extraction.separator import is_separator
 
     # A separator sheet ends a document and is no document itself.
-    classes = [PageClass(SEPARATOR, 1.0, 1.0, True) if is_separator(p)
+    classes = [PageClass(SEPARATOR, 1.0, 1.0, True, 1) if is_separator(p)
                else classify_page(p, doctypes) for p in pages]
+    for c, p in zip(classes, pages, strict=True):
+        c.aspect = p.width / p.height if p.width and p.height else None
+        if c.doctype == UNKNOWN and "cccd_back" in by_id and _has_mrz(p):
+            # Too little text read to tell it, but a card's machine-readable zone is there.
+            c.doctype, c.confidence, c.max_pages = "cccd_back", 0.5, by_id["cccd_back"].max_pages
+    classify_by_shape(classes, doctypes)
     out = []
     for doctype, idxs, conf in split_pages(classes):
         if doctype == SEPARATOR:
@@ -62,6 +69,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
         if d is not None:
             fields = extract_fields(d, rows, page_sizes={i: (pages[i].width, pages[i].height)
                                                          for i in idxs})
+            _lone_citizen_id(d, fields, rows)
         else:
             # A form we have no definition for still names its person.
             fields = extract_fields(generic_identity(), rows)
@@ -72,7 +80,9 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
         out.append(doc)
     apply_exact_sources(out, pages)
     reconcile(out)
-    annotate_addresses(out, {(d.id, f.name): f.type for d in doctypes for f in d.fields})
+    types = {(d.id, f.name): f.type for d in doctypes for f in d.fields}
+    restore_names(out, types)
+    annotate_addresses(out, types)
     if calibrate:
         apply_calibration(out, load_calibrator(str(calibration) if calibration else None),
                           threshold=review_threshold)
@@ -82,6 +92,33 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
             for f in d.fields:
                 f._evidence["class_conf"] = d.classification_confidence
     return out
+
+
+def _has_mrz(page: PageOCR) -> bool:
+    from extraction.sources import find_mrz, parse_mrz
+
+    trio = find_mrz(page)
+    return trio is not None and parse_mrz(trio) is not None
+
+
+def _lone_citizen_id(d: DoctypeDef, fields: list, rows: list) -> None:
+    """A document that names one person by ID number (a card) whose ID label OCR could not
+    read: the one valid ID number in its text is that person's. Never accepted unseen."""
+    from extraction.fields import find_citizen_ids
+    from models.records import FieldStatus
+
+    wanted = [f for f in d.fields if f.citizen]
+    if len(wanted) != 1:
+        return
+    f = next((x for x in fields if x.name == wanted[0].name), None)
+    if f is None or f.value is not None:
+        return
+    ids = find_citizen_ids(rows)
+    if len(ids) != 1:
+        return
+    f.value, f.status, f.problems = ids[0], FieldStatus.review, []
+    f.confidence = 0.5
+    f._evidence.update(generic=1.0, valid=1.0)
 
 
 def citizen_ids_of(doc: ExtractedDocument, doctype: DoctypeDef | None,

@@ -81,6 +81,8 @@ class FieldDef(BaseModel):
     table: bool = False  # the value is in a ruled table: a rule read as "|" ends its cell
     position: Position | None = None  # an unlabelled value: where it sits on the page
     pattern: str | None = None  # a regular expression the value must match (group 1 if any)
+    choices: list[str] = Field(default_factory=list)  # the value is one of these texts
+    words: list[str] = Field(default_factory=list)  # the value's words, with their accents
 
     @field_validator("type")
     @classmethod
@@ -115,6 +117,12 @@ class DoctypeDef(BaseModel):
     title: str
     keywords: list[Keyword] = Field(min_length=1)
     min_score: float = 2.0
+    # At most this many pages (a card's side is one page): a further page of the type starts
+    # a new document even without the title, and an unrecognized page does not join it.
+    max_pages: int | None = Field(default=None, ge=1)
+    # Pages of this shape (width / height between the two) that no keyword identifies are of
+    # this type: an ID card is 1.59 wide for 1 high, whatever OCR made of it.
+    aspect: tuple[float, float] | None = None
     stop_labels: list[str] = Field(default_factory=list)
     fields: list[FieldDef] = Field(default_factory=list)
     _matcher: Any = PrivateAttr(default=None)  # compiled label matcher, built on first use

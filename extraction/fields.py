@@ -14,8 +14,9 @@ from extraction.confidence import evidence_base
 from extraction.doctypes import DoctypeDef, FieldDef
 from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
-from extraction.text import nfc, restore_name_marks, strip_marks
+from extraction.text import fold, nfc, restore_name_marks, strip_marks
 from extraction.validators import Parsed, check_citizen_id, parse_value
+from extraction.vocab import restore_words, snap_choice
 from models.ocr import union_box
 from models.records import ExtractedField, FieldSource, FieldStatus, Reading
 
@@ -113,30 +114,34 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
     out: list[ExtractedField] = []
     for fdef in doctype.fields:
         if not fdef.labels:
-            out.append(_unlabelled(fdef, docs, page_sizes or {}, set(by_row)))
+            out.append(_unlabelled(fdef, docs, page_sizes or {}, by_row))
             continue
         lab = _pick_label(fdef, labels, found_at)
         if lab is None and fdef.pattern:
             # No label printed (another layout): the pattern alone may still find it.
-            out.append(_unlabelled(fdef, docs, page_sizes or {}, set(by_row)))
+            out.append(_unlabelled(fdef, docs, page_sizes or {}, by_row))
             continue
         if lab is None:
             out.append(ExtractedField(name=fdef.name, label=_title(fdef),
                                       status=FieldStatus.missing,
                                       problems=["label not found"] if fdef.required else []))
             continue
-        value = _read_value(fdef, lab, docs, by_row, review_threshold, page_right)
+        value = _read_value(fdef, lab, docs, by_row, review_threshold, page_right,
+                            stops=_other_patterns(doctype, fdef))
         if (value.value is None or value.problems) and fdef.nth == 1:
             # The label's words can occur elsewhere first (a title or heading that contains
             # them): the occurrence with a valid value of the field's type beside it is the
             # label.
             for other in _candidates(fdef, labels, found_at)[1:4]:
-                again = _read_value(fdef, other, docs, by_row, review_threshold, page_right)
+                again = _read_value(fdef, other, docs, by_row, review_threshold, page_right,
+                                    stops=_other_patterns(doctype, fdef))
                 if again.value is not None and (value.value is None or not again.problems):
                     lab, value = other, again
                     break
         found_at[fdef.name] = lab
         out.append(value)
+    for fdef, f in zip(doctype.fields, out, strict=True):
+        _known_values(fdef, f)
     _cross_check(out)
     for f in out:
         if f.status == FieldStatus.review or f.status == FieldStatus.accepted:
@@ -144,6 +149,35 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
                         if not f.problems and f.confidence >= review_threshold
                         else FieldStatus.review)
     return out
+
+
+def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
+    """A value from a known set (``choices``) or vocabulary (``words``) gets back the accents
+    and letters OCR lost; the reading stays in ``raw``."""
+    if f.value is None or not isinstance(f.value, str):
+        return
+    if fdef.words:
+        f.value, _ = restore_words(f.value, fdef.words)
+        f.value = _trim_to_vocabulary(f.value, fdef.words)
+    if fdef.choices:
+        hit = snap_choice(f.value, fdef.choices)
+        if hit is not None:
+            f.value = hit[0]
+
+
+def _trim_to_vocabulary(value: str, words: list[str]) -> str:
+    """Trailing words that are none of the vocabulary's (a stamp's letters read after the
+    value) are not part of it."""
+    known = {fold(w) for w in words}
+
+    def has_word(part: str) -> bool:
+        return any(fold(t) in known for t in re.findall(r"[^\W\d_]+", part))
+
+    parts = value.split()
+    keep = len(parts)
+    while keep > 0 and not has_word(parts[keep - 1]):
+        keep -= 1
+    return " ".join(parts[:keep]) if keep else value
 
 
 def _title(fdef: FieldDef) -> str:
@@ -172,10 +206,12 @@ def _apply_pattern(fdef: FieldDef, raw: str) -> str | None:
 
 def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
                 page_sizes: dict[int, tuple[int, int]],
-                label_rows: set[int] | None = None) -> ExtractedField:
+                labels_by_row: dict[int, list[_Label]] | None = None) -> ExtractedField:
     """A value found by its place on the first page (or anywhere, by its pattern alone)."""
     content = [rd for rd in docs if not _is_speck(rd)]
-    labelled = {id(docs[i]) for i in (label_rows or set())}
+    label_words = {id(docs[i]): {docs[i].word_of_token[t] for lab in labs
+                                 for t in range(lab.start, lab.end)}
+                   for i, labs in (labels_by_row or {}).items()}
     chosen: list[RowDoc] = []
     pos = fdef.position
     if pos is not None and content:
@@ -206,9 +242,16 @@ def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
             chosen = [content[at]]
             for rd in content[at + 1:at + fdef.lines]:
                 prev = chosen[-1].row
-                if rd.row.page != prev.page or id(rd) in labelled or \
+                # A wrapped line continues in the value's column; another column (a card's
+                # fingerprint captions) can share its visual row.
+                part = _in_column(rd, chosen[0].row)
+                if part is None or rd.row.page != prev.page or (
+                        label_words.get(id(rd), set()) & part) or \
                         rd.row.bbox[1] - prev.bbox[3] > 1.2 * max(prev.height, 1):
                     break
+                if len(part) < len(rd.row.words):
+                    rd = row_doc(Row(page=rd.row.page,
+                                     words=[rd.row.words[i] for i in sorted(part)]))
                 chosen.append(rd)
     raw = " ".join(rd.doc.text for rd in chosen).strip()
     value_text = _apply_pattern(fdef, raw) if raw else None
@@ -232,6 +275,16 @@ def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
     return out
 
 
+def _in_column(rd: RowDoc, first: Row) -> set[int] | None:
+    """Indexes of the words of ``rd`` that lie in the column of the row ``first`` (they
+    overlap its horizontal span, give or take a line's height); None when none does."""
+    x0, _, x1, _ = first.bbox
+    slack = 2 * max(first.height, 10)
+    inside = {i for i, w in enumerate(rd.row.words)
+              if w.bbox[2] > x0 - slack and w.bbox[0] < x1 + slack}
+    return inside or None
+
+
 def _candidates(fdef: FieldDef, labels: list[_Label],
                 found_at: dict[str, _Label]) -> list[_Label]:
     cands = [lab for lab in labels if lab.key == fdef.name]
@@ -252,9 +305,17 @@ def _pick_label(fdef: FieldDef, labels: list[_Label],
     return cands[fdef.nth - 1]
 
 
+def _other_patterns(doctype: DoctypeDef, fdef: FieldDef) -> list[re.Pattern[str]]:
+    """The patterns of the document's other fields: a line that starts with one holds another
+    value, not the continuation of this one."""
+    return [re.compile(f.pattern, re.IGNORECASE) for f in doctype.fields
+            if f.pattern and f is not fdef]
+
+
 def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
                 by_row: dict[int, list[_Label]], review_threshold: float,
-                page_right: dict[int, float] | None = None) -> ExtractedField:
+                page_right: dict[int, float] | None = None, *,
+                stops: list[re.Pattern[str]] = ()) -> ExtractedField:
     page_right = page_right or {}
     parts: list[tuple[RowDoc, int, int]] = []
     rd = docs[lab.row]
@@ -328,6 +389,8 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
             if fdef.type == "address" and ends_with_province(
                     " ".join(p[0].doc[p[1]:p[2]].text for p in parts)):
                 break  # an address ends with its province
+            if any(p.match(nfc(nd.doc[start:].text)) for p in stops):
+                break  # "Ngày 20 tháng 05 năm 2017": another field's value
             s3, e3 = _value_tokens(nd, start, len(nd.doc), 1, fdef.table)
             while e3 > s3 and nd.row.words[nd.word_of_token[e3 - 1]].bbox[0] >= col_x1:
                 e3 -= 1

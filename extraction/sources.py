@@ -14,7 +14,10 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from difflib import SequenceMatcher
 
+from extraction.mrz import clean as mrz_clean
+from extraction.mrz import name_line, rebuild_td1
 from extraction.text import fold
 from extraction.validators import check_citizen_id
 from models.ocr import PageOCR
@@ -72,36 +75,15 @@ def parse_cccd_qr(text: str) -> PersonData | None:
 
 # ---- MRZ (ICAO 9303 TD1: three lines of 30) -------------------------------------------------
 
-_MRZ_FIX = str.maketrans({"«": "<", "‹": "<", "(": "<", "[": "<", "{": "<", "≤": "<"})
-
-
-def _mrz_clean(text: str) -> str:
-    t = text.upper().translate(_MRZ_FIX)
-    return re.sub(r"[^A-Z0-9<]", "", t)
-
-
-_TO_DIGIT = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2",
-                           "S": "5", "B": "8", "G": "6", "T": "7"})
-_TO_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "5": "S", "8": "B", "6": "G"})
-
-
-def _fix_positions(lines: list[str]) -> list[str]:
-    """Undo OCR's letter/digit swaps where TD1 says which one a position holds."""
-    l1, l2, l3 = ((ln + "<" * 30)[:30] for ln in lines)
-    l1 = l1[:5] + l1[5:].translate(_TO_DIGIT)
-    l2 = (l2[:7].translate(_TO_DIGIT) + l2[7] + l2[8:15].translate(_TO_DIGIT) + l2[15:18]
-          + l2[18:29] + l2[29:].translate(_TO_DIGIT))
-    l3 = l3.translate(_TO_LETTER)
-    return [l1, l2, l3]
-
-
 def find_mrz(page: PageOCR) -> list[str] | None:
-    """The three MRZ lines of a card back, as OCR read them (lightly cleaned)."""
-    lines = [_mrz_clean(ln.text) for ln in page.lines]
+    """The three MRZ lines of a card back, as OCR read them (lightly cleaned): a line with the
+    country code ``VNM`` after the two-letter document code (however OCR read those), and the
+    two lines under it."""
+    lines = [mrz_clean(ln.text) for ln in page.lines]
     for i in range(len(lines) - 2):
-        if lines[i].startswith(("ID", "1D", "I0")) and "VNM" in lines[i][:8]:
+        if 2 <= lines[i].find("VNM", 0, 6) <= 4:
             trio = [lines[i], lines[i + 1], lines[i + 2]]
-            if all(20 <= len(x) <= 34 for x in trio):
+            if all(20 <= len(x) <= 36 for x in trio):
                 return trio
     return None
 
@@ -117,13 +99,18 @@ def parse_mrz(lines: list[str]) -> PersonData | None:
     """A TD1 MRZ whose every check digit holds (``mrz`` library), as person data."""
     from mrz.checker.td1 import TD1CodeChecker
 
-    fixed = _fix_positions([_mrz_clean(ln) for ln in lines])
+    fixed = rebuild_td1(lines)
+    if fixed is None:
+        return None
     try:
         checker = TD1CodeChecker("\n".join(fixed))
     except Exception as e:  # the library raises bare errors on malformed input
         log.debug("MRZ not parsed: %s", e)
         return None
-    if not checker:
+    # Every check digit must hold. The library also rejects an expiry of fillers, which a card
+    # without expiry (its holder over 60) carries: that alone is no reason to refuse it.
+    if not (checker.document_number_hash and checker.birth_date_hash
+            and checker.expiry_date_hash and checker.final_hash):
         return None
     f = checker.fields()
     values: dict[str, str] = {"mrz": "\n".join(fixed)}
@@ -211,7 +198,7 @@ def apply_exact_sources(docs: list[ExtractedDocument], pages: list[PageOCR]) -> 
         for pd in found:
             if pd.citizen_id:
                 by_id.setdefault(pd.citizen_id, []).append(pd)
-    for d, own in zip(docs, per_doc, strict=True):
+    for i, (d, own) in enumerate(zip(docs, per_doc, strict=True)):
         if d.doctype == "receipt_appointment":
             _receipt_code(d, pages)
             continue
@@ -219,11 +206,16 @@ def apply_exact_sources(docs: list[ExtractedDocument], pages: list[PageOCR]) -> 
             continue
         cid_field = d.field("citizen_id")
         cid = cid_field.value if cid_field else None
+        if cid is None:
+            # A card's back names its holder in its own codes.
+            cid = next((s.citizen_id for s in own if s.citizen_id), None)
         sources = list(own)
         # Another document's code applies only through the same ID number: a dossier can
         # hold the cards of several people.
         if cid and cid in by_id:
             sources += [s for s in by_id[cid] if s not in sources]
+        elif cid is None:
+            sources += _other_side(i, docs, per_doc)
         # Exact sources first in the order QR, MRZ: the QR has diacritics.
         sources.sort(key=lambda s: s.source != FieldSource.qr)
         for f in d.fields:
@@ -240,6 +232,61 @@ def apply_exact_sources(docs: list[ExtractedDocument], pages: list[PageOCR]) -> 
                                                   confidence=1.0))
                     continue
                 _take_exact(f, value, src)
+        if d.doctype == "cccd_back":
+            _mrz_name(d, sources, docs)
+
+
+def _other_side(i: int, docs: list[ExtractedDocument],
+                per_doc: list[list[PersonData]]) -> list[PersonData]:
+    """The codes of the other side of the same card, for a side whose ID number OCR could not
+    read: the card scanned just before or after it, if what this side does say (date of
+    birth, or the name's letters) agrees with them."""
+    d = docs[i]
+    for j in (i + 1, i - 1):
+        if not (0 <= j < len(docs)) or docs[j].doctype not in CARD_DOCTYPES \
+                or docs[j].doctype == d.doctype:
+            continue
+        theirs = [s for s in per_doc[j] if s.citizen_id]
+        if theirs and any(_confirms(d, s) for s in theirs):
+            return theirs
+    return []
+
+
+def _confirms(d: ExtractedDocument, src: PersonData) -> bool:
+    dob, name = d.field("date_of_birth"), d.field("full_name")
+    if dob is not None and dob.value and src.values.get("date_of_birth"):
+        return dob.value == src.values["date_of_birth"]
+    if name is not None and name.value and src.values.get("full_name"):
+        return _same(name.value, src.values["full_name"], folded=True)
+    return False
+
+
+def _mrz_name(d: ExtractedDocument, sources: list[PersonData],
+              docs: list[ExtractedDocument]) -> None:
+    """The MRZ's name line has no check digit: the holder's name from the card's QR code (or,
+    when close, from the front's reading) gives it letter for letter."""
+    f = d.field("mrz")
+    if f is None or not f.value or f.value.count("\n") != 2:
+        return
+    lines = f.value.split("\n")
+    cid = lines[0][15:27]
+    exact = [s.values["full_name"] for s in sources
+             if s.source == FieldSource.qr and s.citizen_id == cid and s.values.get("full_name")]
+    read = [x.field("full_name").value for x in docs
+            if x.doctype == "cccd_front" and x.field("citizen_id") is not None
+            and x.field("citizen_id").value == cid and x.field("full_name") is not None
+            and x.field("full_name").value]
+    for name, sure in [(n, True) for n in exact] + [(n, False) for n in read]:
+        line = name_line(fold(name).upper().split())
+        if line == lines[2]:
+            f._evidence["exact_agree" if sure else "doc_agree"] = 1.0
+            return
+        if sure or SequenceMatcher(None, line, lines[2], autojunk=False).ratio() >= 0.85:
+            f.readings.append(Reading(value=f.value, source=f.source, confidence=f.confidence))
+            f.value = "\n".join([*lines[:2], line])
+            if sure:
+                f.source = FieldSource.qr
+            return
 
 
 _CODE_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.H\d{2}-\d{6}-\d{4}$")
@@ -280,10 +327,99 @@ def _diacritics(v: str) -> int:
     return sum(1 for a, b in zip(v, fold(v), strict=False) if a.lower() != b)
 
 
+def _name_key(v: str) -> str:
+    return " ".join(fold(v).casefold().split())
+
+
+def _merge_diacritics(own: str, other: str) -> str:
+    """``own`` with each word that OCR read without diacritics written as ``other`` has it
+    (the same letters), in ``own``'s case; words that have diacritics stay as read."""
+    a, b = own.split(), other.split()
+    out = []
+    for x, y in zip(a, b, strict=True):
+        if fold(x) == x.lower() and fold(y) != y.lower() and fold(x) == fold(y):
+            y = y.upper() if x.isupper() else y[0].upper() + y[1:].lower() \
+                if x[:1].isupper() else y.lower()
+            out.append(y)
+        else:
+            out.append(x)
+    return " ".join(out)
+
+
+ID_FROM_NAME = "ID number read on another document naming the same person: check it"
+
+
+def _reconcile_names(docs: list[ExtractedDocument]) -> None:
+    """A name read without its diacritics (capitals on a card) takes them from the same name,
+    letter for letter, on another document of the dossier: found by the name itself, since a
+    card's number can be unreadable. A document of that person whose ID number is missing
+    takes the one the others give (for review)."""
+    names: dict[str, list[tuple[int, ExtractedField, ExtractedField | None,
+                                ExtractedField | None]]] = {}
+    for di, d in enumerate(docs):
+        for id_name, name_name, dob_name in PERSON_FIELDS.get(d.doctype, []):
+            nf = d.field(name_name)
+            if nf is not None and nf.value and len(nf.value.split()) >= 2:
+                names.setdefault(_name_key(nf.value), []).append(
+                    (di, nf, d.field(id_name), d.field(dob_name) if dob_name else None))
+    for group in names.values():
+        if len({g[0] for g in group}) < 2:
+            continue
+        for _, f, _, _ in group:
+            merged = f.value
+            for _, other, _, _ in group:
+                if other is not f and len(other.value.split()) == len(merged.split()):
+                    merged = _merge_diacritics(merged, other.value)
+            if merged != f.value:
+                f.readings.append(Reading(value=f.value, source=f.source,
+                                          confidence=f.confidence))
+                f.value = merged
+                f.source = FieldSource.reconciled
+        _fill_id(group)
+
+
+def _fill_id(group: list[tuple[int, ExtractedField, ExtractedField | None,
+                               ExtractedField | None]]) -> None:
+    ids = {idf.value for _, _, idf, _ in group
+           if idf is not None and idf.value and not idf.problems}
+    dobs = {dob.value for _, _, _, dob in group if dob is not None and dob.value}
+    if len(ids) != 1 or len(dobs) > 1:
+        return  # two people of one name, or nothing to give
+    (cid,) = ids
+    for _, _, idf, _ in group:
+        if idf is not None and idf.value is None:
+            idf.value, idf.source, idf.status = cid, FieldSource.reconciled, FieldStatus.review
+            idf.problems = [ID_FROM_NAME]
+            idf._evidence["doc_agree"] = 1.0
+
+
 def reconcile(docs: list[ExtractedDocument]) -> None:
     """The same ID number on several documents of a dossier is the same person: their names
     and dates of birth must agree. Agreeing readings confirm each other (the one with
-    diacritics wins); disagreeing ones go to review with every reading shown."""
+    diacritics wins); disagreeing ones go to review with every reading shown. A name without
+    diacritics takes them from the same name on another document."""
+    _reconcile_by_id(docs)
+    _reconcile_names(docs)
+    for d in docs:
+        _sex_from_id(d)
+
+
+SEX_FROM_ID = "sex read from the ID number's sex digit: check it on the document"
+
+
+def _sex_from_id(d: ExtractedDocument) -> None:
+    """The personal ID number's fourth digit says the holder's sex (even: male, odd: female):
+    a sex OCR could not read is that, for review."""
+    sex, cid = d.field("sex"), d.field("citizen_id")
+    if sex is None or sex.value is not None or cid is None or not cid.value \
+            or cid.problems or not re.fullmatch(r"\d{12}", cid.value):
+        return
+    sex.value = "Nữ" if int(cid.value[3]) % 2 else "Nam"
+    sex.source, sex.status, sex.problems = FieldSource.reconciled, FieldStatus.review, [
+        SEX_FROM_ID]
+
+
+def _reconcile_by_id(docs: list[ExtractedDocument]) -> None:
     people: dict[str, list[tuple[int, ExtractedField | None, ExtractedField | None]]] = {}
     for di, d in enumerate(docs):
         for id_name, name_name, dob_name in PERSON_FIELDS.get(d.doctype, []):

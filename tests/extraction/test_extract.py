@@ -115,3 +115,47 @@ def test_bad_doctype_file_names_itself(tmp_path):
     with pytest.raises(DoctypeDefinitionError) as e:
         load_doctypes(tmp_path)
     assert "broken.yaml" in str(e.value) and "colour" in str(e.value)
+
+
+def test_a_one_page_type_never_takes_a_second_page():
+    """GIVEN two card fronts in a row whose titles OCR lost, then an unrecognized page
+    WHEN the stack is split THEN each front is a document, and the unknown page no card's."""
+    classes = [PageClass("cccd_front", 4, 0.8, False, 1), PageClass("cccd_front", 4, 0.8, False, 1),
+               PageClass("unknown", 0, 0, False), PageClass("unknown", 0, 0, False),
+               PageClass("birth_registration", 8, 0.9, True), PageClass("unknown", 0, 0, False)]
+    assert [(d, p) for d, p, _ in split_pages(classes)] == [
+        ("cccd_front", [0]), ("cccd_front", [1]), ("unknown", [2, 3]),
+        ("birth_registration", [4, 5])]
+
+
+def test_unknown_page_of_another_shape_is_no_continuation():
+    """GIVEN an A4 form, then an unreadable landscape page (a card scanned on its own)
+    WHEN the stack is split THEN the landscape page is not the form's next page."""
+    a4, card = 2480 / 3508, 1012 / 638
+    classes = [PageClass("power_of_attorney", 9, 1, True, aspect=a4),
+               PageClass("unknown", 0, 0, False, aspect=card),
+               PageClass("unknown", 0, 0, False, aspect=a4)]
+    assert [(d, p) for d, p, _ in split_pages(classes)] == [
+        ("power_of_attorney", [0]), ("unknown", [1]), ("unknown", [2])]
+
+
+def test_unreadable_page_of_a_cards_shape_beside_one_side_is_the_other(tmp_path):
+    """GIVEN card-shaped pages no keyword identified: one after a card front, one before a
+    card back, one between two forms WHEN they are classified by shape THEN the first is a
+    back, the second a front, the third stays unknown; an A4 page is never a card."""
+    from extraction.classify import classify_by_shape
+
+    card, a4 = 1012 / 638, 2480 / 3508
+
+    def page(doctype: str, aspect: float) -> PageClass:
+        known = doctype != "unknown"
+        return PageClass(doctype, 5 * known, float(known), known,
+                         1 if doctype.startswith("cccd") else None, aspect)
+
+    classes = [page("cccd_front", card), page("unknown", card), page("unknown", card),
+               page("cccd_back", card), page("receipt_appointment", a4), page("unknown", card),
+               page("unknown", a4), page("cccd_back", card)]
+    classify_by_shape(classes, load_doctypes())
+    assert [c.doctype for c in classes] == [
+        "cccd_front", "cccd_back", "cccd_front", "cccd_back", "receipt_appointment", "unknown",
+        "unknown", "cccd_back"]

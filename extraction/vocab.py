@@ -1,0 +1,88 @@
+"""Values from a known set: a field whose value is one of a few fixed texts (``choices``: the
+offices that issue a card), or whose words come from a small vocabulary (``words``: the terms a
+card's identifying marks are written in).
+
+OCR loses accents on small or capital letters and slips a letter here and there; a value that is
+known to be one of a few texts can be given back exactly. Each change is recorded as evidence for
+the calibrated scorer, so a snapped value is judged as such, not as a clean reading.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+from extraction.text import fold
+
+__all__ = ["snap_choice", "restore_words"]
+
+# A reading this similar (letters without accents) to one choice, and clearly more similar to it
+# than to any other, is that choice.
+MIN_SIMILARITY = 0.85
+MARGIN = 0.05
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", " ", fold(text).casefold()).strip()
+
+
+def _best(scored: list[tuple[float, str]]) -> tuple[str, float] | None:
+    scored = sorted(scored, reverse=True)
+    if not scored or scored[0][0] < MIN_SIMILARITY:
+        return None
+    if len(scored) > 1 and scored[1][0] > scored[0][0] - MARGIN:
+        return None
+    return scored[0][1], scored[0][0]
+
+
+def snap_choice(value: str, choices: list[str]) -> tuple[str, float] | None:
+    """The choice ``value`` is a reading of, with the similarity of their letters (1.0: same
+    letters, only accents or spacing differ); None when no choice is close enough or two are.
+    A reading that starts with a choice and goes on (the next line's words read into it) is
+    that choice too."""
+    key = _key(value)
+    whole = _best([(SequenceMatcher(None, key, _key(c), autojunk=False).ratio(), c)
+                   for c in choices])
+    if whole is not None:
+        return whole
+    words = key.split()
+    return _best([(SequenceMatcher(None, " ".join(words[:len(_key(c).split())]), _key(c),
+                                   autojunk=False).ratio(), c)
+                  for c in choices if len(_key(c).split()) < len(words)])
+
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def restore_words(value: str, words: list[str]) -> tuple[str, int]:
+    """``value`` with each word that has the letters of a vocabulary word (accents aside) but
+    not its accents written as that word, in the reading's case (of several such words, the
+    one whose accents are closest to the reading's); and how many words changed."""
+    by_key: dict[str, set[str]] = {}
+    for w in words:
+        by_key.setdefault(fold(w).casefold(), set()).add(w)
+    changed = 0
+
+    def fix(m: re.Match[str]) -> str:
+        nonlocal changed
+        tok = m.group(0)
+        forms = by_key.get(fold(tok).casefold())
+        if not forms:
+            return tok
+        if len(forms) > 1:
+            # Same letters (dưới, đuôi): the one whose accents are closest to the reading's.
+            low = tok.lower()
+            scored = sorted(((sum(a == b for a, b in zip(low, f.lower(), strict=False)), f)
+                             for f in forms), reverse=True)
+            if scored[0][0] == scored[1][0]:
+                return tok
+            forms = {scored[0][1]}
+        (form,) = forms
+        if form.casefold() == tok.casefold():
+            return tok
+        changed += 1
+        if tok.isupper():
+            return form.upper()
+        return form[0].upper() + form[1:] if tok[0].isupper() else form.lower()
+
+    return _WORD.sub(fix, value), changed

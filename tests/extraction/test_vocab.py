@@ -1,0 +1,38 @@
+"""Values from a known set get back what OCR lost: the accents of a vocabulary's words, the exact
+text of one of a few fixed choices; an ambiguous or distant reading is left as read."""
+
+from __future__ import annotations
+
+from extraction.vocab import restore_words, snap_choice
+
+OFFICES = ["CỤC TRƯỞNG CỤC CẢNH SÁT ĐKQL CƯ TRÚ VÀ DLQG VỀ DÂN CƯ",
+           "CỤC TRƯỞNG CỤC CẢNH SÁT QUẢN LÝ HÀNH CHÍNH VỀ TRẬT TỰ XÃ HỘI", "BỘ CÔNG AN"]
+
+
+def test_reading_without_accents_or_with_a_slip_snaps_to_its_choice() -> None:
+    assert snap_choice("CỤC TRƯỞNG CỤC CẢNH SÁT ĐKQL CƯ TRU VA DLQG VỀ DÂN CƯ", OFFICES)[0] \
+        == OFFICES[0]
+    hit = snap_choice("CUC TRUONG CUC CANH SAT QUAN LY HANH CHINH VE TRAT TU XA H0I", OFFICES)
+    assert hit is not None and hit[0] == OFFICES[1] and hit[1] < 1.0
+    assert snap_choice("Bộ Công an", OFFICES) == ("BỘ CÔNG AN", 1.0)
+
+
+def test_reading_that_runs_on_past_a_choice_is_that_choice() -> None:
+    assert snap_choice("BỘ CONG AN MINISTRY OF PUBLIC SECURITY", OFFICES) == ("BỘ CÔNG AN", 1.0)
+
+
+def test_distant_or_partial_reading_is_not_snapped() -> None:
+    assert snap_choice("CỤC TRƯỞNG CỤC CẢNH SÁT", OFFICES) is None
+    assert snap_choice("GIÁM ĐỐC CÔNG AN TỈNH NAM ĐỊNH", OFFICES) is None
+    assert snap_choice("anything", []) is None
+
+
+def test_words_get_their_accents_back_in_the_reading_case() -> None:
+    words = ["Sẹo", "chấm", "trên", "đầu", "lông", "mày", "phải", "mắt", "mặt"]
+    assert restore_words("Seo chầm C:0,5cm tren đầu long may phai", words) == (
+        "Sẹo chấm C:0,5cm trên đầu lông mày phải", 6)
+    # "mat" is both "mắt" (eye) and "mặt" (face): left as read.
+    assert restore_words("SEO MAT", words) == ("SẸO MAT", 1)
+    assert restore_words("Hà Nội", words) == ("Hà Nội", 0)
+    # "duoi" is "dưới" (below) or "đuôi" (tail): the accents read tell which.
+    assert restore_words("đưới đuoi", ["dưới", "đuôi"]) == ("dưới đuôi", 2)
