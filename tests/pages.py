@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from models.ocr import Line, PageOCR, Word
+
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
 
 BIRTH_FORM = [
@@ -47,3 +49,21 @@ def render(lines: list[str], *, size=(2480, 3508), font_px=44, top=200, gap=100)
 def save(arr: np.ndarray, path: Path, dpi: int = 300) -> Path:
     Image.fromarray(arr[:, :, ::-1].copy()).save(path, dpi=(dpi, dpi))
     return path
+
+
+def placed_page(rows: list[list[tuple[int, str]]], *, y0: int = 100, step: int = 50,
+                width: int = 1400, char_w: int = 14, space: int = 14) -> PageOCR:
+    """OCR of hand-placed words: each row's ``(x, text)`` items, rows ``step`` pixels apart,
+    words ``char_w`` pixels per character and ``space`` pixels apart, each 30 px high."""
+    lines = []
+    for r, items in enumerate(rows):
+        y = y0 + r * step
+        words = []
+        for x, text in items:
+            left = x
+            for part in text.split():
+                words.append(Word(text=part, bbox=(left, y, left + len(part) * char_w, y + 30),
+                                  confidence=0.95))
+                left += len(part) * char_w + space
+        lines.append(Line(words=words))
+    return PageOCR(width=width, height=y0 + len(rows) * step + 100, lines=lines)

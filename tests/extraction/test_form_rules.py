@@ -13,26 +13,15 @@ from extraction.fields import extract_fields
 from extraction.layout import page_rows
 from extraction.text import restore_name_marks
 from extraction.validators import parse_value
-from models.ocr import Line, PageOCR, Word
+from models.ocr import PageOCR
+from tests.pages import placed_page
 
 CHAR_W = 14  # pixels per character of the hand-placed words
 
 
 def _page(rows: list[list[tuple[int, str]]], y0: int = 100, step: int = 50,
           width: int = 1400) -> PageOCR:
-    """Words placed by (x, text) on rows ``step`` pixels apart; each word 30 px high."""
-    lines = []
-    for r, items in enumerate(rows):
-        y = y0 + r * step
-        words = []
-        for x, text in items:
-            left = x
-            for part in text.split():
-                words.append(Word(text=part, bbox=(left, y, left + len(part) * CHAR_W, y + 30),
-                                  confidence=0.95))
-                left += (len(part) + 1) * CHAR_W
-        lines.append(Line(words=words))
-    return PageOCR(width=width, height=y0 + len(rows) * step + 100, lines=lines)
+    return placed_page(rows, y0=y0, step=step, width=width, char_w=CHAR_W, space=CHAR_W)
 
 
 def _doctype(name: str):

@@ -6,22 +6,12 @@ from __future__ import annotations
 from extraction.doctypes import load_doctypes
 from extraction.fields import extract_fields
 from extraction.layout import page_rows
-from models.ocr import Line, PageOCR, Word
+from models.ocr import PageOCR
+from tests.pages import placed_page
 
 
-def _page(rows: list[list[tuple[int, str]]], y0: int = 100, step: int = 40) -> PageOCR:
-    """Words placed by (x, text) on rows ``step`` pixels apart; each word 30 px high."""
-    lines = []
-    for r, items in enumerate(rows):
-        y = y0 + r * step
-        words = []
-        for x, text in items:
-            for i, part in enumerate(text.split()):
-                left = x + sum(len(p) * 14 + 10 for p in text.split()[:i])
-                words.append(Word(text=part, bbox=(left, y, left + len(part) * 14, y + 30),
-                                  confidence=0.95))
-        lines.append(Line(words=words))
-    return PageOCR(width=1200, height=100 + len(rows) * step + 100, lines=lines)
+def _page(rows: list[list[tuple[int, str]]], step: int = 40) -> PageOCR:
+    return placed_page(rows, step=step, width=1200, space=10)
 
 
 def _doctype(name: str):
