@@ -13,7 +13,6 @@ resident memory and the parent's.
 from __future__ import annotations
 
 import io
-import json
 import resource
 import sys
 import time
@@ -79,13 +78,9 @@ def run_spec(spec: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        sys.stderr.write("usage: python -m bench.long_pdf SPEC.json RESULT.json\n")
-        return 2
-    spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-    Path(args[1]).write_text(json.dumps(run_spec(spec)), encoding="utf-8")
-    return 0
+    from bench.measure import spec_main
+
+    return spec_main("bench.long_pdf", run_spec, argv)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,18 @@ OCRmyPDF, its largest worker or Tesseract), not a sum.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Measured", "run_measured"]
+__all__ = ["Measured", "run_measured", "spec_main"]
 
 
 @dataclass
@@ -69,3 +72,15 @@ def run_measured(args: list[str], *, timeout: float, env: dict[str, str] | None 
                         peak_rss_kb=int(usage.ru_maxrss), stdout=out.read(),
                         stderr=err.read().decode("utf-8", "replace"),
                         timed_out=expired.is_set())
+
+
+def spec_main(prog: str, run: Callable[[dict], dict], argv: list[str] | None = None) -> int:
+    """The command line of a measured child process: ``python -m PROG SPEC.json RESULT.json``
+    reads its job from SPEC.json and writes ``run``'s figures to RESULT.json."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        sys.stderr.write(f"usage: python -m {prog} SPEC.json RESULT.json\n")
+        return 2
+    spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    Path(args[1]).write_text(json.dumps(run(spec), ensure_ascii=False), encoding="utf-8")
+    return 0

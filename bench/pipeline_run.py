@@ -11,7 +11,6 @@ cleanup + OCR + extraction.
 
 from __future__ import annotations
 
-import json
 import resource
 import sys
 import time
@@ -107,14 +106,9 @@ def run_spec(spec: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        sys.stderr.write("usage: python -m bench.pipeline_run SPEC.json RESULT.json\n")
-        return 2
-    spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
-    result = run_spec(spec)
-    Path(args[1]).write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
-    return 0
+    from bench.measure import spec_main
+
+    return spec_main("bench.pipeline_run", run_spec, argv)
 
 
 if __name__ == "__main__":
