@@ -14,19 +14,11 @@ if TYPE_CHECKING:
     from models.ocr import PageOCR
     from models.records import ExtractedDocument
 
-__all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "UNKNOWN", "SEPARATOR",
-           "warm_up"]
+# ``UNKNOWN`` lives in ``extraction.classify``, which loads spaCy: importing this package stays
+# cheap until extraction is used.
+__all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "SEPARATOR", "warm_up"]
 
 SEPARATOR = "separator"
-
-
-def __getattr__(name: str) -> object:
-    # spaCy loads with the classifier: importing this package stays cheap until it is used.
-    if name == "UNKNOWN":
-        from extraction.classify import UNKNOWN
-
-        return UNKNOWN
-    raise AttributeError(name)
 
 
 def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
