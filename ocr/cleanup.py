@@ -312,11 +312,19 @@ def remove_dotted_leaders(gray: np.ndarray,
     if not long_thin.any():
         return gray, False
     out = gray.copy()
-    # The few leader runs are whitened each in its own box (not by a whole-page lookup).
+    # The few leader runs are painted over with the paper's shade each in its own box (not
+    # by a whole-page lookup). A dot's soft edge is lighter than the threshold that found it:
+    # it is painted over too (a ring left behind reads as a row of "o").
+    halo = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    h, w = gray.shape[:2]
     for i in np.flatnonzero(long_thin):
         x, y, rw, rh = run_stats[i, :4]
-        box = (slice(y, y + rh), slice(x, x + rw))
-        out[box][(run_labels[box] == i) & (dots[box] > 0)] = 255
+        x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(w, x + rw + 2), min(h, y + rh + 2)
+        box = (slice(y0, y1), slice(x0, x1))
+        mask = ((run_labels[box] == i) & (dots[box] > 0)).astype(np.uint8)
+        mask = cv2.dilate(mask, halo) > 0
+        paper = np.percentile(out[box], 90)
+        out[box][mask] = np.maximum(out[box][mask], paper)
     return out, True
 
 
