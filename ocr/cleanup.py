@@ -16,6 +16,8 @@ import numpy as np
 __all__ = [
     "CleanupResult",
     "to_gray_dropping_color_ink",
+    "find_sheet",
+    "cut_out_sheet",
     "estimate_text_height",
     "normalize_resolution",
     "rotate_orthogonal",
@@ -126,6 +128,80 @@ def _components(bw: np.ndarray):
     gives them (same labels, same stats) by Grana's block-based labelling, a fifth faster on
     pages than OpenCV's default choice."""
     return cv2.connectedComponentsWithStatsWithAlgorithm(bw, 8, cv2.CV_32S, cv2.CCL_GRANA)
+
+
+# A sheet on a darker surface (a phone photo, a scanner lid left open) is cut out and squared
+# when the surface around it covers at least this share of the frame...
+MIN_SURROUND = 0.01
+# ... and the sheet at least this share (a smaller bright shape is something on the page).
+MIN_SHEET = 0.35
+
+
+def find_sheet(gray: np.ndarray) -> np.ndarray | None:
+    """The four corners (top-left, top-right, bottom-right, bottom-left, in pixels) of a sheet
+    of paper lying on a darker surface, or None when the page fills the frame.
+
+    The paper is the largest bright region (Otsu on a small blurred copy, with the print
+    closed over); it must be a convex quadrilateral that the region fills, cover at least
+    ``MIN_SHEET`` of the frame and leave at least ``MIN_SURROUND`` of it outside, where the
+    surface is darker than the paper by half the paper's contrast to the background.
+    """
+    h, w = gray.shape[:2]
+    factor = min(1.0, 600 / max(h, w))
+    small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (5, 5), 0)
+    _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    k = max(3, int(max(small.shape) / 50) | 1)
+    bright = cv2.morphologyEx(bright, cv2.MORPH_CLOSE,
+                              cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    n, labels, stats, _ = _components(bright)
+    if n <= 1:
+        return None
+    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    area = float(stats[big, cv2.CC_STAT_AREA])
+    frame = float(small.shape[0] * small.shape[1])
+    if not MIN_SHEET * frame <= area <= (1 - MIN_SURROUND) * frame:
+        return None
+    sheet = (labels == big).astype(np.uint8)
+    contours, _ = cv2.findContours(sheet, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    quad = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+    if len(quad) != 4 or not cv2.isContourConvex(quad):
+        return None
+    inside = np.zeros_like(sheet)
+    cv2.fillConvexPoly(inside, quad.reshape(4, 2), 1)
+    quad_area = float(inside.sum())
+    # The region must be the quadrilateral itself (straight edges), not a shadow's curve.
+    if (quad_area > (1 - MIN_SURROUND) * frame
+            or cv2.countNonZero(cv2.bitwise_xor(sheet, inside)) > 0.03 * quad_area):
+        return None
+    # The surface outside is clearly darker than the paper: a sheet, not a pale page edge.
+    paper = float(np.median(small[sheet > 0]))
+    surround = float(np.median(small[inside == 0]))
+    ink = float(np.percentile(small, 1))
+    if paper - surround < 0.5 * max(1.0, paper - ink):
+        return None
+    pts = quad.reshape(4, 2).astype(np.float32) / factor
+    # Order the corners: top-left has the smallest x+y, bottom-right the largest.
+    s, d = pts.sum(axis=1), np.diff(pts, axis=1).ravel()
+    return np.float32([pts[np.argmin(s)], pts[np.argmin(d)], pts[np.argmax(s)],
+                       pts[np.argmax(d)]])
+
+
+def cut_out_sheet(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """The sheet inside ``corners`` squared to an upright rectangle at its own resolution (a
+    plain crop when the corners already form one)."""
+    tl, tr, br, bl = corners
+    width = int(round(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))))
+    height = int(round(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
+    x0, y0 = np.floor(corners.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
+    if max(x1 - x0 - width, y1 - y0 - height) <= 2:
+        return image[max(0, y0):y1, max(0, x0):x1]
+    target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
+    m = cv2.getPerspectiveTransform(corners, target)
+    return cv2.warpPerspective(image, m, (width, height), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
 
 
 def _binary_ink(gray: np.ndarray) -> np.ndarray:
@@ -350,11 +426,18 @@ OrientationFn = Callable[[np.ndarray], int]
 
 def clean_page(bgr: np.ndarray, *, dpi_hint: int | None = None,
                orientation: OrientationFn | None = None) -> CleanupResult:
-    """The pipeline's cleanup: gray, resolution, orientation, deskew, light, leaders, noise."""
+    """The pipeline's cleanup: sheet, gray, resolution, orientation, deskew, light, leaders,
+    noise."""
     steps: list[str] = []
+    plain = bgr if bgr.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    corners = find_sheet(plain)
+    if corners is not None:
+        bgr = cut_out_sheet(bgr, corners)
+        plain = bgr if bgr.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        steps.append("sheet")
     # The text height is measured before colored marks are sorted (stamps are told from
     # colored print by it); their ink barely moves the measure.
-    height = estimate_text_height(bgr if bgr.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    height = estimate_text_height(plain)
     gray = to_gray_dropping_color_ink(bgr, height)
     gray, scale = normalize_resolution(gray, dpi_hint, height=height)
     if scale != 1.0:

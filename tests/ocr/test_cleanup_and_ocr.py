@@ -205,3 +205,36 @@ def test_a_shadowed_page_is_not_read_worse_after_cleanup(tmp_path, doctype, stre
     text = truth["pages"][0]["text"]
     assert text_errors(text, cleaned.text).cer <= text_errors(text, raw.text).cer
 
+
+def _photographed(page: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The page as a phone photo: seen at a slant, on a dark, textured desk; and its corners
+    in the photo (top-left, top-right, bottom-right, bottom-left)."""
+    h, w = page.shape[:2]
+    rng = np.random.default_rng(3)
+    desk = (70 + 15 * cv2.resize(rng.normal(0, 1, (h // 32, w // 32)).astype(np.float32), (w, h))
+            [..., None] + np.float32([10, 0, -10])).clip(0, 255)
+    corners = np.float32([[0.08 * w, 0.05 * h], [0.95 * w, 0.09 * h],
+                          [0.9 * w, 0.96 * h], [0.04 * w, 0.92 * h]])
+    m = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), corners)
+    paper = cv2.warpPerspective(page.astype(np.float32) * 0.92, m, (w, h))
+    mask = cv2.warpPerspective(np.ones((h, w), np.float32), m, (w, h))[..., None]
+    return (paper * mask + desk * (1 - mask)).astype(np.uint8), corners
+
+
+def test_a_photographed_sheet_is_cut_out_and_squared(page):
+    """GIVEN a page photographed at a slant on a dark desk
+    WHEN it is cleaned up
+    THEN the sheet's corners are found within 1 % of the page size, the desk is cut away
+    and the page squared, and Tesseract reads its lines; a scanned page is left whole."""
+    photo, corners = _photographed(page)
+    found = cleanup.find_sheet(cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY))
+    assert found is not None
+    assert np.abs(found - corners).max() < 0.01 * max(page.shape)
+    cleaned = cleanup.clean_page(photo, dpi_hint=300)
+    assert "sheet" in cleaned.steps
+    assert np.percentile(cleaned.image[:40, :], 50) > 150  # paper, not desk, at the top
+    text = tesseract.recognize(cleaned.image).text
+    for line in ("TỜ KHAI ĐĂNG KÝ KHAI SINH", "Nguyễn Thị Bình", "079085001234"):
+        assert line in text
+    assert cleanup.find_sheet(cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)) is None
+    assert "sheet" not in cleanup.clean_page(page, dpi_hint=300).steps
