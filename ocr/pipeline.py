@@ -15,6 +15,7 @@ from models.ocr import OcrDocument, PageOCR
 from ocr import tesseract
 from ocr.cleanup import CleanupResult, clean_page
 from ocr.loading import Limits, LoadedPage, count_pages
+from ocr.order import reading_order
 from ocr.textlayer import text_layer_page
 
 __all__ = ["OcrOptions", "PageResult", "FileResult", "ocr_loaded_page", "ocr_file", "ocr_files"]
@@ -122,6 +123,7 @@ def _recognize(cleaned: CleanupResult, opts: OcrOptions, timings: dict[str, floa
     t = time.perf_counter()
     result = tesseract.recognize(cleaned.image, lang=opts.lang, cmd=opts.tesseract_cmd,
                                  timeout=opts.timeout, dpi=cleaned.dpi, engine=opts.engine)
+    result.lines = reading_order(result.lines)
     timings["ocr"] = timings.get("ocr", 0.0) + time.perf_counter() - t
     return result
 
