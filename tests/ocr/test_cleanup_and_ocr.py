@@ -238,3 +238,19 @@ def test_a_photographed_sheet_is_cut_out_and_squared(page):
         assert line in text
     assert cleanup.find_sheet(cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)) is None
     assert "sheet" not in cleanup.clean_page(page, dpi_hint=300).steps
+
+
+def test_deskew_fills_the_uncovered_corners_with_paper_not_streaks(page):
+    """GIVEN a skewed scan with a scanner's dark border along its left edge
+    WHEN it is deskewed
+    THEN the corners the turn uncovers are paper (no streaks drawn out of the border), and
+    the border itself stays where it was."""
+    gray = cv2.cvtColor(_rotate(page, 5.0), cv2.COLOR_BGR2GRAY)
+    gray[:, :40] = 30
+    fixed = cleanup.deskew(gray, cleanup.estimate_skew(gray))
+    h, w = fixed.shape
+    corners = [fixed[:15, :w // 3], fixed[-15:, :w // 3], fixed[:15, -w // 3:],
+               fixed[-15:, -w // 3:]]
+    for corner in corners:
+        assert (corner < 128).mean() < 0.2
+    assert (fixed[h // 2, :200] < 60).sum() >= 30  # the border, turned with the page
