@@ -54,6 +54,19 @@ def test_low_resolution_scan_is_upscaled_for_tesseract(page):
     assert out.shape[0] == pytest.approx(gray.shape[0] * scale, rel=0.01)
 
 
+def test_small_print_is_enlarged_and_print_of_reading_size_is_left_alone(page):
+    """Capitals under 24 px (their line under Tesseract's 36 px) are enlarged to 30 px;
+    a page printed at reading size keeps its pixels."""
+    gray = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    height = cleanup.estimate_text_height(gray)
+    assert height is not None and height >= cleanup.MIN_TEXT_HEIGHT
+    assert cleanup.normalize_resolution(gray)[1] == 1.0
+    small = cv2.resize(gray, None, fx=20 / height, fy=20 / height, interpolation=cv2.INTER_AREA)
+    out, scale = cleanup.normalize_resolution(small)
+    assert scale == pytest.approx(cleanup.TARGET_TEXT_HEIGHT / 20, rel=0.1)
+    assert cleanup.estimate_text_height(out) == pytest.approx(30, abs=3)
+
+
 def test_uneven_light_is_flattened(page):
     gray = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY).astype(np.float32)
     ramp = np.linspace(0.45, 1.0, gray.shape[1], dtype=np.float32)[None, :]
