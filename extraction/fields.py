@@ -47,7 +47,8 @@ def _build_label_matcher(doctype: DoctypeDef) -> Matcher:
     phrases: dict[str, list[str]] = {f.name: f.labels for f in doctype.fields}
     if doctype.stop_labels:
         phrases[STOP] = doctype.stop_labels
-    return build_matcher(phrases)
+    # A printed label is read with a stray mark between its words now and then.
+    return build_matcher(phrases, stray_marks=True)
 
 
 def _value_tokens(rd: RowDoc, start: int, end: int, segment: int,
@@ -116,7 +117,8 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
         if not fdef.labels:
             out.append(_unlabelled(fdef, docs, page_sizes or {}, by_row))
             continue
-        lab = _pick_label(fdef, labels, found_at)
+        anchors = _with_stand_in(doctype, fdef, found_at)
+        lab = _pick_label(fdef, labels, anchors)
         if lab is None and fdef.pattern:
             # No label printed (another layout): the pattern alone may still find it.
             out.append(_unlabelled(fdef, docs, page_sizes or {}, by_row))
@@ -132,7 +134,7 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
             # The label's words can occur elsewhere first (a title or heading that contains
             # them): the occurrence with a valid value of the field's type beside it is the
             # label.
-            for other in _candidates(fdef, labels, found_at)[1:4]:
+            for other in _candidates(fdef, labels, anchors)[1:4]:
                 again = _read_value(fdef, other, docs, by_row, review_threshold, page_right,
                                     stops=_other_patterns(doctype, fdef))
                 if again.value is not None and (value.value is None or not again.problems):
@@ -149,6 +151,20 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
                         if not f.problems and f.confidence >= review_threshold
                         else FieldStatus.review)
     return out
+
+
+def _with_stand_in(doctype: DoctypeDef, fdef: FieldDef,
+                   found_at: dict[str, _Label]) -> dict[str, _Label]:
+    """The labels found so far, with a stand-in for the ``after`` field's label when OCR did
+    not read it: the fields defined before that field come before it on the page, so the
+    last of their labels found bounds where this field's label may be."""
+    if not fdef.after or fdef.after in found_at:
+        return found_at
+    names = [f.name for f in doctype.fields]
+    earlier = [found_at[n] for n in names[:names.index(fdef.after)] if n in found_at]
+    if not earlier:
+        return found_at
+    return {**found_at, fdef.after: max(earlier, key=lambda lab: (lab.row, lab.start))}
 
 
 def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
@@ -386,6 +402,8 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
                 break
             if _NEW_ITEM.match(nd.doc[start:].text):
                 break  # "1. Thành phần hồ sơ": the next numbered item, not a continuation
+            if nd.doc[start:].text.rstrip().endswith((":", "：")):
+                break  # "Thành phần hồ sơ nộp gồm:": a heading of its own, not a value
             if fdef.type == "address" and ends_with_province(
                     " ".join(p[0].doc[p[1]:p[2]].text for p in parts)):
                 break  # an address ends with its province
