@@ -85,6 +85,66 @@ def _cells(rd: RowDoc, start: int, end: int, table: bool) -> list[tuple[int, int
                                     for i in range(*c))]
 
 
+def _first_word_x(rd: RowDoc, a: int, b: int) -> float | None:
+    for t in range(a, b):
+        if any(ch.isalnum() for ch in rd.doc[t].text):
+            return rd.row.words[rd.word_of_token[t]].bbox[0]
+    return None
+
+
+def _table_columns(docs: list[RowDoc], at: int, reach: int = 8) -> list[float]:
+    """Where the columns of the ruled table around row ``at`` start: cells are left-aligned
+    in their columns, so the starts of the cells of the nearby rows cluster there. Only
+    starts seen on three rows or more count (a centred heading's cells do not)."""
+    page, height = docs[at].row.page, max(docs[at].row.height, 10)
+    starts: list[float] = []
+    for rd in docs[max(0, at - reach):at + reach + 1]:
+        if rd.row.page != page:
+            continue
+        cells = _cells(rd, 0, len(rd.doc), True)
+        if len(cells) >= 2:
+            xs = (_first_word_x(rd, a, b) for a, b in cells)
+            starts.extend(x for x in xs if x is not None)
+    starts.sort()
+    columns: list[float] = []
+    group: list[float] = []
+    for x in starts:
+        if group and x - group[-1] > 1.5 * height:
+            if len(group) >= 3:
+                columns.append(group[0])
+            group = []
+        group.append(x)
+    if len(group) >= 3:
+        columns.append(group[0])
+    return columns
+
+
+def _table_cell(rd: RowDoc, start: int, end: int, segment: int, columns: list[float],
+                found: tuple[int, int]) -> tuple[int, int]:
+    """The ``segment``-th cell after ``start`` by the table's ``columns``: two cells whose
+    gap is narrow (the first one's text filled its column) are told apart by where the
+    columns start. ``found`` (the cell split at gaps and rules) stands when the columns are
+    not known."""
+    if segment < 1 or len(columns) < 2:
+        return found
+    first_x = _first_word_x(rd, start, end)
+    if first_x is None:
+        return found
+    height = max(rd.row.height, 10)
+    slack = 1.5 * height
+    # The column the value starts in, then the ``segment``-th from there.
+    col = max((i for i, c in enumerate(columns) if c <= first_x + slack), default=None)
+    if col is None or col + segment - 1 >= len(columns):
+        return found
+    lo = columns[col + segment - 1] - slack
+    hi = columns[col + segment] - slack if col + segment < len(columns) else float("inf")
+    toks = [t for t in range(start, end)
+            if lo <= rd.row.words[rd.word_of_token[t]].bbox[0] < hi]
+    if not toks:
+        return found
+    return toks[0], toks[-1] + 1
+
+
 def _is_speck(rd: RowDoc) -> bool:
     """A row with at most one letter or digit: OCR noise, not a value."""
     return sum(ch.isalnum() for ch in rd.row.text) <= 1
@@ -355,6 +415,9 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     later = [x.start for x in after_lab]
     s, e = _value_tokens(rd, lab.end, min(later) if later else len(rd.doc), fdef.segment,
                          fdef.table)
+    if fdef.table:
+        s, e = _table_cell(rd, lab.end, min(later) if later else len(rd.doc), fdef.segment,
+                           _table_columns(docs, lab.row), (s, e))
     if fdef.value_position == "left":
         # "Công an phường X xác nhận ...": the subject written before the label.
         earlier = [x.end for x in by_row.get(lab.row, []) if x.end <= lab.start]

@@ -93,6 +93,25 @@ def test_a_ruled_table_splits_cells_at_the_rule() -> None:
         "Thôn An Lạc, Xã Xuân Lộc, Huyện Sông Cầu, Tỉnh Phú Yên"
 
 
+def test_a_ruled_table_splits_cells_where_its_columns_start() -> None:
+    """GIVEN a marriage form's table whose rules OCR did not read, where the first person's
+    name and residence fill their column so that the second person's follow after a narrow
+    gap WHEN read THEN each person's cell ends where the next column starts, as the
+    table's other rows show."""
+    page = _page([
+        [(100, "Họ, chữ đệm, tên"), (330, "Nguyễn Diệu Bảo Hạnh"), (640, "Phan Hữu Khoa")],
+        [(100, "Ngày, tháng, năm sinh"), (330, "16/10/1984"), (640, "01/08/1995")],
+        [(100, "Dân tộc"), (330, "Kinh"), (640, "Kinh")],
+        [(100, "Quốc tịch"), (330, "Việt Nam"), (640, "Việt Nam")],
+        [(100, "Nơi cư trú"), (330, "Thôn Trung, Xã Tiền"), (640, "Ấp Bình An, Xã Thanh")],
+        [(330, "Phong, Tỉnh Phú Thọ"), (640, "Quân, Tỉnh Thanh Hóa")],
+    ])
+    values = _read(_doctype("marriage_registration"), page)
+    assert values["wife_name"] == "Nguyễn Diệu Bảo Hạnh"
+    assert values["husband_name"] == "Phan Hữu Khoa"
+    assert values["residence"] == "Thôn Trung, Xã Tiền Phong, Tỉnh Phú Thọ"
+
+
 def test_a_value_left_of_its_label() -> None:
     """GIVEN a confirmation whose issuing unit names itself before "xác nhận thông tin về
     cư trú", under a title with the same words WHEN read THEN the unit is the value."""
