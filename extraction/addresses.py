@@ -90,9 +90,10 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
                 best = (text, {**codes, "units": _UNITS[mode]}, share)
             continue
         tail = parts[-len(levels):]
-        if len(tail) == len(levels) and all(_similar(p, n) for p, n in zip(tail, names,
-                                                                              strict=True)):
-            value = ", ".join(parts[:-len(levels)] + [str(n) for n in names])
+        fitted = [_fit(p, str(n)) for p, n in zip(tail, names, strict=True)] \
+            if len(tail) == len(levels) else [None]
+        if all(f is not None for f in fitted):
+            value = ", ".join(parts[:-len(levels)] + fitted)
             return value, {**codes, "units": _UNITS[mode]}, 1.0
         if share > best[2]:
             best = (text, {**codes, "units": _UNITS[mode]}, share * 0.5)
@@ -100,6 +101,19 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
 
 
 _UNITS = {"LEGACY": "legacy", "FROM_2025": "2025"}
+
+
+def _fit(part: str, name: str) -> str | None:
+    """``part`` written with the unit's official ``name``: the whole part when it is a reading
+    of the name, or its last words when only they are ("Ủy ban nhân dân xã Phiéng Ban" ->
+    "Ủy ban nhân dân xã Phiêng Ban", an office named after its ward); None when neither."""
+    if _similar(part, name):
+        return name
+    words, unit = part.split(), name.split()
+    if len(words) <= len(unit) or not _similar(" ".join(words[-len(unit):]), name):
+        return None
+    tail = [_in_case(u, r) for u, r in zip(unit, words[-len(unit):], strict=True)]
+    return " ".join(words[:-len(unit)] + tail)
 
 
 def address_codes(text: str) -> tuple[dict[str, str], float]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from extraction.addresses import restore_unit_kinds
+from extraction.addresses import normalize_address, restore_unit_kinds
 from extraction.doctypes import load_doctypes
 from extraction.fields import extract_fields
 from extraction.layout import page_rows
@@ -295,3 +295,13 @@ def test_fields_after_a_label_ocr_missed_are_read_after_the_labels_before_it() -
 ])
 def test_address_unit_kinds_get_their_accents_back(read: str, written: str) -> None:
     assert restore_unit_kinds(read) == written
+
+
+def test_an_office_named_by_its_place_gets_its_units_official_spelling() -> None:
+    """GIVEN a registering office read as "Ủy ban nhân dân xã X, Huyện Y, Tỉnh Z" with
+    accents lost in the unit names WHEN normalized as an address THEN each unit is spelt as
+    officially named, the office's words before the ward kept as read."""
+    assert normalize_address("Ủy ban nhân dân xã Phiéng Ban, Huyện Bắc Yên, Tinh Sơn La")[0] \
+        == "Ủy ban nhân dân xã Phiêng Ban, Huyện Bắc Yên, Tỉnh Sơn La"
+    assert normalize_address("Ủy ban nhân dân xã Vạn Linh, Tỉnh Lang Sơn")[0] == \
+        "Ủy ban nhân dân xã Vạn Linh, Tỉnh Lạng Sơn"
