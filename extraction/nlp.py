@@ -46,7 +46,15 @@ class RowDoc:
 
 
 def _tokens(text: str) -> list[tuple[str, int]]:
-    return [(m.group(0), m.start()) for m in TOKEN_RE.finditer(text)]
+    out = []
+    for m in TOKEN_RE.finditer(text):
+        tok, start = m.group(0), m.start()
+        # A lower-case letter followed by a capital inside one word: two words OCR read
+        # without the space between them ("SốCCCD"), matched as two tokens.
+        cuts = [i for i in range(1, len(tok)) if tok[i - 1].islower() and tok[i].isupper()]
+        for a, b in zip([0, *cuts], [*cuts, len(tok)], strict=True):
+            out.append((tok[a:b], start + a))
+    return out
 
 
 def row_doc(row: Row) -> RowDoc:

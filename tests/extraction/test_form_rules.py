@@ -305,3 +305,20 @@ def test_an_office_named_by_its_place_gets_its_units_official_spelling() -> None
         == "Ủy ban nhân dân xã Phiêng Ban, Huyện Bắc Yên, Tỉnh Sơn La"
     assert normalize_address("Ủy ban nhân dân xã Vạn Linh, Tỉnh Lang Sơn")[0] == \
         "Ủy ban nhân dân xã Vạn Linh, Tỉnh Lạng Sơn"
+
+
+def test_a_label_read_without_the_space_between_its_words_is_found() -> None:
+    """GIVEN a power of attorney whose grantor's ID label OCR read as one word ("SốCCCD:")
+    WHEN read THEN the grantor's ID is the number by it, and the grantee's ID stays the
+    grantee's."""
+    page = _page([
+        [(100, "I. BÊN ỦY QUYỀN (Bên A):")],
+        [(100, "Họ và tên: Lương Kim Hồng")],
+        [(100, "SốCCCD: 034188363260")],
+        [(100, "II. BÊN ĐƯỢC ỦY QUYỀN (Bên B):")],
+        [(100, "Họ và tên: Trần Văn Bình")],
+        [(100, "Số CCCD: 075167919533")],
+    ])
+    values = _read(_doctype("power_of_attorney"), page)
+    assert values["grantor_id"] == "034188363260"
+    assert values["grantee_id"] == "075167919533"
