@@ -16,7 +16,7 @@ from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
 from extraction.text import fold, nfc, restore_name_marks, strip_marks
 from extraction.validators import Parsed, check_citizen_id, parse_value
-from extraction.vocab import restore_words, snap_choice
+from extraction.vocab import restore_words, snap_choice, snap_prefix
 from models.ocr import union_box
 from models.records import ExtractedField, FieldSource, FieldStatus, Reading
 
@@ -235,6 +235,8 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
     if fdef.words:
         f.value, _ = restore_words(f.value, fdef.words)
         f.value = _trim_to_vocabulary(f.value, fdef.words)
+    if fdef.starts_with:
+        f.value = snap_prefix(f.value, fdef.starts_with)
     if fdef.choices:
         hit = snap_choice(f.value, fdef.choices)
         if hit is not None:
