@@ -104,16 +104,23 @@ _UNITS = {"LEGACY": "legacy", "FROM_2025": "2025"}
 
 
 def _fit(part: str, name: str) -> str | None:
-    """``part`` written with the unit's official ``name``: the whole part when it is a reading
-    of the name, or its last words when only they are ("Ủy ban nhân dân xã Phiéng Ban" ->
-    "Ủy ban nhân dân xã Phiêng Ban", an office named after its ward); None when neither."""
+    """``part`` written with the unit's official ``name``: its last words when they are a
+    reading of the name ("Ủy ban nhân dân xã Phiéng Ban" -> "Ủy ban nhân dân xã Phiêng Ban",
+    an office named after its ward), the words before them kept; else the whole part when
+    it is a reading of the name; None when neither."""
+    words, unit = part.split(), name.split()
+    if not any(ch.isalnum() for w in words[:-len(unit)] for ch in w):
+        words = words[-len(unit):]  # a leader's dot or a speck before the unit: no words
+    if len(words) > len(unit) and _similar(" ".join(words[-len(unit):]), name):
+        read = words[-len(unit):]
+        tail = [_in_case(u, r) for u, r in zip(unit, read, strict=True)]
+        # A capital kind ("Ap 2 Xã Gia Phong") begins a part of its own whose comma OCR
+        # lost; a lower-case one is inside a name ("Ủy ban nhân dân xã Phiêng Ban").
+        joint = ", " if read[0][:1].isupper() else " "
+        return " ".join(words[:-len(unit)]) + joint + " ".join(tail)
     if _similar(part, name):
         return name
-    words, unit = part.split(), name.split()
-    if len(words) <= len(unit) or not _similar(" ".join(words[-len(unit):]), name):
-        return None
-    tail = [_in_case(u, r) for u, r in zip(unit, words[-len(unit):], strict=True)]
-    return " ".join(words[:-len(unit)] + tail)
+    return None
 
 
 def address_codes(text: str) -> tuple[dict[str, str], float]:

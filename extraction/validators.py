@@ -195,8 +195,8 @@ _PLACE_DATE = re.compile(r",\s*ngay\s*\d{1,2}\s*thang\b")
 
 
 # A run of leader dots or fill underscores between two words (a value written over a
-# dotted line, the leaders read through a gap between its words).
-_INNER_LEADER = re.compile(r"(?<=\w)\s*(?:\.{2,}|…+|_{2,})\s*(?=\w)")
+# dotted line, the leaders read through a gap between its words or after a comma).
+_INNER_LEADER = re.compile(r"(?<=[\w,])\s*(?:\.{2,}|…+|_{2,})\s*(?=\w)")
 # Marks OCR reads at the end of a value out of a table rule, a speck or the end of a
 # leader line ("Kinh |", "đất.......~"): no value ends with them.
 _TRAILING_SPECKS = re.compile(r"(?<=\w)[\s.…_]*[|~¡`^•][\s.…_|~¡`^•]*$")

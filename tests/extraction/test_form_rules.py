@@ -307,6 +307,18 @@ def test_an_office_named_by_its_place_gets_its_units_official_spelling() -> None
         "Ủy ban nhân dân xã Vạn Linh, Tỉnh Lạng Sơn"
 
 
+def test_an_address_part_whose_comma_ocr_lost_is_split_off_its_unit() -> None:
+    """GIVEN addresses read with a lost comma before a unit ("Ap 2 Xã Gia Phong"), a leader's
+    dot before the last unit, and leader dots after a comma WHEN parsed and normalized THEN
+    the parts are as printed."""
+    assert normalize_address("Ap 2 Xã Gia Phong, Huyện Gia Viễn, Tỉnh Ninh Bình")[0] == \
+        "Ap 2, Xã Gia Phong, Huyện Gia Viễn, Tỉnh Ninh Bình"
+    assert normalize_address("Phường 15, Quận Tân Bình, . Thành phố Hồ Chí Minh")[0] == \
+        "Phường 15, Quận Tân Bình, Thành phố Hồ Chí Minh"
+    assert parse_value("address", "Xã Mường Chanh, Huyện Mai Sơn, ..... Tỉnh Sơn La").value == \
+        "Xã Mường Chanh, Huyện Mai Sơn, Tỉnh Sơn La"
+
+
 def test_a_label_read_without_the_space_between_its_words_is_found() -> None:
     """GIVEN a power of attorney whose grantor's ID label OCR read as one word ("SốCCCD:")
     WHEN read THEN the grantor's ID is the number by it, and the grantee's ID stays the
