@@ -12,7 +12,8 @@ from importlib import resources
 from extraction.text import fold
 from models.records import ExtractedDocument, ExtractedField
 
-__all__ = ["address_codes", "annotate_addresses", "normalize_address", "ends_with_province"]
+__all__ = ["address_codes", "annotate_addresses", "normalize_address", "ends_with_province",
+           "restore_unit_kinds"]
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,43 @@ def _similar(a: str, b: str) -> bool:
 
     fa, fb = fold(a).replace(" ", ""), fold(b).replace(" ", "")
     return SequenceMatcher(None, fa, fb).ratio() >= 0.85
+
+
+# The kinds of units an address's parts begin with ("Ấp 2", "Tổ dân phố 5", "Tỉnh Cà Mau"):
+# Vietnamese administrative and residential units, and the house number's "Số".
+_UNIT_KINDS = (
+    "Tỉnh", "Thành phố", "Quận", "Huyện", "Thị xã", "Phường", "Xã", "Thị trấn", "Đặc khu",
+    "Tổ dân phố", "Khu phố", "Ấp", "Thôn", "Xóm", "Bản", "Buôn", "Khóm", "Số",
+)
+_KINDS_BY_FOLD = {tuple(fold(k).split()): k for k in _UNIT_KINDS}
+_KIND_WORDS = max(len(k) for k in _KINDS_BY_FOLD)
+
+
+def restore_unit_kinds(text: str) -> str:
+    """An address whose parts begin with the kind of their unit written with its accents
+    when OCR lost or misread them ("Ap 2, Tổ dan phố 5, Tinh Cà Mau" -> "Ấp 2, Tổ dân phố 5,
+    Tỉnh Cà Mau"). Only the words of the kind, at the start of a part, change: a place's own
+    name can spell the same letters as a kind with other accents ("Tỉnh Thanh Hóa")."""
+    out = []
+    for part in text.split(","):
+        lead = part[:len(part) - len(part.lstrip())]
+        words = part.split()
+        for n in range(min(_KIND_WORDS, len(words)), 0, -1):
+            kind = _KINDS_BY_FOLD.get(tuple(fold(w) for w in words[:n]))
+            if kind is not None:
+                read = words[:n]
+                words[:n] = [_in_case(k, r) for k, r in zip(kind.split(), read, strict=True)]
+                break
+        out.append(lead + " ".join(words) if words else part)
+    return ",".join(out)
+
+
+def _in_case(word: str, reading: str) -> str:
+    if reading.isupper() and len(reading) > 1:
+        return word.upper()
+    if reading[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word.lower()
 
 
 def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
@@ -52,9 +90,10 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
                 best = (text, {**codes, "units": _UNITS[mode]}, share)
             continue
         tail = parts[-len(levels):]
-        if len(tail) == len(levels) and all(_similar(p, n) for p, n in zip(tail, names,
-                                                                              strict=True)):
-            value = ", ".join(parts[:-len(levels)] + [str(n) for n in names])
+        fitted = [_fit(p, str(n)) for p, n in zip(tail, names, strict=True)] \
+            if len(tail) == len(levels) else [None]
+        if all(f is not None for f in fitted):
+            value = ", ".join(parts[:-len(levels)] + fitted)
             return value, {**codes, "units": _UNITS[mode]}, 1.0
         if share > best[2]:
             best = (text, {**codes, "units": _UNITS[mode]}, share * 0.5)
@@ -62,6 +101,26 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
 
 
 _UNITS = {"LEGACY": "legacy", "FROM_2025": "2025"}
+
+
+def _fit(part: str, name: str) -> str | None:
+    """``part`` written with the unit's official ``name``: its last words when they are a
+    reading of the name ("Ủy ban nhân dân xã Phiéng Ban" -> "Ủy ban nhân dân xã Phiêng Ban",
+    an office named after its ward), the words before them kept; else the whole part when
+    it is a reading of the name; None when neither."""
+    words, unit = part.split(), name.split()
+    if not any(ch.isalnum() for w in words[:-len(unit)] for ch in w):
+        words = words[-len(unit):]  # a leader's dot or a speck before the unit: no words
+    if len(words) > len(unit) and _similar(" ".join(words[-len(unit):]), name):
+        read = words[-len(unit):]
+        tail = [_in_case(u, r) for u, r in zip(unit, read, strict=True)]
+        # A capital kind ("Ap 2 Xã Gia Phong") begins a part of its own whose comma OCR
+        # lost; a lower-case one is inside a name ("Ủy ban nhân dân xã Phiêng Ban").
+        joint = ", " if read[0][:1].isupper() else " "
+        return " ".join(words[:-len(unit)]) + joint + " ".join(tail)
+    if _similar(part, name):
+        return name
+    return None
 
 
 def address_codes(text: str) -> tuple[dict[str, str], float]:
@@ -81,6 +140,7 @@ def annotate_addresses(docs: list[ExtractedDocument], kinds: dict[tuple[str, str
 
 def _annotate(f: ExtractedField) -> None:
     value, codes, share = normalize_address(f.value or "")
+    value = restore_unit_kinds(value)
     f.codes = codes
     f._evidence["addr_units"] = share
     if value != f.value:

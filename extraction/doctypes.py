@@ -83,6 +83,8 @@ class FieldDef(BaseModel):
     pattern: str | None = None  # a regular expression the value must match (group 1 if any)
     choices: list[str] = Field(default_factory=list)  # the value is one of these texts
     words: list[str] = Field(default_factory=list)  # the value's words, with their accents
+    # The value begins with one of these texts (an enterprise name with its legal form).
+    starts_with: list[str] = Field(default_factory=list)
 
     @field_validator("type")
     @classmethod

@@ -16,7 +16,7 @@ from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
 from extraction.text import fold, nfc, restore_name_marks, strip_marks
 from extraction.validators import Parsed, check_citizen_id, parse_value
-from extraction.vocab import restore_words, snap_choice
+from extraction.vocab import restore_words, snap_choice, snap_prefix
 from models.ocr import union_box
 from models.records import ExtractedField, FieldSource, FieldStatus, Reading
 
@@ -47,7 +47,8 @@ def _build_label_matcher(doctype: DoctypeDef) -> Matcher:
     phrases: dict[str, list[str]] = {f.name: f.labels for f in doctype.fields}
     if doctype.stop_labels:
         phrases[STOP] = doctype.stop_labels
-    return build_matcher(phrases)
+    # A printed label is read with a stray mark between its words now and then.
+    return build_matcher(phrases, stray_marks=True)
 
 
 def _value_tokens(rd: RowDoc, start: int, end: int, segment: int,
@@ -84,6 +85,66 @@ def _cells(rd: RowDoc, start: int, end: int, table: bool) -> list[tuple[int, int
                                     for i in range(*c))]
 
 
+def _first_word_x(rd: RowDoc, a: int, b: int) -> float | None:
+    for t in range(a, b):
+        if any(ch.isalnum() for ch in rd.doc[t].text):
+            return rd.row.words[rd.word_of_token[t]].bbox[0]
+    return None
+
+
+def _table_columns(docs: list[RowDoc], at: int, reach: int = 8) -> list[float]:
+    """Where the columns of the ruled table around row ``at`` start: cells are left-aligned
+    in their columns, so the starts of the cells of the nearby rows cluster there. Only
+    starts seen on three rows or more count (a centred heading's cells do not)."""
+    page, height = docs[at].row.page, max(docs[at].row.height, 10)
+    starts: list[float] = []
+    for rd in docs[max(0, at - reach):at + reach + 1]:
+        if rd.row.page != page:
+            continue
+        cells = _cells(rd, 0, len(rd.doc), True)
+        if len(cells) >= 2:
+            xs = (_first_word_x(rd, a, b) for a, b in cells)
+            starts.extend(x for x in xs if x is not None)
+    starts.sort()
+    columns: list[float] = []
+    group: list[float] = []
+    for x in starts:
+        if group and x - group[-1] > 1.5 * height:
+            if len(group) >= 3:
+                columns.append(group[0])
+            group = []
+        group.append(x)
+    if len(group) >= 3:
+        columns.append(group[0])
+    return columns
+
+
+def _table_cell(rd: RowDoc, start: int, end: int, segment: int, columns: list[float],
+                found: tuple[int, int]) -> tuple[int, int]:
+    """The ``segment``-th cell after ``start`` by the table's ``columns``: two cells whose
+    gap is narrow (the first one's text filled its column) are told apart by where the
+    columns start. ``found`` (the cell split at gaps and rules) stands when the columns are
+    not known."""
+    if segment < 1 or len(columns) < 2:
+        return found
+    first_x = _first_word_x(rd, start, end)
+    if first_x is None:
+        return found
+    height = max(rd.row.height, 10)
+    slack = 1.5 * height
+    # The column the value starts in, then the ``segment``-th from there.
+    col = max((i for i, c in enumerate(columns) if c <= first_x + slack), default=None)
+    if col is None or col + segment - 1 >= len(columns):
+        return found
+    lo = columns[col + segment - 1] - slack
+    hi = columns[col + segment] - slack if col + segment < len(columns) else float("inf")
+    toks = [t for t in range(start, end)
+            if lo <= rd.row.words[rd.word_of_token[t]].bbox[0] < hi]
+    if not toks:
+        return found
+    return toks[0], toks[-1] + 1
+
+
 def _is_speck(rd: RowDoc) -> bool:
     """A row with at most one letter or digit: OCR noise, not a value."""
     return sum(ch.isalnum() for ch in rd.row.text) <= 1
@@ -116,7 +177,8 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
         if not fdef.labels:
             out.append(_unlabelled(fdef, docs, page_sizes or {}, by_row))
             continue
-        lab = _pick_label(fdef, labels, found_at)
+        anchors = _with_stand_in(doctype, fdef, found_at)
+        lab = _pick_label(fdef, labels, anchors)
         if lab is None and fdef.pattern:
             # No label printed (another layout): the pattern alone may still find it.
             out.append(_unlabelled(fdef, docs, page_sizes or {}, by_row))
@@ -132,7 +194,7 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
             # The label's words can occur elsewhere first (a title or heading that contains
             # them): the occurrence with a valid value of the field's type beside it is the
             # label.
-            for other in _candidates(fdef, labels, found_at)[1:4]:
+            for other in _candidates(fdef, labels, anchors)[1:4]:
                 again = _read_value(fdef, other, docs, by_row, review_threshold, page_right,
                                     stops=_other_patterns(doctype, fdef))
                 if again.value is not None and (value.value is None or not again.problems):
@@ -151,6 +213,20 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
     return out
 
 
+def _with_stand_in(doctype: DoctypeDef, fdef: FieldDef,
+                   found_at: dict[str, _Label]) -> dict[str, _Label]:
+    """The labels found so far, with a stand-in for the ``after`` field's label when OCR did
+    not read it: the fields defined before that field come before it on the page, so the
+    last of their labels found bounds where this field's label may be."""
+    if not fdef.after or fdef.after in found_at:
+        return found_at
+    names = [f.name for f in doctype.fields]
+    earlier = [found_at[n] for n in names[:names.index(fdef.after)] if n in found_at]
+    if not earlier:
+        return found_at
+    return {**found_at, fdef.after: max(earlier, key=lambda lab: (lab.row, lab.start))}
+
+
 def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
     """A value from a known set (``choices``) or vocabulary (``words``) gets back the accents
     and letters OCR lost; the reading stays in ``raw``."""
@@ -159,6 +235,8 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
     if fdef.words:
         f.value, _ = restore_words(f.value, fdef.words)
         f.value = _trim_to_vocabulary(f.value, fdef.words)
+    if fdef.starts_with:
+        f.value = snap_prefix(f.value, fdef.starts_with)
     if fdef.choices:
         hit = snap_choice(f.value, fdef.choices)
         if hit is not None:
@@ -339,6 +417,9 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     later = [x.start for x in after_lab]
     s, e = _value_tokens(rd, lab.end, min(later) if later else len(rd.doc), fdef.segment,
                          fdef.table)
+    if fdef.table:
+        s, e = _table_cell(rd, lab.end, min(later) if later else len(rd.doc), fdef.segment,
+                           _table_columns(docs, lab.row), (s, e))
     if fdef.value_position == "left":
         # "Công an phường X xác nhận ...": the subject written before the label.
         earlier = [x.end for x in by_row.get(lab.row, []) if x.end <= lab.start]
@@ -386,6 +467,8 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
                 break
             if _NEW_ITEM.match(nd.doc[start:].text):
                 break  # "1. Thành phần hồ sơ": the next numbered item, not a continuation
+            if nd.doc[start:].text.rstrip().endswith((":", "：")):
+                break  # "Thành phần hồ sơ nộp gồm:": a heading of its own, not a value
             if fdef.type == "address" and ends_with_province(
                     " ".join(p[0].doc[p[1]:p[2]].text for p in parts)):
                 break  # an address ends with its province

@@ -47,14 +47,23 @@ def _leader_junk(words: list[Word]) -> set[int]:
 def page_rows(page: PageOCR, page_index: int) -> list[Row]:
     """Group a page's words into rows top to bottom, each row left to right."""
     junk = _leader_junk(page.words)
-    words = sorted((w for w in page.words if id(w) not in junk),
-                   key=lambda w: (w.bbox[1] + w.bbox[3]) / 2)
+    kept = [w for w in page.words if id(w) not in junk]
+    # Specks (a dot of a leader, a comma, a mark of a seal), a few pixels high, are placed
+    # after the words: placed first, one would start a row of its own that the words of its
+    # line, tilted a little on a skewed scan, then split between.
+    heights = sorted(w.bbox[3] - w.bbox[1] for w in kept)
+    small = 0.25 * heights[len(heights) // 2] if heights else 0
+    words = sorted(kept, key=lambda w: (w.bbox[3] - w.bbox[1] < small,
+                                        (w.bbox[1] + w.bbox[3]) / 2))
     rows: list[tuple[float, float, list[Word]]] = []  # (center, height, words)
     for w in words:
         cy = (w.bbox[1] + w.bbox[3]) / 2
         h = max(1, w.bbox[3] - w.bbox[1])
         placed = False
-        for i in range(len(rows) - 1, max(-1, len(rows) - 4), -1):
+        # A word is placed among the last rows (words come top to bottom); a speck, placed
+        # after all words, among any.
+        reach = len(rows) if h < small else 3
+        for i in range(len(rows) - 1, max(-1, len(rows) - 1 - reach), -1):
             rc, rh, rw = rows[i]
             if abs(cy - rc) <= 0.5 * min(rh, h) + 1:
                 rw.append(w)

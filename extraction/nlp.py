@@ -46,7 +46,15 @@ class RowDoc:
 
 
 def _tokens(text: str) -> list[tuple[str, int]]:
-    return [(m.group(0), m.start()) for m in TOKEN_RE.finditer(text)]
+    out = []
+    for m in TOKEN_RE.finditer(text):
+        tok, start = m.group(0), m.start()
+        # A lower-case letter followed by a capital inside one word: two words OCR read
+        # without the space between them ("SốCCCD"), matched as two tokens.
+        cuts = [i for i in range(1, len(tok)) if tok[i - 1].islower() and tok[i].isupper()]
+        for a, b in zip([0, *cuts], [*cuts, len(tok)], strict=True):
+            out.append((tok[a:b], start + a))
+    return out
 
 
 def row_doc(row: Row) -> RowDoc:
@@ -81,14 +89,23 @@ def text_doc(text: str) -> Doc:
     return doc
 
 
-def phrase_pattern(phrase: str) -> list[dict]:
-    """Token pattern for a label: fuzzy on long syllables, punctuation optional."""
+_STRAY_MARKS = ("-", "–", "—", "_", "~", "'", "`", "‘", "’", "\"", "“", "”", "|", "/")
+
+
+def phrase_pattern(phrase: str, stray_marks: bool = False) -> list[dict]:
+    """Token pattern for a label: fuzzy on long syllables, punctuation optional; with
+    ``stray_marks`` also a mark between two of its words."""
     pattern: list[dict] = []
     for tok, _ in _tokens(nfc(phrase)):
         norm = fold(tok)
         if not any(ch.isalnum() for ch in norm):
             pattern.append({"IS_PUNCT": True, "OP": "?"})
             continue
+        if stray_marks and pattern and pattern[-1].get("OP") != "?":
+            # OCR reads a stray mark between two words of a label ("công ty-viết"); not
+            # a comma, which parts a value's words ("Huyện Thanh Miện, Tỉnh" is no
+            # "Diện tích").
+            pattern.append({"TEXT": {"IN": list(_STRAY_MARKS)}, "OP": "?"})
         if len(norm) >= 6:
             pattern.append({"NORM": {"FUZZY2": norm}})
         elif len(norm) >= 4:
@@ -101,11 +118,12 @@ def phrase_pattern(phrase: str) -> list[dict]:
     return pattern
 
 
-def build_matcher(phrases: dict[str, list[str]]) -> Matcher:
-    """A Matcher with one rule per key, matching any of its phrases."""
+def build_matcher(phrases: dict[str, list[str]], stray_marks: bool = False) -> Matcher:
+    """A Matcher with one rule per key, matching any of its phrases (see
+    :func:`phrase_pattern` for ``stray_marks``)."""
     matcher = Matcher(get_nlp().vocab)
     for key, texts in phrases.items():
-        patterns = [p for p in (phrase_pattern(t) for t in texts) if p]
+        patterns = [p for p in (phrase_pattern(t, stray_marks) for t in texts) if p]
         if patterns:
             matcher.add(key, patterns)
     return matcher

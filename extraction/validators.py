@@ -195,8 +195,11 @@ _PLACE_DATE = re.compile(r",\s*ngay\s*\d{1,2}\s*thang\b")
 
 
 # A run of leader dots or fill underscores between two words (a value written over a
-# dotted line, the leaders read through a gap between its words).
-_INNER_LEADER = re.compile(r"(?<=\w)\s*(?:\.{2,}|…+|_{2,})\s*(?=\w)")
+# dotted line, the leaders read through a gap between its words or after a comma).
+_INNER_LEADER = re.compile(r"(?<=[\w,])\s*(?:\.{2,}|…+|_{2,})\s*(?=\w)")
+# Marks OCR reads at the end of a value out of a table rule, a speck or the end of a
+# leader line ("Kinh |", "đất.......~"): no value ends with them.
+_TRAILING_SPECKS = re.compile(r"(?<=\w)[\s.…_]*[|~¡`^•][\s.…_|~¡`^•]*$")
 # A sentence of prose keeps the full stop it ends with.
 _SENTENCE_WORDS = 10
 
@@ -212,7 +215,7 @@ def _text(raw: str) -> Parsed:
                  and len(stripped) > 1 and stripped[-2].isalpha()
                  and len(words) >= _SENTENCE_WORDS
                  and sum(w[0].islower() for w in words) >= 0.6 * len(words))
-    value = collapse_ws(raw.strip(" .:;,-_…"))
+    value = collapse_ws(_TRAILING_SPECKS.sub("", raw).strip(" .:;,-_…"))
     value = value.lstrip(".…_: ")
     value = _INNER_LEADER.sub(" ", value)
     # "Xã Long Hòa, ngày 21 tháng 01 năm 2024": a place written before its date.

@@ -14,7 +14,7 @@ from difflib import SequenceMatcher
 
 from extraction.text import fold
 
-__all__ = ["snap_choice", "restore_words"]
+__all__ = ["snap_choice", "snap_prefix", "restore_words"]
 
 # A reading this similar (letters without accents) to one choice, and clearly more similar to it
 # than to any other, is that choice.
@@ -86,3 +86,28 @@ def restore_words(value: str, words: list[str]) -> tuple[str, int]:
         return form[0].upper() + form[1:] if tok[0].isupper() else form.lower()
 
     return _WORD.sub(fix, value), changed
+
+
+def _same_word(read: str, word: str) -> bool:
+    a, b = _key(read), _key(word)
+    if a == b:
+        return True
+    # One OCR slip in a longer word ("PHAM" for "PHẦN" is two: no).
+    return len(b) >= 4 and len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+
+
+def snap_prefix(value: str, prefixes: list[str]) -> str:
+    """``value`` with its first words written as the prefix they are a reading of (the same
+    letters accents aside, word by word, or one slip in a longer word), in the reading's
+    case; the longest such prefix wins, and the words after it are kept as read."""
+    words = value.split()
+    for prefix in sorted(prefixes, key=lambda p: -len(p.split())):
+        parts = prefix.split()
+        if len(parts) > len(words) or not all(
+                _same_word(r, w) for r, w in zip(words, parts, strict=False)):
+            continue
+        written = [w.upper() if r.isupper() else
+                   w[:1].upper() + w[1:].lower() if r[:1].isupper() else w.lower()
+                   for r, w in zip(words, parts, strict=False)]
+        return " ".join(written + words[len(parts):])
+    return value

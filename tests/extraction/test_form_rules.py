@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from extraction.addresses import normalize_address, restore_unit_kinds
 from extraction.doctypes import load_doctypes
 from extraction.fields import extract_fields
 from extraction.layout import page_rows
@@ -90,6 +91,25 @@ def test_a_ruled_table_splits_cells_at_the_rule() -> None:
     ])
     assert _read(_doctype("marriage_registration"), page)["residence"] == \
         "Thôn An Lạc, Xã Xuân Lộc, Huyện Sông Cầu, Tỉnh Phú Yên"
+
+
+def test_a_ruled_table_splits_cells_where_its_columns_start() -> None:
+    """GIVEN a marriage form's table whose rules OCR did not read, where the first person's
+    name and residence fill their column so that the second person's follow after a narrow
+    gap WHEN read THEN each person's cell ends where the next column starts, as the
+    table's other rows show."""
+    page = _page([
+        [(100, "Họ, chữ đệm, tên"), (330, "Nguyễn Diệu Bảo Hạnh"), (640, "Phan Hữu Khoa")],
+        [(100, "Ngày, tháng, năm sinh"), (330, "16/10/1984"), (640, "01/08/1995")],
+        [(100, "Dân tộc"), (330, "Kinh"), (640, "Kinh")],
+        [(100, "Quốc tịch"), (330, "Việt Nam"), (640, "Việt Nam")],
+        [(100, "Nơi cư trú"), (330, "Thôn Trung, Xã Tiền"), (640, "Ấp Bình An, Xã Thanh")],
+        [(330, "Phong, Tỉnh Phú Thọ"), (640, "Quân, Tỉnh Thanh Hóa")],
+    ])
+    values = _read(_doctype("marriage_registration"), page)
+    assert values["wife_name"] == "Nguyễn Diệu Bảo Hạnh"
+    assert values["husband_name"] == "Phan Hữu Khoa"
+    assert values["residence"] == "Thôn Trung, Xã Tiền Phong, Tỉnh Phú Thọ"
 
 
 def test_a_value_left_of_its_label() -> None:
@@ -198,6 +218,10 @@ def test_a_restored_name_keeps_the_reading_and_counts_as_doubted() -> None:
     # Leader dots read between two words of a value.
     ("Ủy ban nhân dân xã Hòa Hội, Huyện Châu... Thành", "Ủy ban nhân dân xã Hòa Hội, Huyện Châu Thành"),
     ("Đăng ký thường trú......", "Đăng ký thường trú"),
+    # A table rule or a speck read at the end of a value.
+    ("Kinh |", "Kinh"),
+    ("Đăng ký biến động quyền sử dụng đất............~", "Đăng ký biến động quyền sử dụng đất"),
+    ("01 (bộ)", "01 (bộ)"),
 ])
 def test_text_values_trimmed(raw: str, value: str) -> None:
     assert parse_value("text", raw).value == value
@@ -210,3 +234,103 @@ def test_text_values_trimmed(raw: str, value: str) -> None:
 ])
 def test_date_notations_of_forms(raw: str, iso: str) -> None:
     assert parse_value("date", raw).value == iso
+
+
+def test_a_line_ending_in_a_colon_does_not_continue_a_value() -> None:
+    """GIVEN a value whose line is filled out by a dotted leader, followed by a heading read
+    as "1, ..." (the numbered item's dot read as a comma) that ends in a colon
+    WHEN the value (up to two lines) is read THEN the heading is not part of it."""
+    page = _page([
+        _filler(7), _filler(7), _filler(7),
+        [(100, "Nội dung yêu cầu giải quyết: Chứng thực bản sao từ bản chính" + "." * 20)],
+        [(100, "1, Thành phần hồ sơ nộp gồm:")],
+    ])
+    assert _read(_doctype("receipt_appointment"), page)["procedure_name"] == \
+        "Chứng thực bản sao từ bản chính"
+
+
+def test_a_stray_mark_between_label_words_is_forgiven_but_a_comma_is_not(tmp_path: Path) -> None:
+    """GIVEN a label read with a hyphen between two of its words, and a value whose words
+    around a comma spell a label fuzzily ("Miện, Tỉnh" ~ "Diện tích")
+    WHEN the fields are read THEN the label is found, and the value is not cut there."""
+    page = _page([
+        [(100, "Tên công ty-viết bằng tiếng Việt: CÔNG TY TNHH AN PHÁT")],
+        [(100, "a) Thửa đất số: 125")],
+        [(100, "b) Địa chỉ: Xã Tứ Cường, Huyện Thanh Miện, Tỉnh Hải Dương")],
+        [(100, "c) Diện tích: 362,9 m2")],
+    ])
+    assert _read(_doctype("enterprise_registration"), page)["enterprise_name"] == \
+        "CÔNG TY TNHH AN PHÁT"
+    assert _read(_doctype("land_use_certificate"), page)["land_address"] == \
+        "Xã Tứ Cường, Huyện Thanh Miện, Tỉnh Hải Dương"
+
+
+def test_fields_after_a_label_ocr_missed_are_read_after_the_labels_before_it() -> None:
+    """GIVEN a birth registration form whose "Quan hệ với người được khai sinh" line OCR did
+    not read (the child's fields are defined ``after`` it)
+    WHEN the fields are read THEN the child's fields are found below the declarant's, and
+    the declarant's own name is not taken for the child's."""
+    page = _page([
+        [(100, "Họ, chữ đệm, tên người yêu cầu: Nguyễn Văn An")],
+        [(100, "Giấy tờ tùy thân: Căn cước công dân số 079085001234")],
+        [(100, "Ngày, tháng, năm sinh: 05/11/2024")],
+        [(100, "Nơi sinh: Bệnh viện Từ Dũ, Thành phố Hồ Chí Minh")],
+    ])
+    values = _read(_doctype("birth_registration"), page)
+    assert values["relationship"] is None
+    assert values["child_date_of_birth"] == "2024-11-05"
+    assert values["child_place_of_birth"] == "Bệnh viện Từ Dũ, Thành phố Hồ Chí Minh"
+    assert values["declarant_name"] == "Nguyễn Văn An"
+    assert values["child_name"] is None
+
+
+@pytest.mark.parametrize(("read", "written"), [
+    ("Ap 2, Xã Ba Giang, Huyện Ba Tơ, Tỉnh Quảng Ngãi",
+     "Ấp 2, Xã Ba Giang, Huyện Ba Tơ, Tỉnh Quảng Ngãi"),
+    ("Tổ dan phố 5, Xã Phong Thạnh, Tình Cà Mau", "Tổ dân phố 5, Xã Phong Thạnh, Tỉnh Cà Mau"),
+    ("THANH PHO HA NOI", "THÀNH PHỐ HA NOI"),
+    # Only the kind at the start of a part: a place's own name keeps its letters.
+    ("Xóm Mới, Tỉnh Thanh Hóa", "Xóm Mới, Tỉnh Thanh Hóa"),
+    ("Số 200 đường Ly Thường Kiệt", "Số 200 đường Ly Thường Kiệt"),
+])
+def test_address_unit_kinds_get_their_accents_back(read: str, written: str) -> None:
+    assert restore_unit_kinds(read) == written
+
+
+def test_an_office_named_by_its_place_gets_its_units_official_spelling() -> None:
+    """GIVEN a registering office read as "Ủy ban nhân dân xã X, Huyện Y, Tỉnh Z" with
+    accents lost in the unit names WHEN normalized as an address THEN each unit is spelt as
+    officially named, the office's words before the ward kept as read."""
+    assert normalize_address("Ủy ban nhân dân xã Phiéng Ban, Huyện Bắc Yên, Tinh Sơn La")[0] \
+        == "Ủy ban nhân dân xã Phiêng Ban, Huyện Bắc Yên, Tỉnh Sơn La"
+    assert normalize_address("Ủy ban nhân dân xã Vạn Linh, Tỉnh Lang Sơn")[0] == \
+        "Ủy ban nhân dân xã Vạn Linh, Tỉnh Lạng Sơn"
+
+
+def test_an_address_part_whose_comma_ocr_lost_is_split_off_its_unit() -> None:
+    """GIVEN addresses read with a lost comma before a unit ("Ap 2 Xã Gia Phong"), a leader's
+    dot before the last unit, and leader dots after a comma WHEN parsed and normalized THEN
+    the parts are as printed."""
+    assert normalize_address("Ap 2 Xã Gia Phong, Huyện Gia Viễn, Tỉnh Ninh Bình")[0] == \
+        "Ap 2, Xã Gia Phong, Huyện Gia Viễn, Tỉnh Ninh Bình"
+    assert normalize_address("Phường 15, Quận Tân Bình, . Thành phố Hồ Chí Minh")[0] == \
+        "Phường 15, Quận Tân Bình, Thành phố Hồ Chí Minh"
+    assert parse_value("address", "Xã Mường Chanh, Huyện Mai Sơn, ..... Tỉnh Sơn La").value == \
+        "Xã Mường Chanh, Huyện Mai Sơn, Tỉnh Sơn La"
+
+
+def test_a_label_read_without_the_space_between_its_words_is_found() -> None:
+    """GIVEN a power of attorney whose grantor's ID label OCR read as one word ("SốCCCD:")
+    WHEN read THEN the grantor's ID is the number by it, and the grantee's ID stays the
+    grantee's."""
+    page = _page([
+        [(100, "I. BÊN ỦY QUYỀN (Bên A):")],
+        [(100, "Họ và tên: Lương Kim Hồng")],
+        [(100, "SốCCCD: 034188363260")],
+        [(100, "II. BÊN ĐƯỢC ỦY QUYỀN (Bên B):")],
+        [(100, "Họ và tên: Trần Văn Bình")],
+        [(100, "Số CCCD: 075167919533")],
+    ])
+    values = _read(_doctype("power_of_attorney"), page)
+    assert values["grantor_id"] == "034188363260"
+    assert values["grantee_id"] == "075167919533"

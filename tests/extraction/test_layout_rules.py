@@ -6,7 +6,7 @@ from __future__ import annotations
 from extraction.doctypes import load_doctypes
 from extraction.fields import extract_fields
 from extraction.layout import page_rows
-from models.ocr import PageOCR
+from models.ocr import Line, PageOCR, Word
 from tests.pages import placed_page
 
 
@@ -65,3 +65,19 @@ def test_table_columns_keep_their_own_wrapped_lines() -> None:
                                                        page_rows(page, 0))}
     assert fields["wife_id"] == "064304761044"
     assert fields["husband_id"] == "066202697320"
+
+
+def test_a_speck_does_not_split_the_tilted_line_it_sits_on() -> None:
+    """GIVEN a line tilted on a skewed scan (its right end 16 px higher than its left) and a
+    leader's dot, 3 px high, level with its left end
+    WHEN the page is grouped into rows
+    THEN the line's words make one row, in reading order."""
+    words = [Word(text=t, bbox=(x, 1343 - d, x + 80, 1391 - d), confidence=0.95)
+             for t, x, d in (("Nội", 495, 0), ("dung", 590, 0), ("yêu", 711, 2),
+                             ("cầu", 808, 6), ("Đăng", 1168, 8), ("ký", 1322, 10),
+                             ("thành", 1397, 14), ("lập", 1568, 12), ("tư", 2043, 16))]
+    speck = Word(text=".", bbox=(2130, 1365, 2133, 1368), confidence=0.3)
+    page = PageOCR(width=2480, height=3508, lines=[Line(words=[speck, *words])])
+    rows = [r for r in page_rows(page, 0) if len(r.words) > 1]
+    assert len(rows) == 1
+    assert rows[0].text.startswith("Nội dung yêu cầu Đăng ký thành lập tư")

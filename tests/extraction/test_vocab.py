@@ -3,7 +3,7 @@ text of one of a few fixed choices; an ambiguous or distant reading is left as r
 
 from __future__ import annotations
 
-from extraction.vocab import restore_words, snap_choice
+from extraction.vocab import restore_words, snap_choice, snap_prefix
 
 OFFICES = ["CỤC TRƯỞNG CỤC CẢNH SÁT ĐKQL CƯ TRÚ VÀ DLQG VỀ DÂN CƯ",
            "CỤC TRƯỞNG CỤC CẢNH SÁT QUẢN LÝ HÀNH CHÍNH VỀ TRẬT TỰ XÃ HỘI", "BỘ CÔNG AN"]
@@ -36,3 +36,20 @@ def test_words_get_their_accents_back_in_the_reading_case() -> None:
     assert restore_words("Hà Nội", words) == ("Hà Nội", 0)
     # "duoi" is "dưới" (below) or "đuôi" (tail): the accents read tell which.
     assert restore_words("đưới đuoi", ["dưới", "đuôi"]) == ("dưới đuôi", 2)
+
+
+LEGAL_FORMS = ["CÔNG TY TNHH MỘT THÀNH VIÊN", "CÔNG TY TNHH", "CÔNG TY CỔ PHẦN"]
+
+
+def test_a_value_starting_with_a_known_prefix_gets_it_written_as_known() -> None:
+    """The longest prefix that fits word by word is written as known, in the reading's case;
+    the words after it (the enterprise's own name) stay as read."""
+    assert snap_prefix("CONG TY TNHH MOT THÀNH VIÊN NÔNG SẢN", LEGAL_FORMS) == \
+        "CÔNG TY TNHH MỘT THÀNH VIÊN NÔNG SẢN"
+    assert snap_prefix("CÔNG TY CỐ PHAN DU LICH", LEGAL_FORMS) == "CÔNG TY CỔ PHẦN DU LICH"
+    assert snap_prefix("Công ty cổ phan An Phát", LEGAL_FORMS) == "Công ty cổ phần An Phát"
+
+
+def test_a_value_not_starting_with_a_known_prefix_is_left_as_read() -> None:
+    assert snap_prefix("CÔNG TY THỰC PHẨM NAM", LEGAL_FORMS) == "CÔNG TY THỰC PHẨM NAM"
+    assert snap_prefix("CÔNG", LEGAL_FORMS) == "CÔNG"
