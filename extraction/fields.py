@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 from spacy.matcher import Matcher
@@ -575,12 +576,23 @@ def _words_used(parts: list[tuple[RowDoc, int, int]], parsed: Parsed):
     return words
 
 
+FUTURE_BIRTH = "the date of birth is after today"
+EXPIRY_NOT_BIRTHDAY = ("a card expires on its holder's 25th, 40th or 60th birthday: this date "
+                       "is none of them")
+
+
 def _cross_check(fields: list[ExtractedField]) -> None:
     """Checks across fields: the ID's century/sex digit and birth year against the date of
-    birth and the sex. A passing check is evidence for both values; a failing one a problem."""
+    birth and the sex, and a card's expiry against its holder's birthdays. A passing check is
+    evidence for both values; a failing one a problem."""
     by_name = {f.name: f for f in fields}
     dob = by_name.get("date_of_birth")
     sex = by_name.get("sex")
+    for f in fields:
+        if f.name.endswith("date_of_birth") and f.value and f.value > date.today().isoformat():
+            f.problems.append(FUTURE_BIRTH)
+            f._evidence["check_bad"] = 1.0
+    _check_expiry(by_name.get("expiry_date"), dob)
     for cid in fields:
         if not cid.name.endswith("id") or cid.name == "old_id" or not cid.value \
                 or cid.problems or len(cid.value) != 12:
@@ -595,7 +607,9 @@ def _cross_check(fields: list[ExtractedField]) -> None:
         if pdob and pdob.value and not pdob.problems:
             problems = check_citizen_id(cid.value, int(pdob.value[:4]))
             if problems:
+                # Either reading can be the wrong one: both go to a person.
                 cid.problems.extend(p for p in problems if p not in cid.problems)
+                pdob.problems.extend(p for p in problems if p not in pdob.problems)
                 cid._evidence["check_bad"] = pdob._evidence["check_bad"] = 1.0
             else:
                 cid._evidence["check_ok"] = pdob._evidence["check_ok"] = 1.0
@@ -606,6 +620,73 @@ def _cross_check(fields: list[ExtractedField]) -> None:
                 cid._evidence["check_bad"] = psex._evidence["check_bad"] = 1.0
             else:
                 cid._evidence["check_ok"] = psex._evidence["check_ok"] = 1.0
+
+
+# Ages at which a citizen ID card expires (Law on Citizen Identification, art. 21): the card
+# is valid until the holder's birthday at the first of them more than two years after issue.
+CARD_EXPIRY_AGES = (25, 40, 60)
+
+
+def card_expiries(dob: str) -> list[str]:
+    """The dates a card of a holder born on ``dob`` (ISO) can expire on."""
+    try:
+        born = date.fromisoformat(dob)
+    except ValueError:
+        return []
+    out = []
+    for age in CARD_EXPIRY_AGES:
+        try:
+            out.append(born.replace(year=born.year + age).isoformat())
+        except ValueError:  # born on 29 February
+            out.append(date(born.year + age, 2, 28).isoformat())
+    return out
+
+
+def _check_expiry(exp: ExtractedField | None, dob: ExtractedField | None) -> None:
+    """A card's expiry is one of its holder's birthdays (``card_expiries``). A reading one
+    character away from exactly one of them is that date (the reading kept beside it, for a
+    person to check); a reading near none of them is a problem of the expiry or the birth date."""
+    if exp is None or dob is None or not dob.value or dob.problems:
+        return
+    dates = card_expiries(dob.value)
+    if not dates:
+        return
+    if exp.value in dates:
+        exp._evidence["check_ok"] = dob._evidence["check_ok"] = 1.0
+        return
+    read = (exp.raw or "") if exp.value is None else exp.value
+    digits = re.sub(r"\D", "", read)
+    near = [d for d in dates if _one_off(digits, _dmy_digits(d))]
+    if len(near) == 1 and (exp.value is not None or exp.raw):
+        exp.readings.append(Reading(value=exp.value or exp.raw or "", source=exp.source,
+                                    confidence=exp.confidence))
+        exp.value, exp.problems = near[0], [EXPIRY_FROM_BIRTHDAY]
+        exp.status = FieldStatus.review
+        exp._evidence["check_bad"] = 1.0
+    elif exp.value is not None:
+        # Either reading can be the wrong one.
+        for f in (exp, dob):
+            f.problems.append(EXPIRY_NOT_BIRTHDAY)
+            f._evidence["check_bad"] = 1.0
+
+
+EXPIRY_FROM_BIRTHDAY = ("expiry read with one character wrong; written as the holder's "
+                        "birthday it is closest to: check it")
+
+
+def _dmy_digits(iso: str) -> tuple[str, str]:
+    y, m, d = iso.split("-")
+    return f"{d}{m}{y}", f"{y}{m}{d}"
+
+
+def _one_off(digits: str, forms: tuple[str, str]) -> bool:
+    """Whether ``digits`` (the reading's) differ from one of ``forms`` (a date's digits, day
+    first and year first) in at most one place."""
+    for form in forms:
+        if len(digits) == len(form) and sum(a != b for a, b in zip(digits, form,
+                                                                   strict=True)) <= 1:
+            return True
+    return False
 
 
 def find_citizen_ids(rows: list[Row]) -> list[str]:
