@@ -90,6 +90,15 @@ def _is_speck(rd: RowDoc) -> bool:
     return sum(ch.isalnum() for ch in rd.row.text) <= 1
 
 
+def _is_misread_mark(rd: RowDoc, start: int, end: int) -> bool:
+    """Tokens after a label that are a colon or speck OCR read as a letter or two, with little
+    confidence ("Họ và tên if" over the name on the next line): no value."""
+    words = {rd.word_of_token[t] for t in range(start, end)}
+    text = "".join(rd.row.words[i].text for i in words)
+    return sum(ch.isalnum() for ch in text) <= 2 and all(
+        rd.row.words[i].confidence < 0.5 for i in words)
+
+
 def _has_content(rd: RowDoc, start: int, end: int) -> bool:
     return any(any(ch.isalnum() for ch in rd.doc[i].text) for i in range(start, end))
 
@@ -352,7 +361,8 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
             prev -= 1
         if prev >= 0 and not by_row.get(prev) and docs[prev].row.page == rd.row.page:
             parts.append((docs[prev], 0, len(docs[prev].doc)))
-    elif _has_content(rd, s, e) and fdef.value_position != "below":
+    elif _has_content(rd, s, e) and fdef.value_position != "below" \
+            and not (fdef.value_position != "right" and _is_misread_mark(rd, s, e)):
         parts.append((rd, s, e))
     elif fdef.value_position != "right" and lab.row + 1 < len(docs):
         below = _value_below(lab, docs, by_row, col_x, fdef.table)
