@@ -24,6 +24,31 @@ def _similar(a: str, b: str) -> bool:
     return SequenceMatcher(None, fa, fb).ratio() >= 0.85
 
 
+# The words an address's first part starts with: the units below a commune (residential
+# group, quarter, hamlet, village) and the street number. OCR drops their accents or slips a
+# letter; a part that starts with a number or a name after them is written with them again.
+LEAD_TERMS = ("Tổ dân phố", "Khu phố", "Khu dân cư", "Ấp", "Thôn", "Xóm", "Bản", "Buôn",
+              "Khóm", "Làng", "Tổ", "Số")
+
+
+def fix_lead_term(part: str) -> str:
+    """``part`` with its first words written as the unit term they read as: a word without
+    accents, or a term of several words with other accents or one letter off."""
+    words = part.split()
+    for term in LEAD_TERMS:
+        n = len(term.split())
+        if len(words) <= n:
+            continue
+        head = " ".join(words[:n])
+        a, b = fold(head), fold(term)
+        # One word read with other accents can be another word (Bàn is not Bản).
+        if (a == b and (n > 1 or a == head.lower())) or (
+                n > 1 and len(a) == len(b)
+                and sum(x != y for x, y in zip(a, b, strict=True)) == 1):
+            return " ".join([term, *words[n:]]) if head != term else part
+    return part
+
+
 def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
     """The address with its administrative units spelt as officially named, their codes, and
     the share of its levels placed.
@@ -35,6 +60,9 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
     from vietnamadminunits import parse_address
 
     parts = [p.strip() for p in text.split(",") if p.strip()]
+    if parts and (lead := fix_lead_term(parts[0])) != parts[0]:
+        parts[0] = lead
+        text = ", ".join(parts)
     best: tuple[str, dict[str, str], float] = (text, {}, 0.0)
     for mode, levels in (("LEGACY", ("ward", "district", "province")),
                          ("FROM_2025", ("ward", "province"))):
