@@ -167,12 +167,21 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
     if f.value is None or not isinstance(f.value, str):
         return
     if fdef.words:
-        f.value, _ = restore_words(f.value, fdef.words)
+        f.value, _ = restore_words(_CM.sub(_cm, f.value), fdef.words)
         f.value = _trim_to_vocabulary(f.value, fdef.words)
     if fdef.choices:
         hit = snap_choice(f.value, fdef.choices)
         if hit is not None:
             f.value = hit[0]
+
+
+# A distance on a card's identifying marks, "C:1,5cm" (cách: at 1.5 cm from): OCR reads the
+# unit's c as e and a 1 as l.
+_CM = re.compile(r"\b(C:\s*)([\dlI]+(?:,\d+)?)\s*[ce]m\b")
+
+
+def _cm(m: re.Match[str]) -> str:
+    return m.group(1) + m.group(2).replace("l", "1").replace("I", "1") + "cm"
 
 
 def _trim_to_vocabulary(value: str, words: list[str]) -> str:
