@@ -142,6 +142,10 @@ def _same(a: str, b: str, *, folded: bool = False) -> bool:
     return norm(a) == norm(b)
 
 
+NAME_FROM_MRZ = ("name not read on the document: the letters of the card's MRZ, which has no "
+                 "accents and no check digit on its name line; check it")
+
+
 def _take_exact(f: ExtractedField, value: str, src: PersonData) -> None:
     """Cross-check one field with an exact source's value."""
     folded = f.name in src.folded
@@ -155,10 +159,17 @@ def _take_exact(f: ExtractedField, value: str, src: PersonData) -> None:
             f.source = src.source
         return
     if folded:
-        # The MRZ carries names without diacritics: it can confirm a reading, not replace it.
+        # The MRZ carries names without diacritics: it can confirm a reading, not replace it;
+        # a name OCR did not read at all is its letters, in the card's capitals, for review
+        # (the accents are restored later as names most often have them).
         if f.value is not None:
             f._evidence["exact_disagree"] = 1.0
             f.readings.append(Reading(value=value, source=src.source, confidence=1.0))
+        elif value.strip():
+            f.value, f.source, f.status = value.upper(), src.source, FieldStatus.review
+            f.problems = [NAME_FROM_MRZ]
+            if src.page is not None:
+                f.page = src.page
         return
     if f.value is not None:
         f.readings.append(Reading(value=f.value, source=f.source, confidence=f.confidence))

@@ -19,7 +19,7 @@ from extraction.fields import (
     _cross_check,
     card_expiries,
 )
-from extraction.sources import OTHER_CODE_DIFFERS, PersonData, _mrz_name
+from extraction.sources import NAME_FROM_MRZ, OTHER_CODE_DIFFERS, PersonData, _mrz_name
 from extraction.text import fold
 from extraction.validators import MRZ_NAME_ODD, mrz_problems
 from models.ocr import Line, PageOCR
@@ -203,3 +203,17 @@ def test_speck_after_a_name_label_is_not_the_name() -> None:
     page.lines[2].words[-1].confidence = 0.12
     docs = extract_documents([page], load_doctypes())
     assert fold(docs[0].field("full_name").value) == "nguyen tuan hoang quan"
+
+
+def test_front_whose_name_was_not_read_takes_the_letters_of_the_backs_mrz(card) -> None:
+    """GIVEN a front whose name line OCR lost, its QR code worn, and its back scanned after it
+    WHEN the dossier is extracted THEN the name is the MRZ's letters with the likely accents,
+    for a person to check."""
+    pages, (front, _) = card
+    name_words = set(front["full_name"].split())
+    lost = _without(pages[0], lambda t: t in name_words)
+    docs = extract_documents([lost, pages[1]], load_doctypes())
+    f = docs[0].field("full_name")
+    assert fold(f.value) == fold(front["full_name"])
+    assert f.source == FieldSource.mrz and f.status == FieldStatus.review
+    assert NAME_FROM_MRZ in f.problems
