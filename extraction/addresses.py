@@ -17,11 +17,11 @@ __all__ = ["address_codes", "annotate_addresses", "normalize_address", "ends_wit
 log = logging.getLogger(__name__)
 
 
-def _similar(a: str, b: str) -> bool:
+def _similarity(a: str, b: str) -> float:
     from difflib import SequenceMatcher
 
     fa, fb = fold(a).replace(" ", ""), fold(b).replace(" ", "")
-    return SequenceMatcher(None, fa, fb).ratio() >= 0.85
+    return SequenceMatcher(None, fa, fb).ratio()
 
 
 # The words an address's first part starts with: the units below a commune (residential
@@ -80,9 +80,9 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
                 best = (text, {**codes, "units": _UNITS[mode]}, share)
             continue
         tail = parts[-len(levels):]
-        if len(tail) == len(levels) and all(_similar(p, n) for p, n in zip(tail, names,
-                                                                              strict=True)):
-            value = ", ".join(parts[:-len(levels)] + [str(n) for n in names])
+        spelt = [_as_read(p, str(n)) for p, n in zip(tail, names, strict=False)]
+        if len(tail) == len(levels) and all(spelt):
+            value = ", ".join(parts[:-len(levels)] + spelt)
             return value, {**codes, "units": _UNITS[mode]}, 1.0
         if share > best[2]:
             best = (text, {**codes, "units": _UNITS[mode]}, share * 0.5)
@@ -90,6 +90,17 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
 
 
 _UNITS = {"LEGACY": "legacy", "FROM_2025": "2025"}
+# The kinds of unit a name starts with; short addresses (a 2016 card's place of origin,
+# "Xuân Mỹ, Nghi Xuân, Hà Tĩnh") leave them out.
+_UNIT_KINDS = re.compile(r"^(?:Thành phố|Thị trấn|Thị xã|Phường|Quận|Huyện|Tỉnh|Xã|Đặc khu)\s+")
+
+
+def _as_read(part: str, name: str) -> str | None:
+    """The unit's official name written as the part has it (with or without the kind of
+    unit), when the part is a reading of it; None when it is not."""
+    bare = _UNIT_KINDS.sub("", name)
+    scored = sorted((_similarity(part, form), form) for form in {name, bare})
+    return scored[-1][1] if scored[-1][0] >= 0.85 else None
 
 
 def address_codes(text: str) -> tuple[dict[str, str], float]:

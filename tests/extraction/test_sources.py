@@ -226,3 +226,11 @@ def test_unit_term_of_an_address_gets_its_accents_and_letter_back() -> None:
     assert fix_lead_term("Tân Lập") == "Tân Lập"
     assert normalize_address("To dân phố 5, Xã Phú Yên, Huyện Phú Xuyên, Thành phố Hà Nội"
                              )[0].startswith("Tổ dân phố 5, ")
+
+
+def test_short_address_keeps_its_short_form_when_its_units_are_spelt() -> None:
+    """A 2016 card's place of origin names its units without their kind (Xã, Huyện, Tỉnh): the
+    official names are written back the way the address has them."""
+    assert normalize_address("Xuân Mỹ, Nghỉ Xuân, Hà Tinh")[0] == "Xuân Mỹ, Nghi Xuân, Hà Tĩnh"
+    assert normalize_address("Xã Minh Tân, Huyện Vụ Bản, Tinh Nam Định")[0] == \
+        "Xã Minh Tân, Huyện Vụ Bản, Tỉnh Nam Định"
