@@ -51,6 +51,12 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
         if c.doctype == UNKNOWN and "cccd_back" in by_id and _has_mrz(p):
             # Too little text read to tell it, but a card's machine-readable zone is there.
             c.doctype, c.confidence, c.max_pages = "cccd_back", 0.5, by_id["cccd_back"].max_pages
+        elif c.doctype == UNKNOWN and _card_qr(p):
+            # A chip card's QR code: the 2021 card carries it on its front, the 2024 card on
+            # its back beside the machine-readable zone.
+            side = "cccd_back" if _mrz_lines(p) else "cccd_front"
+            if side in by_id:
+                c.doctype, c.confidence, c.max_pages = side, 0.5, by_id[side].max_pages
     classify_by_shape(classes, doctypes)
     out = []
     for doctype, idxs, conf in split_pages(classes):
@@ -91,6 +97,18 @@ def _has_mrz(page: PageOCR) -> bool:
 
     trio = find_mrz(page)
     return trio is not None and parse_mrz(trio) is not None
+
+
+def _card_qr(page: PageOCR) -> bool:
+    from extraction.sources import parse_cccd_qr
+
+    return any(c.format.startswith("QR") and parse_cccd_qr(c.text) for c in page.codes)
+
+
+def _mrz_lines(page: PageOCR) -> bool:
+    from extraction.sources import find_mrz
+
+    return find_mrz(page) is not None
 
 
 def _lone_citizen_id(d: DoctypeDef, fields: list, rows: list) -> None:

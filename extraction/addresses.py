@@ -18,11 +18,40 @@ __all__ = ["address_codes", "annotate_addresses", "normalize_address", "ends_wit
 log = logging.getLogger(__name__)
 
 
-def _similar(a: str, b: str) -> bool:
+def _similarity(a: str, b: str) -> float:
     from difflib import SequenceMatcher
 
     fa, fb = fold(a).replace(" ", ""), fold(b).replace(" ", "")
-    return SequenceMatcher(None, fa, fb).ratio() >= 0.85
+    return SequenceMatcher(None, fa, fb).ratio()
+
+
+def _similar(a: str, b: str) -> bool:
+    return _similarity(a, b) >= 0.85
+
+
+# The words an address's first part starts with: the units below a commune (residential
+# group, quarter, hamlet, village) and the street number. OCR drops their accents or slips a
+# letter; a part that starts with a number or a name after them is written with them again.
+LEAD_TERMS = ("Tổ dân phố", "Khu phố", "Khu dân cư", "Ấp", "Thôn", "Xóm", "Bản", "Buôn",
+              "Khóm", "Làng", "Tổ", "Số")
+
+
+def fix_lead_term(part: str) -> str:
+    """``part`` with its first words written as the unit term they read as: a word without
+    accents, or a term of several words with other accents or one letter off."""
+    words = part.split()
+    for term in LEAD_TERMS:
+        n = len(term.split())
+        if len(words) <= n:
+            continue
+        head = " ".join(words[:n])
+        a, b = fold(head), fold(term)
+        # One word read with other accents can be another word (Bàn is not Bản).
+        if (a == b and (n > 1 or a == head.lower())) or (
+                n > 1 and len(a) == len(b)
+                and sum(x != y for x, y in zip(a, b, strict=True)) == 1):
+            return " ".join([term, *words[n:]]) if head != term else part
+    return part
 
 
 # The kinds of units an address's parts begin with ("Ấp 2", "Tổ dân phố 5", "Tỉnh Cà Mau"):
@@ -73,6 +102,9 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
     from vietnamadminunits import parse_address
 
     parts = [p.strip() for p in text.split(",") if p.strip()]
+    if parts and (lead := fix_lead_term(parts[0])) != parts[0]:
+        parts[0] = lead
+        text = ", ".join(parts)
     best: tuple[str, dict[str, str], float] = (text, {}, 0.0)
     for mode, levels in (("LEGACY", ("ward", "district", "province")),
                          ("FROM_2025", ("ward", "province"))):
@@ -101,6 +133,18 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
 
 
 _UNITS = {"LEGACY": "legacy", "FROM_2025": "2025"}
+# The kinds of unit a name starts with; short addresses (a 2016 card's place of origin,
+# "Xuân Mỹ, Nghi Xuân, Hà Tĩnh") leave them out.
+_KIND_PREFIX = re.compile(
+    r"^(?:Thành phố|Thị trấn|Thị xã|Phường|Quận|Huyện|Tỉnh|Xã|Đặc khu)\s+")
+
+
+def _as_read(part: str, name: str) -> str | None:
+    """The unit's official name written as the part has it (with or without the kind of
+    unit), when the part is a reading of it; None when it is not."""
+    bare = _KIND_PREFIX.sub("", name)
+    scored = sorted((_similarity(part, form), form) for form in {name, bare})
+    return scored[-1][1] if scored[-1][0] >= 0.85 else None
 
 
 def _fit(part: str, name: str) -> str | None:
@@ -118,9 +162,7 @@ def _fit(part: str, name: str) -> str | None:
         # lost; a lower-case one is inside a name ("Ủy ban nhân dân xã Phiêng Ban").
         joint = ", " if read[0][:1].isupper() else " "
         return " ".join(words[:-len(unit)]) + joint + " ".join(tail)
-    if _similar(part, name):
-        return name
-    return None
+    return _as_read(part, name)
 
 
 def address_codes(text: str) -> tuple[dict[str, str], float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 from spacy.matcher import Matcher
@@ -150,6 +151,15 @@ def _is_speck(rd: RowDoc) -> bool:
     return sum(ch.isalnum() for ch in rd.row.text) <= 1
 
 
+def _is_misread_mark(rd: RowDoc, start: int, end: int) -> bool:
+    """Tokens after a label that are a colon or speck OCR read as a letter or two, with little
+    confidence ("Họ và tên if" over the name on the next line): no value."""
+    words = {rd.word_of_token[t] for t in range(start, end)}
+    text = "".join(rd.row.words[i].text for i in words)
+    return sum(ch.isalnum() for ch in text) <= 2 and all(
+        rd.row.words[i].confidence < 0.5 for i in words)
+
+
 def _has_content(rd: RowDoc, start: int, end: int) -> bool:
     return any(any(ch.isalnum() for ch in rd.doc[i].text) for i in range(start, end))
 
@@ -233,7 +243,7 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
     if f.value is None or not isinstance(f.value, str):
         return
     if fdef.words:
-        f.value, _ = restore_words(f.value, fdef.words)
+        f.value, _ = restore_words(_CM.sub(_cm, f.value), fdef.words)
         f.value = _trim_to_vocabulary(f.value, fdef.words)
     if fdef.starts_with:
         f.value = snap_prefix(f.value, fdef.starts_with)
@@ -241,6 +251,15 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
         hit = snap_choice(f.value, fdef.choices)
         if hit is not None:
             f.value = hit[0]
+
+
+# A distance on a card's identifying marks, "C:1,5cm" (cách: at 1.5 cm from): OCR reads the
+# unit's c as e and a 1 as l.
+_CM = re.compile(r"\b(C:\s*)([\dlI]+(?:,\d+)?)\s*[ce]m\b")
+
+
+def _cm(m: re.Match[str]) -> str:
+    return m.group(1) + m.group(2).replace("l", "1").replace("I", "1") + "cm"
 
 
 def _trim_to_vocabulary(value: str, words: list[str]) -> str:
@@ -432,7 +451,8 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
             prev -= 1
         if prev >= 0 and not by_row.get(prev) and docs[prev].row.page == rd.row.page:
             parts.append((docs[prev], 0, len(docs[prev].doc)))
-    elif _has_content(rd, s, e) and fdef.value_position != "below":
+    elif _has_content(rd, s, e) and fdef.value_position != "below" \
+            and not (fdef.value_position != "right" and _is_misread_mark(rd, s, e)):
         parts.append((rd, s, e))
     elif fdef.value_position != "right" and lab.row + 1 < len(docs):
         below = _value_below(lab, docs, by_row, col_x, fdef.table)
@@ -658,12 +678,23 @@ def _words_used(parts: list[tuple[RowDoc, int, int]], parsed: Parsed):
     return words
 
 
+FUTURE_BIRTH = "the date of birth is after today"
+EXPIRY_NOT_BIRTHDAY = ("a card expires on its holder's 25th, 40th or 60th birthday: this date "
+                       "is none of them")
+
+
 def _cross_check(fields: list[ExtractedField]) -> None:
     """Checks across fields: the ID's century/sex digit and birth year against the date of
-    birth and the sex. A passing check is evidence for both values; a failing one a problem."""
+    birth and the sex, and a card's expiry against its holder's birthdays. A passing check is
+    evidence for both values; a failing one a problem."""
     by_name = {f.name: f for f in fields}
     dob = by_name.get("date_of_birth")
     sex = by_name.get("sex")
+    for f in fields:
+        if f.name.endswith("date_of_birth") and f.value and f.value > date.today().isoformat():
+            f.problems.append(FUTURE_BIRTH)
+            f._evidence["check_bad"] = 1.0
+    _check_expiry(by_name.get("expiry_date"), dob)
     for cid in fields:
         if not cid.name.endswith("id") or cid.name == "old_id" or not cid.value \
                 or cid.problems or len(cid.value) != 12:
@@ -678,7 +709,9 @@ def _cross_check(fields: list[ExtractedField]) -> None:
         if pdob and pdob.value and not pdob.problems:
             problems = check_citizen_id(cid.value, int(pdob.value[:4]))
             if problems:
+                # Either reading can be the wrong one: both go to a person.
                 cid.problems.extend(p for p in problems if p not in cid.problems)
+                pdob.problems.extend(p for p in problems if p not in pdob.problems)
                 cid._evidence["check_bad"] = pdob._evidence["check_bad"] = 1.0
             else:
                 cid._evidence["check_ok"] = pdob._evidence["check_ok"] = 1.0
@@ -689,6 +722,73 @@ def _cross_check(fields: list[ExtractedField]) -> None:
                 cid._evidence["check_bad"] = psex._evidence["check_bad"] = 1.0
             else:
                 cid._evidence["check_ok"] = psex._evidence["check_ok"] = 1.0
+
+
+# Ages at which a citizen ID card expires (Law on Citizen Identification, art. 21): the card
+# is valid until the holder's birthday at the first of them more than two years after issue.
+CARD_EXPIRY_AGES = (25, 40, 60)
+
+
+def card_expiries(dob: str) -> list[str]:
+    """The dates a card of a holder born on ``dob`` (ISO) can expire on."""
+    try:
+        born = date.fromisoformat(dob)
+    except ValueError:
+        return []
+    out = []
+    for age in CARD_EXPIRY_AGES:
+        try:
+            out.append(born.replace(year=born.year + age).isoformat())
+        except ValueError:  # born on 29 February
+            out.append(date(born.year + age, 2, 28).isoformat())
+    return out
+
+
+def _check_expiry(exp: ExtractedField | None, dob: ExtractedField | None) -> None:
+    """A card's expiry is one of its holder's birthdays (``card_expiries``). A reading one
+    character away from exactly one of them is that date (the reading kept beside it, for a
+    person to check); a reading near none of them is a problem of the expiry or the birth date."""
+    if exp is None or dob is None or not dob.value or dob.problems:
+        return
+    dates = card_expiries(dob.value)
+    if not dates:
+        return
+    if exp.value in dates:
+        exp._evidence["check_ok"] = dob._evidence["check_ok"] = 1.0
+        return
+    read = (exp.raw or "") if exp.value is None else exp.value
+    digits = re.sub(r"\D", "", read)
+    near = [d for d in dates if _one_off(digits, _dmy_digits(d))]
+    if len(near) == 1 and (exp.value is not None or exp.raw):
+        exp.readings.append(Reading(value=exp.value or exp.raw or "", source=exp.source,
+                                    confidence=exp.confidence))
+        exp.value, exp.problems = near[0], [EXPIRY_FROM_BIRTHDAY]
+        exp.status = FieldStatus.review
+        exp._evidence["check_bad"] = 1.0
+    elif exp.value is not None:
+        # Either reading can be the wrong one.
+        for f in (exp, dob):
+            f.problems.append(EXPIRY_NOT_BIRTHDAY)
+            f._evidence["check_bad"] = 1.0
+
+
+EXPIRY_FROM_BIRTHDAY = ("expiry read with one character wrong; written as the holder's "
+                        "birthday it is closest to: check it")
+
+
+def _dmy_digits(iso: str) -> tuple[str, str]:
+    y, m, d = iso.split("-")
+    return f"{d}{m}{y}", f"{y}{m}{d}"
+
+
+def _one_off(digits: str, forms: tuple[str, str]) -> bool:
+    """Whether ``digits`` (the reading's) differ from one of ``forms`` (a date's digits, day
+    first and year first) in at most one place."""
+    for form in forms:
+        if len(digits) == len(form) and sum(a != b for a, b in zip(digits, form,
+                                                                   strict=True)) <= 1:
+            return True
+    return False
 
 
 def find_citizen_ids(rows: list[Row]) -> list[str]:

@@ -19,7 +19,7 @@ from difflib import SequenceMatcher
 from extraction.mrz import clean as mrz_clean
 from extraction.mrz import name_line, rebuild_td1
 from extraction.text import fold
-from extraction.validators import check_citizen_id
+from extraction.validators import MRZ_NAME_ODD, check_citizen_id, mrz_problems
 from models.ocr import PageOCR
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus, Reading
 
@@ -142,6 +142,10 @@ def _same(a: str, b: str, *, folded: bool = False) -> bool:
     return norm(a) == norm(b)
 
 
+NAME_FROM_MRZ = ("name not read on the document: the letters of the card's MRZ, which has no "
+                 "accents and no check digit on its name line; check it")
+
+
 def _take_exact(f: ExtractedField, value: str, src: PersonData) -> None:
     """Cross-check one field with an exact source's value."""
     folded = f.name in src.folded
@@ -155,10 +159,17 @@ def _take_exact(f: ExtractedField, value: str, src: PersonData) -> None:
             f.source = src.source
         return
     if folded:
-        # The MRZ carries names without diacritics: it can confirm a reading, not replace it.
+        # The MRZ carries names without diacritics: it can confirm a reading, not replace it;
+        # a name OCR did not read at all is its letters, in the card's capitals, for review
+        # (the accents are restored later as names most often have them).
         if f.value is not None:
             f._evidence["exact_disagree"] = 1.0
             f.readings.append(Reading(value=value, source=src.source, confidence=1.0))
+        elif value.strip():
+            f.value, f.source, f.status = value.upper(), src.source, FieldStatus.review
+            f.problems = [NAME_FROM_MRZ]
+            if src.page is not None:
+                f.page = src.page
         return
     if f.value is not None:
         f.readings.append(Reading(value=f.value, source=f.source, confidence=f.confidence))
@@ -231,9 +242,27 @@ def apply_exact_sources(docs: list[ExtractedDocument], pages: list[PageOCR]) -> 
                         f.readings.append(Reading(value=value, source=src.source,
                                                   confidence=1.0))
                     continue
+                if src.page is not None and src.page not in d.pages and f.value is not None \
+                        and f._evidence.get("check_ok") \
+                        and not _same(f.value, value, folded=f.name in src.folded):
+                    # This side's own reading passes its checks and the other side's code
+                    # says otherwise: two cards of one person (an old and a new), or a
+                    # misread; a person decides.
+                    f._evidence["exact_disagree"] = 1.0
+                    f.readings.append(Reading(value=value, source=src.source, confidence=1.0))
+                    if OTHER_CODE_DIFFERS not in f.problems:
+                        f.problems.append(OTHER_CODE_DIFFERS)
+                    f.status = FieldStatus.review
+                    continue
                 _take_exact(f, value, src)
+                if f.name == "mrz" and f.value == value:
+                    f.problems += [p for p in mrz_problems(value) if p not in f.problems]
         if d.doctype == "cccd_back":
             _mrz_name(d, sources, docs)
+
+
+OTHER_CODE_DIFFERS = ("the code on another document of this person says otherwise, and this "
+                      "document's own reading passes its checks")
 
 
 def _other_side(i: int, docs: list[ExtractedDocument],
@@ -286,6 +315,7 @@ def _mrz_name(d: ExtractedDocument, sources: list[PersonData],
             f.value = "\n".join([*lines[:2], line])
             if sure:
                 f.source = FieldSource.qr
+                f.problems = [p for p in f.problems if p != MRZ_NAME_ODD]
             return
 
 

@@ -316,7 +316,20 @@ def _mrz(raw: str) -> Parsed:
     found = parse_mrz(lines)
     if found is None:
         return Parsed("\n".join(lines), ["the MRZ check digits do not hold"])
-    return Parsed(found.values["mrz"])
+    mrz = found.values["mrz"]
+    return Parsed(mrz, mrz_problems(mrz))
+
+
+def mrz_problems(mrz: str) -> list[str]:
+    """What is doubtful in an MRZ whose check digits hold: its name line, which none guards."""
+    lines = mrz.split("\n")
+    return [] if len(lines) == 3 and _MRZ_NAME.fullmatch(lines[2]) else [MRZ_NAME_ODD]
+
+
+# The name line has no check digit: surname, ``<<``, the other names each after ``<``; a
+# Vietnamese syllable has two letters or more (a lone letter is a misread filler or mark).
+_MRZ_NAME = re.compile(r"[A-Z]{2,}(?:<<[A-Z]{2,}(?:<[A-Z]{2,})*)?<*")
+MRZ_NAME_ODD = "the MRZ's name line (which has no check digit) does not read as a name"
 
 
 PARSERS = {

@@ -54,6 +54,23 @@ def snap_choice(value: str, choices: list[str]) -> tuple[str, float] | None:
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
+def _one_letter_off(tok: str, by_key: dict[str, set[str]]) -> set[str]:
+    """The vocabulary word a word of three letters or more is a one-letter slip of (rudi:
+    ruồi): of those one letter away, the one whose letters and accents match the reading's
+    best; none when two match alike."""
+    key = fold(tok).casefold()
+    if len(key) < 3:
+        return set()
+    near = [f for k, fs in by_key.items() if len(k) == len(key)
+            and sum(a != b for a, b in zip(k, key, strict=True)) == 1 for f in fs]
+    low = tok.lower()
+    scored = sorted(((sum(a == b for a, b in zip(low, f.lower(), strict=False)), f)
+                     for f in near), reverse=True)
+    if not scored or (len(scored) > 1 and scored[0][0] == scored[1][0]):
+        return set()
+    return {scored[0][1]}
+
+
 def restore_words(value: str, words: list[str]) -> tuple[str, int]:
     """``value`` with each word that has the letters of a vocabulary word (accents aside) but
     not its accents written as that word, in the reading's case (of several such words, the
@@ -66,7 +83,7 @@ def restore_words(value: str, words: list[str]) -> tuple[str, int]:
     def fix(m: re.Match[str]) -> str:
         nonlocal changed
         tok = m.group(0)
-        forms = by_key.get(fold(tok).casefold())
+        forms = by_key.get(fold(tok).casefold()) or _one_letter_off(tok, by_key)
         if not forms:
             return tok
         if len(forms) > 1:

@@ -20,15 +20,20 @@ log = logging.getLogger(__name__)
 _SMALL_PAGE = 1400
 
 
-def _decode(gray: np.ndarray) -> list[MachineCode]:
+def _decode(gray: np.ndarray) -> tuple[list[MachineCode], bool]:
+    """The codes read, and whether a code was located that could not be read (its check
+    failed: too few pixels a module, as on a card copied onto a page scanned at low
+    resolution)."""
     import zxingcpp
 
     found = []
+    located = False
     formats = [zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.Code128,
                zxingcpp.BarcodeFormat.DataMatrix]
     for r in zxingcpp.read_barcodes(gray, formats=formats, try_rotate=True,
-                                    try_downscale=True):
+                                    try_downscale=True, return_errors=True):
         if not r.valid or not r.text:
+            located = located or not r.valid
             continue
         p = r.position
         xs = [p.top_left.x, p.top_right.x, p.bottom_left.x, p.bottom_right.x]
@@ -36,7 +41,7 @@ def _decode(gray: np.ndarray) -> list[MachineCode]:
         fmt = str(r.format).split(".")[-1].replace(" ", "")  # "QR Code" -> "QRCode"
         found.append(MachineCode(format=fmt, text=r.text,
                                  bbox=(min(xs), min(ys), max(xs), max(ys))))
-    return found
+    return found, located
 
 
 def read_codes(image: np.ndarray) -> list[MachineCode]:
@@ -44,11 +49,14 @@ def read_codes(image: np.ndarray) -> list[MachineCode]:
     import cv2
 
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    codes = _decode(gray)
-    if not codes and max(gray.shape) < _SMALL_PAGE:
+    codes, located = _decode(gray)
+    # Enlarged, a code's modules are sampled finely enough to read: tried on a small page
+    # where nothing was read, and on a page of any size where a code was located but not
+    # read (enlarging every page of A4 would cost more than reading it).
+    if located or (not codes and max(gray.shape) < _SMALL_PAGE):
         big = cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
-        codes = [c.model_copy(update={"bbox": tuple(v // 2 for v in c.bbox)}) if c.bbox else c
-                 for c in _decode(big)]
+        codes += [c.model_copy(update={"bbox": tuple(v // 2 for v in c.bbox)}) if c.bbox
+                  else c for c in _decode(big)[0]]
     seen: set[tuple[str, str]] = set()
     out = []
     for c in codes:

@@ -6,16 +6,17 @@ from __future__ import annotations
 import random
 from datetime import date
 
+import cv2
 import numpy as np
 import pytest
 
 from bench.trust import Scored, _choose_threshold, ece
-from extraction.addresses import normalize_address
+from extraction.addresses import fix_lead_term, normalize_address
 from extraction.confidence import Calibrator, apply_calibration, load_calibrator
 from extraction.sources import apply_exact_sources, parse_cccd_qr, parse_mrz, reconcile
 from models.ocr import MachineCode, PageOCR
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus
-from ocr.codes import read_codes
+from ocr.codes import _decode, read_codes
 from sample_scans.generator import artwork
 from sample_scans.generator.cards import mrz_lines, qr_payload
 from sample_scans.generator.data import Address, Person
@@ -200,3 +201,36 @@ def test_each_field_type_has_its_own_odds_and_a_doubted_word_goes_to_review() ->
     assert [f.status for f in doc.fields] == [FieldStatus.accepted, FieldStatus.review,
                                               FieldStatus.review, FieldStatus.accepted]
     assert Calibrator.from_json(cal.to_json()).iso_kinds == cal.iso_kinds
+
+
+def test_code_located_but_too_coarse_is_read_enlarged() -> None:
+    """GIVEN a page larger than a card with a chip card's QR code at under two pixels a
+    module (a card copied onto a page scanned at low resolution)
+    WHEN its codes are read THEN the code, located but not read at scale, is read enlarged."""
+    payload = qr_payload(PERSON, date(2022, 1, 5))
+    code = np.array(artwork.qr_code(payload, 150).convert("L"))
+    page = np.full((2000, 1500), 255, np.uint8)
+    page[300:380, 900:980] = cv2.resize(code, (80, 80), interpolation=cv2.INTER_AREA)
+    at_scale, located = _decode(page)
+    assert at_scale == [] and located
+    assert [c.text for c in read_codes(page)] == [payload]
+
+
+def test_unit_term_of_an_address_gets_its_accents_and_letter_back() -> None:
+    assert fix_lead_term("Té dan phố 12") == "Tổ dân phố 12"
+    assert fix_lead_term("Khu phế 3") == "Khu phố 3"
+    assert fix_lead_term("Ap 2") == "Ấp 2"
+    assert fix_lead_term("Thon An Lạc") == "Thôn An Lạc"
+    # A word read with other accents is another word; a name is no unit term.
+    assert fix_lead_term("Bàn Cờ 5") == "Bàn Cờ 5"
+    assert fix_lead_term("Tân Lập") == "Tân Lập"
+    assert normalize_address("To dân phố 5, Xã Phú Yên, Huyện Phú Xuyên, Thành phố Hà Nội"
+                             )[0].startswith("Tổ dân phố 5, ")
+
+
+def test_short_address_keeps_its_short_form_when_its_units_are_spelt() -> None:
+    """A 2016 card's place of origin names its units without their kind (Xã, Huyện, Tỉnh): the
+    official names are written back the way the address has them."""
+    assert normalize_address("Xuân Mỹ, Nghỉ Xuân, Hà Tinh")[0] == "Xuân Mỹ, Nghi Xuân, Hà Tĩnh"
+    assert normalize_address("Xã Minh Tân, Huyện Vụ Bản, Tinh Nam Định")[0] == \
+        "Xã Minh Tân, Huyện Vụ Bản, Tỉnh Nam Định"

@@ -53,3 +53,22 @@ def test_a_value_starting_with_a_known_prefix_gets_it_written_as_known() -> None
 def test_a_value_not_starting_with_a_known_prefix_is_left_as_read() -> None:
     assert snap_prefix("CÔNG TY THỰC PHẨM NAM", LEGAL_FORMS) == "CÔNG TY THỰC PHẨM NAM"
     assert snap_prefix("CÔNG", LEGAL_FORMS) == "CÔNG"
+
+
+def test_identifying_marks_read_with_slips_get_their_words_and_distance_back() -> None:
+    """GIVEN a card back's identifying marks read with a letter slipped in a word and the
+    distance's unit misread WHEN its fields are known-valued THEN both are written right; a
+    slip two words fit alike is left as read."""
+    from extraction.doctypes import load_doctypes
+    from extraction.fields import _known_values
+    from models.records import ExtractedField
+
+    back = next(d for d in load_doctypes() if d.id == "cccd_back")
+    fdef = next(f for f in back.fields if f.name == "identifying_marks")
+    for read, right in [("Nốt rudi C:1,5em dưới sau mép phải", "Nốt ruồi C:1,5cm dưới sau mép phải"),
+                        ("Sẹo chấm C:lem dưéi trước cánh mũi phải",
+                         "Sẹo chấm C:1cm dưới trước cánh mũi phải"),
+                        ("Mốt ruồi C:3cm trên", "Mốt ruồi C:3cm trên")]:
+        f = ExtractedField(name=fdef.name, value=read)
+        _known_values(fdef, f)
+        assert f.value == right
