@@ -312,7 +312,7 @@ def test_an_address_part_whose_comma_ocr_lost_is_split_off_its_unit() -> None:
     dot before the last unit, and leader dots after a comma WHEN parsed and normalized THEN
     the parts are as printed."""
     assert normalize_address("Ap 2 Xã Gia Phong, Huyện Gia Viễn, Tỉnh Ninh Bình")[0] == \
-        "Ap 2, Xã Gia Phong, Huyện Gia Viễn, Tỉnh Ninh Bình"
+        "Ấp 2, Xã Gia Phong, Huyện Gia Viễn, Tỉnh Ninh Bình"
     assert normalize_address("Phường 15, Quận Tân Bình, . Thành phố Hồ Chí Minh")[0] == \
         "Phường 15, Quận Tân Bình, Thành phố Hồ Chí Minh"
     assert parse_value("address", "Xã Mường Chanh, Huyện Mai Sơn, ..... Tỉnh Sơn La").value == \
