@@ -4,8 +4,10 @@ Each found value gets a probability of being right, from what extraction knew wh
 it (``ExtractedField._evidence``): OCR word confidences, how well its label matched, what the
 validators said, whether an exact source (QR code, MRZ) or another document of the dossier
 agrees, how sure the document's classification was. A small logistic model turns that into a
-probability; it is trained on generated documents of the ``dev`` split only
-(``python -m bench.trust train``) and kept as JSON beside this file; an isotonic map per field
+probability: gradient-boosted trees or a logistic model, whichever sends fewer values to review
+at the required precision on held-out dev values. It is trained on generated documents of the
+``dev`` split only (``python -m bench.trust train``) and kept as JSON beside this file (scoring
+needs no machine-learning library at run time); an isotonic map per field
 type turns its score into the share of such values that are right. The auto-accept rule is a
 threshold on that probability, chosen on ``dev`` so that accepted values are right at least
 99.5 % of the time; ``dossier bench`` measures it on the held-out ``test`` split.
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from models.records import ExtractedDocument, ExtractedField, FieldStatus
 
-__all__ = ["FEATURES", "Calibrator", "evidence_base", "features_of", "kind_of", "load_calibrator",
+__all__ = ["FEATURES", "TREE_FEATURES", "Tree", "Calibrator", "evidence_base", "features_of", "kind_of", "load_calibrator",
            "apply_calibration", "CALIBRATION_FILE"]
 
 CALIBRATION_FILE = "calibration.json"
@@ -50,6 +52,8 @@ FEATURES: tuple[str, ...] = (
     *(f"type_{t}" for t in FIELD_TYPES),
     *(f"{e}*{t}" for t in FIELD_TYPES for e in EVIDENCE),
 )
+# Trees find the interactions themselves: they read the evidence and the field type only.
+TREE_FEATURES = len(EVIDENCE) + len(FIELD_TYPES)
 
 
 def evidence_base(kind: str, words: list, parsed, raw: str) -> dict[str, float]:
@@ -95,8 +99,37 @@ def features_of(f: ExtractedField) -> list[float]:
 
 
 @dataclass
+class Tree:
+    """One regression tree of a boosted scorer, as parallel node arrays: a split node sends
+    values ``<= threshold`` of ``feature`` to ``left``; a leaf holds ``value``."""
+
+    feature: list[int]
+    threshold: list[float]
+    left: list[int]
+    right: list[int]
+    leaf: list[bool]
+    value: list[float]
+
+    def predict(self, x: list[float]) -> float:
+        i = 0
+        while not self.leaf[i]:
+            i = self.left[i] if x[self.feature[i]] <= self.threshold[i] else self.right[i]
+        return self.value[i]
+
+    def to_dict(self) -> dict:
+        return {"feature": self.feature, "threshold": self.threshold, "left": self.left,
+                "right": self.right, "leaf": [int(b) for b in self.leaf], "value": self.value}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Tree:
+        return cls(feature=d["feature"], threshold=d["threshold"], left=d["left"],
+                   right=d["right"], leaf=[bool(b) for b in d["leaf"]], value=d["value"])
+
+
+@dataclass
 class Calibrator:
-    """Logistic scorer plus the auto-accept threshold chosen on the dev split."""
+    """The scorer (boosted trees, or a logistic model when ``trees`` is empty) plus the
+    auto-accept threshold chosen on the dev split."""
 
     coef: list[float]
     intercept: float
@@ -104,6 +137,9 @@ class Calibrator:
     means: list[float]
     scales: list[float]
     info: dict
+    # Gradient-boosted trees over the first ``TREE_FEATURES`` features: the score is the
+    # logistic of ``intercept`` plus every tree's leaf value.
+    trees: list[Tree] = field(default_factory=list)
     # Isotonic map from the logistic score to the share right, fitted on held-out scores.
     iso_x: list[float] = field(default_factory=list)
     iso_y: list[float] = field(default_factory=list)
@@ -112,9 +148,13 @@ class Calibrator:
     iso_kinds: dict[str, list[list[float]]] = field(default_factory=dict)
 
     def score(self, f: ExtractedField) -> float:
-        """The logistic model's output, before the isotonic map."""
+        """The model's output, before the isotonic map."""
         x = features_of(f)
-        z = self.intercept + sum(c * (v - m) / s for c, v, m, s
+        if self.trees:
+            x = x[:TREE_FEATURES]
+            z = self.intercept + sum(t.predict(x) for t in self.trees)
+        else:
+            z = self.intercept + sum(c * (v - m) / s for c, v, m, s
                                  in zip(self.coef, x, self.means, self.scales, strict=True))
         if z > 35:
             return 1.0
@@ -142,7 +182,8 @@ class Calibrator:
                            "intercept": self.intercept, "threshold": self.threshold,
                            "means": self.means, "scales": self.scales,
                            "iso_x": self.iso_x, "iso_y": self.iso_y,
-                           "iso_kinds": self.iso_kinds, "info": self.info},
+                           "iso_kinds": self.iso_kinds,
+                           "trees": [t.to_dict() for t in self.trees], "info": self.info},
                           indent=1, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -154,7 +195,8 @@ class Calibrator:
         return cls(coef=data["coef"], intercept=data["intercept"], threshold=data["threshold"],
                    means=data["means"], scales=data["scales"], info=data.get("info", {}),
                    iso_x=data.get("iso_x", []), iso_y=data.get("iso_y", []),
-                   iso_kinds=data.get("iso_kinds", {}))
+                   iso_kinds=data.get("iso_kinds", {}),
+                   trees=[Tree.from_dict(t) for t in data.get("trees", [])])
 
 
 @lru_cache(maxsize=4)

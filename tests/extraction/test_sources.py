@@ -12,7 +12,8 @@ import pytest
 
 from bench.trust import Scored, _choose_threshold, ece
 from extraction.addresses import fix_lead_term, normalize_address
-from extraction.confidence import Calibrator, apply_calibration, load_calibrator
+from extraction.confidence import (EVIDENCE, FEATURES, Calibrator, Tree, apply_calibration,
+                                   load_calibrator)
 from extraction.sources import apply_exact_sources, parse_cccd_qr, parse_mrz, reconcile
 from models.ocr import MachineCode, PageOCR
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus
@@ -153,6 +154,10 @@ def test_committed_calibration_round_trips_and_is_monotone() -> None:
     assert cal is not None and 0.5 < cal.threshold <= 1.0
     again = Calibrator.from_json(cal.to_json())
     assert again.coef == cal.coef and again.threshold == cal.threshold
+    assert again.trees == cal.trees and again.intercept == cal.intercept
+    f = _field("date_of_birth", "01/02/1990")
+    f._evidence.update({"type_date": 1.0, "ocr_min": 0.95, "ocr_mean": 0.97, "valid": 1.0})
+    assert again.score(f) == cal.score(f) and 0.0 <= cal.score(f) <= 1.0
     grid = [i / 50 for i in range(51)]
     mapped = [cal.calibrate(p) for p in grid]
     assert all(b >= a for a, b in zip(mapped, mapped[1:], strict=False))
@@ -177,11 +182,33 @@ def test_separator_sheet_is_printable_read_and_cuts_a_stack(tmp_path) -> None:
     assert extract_documents([sheet], load_doctypes()) == []
 
 
+def test_boosted_trees_score_by_their_splits_and_round_trip() -> None:
+    """GIVEN a two-tree scorer splitting on the lowest OCR word confidence and on the type
+    WHEN values on either side of the splits are scored THEN each gets the logistic of the
+    baseline plus its leaves, and the JSON form scores the same."""
+    import math
+
+    ocr_min, is_date = EVIDENCE.index("ocr_min"), len(EVIDENCE) + 1
+    trees = [Tree(feature=[ocr_min, 0, 0], threshold=[0.6, 0.0, 0.0], left=[1, 0, 0],
+                  right=[2, 0, 0], leaf=[False, True, True], value=[0.0, -2.0, 1.0]),
+             Tree(feature=[is_date, 0, 0], threshold=[0.5, 0.0, 0.0], left=[1, 0, 0],
+                  right=[2, 0, 0], leaf=[False, True, True], value=[0.0, 0.0, 0.5])]
+    cal = Calibrator(coef=[], intercept=0.25, threshold=0.9, means=[], scales=[], info={},
+                     trees=trees)
+    sure, doubted = _field("date_of_birth", "01/02/1990"), _field("full_name", "Lê Văn Bình")
+    sure._evidence.update({"type_date": 1.0, "ocr_min": 0.9})
+    doubted._evidence.update({"type_person_name": 1.0, "ocr_min": 0.4})
+    assert cal.score(sure) == pytest.approx(1 / (1 + math.exp(-(0.25 + 1.0 + 0.5))))
+    assert cal.score(doubted) == pytest.approx(1 / (1 + math.exp(-(0.25 - 2.0))))
+    again = Calibrator.from_json(cal.to_json())
+    assert [again.score(sure), again.score(doubted)] == [cal.score(sure), cal.score(doubted)]
+
+
 def test_each_field_type_has_its_own_odds_and_a_doubted_word_goes_to_review() -> None:
     """GIVEN a scorer whose isotonic maps differ per field type
     WHEN two values with the same score are calibrated THEN each gets its type's odds; a value
     the OCR doubts a word of is reviewed unless an exact source confirms it."""
-    n = len(load_calibrator().coef)
+    n = len(FEATURES)
     cal = Calibrator(coef=[0.0] * n, intercept=2.0, threshold=0.9, means=[0.0] * n,
                      scales=[1.0] * n, info={},
                      iso_x=[0.0, 1.0], iso_y=[0.5, 0.5],
