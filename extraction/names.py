@@ -1,5 +1,5 @@
-"""Accents of Vietnamese names printed in capitals, when OCR lost them and no other reading
-(QR code, another document of the dossier) has them.
+"""Accents of Vietnamese names, when OCR lost them and no other reading (QR code, another
+document of the dossier) has them.
 
 Tesseract often reads ``NGUYỄN`` as ``NGUYEN`` on a card. The syllables of Vietnamese names are
 few: a syllable read with no accent at all is given the form names most often have (the
@@ -9,6 +9,8 @@ review, saying so.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 from extraction.text import fold
 
@@ -72,19 +74,33 @@ def _closest(word: str, forms: set[str]) -> str | None:
     return scored[0][1]
 
 
+_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+
+
+def _spelling(word: str) -> tuple[str, str]:
+    """Letters with their vowel marks, and the tone mark: HOÀ and HÒA (the tone placed on
+    either vowel, both in use) spell the same."""
+    d = unicodedata.normalize("NFD", word.upper())
+    return ("".join(ch for ch in d if ch not in _TONES),
+            "".join(sorted(ch for ch in d if ch in _TONES)))
+
+
 def _bare(word: str) -> bool:
     return fold(word) == word.lower() and word.isalpha()
 
 
 def restore_name(value: str, sex: str | None = None) -> str | None:
-    """``value`` (a name in capitals) with each syllable read without any accent written as
-    names most often have it, and each one read with accents no name has (HÃNG) written as
-    the name form of its letters closest to the reading (HẰNG); None when nothing changes."""
+    """``value`` (a name in capitals, or with each word capitalized) with each syllable read
+    without any accent written as names most often have it (Thong: Thông), and each one read
+    with accents no name has (HÃNG) written as the name form of its letters closest to the
+    reading (HẰNG); None when nothing changes."""
     words = value.split()
-    if len(words) < 2 or not value.isupper():
+    upper = value.isupper()
+    if len(words) < 2 or not (upper or all(w[:1].isupper() and w[1:].islower() for w in words)):
         return None
     out = []
-    for i, w in enumerate(words):
+    for i, read in enumerate(words):
+        w = read.upper()
         key = fold(w)
         form = None
         if _bare(w):
@@ -94,15 +110,15 @@ def restore_name(value: str, sex: str | None = None) -> str | None:
                 form = BY_SEX[key][sex]
             else:
                 form = _GIVEN.get(key)
-        elif key in _FORMS and w not in _FORMS[key]:
+        elif key in _FORMS and all(_spelling(w) != _spelling(f) for f in _FORMS[key]):
             form = _closest(w, _FORMS[key])
-        out.append(form.upper() if form else w)
+        out.append(read if not form else form.upper() if upper else form.capitalize())
     restored = " ".join(out)
     return restored if restored != value else None
 
 
 def restore_names(docs: list, types: dict[tuple[str, str], str]) -> None:
-    """Every name in capitals still without accents after the exact sources and the other
+    """Every name still without some of its accents after the exact sources and the other
     documents had their say gets the likely ones, and goes to review saying so."""
     from models.records import Reading
 

@@ -38,7 +38,12 @@ def test_common_name_forms_by_position_and_sex() -> None:
     assert restore_name("NGUYỄN KHÁNH HÃNG", "Nữ") == "NGUYỄN KHÁNH HẰNG"
     assert restore_name("NGUYỄN QUỲNH CHỈ", "Nữ") == "NGUYỄN QUỲNH CHI"
     assert restore_name("LÊ HOÀI THU HÀ", "Nữ") is None
-    assert restore_name("Nguyen Van An") is None  # not a name in capitals
+    # Printed with capitals only at the start of each word: the same, in that case.
+    assert restore_name("Nguyễn Đức Thong", "Nam") == "Nguyễn Đức Thông"
+    assert restore_name("Nguyen Van An", "Nam") == "Nguyễn Văn An"
+    # The tone placed on either vowel (Hoà, Hòa) is the same name.
+    assert restore_name("Trần Thị Hoà", "Nữ") is None
+    assert restore_name("nguyen van an", "Nam") is None  # not written as a name
 
 
 def test_restored_name_goes_to_review_saying_so() -> None:
