@@ -17,7 +17,8 @@ from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
 from extraction.text import fold, nfc, restore_name_marks, strip_marks
 from extraction.validators import Parsed, check_citizen_id, parse_value
-from extraction.vocab import restore_words, snap_choice, snap_prefix
+from extraction.vocab import (LEXICON_RESTORED, restore_bare_syllables, restore_words,
+                              snap_choice, snap_prefix)
 from models.ocr import union_box
 from models.records import ExtractedField, FieldSource, FieldStatus, Reading
 
@@ -239,7 +240,8 @@ def _with_stand_in(doctype: DoctypeDef, fdef: FieldDef,
 
 def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
     """A value from a known set (``choices``) or vocabulary (``words``) gets back the accents
-    and letters OCR lost; the reading stays in ``raw``."""
+    and letters OCR lost, and free text the accents of syllables the Vietnamese word list
+    knows beside their neighbours (for review); the reading stays in ``raw``."""
     if f.value is None or not isinstance(f.value, str):
         return
     if fdef.words:
@@ -251,6 +253,12 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
         hit = snap_choice(f.value, fdef.choices)
         if hit is not None:
             f.value = hit[0]
+            return
+    if fdef.type == "text" and not fdef.words:
+        # Free text: a syllable OCR read without its accents beside one of a known word.
+        f.value, changed = restore_bare_syllables(f.value)
+        if changed and LEXICON_RESTORED not in f.problems:
+            f.problems.append(LEXICON_RESTORED)
 
 
 # A distance on a card's identifying marks, "C:1,5cm" (cách: at 1.5 cm from): OCR reads the

@@ -10,11 +10,16 @@ the calibrated scorer, so a snapped value is judged as such, not as a clean read
 from __future__ import annotations
 
 import re
+import unicodedata
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from extraction.text import fold
 
-__all__ = ["snap_choice", "snap_prefix", "restore_words"]
+__all__ = ["snap_choice", "snap_prefix", "restore_words", "restore_bare_syllables",
+           "LEXICON_RESTORED"]
+
+LEXICON_RESTORED = "accents of some words restored from the Vietnamese word list: check them"
 
 # A reading this similar (letters without accents) to one choice, and clearly more similar to it
 # than to any other, is that choice.
@@ -128,3 +133,68 @@ def snap_prefix(value: str, prefixes: list[str]) -> str:
                    for r, w in zip(words, parts, strict=False)]
         return " ".join(written + words[len(parts):])
     return value
+
+
+@lru_cache(maxsize=1)
+def _pairs() -> dict[str, set[tuple[str, str]]]:
+    """Two-syllable words of pyvi's Vietnamese word list (about 31,000 words), by their
+    letters without accents: ``dang ky`` -> {(đăng, ký)}."""
+    from importlib import resources
+
+    text = resources.files("pyvi").joinpath("models/words.txt").read_text("utf-8")
+    out: dict[str, set[tuple[str, str]]] = {}
+    for line in text.splitlines():
+        parts = unicodedata.normalize("NFC", line.strip().lower()).split()
+        if len(parts) == 2 and all(p.isalpha() for p in parts):
+            out.setdefault(f"{fold(parts[0])} {fold(parts[1])}", set()).add((parts[0], parts[1]))
+    return out
+
+
+def _is_bare(word: str) -> bool:
+    return len(word) >= 2 and word.isascii() and word.isalpha()
+
+
+def restore_bare_syllables(value: str) -> tuple[str, int]:
+    """``value`` (Vietnamese text with some of its accents read) with each syllable read
+    without any accent written as the word list has it beside its neighbour: ``Dang ký`` is
+    ``Đăng ký``, ``DU LICH`` is ``DU LỊCH``. A syllable changes only when every word the list
+    has with those letters beside the neighbour's (accents as read, where read) gives it the
+    same form; and how many changed. Text with no accent at all is left as it is: it may not
+    be Vietnamese."""
+    if value.isascii():
+        return value, 0
+    spans = [(m.start(), m.end(), m.group(0)) for m in _WORD.finditer(value)]
+    pairs = _pairs()
+    forms: dict[int, set[str]] = {}
+    for i, (_, _, w) in enumerate(spans):
+        if not _is_bare(w):
+            continue
+        found: set[str] = set()
+        for j in (i - 1, i + 1):
+            if not 0 <= j < len(spans):
+                continue
+            a, b = (j, i) if j < i else (i, j)
+            if value[spans[a][1]:spans[b][0]].strip():
+                continue  # not neighbours: punctuation between
+            other = spans[j][2].lower()
+            for left, right in pairs.get(f"{fold(spans[a][2]).lower()} "
+                                         f"{fold(spans[b][2]).lower()}", ()):
+                mine, theirs = (right, left) if j < i else (left, right)
+                if _is_bare(other) or theirs == unicodedata.normalize("NFC", other):
+                    found.add(mine)
+        forms[i] = found
+    out, last, changed = [], 0, 0
+    for i, (start, end, w) in enumerate(spans):
+        found = forms.get(i)
+        if not found or len(found) != 1:
+            continue
+        (form,) = found
+        if form == w.lower():
+            continue
+        written = (form.upper() if w.isupper() else
+                   form[:1].upper() + form[1:] if w[:1].isupper() else form)
+        out.append(value[last:start] + written)
+        last = end
+        changed += 1
+    out.append(value[last:])
+    return "".join(out), changed

@@ -3,7 +3,7 @@ text of one of a few fixed choices; an ambiguous or distant reading is left as r
 
 from __future__ import annotations
 
-from extraction.vocab import restore_words, snap_choice, snap_prefix
+from extraction.vocab import restore_bare_syllables, restore_words, snap_choice, snap_prefix
 
 OFFICES = ["CỤC TRƯỞNG CỤC CẢNH SÁT ĐKQL CƯ TRÚ VÀ DLQG VỀ DÂN CƯ",
            "CỤC TRƯỞNG CỤC CẢNH SÁT QUẢN LÝ HÀNH CHÍNH VỀ TRẬT TỰ XÃ HỘI", "BỘ CÔNG AN"]
@@ -72,3 +72,19 @@ def test_identifying_marks_read_with_slips_get_their_words_and_distance_back() -
         f = ExtractedField(name=fdef.name, value=read)
         _known_values(fdef, f)
         assert f.value == right
+
+
+def test_bare_syllables_take_the_accents_of_the_word_beside_them() -> None:
+    """GIVEN free text where OCR lost the accents of some syllables
+    WHEN it is restored from the word list THEN a bare syllable beside a neighbour it forms a
+    known word with gets that word's accents, in the reading's case; one the list leaves
+    ambiguous, or text with no accent at all, stays as read."""
+    assert restore_bare_syllables("Dang ký biến động quyền sử dung đất") == (
+        "Đăng ký biến động quyền sử dụng đất", 2)
+    assert restore_bare_syllables("CÔNG TY TNHH DU LICH MINH KHANG") == (
+        "CÔNG TY TNHH DU LỊCH MINH KHANG", 1)
+    # Both syllables bare: đăng ký or đang ký, so neither changes.
+    assert restore_bare_syllables("Dang ky thường trú") == ("Dang ky thường trú", 0)
+    assert restore_bare_syllables("Total amount due") == ("Total amount due", 0)
+    # Punctuation between two syllables: not one word.
+    assert restore_bare_syllables("sử, dung đất")[0] == "sử, dung đất"
