@@ -3,12 +3,12 @@
 Each found value gets a probability of being right, from what extraction knew when it read
 it (``ExtractedField._evidence``): OCR word confidences, how well its label matched, what the
 validators said, whether an exact source (QR code, MRZ) or another document of the dossier
-agrees, how sure the document's classification was. A small logistic model turns that into a
-probability: gradient-boosted trees or a logistic model, whichever sends fewer values to review
-at the required precision on held-out dev values. It is trained on generated documents of the
-``dev`` split only (``python -m bench.trust train``) and kept as JSON beside this file (scoring
-needs no machine-learning library at run time); an isotonic map per field
-type turns its score into the share of such values that are right. The auto-accept rule is a
+agrees, how sure the document's classification was. A small model turns that into a score:
+gradient-boosted trees or a logistic model, whichever sends fewer values to review at the
+required precision on held-out dev values. It is trained on generated documents of the ``dev``
+split only (``python -m bench.trust train``) and kept as JSON beside this file (scoring needs
+no machine-learning library at run time); an isotonic map per field type turns its score into
+the share of such values that are right. The auto-accept rule is a
 threshold on that probability, chosen on ``dev`` so that accepted values are right at least
 99.5 % of the time; ``dossier bench`` measures it on the held-out ``test`` split.
 """
