@@ -232,8 +232,14 @@ def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
-    from extraction.confidence import (FEATURES, MIN_WORD_CONFIDENCE, TREE_FEATURES, Calibrator,
-                                       features_of, kind_of)
+    from extraction.confidence import (
+        FEATURES,
+        MIN_WORD_CONFIDENCE,
+        TREE_FEATURES,
+        Calibrator,
+        features_of,
+        kind_of,
+    )
 
     items, _ = _collect("dev", pages, workers, data_dir, say, calibrate=False)
     x = np.array([features_of(s.field) for s in items], dtype=float)

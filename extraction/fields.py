@@ -17,8 +17,13 @@ from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
 from extraction.text import fold, nfc, restore_name_marks, strip_marks
 from extraction.validators import Parsed, check_citizen_id, parse_value
-from extraction.vocab import (LEXICON_RESTORED, restore_bare_syllables, restore_words,
-                              snap_choice, snap_prefix)
+from extraction.vocab import (
+    LEXICON_RESTORED,
+    restore_bare_syllables,
+    restore_words,
+    snap_choice,
+    snap_prefix,
+)
 from models.ocr import union_box
 from models.records import ExtractedField, FieldSource, FieldStatus, Reading
 

@@ -12,8 +12,14 @@ import pytest
 
 from bench.trust import Scored, _choose_threshold, ece
 from extraction.addresses import fix_lead_term, normalize_address
-from extraction.confidence import (EVIDENCE, FEATURES, Calibrator, Tree, apply_calibration,
-                                   load_calibrator)
+from extraction.confidence import (
+    EVIDENCE,
+    FEATURES,
+    Calibrator,
+    Tree,
+    apply_calibration,
+    load_calibrator,
+)
 from extraction.sources import apply_exact_sources, parse_cccd_qr, parse_mrz, reconcile
 from models.ocr import MachineCode, PageOCR
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus
