@@ -31,7 +31,13 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     accepted. ``review_threshold`` overrides the calibrated rule's threshold; ``calibration``
     is another calibration file than the committed one."""
     from extraction.addresses import annotate_addresses
-    from extraction.classify import UNKNOWN, classify_by_shape, classify_page, split_pages
+    from extraction.classify import (
+        UNKNOWN,
+        classify_by_shape,
+        classify_card_sides,
+        classify_page,
+        split_pages,
+    )
     from extraction.confidence import apply_calibration, load_calibrator
     from extraction.fields import extract_fields
     from extraction.layout import page_rows
@@ -48,8 +54,9 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
                else classify_page(p, doctypes) for p in pages]
     for c, p in zip(classes, pages, strict=True):
         c.aspect = p.width / p.height if p.width and p.height else None
-        if c.doctype == UNKNOWN and "cccd_back" in by_id and _has_mrz(p):
-            # Too little text read to tell it, but a card's machine-readable zone is there.
+        if c.doctype == UNKNOWN and "cccd_back" in by_id and _mrz_lines(p):
+            # Too little text read to tell it, but a card's machine-readable zone is there
+            # (its three lines, even when OCR broke a check digit).
             c.doctype, c.confidence, c.max_pages = "cccd_back", 0.5, by_id["cccd_back"].max_pages
         elif c.doctype == UNKNOWN and _card_qr(p):
             # A chip card's QR code: the 2021 card carries it on its front, the 2024 card on
@@ -57,6 +64,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
             side = "cccd_back" if _mrz_lines(p) else "cccd_front"
             if side in by_id:
                 c.doctype, c.confidence, c.max_pages = side, 0.5, by_id[side].max_pages
+    classify_card_sides(classes, pages, doctypes)
     classify_by_shape(classes, doctypes)
     out = []
     for doctype, idxs, conf in split_pages(classes):
@@ -90,13 +98,6 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
             for f in d.fields:
                 f._evidence["class_conf"] = d.classification_confidence
     return out
-
-
-def _has_mrz(page: PageOCR) -> bool:
-    from extraction.sources import find_mrz, parse_mrz
-
-    trio = find_mrz(page)
-    return trio is not None and parse_mrz(trio) is not None
 
 
 def _card_qr(page: PageOCR) -> bool:
