@@ -13,8 +13,8 @@ from extraction.nlp import build_matcher, match_spans, text_doc
 from extraction.text import fold
 from models.ocr import PageOCR
 
-__all__ = ["PageClass", "classify_page", "classify_by_shape", "classify_card_sides", "card_headings",
-           "split_pages", "UNKNOWN"]
+__all__ = ["PageClass", "classify_page", "classify_by_shape", "classify_card_sides",
+           "card_headings", "split_pages", "UNKNOWN"]
 
 UNKNOWN = "unknown"
 
@@ -27,6 +27,7 @@ class PageClass:
     has_title: bool
     max_pages: int | None = None  # the type's own limit (``DoctypeDef.max_pages``)
     aspect: float | None = None  # the page's width / height
+    blank: bool = False  # nothing was read on the page (see ``_nothing_read``)
 
 
 _MATCHERS: dict[tuple[int, ...], tuple[tuple[DoctypeDef, ...], Matcher]] = {}
@@ -58,7 +59,7 @@ def classify_page(page: PageOCR, doctypes: list[DoctypeDef]) -> PageClass:
         for label in labels:
             dt, idx = label.split("|")
             found.setdefault(dt, set()).add(int(idx))
-    best = PageClass(UNKNOWN, 0.0, 0.0, False)
+    best = PageClass(UNKNOWN, 0.0, 0.0, False, blank=_nothing_read(page))
     for d in doctypes:
         hits = found.get(d.id, set())
         score = sum(d.keywords[i].weight for i in hits)
@@ -67,7 +68,8 @@ def classify_page(page: PageOCR, doctypes: list[DoctypeDef]) -> PageClass:
             has_title = any(d.keywords[i].title for i in hits)
             # Confidence: share of the keyword weight seen, saturating at 60 %.
             conf = min(1.0, score / (0.6 * total)) if total else 0.0
-            best = PageClass(d.id, score, round(conf, 3), has_title, d.max_pages)
+            best = PageClass(d.id, score, round(conf, 3), has_title, d.max_pages,
+                             blank=best.blank)
     return best
 
 
@@ -204,12 +206,21 @@ def classify_card_sides(classes: list[PageClass], pages: list[PageOCR],
 
 
 _READABLE_WORDS = 15  # fewer words read with confidence than this tell no page's type
+_NOTHING_READ = 3  # fewer than this and nothing was read: no form's page is so empty
 _FRONT, _BACK = "cccd_front", "cccd_back"
 
 
+def _readable_words(page: PageOCR) -> int:
+    return sum(w.confidence >= 0.6 and sum(ch.isalnum() for ch in w.text) >= 2
+               for w in page.words)
+
+
 def _unreadable(page: PageOCR) -> bool:
-    words = [w for w in page.words if w.confidence >= 0.6 and sum(ch.isalnum() for ch in w.text) >= 2]
-    return len(words) < _READABLE_WORDS
+    return _readable_words(page) < _READABLE_WORDS
+
+
+def _nothing_read(page: PageOCR) -> bool:
+    return _readable_words(page) < _NOTHING_READ
 
 
 def _other_side(classes: list[PageClass], i: int, by_id: dict[str, DoctypeDef]) -> str | None:
@@ -239,13 +250,15 @@ def split_pages(classes: list[PageClass]) -> list[tuple[str, list[int], float]]:
     carries the type's title again, or when the current document has as many pages as its
     type can have. Pages of unknown type continue the current document if it has room and
     the page has the shape of the document's last page (a landscape card scanned after an
-    A4 form is not the form's next page).
+    A4 form is not the form's next page) and something was read on it (a form's next page
+    carries text; a page OCR read nothing of is more often a card copied too faintly).
     """
     docs: list[tuple[str, list[int], list[float]]] = []
     limit: int | None = None
     for i, c in enumerate(classes):
         room = bool(docs) and (limit is None or len(docs[-1][1]) < limit)
-        if room and c.doctype == UNKNOWN and not _same_shape(classes[docs[-1][1][-1]], c):
+        if room and c.doctype == UNKNOWN and (
+                c.blank or not _same_shape(classes[docs[-1][1][-1]], c)):
             room = False
         if room and (c.doctype == UNKNOWN or (c.doctype == docs[-1][0] and not c.has_title)):
             docs[-1][1].append(i)

@@ -113,6 +113,17 @@ def test_unreadable_page_before_a_back_is_its_front(scans) -> None:
     assert all(d.doctype != "cccd_front" and d.doctype != "cccd_back" for d in docs)
 
 
+def test_page_nothing_was_read_on_joins_no_form(scans) -> None:
+    """GIVEN an application letter, then a page OCR read nothing of (a card copied too faintly)
+    WHEN the dossier is extracted THEN the letter keeps its one page and the faint page is
+    a document of its own, of no type (too little to tell which)."""
+    blank = PageOCR(width=2480, height=3508, index=1, lines=[
+        Line(words=[Word(text="o-", bbox=(600, 650, 860, 800), confidence=0.1)])])
+    docs = extract_documents([scans["letter"], blank], load_doctypes())
+    assert [(d.doctype, d.pages) for d in docs] == [("application_letter", [0]),
+                                                    (UNKNOWN, [1])]
+
+
 def test_form_next_to_a_card_is_no_card(scans) -> None:
     """GIVEN the part of an application letter that names its person ("Sinh ngày", "Địa chỉ
     thường trú"), the rest of the letter unread, scanned after a card front WHEN the dossier is
