@@ -101,9 +101,15 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
 
 
 def _card_qr(page: PageOCR) -> bool:
-    from extraction.sources import parse_cccd_qr
+    """A QR code with the chip card's layout (``ID|old ID|name|...``, seven parts, a 12-digit
+    number first): a card side, even when its number fails the checks that make it a value."""
+    import re
 
-    return any(c.format.startswith("QR") and parse_cccd_qr(c.text) for c in page.codes)
+    def card_layout(text: str) -> bool:
+        parts = text.split("|")
+        return len(parts) >= 7 and re.fullmatch(r"\d{12}", parts[0]) is not None
+
+    return any(c.format.startswith("QR") and card_layout(c.text) for c in page.codes)
 
 
 def _mrz_lines(page: PageOCR) -> bool:

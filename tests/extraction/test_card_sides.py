@@ -14,6 +14,7 @@ from PIL import Image
 from extraction import extract_documents, load_doctypes
 from extraction.classify import UNKNOWN, card_headings, classify_page
 from extraction.text import fold
+from extraction.validators import check_citizen_id
 from models.ocr import Line, PageOCR, Word
 from ocr.loading import LoadedPage
 from ocr.pipeline import OcrOptions, ocr_loaded_page
@@ -153,3 +154,19 @@ def test_broken_mrz_band_still_makes_a_back(scans) -> None:
     assert fold(page.text).count("vnm") >= 1
     docs = extract_documents([page], load_doctypes())
     assert [(d.doctype, d.pages) for d in docs] == [("cccd_back", [0])]
+
+
+def test_qr_code_of_the_card_layout_makes_a_card_side(scans) -> None:
+    """GIVEN a front OCR read no text of, whose QR code has the chip card's layout but a number
+    that fails the checks (its province code unknown) WHEN extracted THEN the code still makes
+    it a card front, and the number is not taken as a value."""
+    front = scans["front"]
+    qr = next(c for c in front.codes if c.format.startswith("QR"))
+    parts = qr.text.split("|")
+    bad = "999" + parts[0][3:]
+    assert check_citizen_id(bad)
+    page = front.model_copy(update={"lines": [], "codes": [
+        qr.model_copy(update={"text": "|".join([bad, *parts[1:]])})]})
+    docs = extract_documents([page], load_doctypes())
+    assert [(d.doctype, d.pages) for d in docs] == [("cccd_front", [0])]
+    assert docs[0].field("citizen_id").value != bad
