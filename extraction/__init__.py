@@ -52,20 +52,27 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     # A separator sheet ends a document and is no document itself.
     classes = [PageClass(SEPARATOR, 1.0, 1.0, True, 1) if is_separator(p)
                else classify_page(p, doctypes) for p in pages]
-    for c, p in zip(classes, pages, strict=True):
+    by_code: set[int] = set()  # pages typed by a machine-readable zone or code they carry
+    for i, (c, p) in enumerate(zip(classes, pages, strict=True)):
         c.aspect = p.width / p.height if p.width and p.height else None
         if c.doctype == UNKNOWN and "cccd_back" in by_id and _mrz_lines(p):
             # Too little text read to tell it, but a card's machine-readable zone is there
             # (its three lines, even when OCR broke a check digit).
             c.doctype, c.confidence, c.max_pages = "cccd_back", 0.5, by_id["cccd_back"].max_pages
+            by_code.add(i)
         elif c.doctype == UNKNOWN and _card_qr(p):
             # A chip card's QR code: the 2021 card carries it on its front, the 2024 card on
             # its back beside the machine-readable zone.
             side = "cccd_back" if _mrz_lines(p) else "cccd_front"
             if side in by_id:
                 c.doctype, c.confidence, c.max_pages = side, 0.5, by_id[side].max_pages
+                by_code.add(i)
     classify_card_sides(classes, pages, doctypes)
     classify_by_shape(classes, doctypes)
+    # Pages no keyword of their own typed, nor a code they carry: their shape, their
+    # neighbours or headings read through heavy OCR errors did.
+    guessed = {i for i, c in enumerate(classes)
+               if c.doctype in by_id and c.score == 0.0 and i not in by_code}
     out = []
     for doctype, idxs, conf in split_pages(classes):
         if doctype == SEPARATOR:
@@ -92,12 +99,29 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     if calibrate:
         apply_calibration(out, load_calibrator(str(calibration) if calibration else None),
                           threshold=review_threshold)
+        _review_guessed(out, guessed)
     else:
         # Training the scorer: the evidence is what matters; nothing is decided.
         for d in out:
             for f in d.fields:
                 f._evidence["class_conf"] = d.classification_confidence
     return out
+
+
+def _review_guessed(docs: list[ExtractedDocument], guessed: set[int]) -> None:
+    """A document whose pages were all typed by guess (shape, neighbours, garbled headings) was
+    read on a layout it may not have: none of its values is accepted unless an exact source or
+    another document of the dossier confirms it."""
+    from models.records import FieldStatus
+
+    for d in docs:
+        if not d.pages or not set(d.pages) <= guessed:
+            continue
+        for f in d.fields:
+            confirmed = (f._evidence.get("exact_source") or f._evidence.get("exact_agree")
+                         or f._evidence.get("doc_agree"))
+            if f.status == FieldStatus.accepted and not confirmed:
+                f.status = FieldStatus.review
 
 
 def _card_qr(page: PageOCR) -> bool:

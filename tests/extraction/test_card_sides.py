@@ -16,6 +16,7 @@ from extraction.classify import UNKNOWN, card_headings, classify_page
 from extraction.text import fold
 from extraction.validators import check_citizen_id
 from models.ocr import Line, PageOCR, Word
+from models.records import FieldStatus
 from ocr.loading import LoadedPage
 from ocr.pipeline import OcrOptions, ocr_loaded_page
 from sample_scans.generator import render_document
@@ -170,3 +171,15 @@ def test_qr_code_of_the_card_layout_makes_a_card_side(scans) -> None:
     docs = extract_documents([page], load_doctypes())
     assert [(d.doctype, d.pages) for d in docs] == [("cccd_front", [0])]
     assert docs[0].field("citizen_id").value != bad
+
+
+def test_values_of_a_guessed_card_side_are_not_accepted_unconfirmed(scans) -> None:
+    """GIVEN a second card front told only by a few misspelled labels beside another front
+    WHEN the dossier is extracted THEN none of its values is accepted: it was read on a
+    layout guessed for it; the first front, typed by its own title, keeps its accepted ones."""
+    weak = _garbled(scans["front"], english=False).model_copy(update={"index": 1})
+    docs = extract_documents([scans["front"], weak], load_doctypes())
+    assert [(d.doctype, d.pages) for d in docs] == [("cccd_front", [0]), ("cccd_front", [1])]
+    assert any(f.status == FieldStatus.accepted for f in docs[0].fields)
+    found = [f for f in docs[1].fields if f.value is not None]
+    assert found and all(f.status != FieldStatus.accepted for f in found)
