@@ -31,7 +31,13 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     accepted. ``review_threshold`` overrides the calibrated rule's threshold; ``calibration``
     is another calibration file than the committed one."""
     from extraction.addresses import annotate_addresses
-    from extraction.classify import UNKNOWN, classify_by_shape, classify_page, split_pages
+    from extraction.classify import (
+        UNKNOWN,
+        classify_by_shape,
+        classify_card_sides,
+        classify_page,
+        split_pages,
+    )
     from extraction.confidence import apply_calibration, load_calibrator
     from extraction.fields import extract_fields
     from extraction.layout import page_rows
@@ -46,18 +52,27 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     # A separator sheet ends a document and is no document itself.
     classes = [PageClass(SEPARATOR, 1.0, 1.0, True, 1) if is_separator(p)
                else classify_page(p, doctypes) for p in pages]
-    for c, p in zip(classes, pages, strict=True):
+    by_code: set[int] = set()  # pages typed by a machine-readable zone or code they carry
+    for i, (c, p) in enumerate(zip(classes, pages, strict=True)):
         c.aspect = p.width / p.height if p.width and p.height else None
-        if c.doctype == UNKNOWN and "cccd_back" in by_id and _has_mrz(p):
-            # Too little text read to tell it, but a card's machine-readable zone is there.
+        if c.doctype == UNKNOWN and "cccd_back" in by_id and _mrz_lines(p):
+            # Too little text read to tell it, but a card's machine-readable zone is there
+            # (its three lines, even when OCR broke a check digit).
             c.doctype, c.confidence, c.max_pages = "cccd_back", 0.5, by_id["cccd_back"].max_pages
+            by_code.add(i)
         elif c.doctype == UNKNOWN and _card_qr(p):
             # A chip card's QR code: the 2021 card carries it on its front, the 2024 card on
             # its back beside the machine-readable zone.
             side = "cccd_back" if _mrz_lines(p) else "cccd_front"
             if side in by_id:
                 c.doctype, c.confidence, c.max_pages = side, 0.5, by_id[side].max_pages
+                by_code.add(i)
+    classify_card_sides(classes, pages, doctypes)
     classify_by_shape(classes, doctypes)
+    # Pages no keyword of their own typed, nor a code they carry: their shape, their
+    # neighbours or headings read through heavy OCR errors did.
+    guessed = {i for i, c in enumerate(classes)
+               if c.doctype in by_id and c.score == 0.0 and i not in by_code}
     out = []
     for doctype, idxs, conf in split_pages(classes):
         if doctype == SEPARATOR:
@@ -84,6 +99,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     if calibrate:
         apply_calibration(out, load_calibrator(str(calibration) if calibration else None),
                           threshold=review_threshold)
+        _review_guessed(out, guessed)
     else:
         # Training the scorer: the evidence is what matters; nothing is decided.
         for d in out:
@@ -92,17 +108,32 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     return out
 
 
-def _has_mrz(page: PageOCR) -> bool:
-    from extraction.sources import find_mrz, parse_mrz
+def _review_guessed(docs: list[ExtractedDocument], guessed: set[int]) -> None:
+    """A document whose pages were all typed by guess (shape, neighbours, garbled headings) was
+    read on a layout it may not have: none of its values is accepted unless an exact source or
+    another document of the dossier confirms it."""
+    from models.records import FieldStatus
 
-    trio = find_mrz(page)
-    return trio is not None and parse_mrz(trio) is not None
+    for d in docs:
+        if not d.pages or not set(d.pages) <= guessed:
+            continue
+        for f in d.fields:
+            confirmed = (f._evidence.get("exact_source") or f._evidence.get("exact_agree")
+                         or f._evidence.get("doc_agree"))
+            if f.status == FieldStatus.accepted and not confirmed:
+                f.status = FieldStatus.review
 
 
 def _card_qr(page: PageOCR) -> bool:
-    from extraction.sources import parse_cccd_qr
+    """A QR code with the chip card's layout (``ID|old ID|name|...``, seven parts, a 12-digit
+    number first): a card side, even when its number fails the checks that make it a value."""
+    import re
 
-    return any(c.format.startswith("QR") and parse_cccd_qr(c.text) for c in page.codes)
+    def card_layout(text: str) -> bool:
+        parts = text.split("|")
+        return len(parts) >= 7 and re.fullmatch(r"\d{12}", parts[0]) is not None
+
+    return any(c.format.startswith("QR") and card_layout(c.text) for c in page.codes)
 
 
 def _mrz_lines(page: PageOCR) -> bool:
