@@ -181,11 +181,46 @@ def find_sheet(gray: np.ndarray) -> np.ndarray | None:
     ink = float(np.percentile(small, 1))
     if paper - surround < 0.5 * max(1.0, paper - ink):
         return None
+    if _ink_outside(small, bright, inside, paper - float(np.percentile(small[sheet > 0], 1))):
+        return None
     pts = quad.reshape(4, 2).astype(np.float32) / factor
     # Order the corners: top-left has the smallest x+y, bottom-right the largest.
     s, d = pts.sum(axis=1), np.diff(pts, axis=1).ravel()
     return np.float32([pts[np.argmin(s)], pts[np.argmin(d)], pts[np.argmax(s)],
                        pts[np.argmax(d)]])
+
+
+def _ink_outside(small: np.ndarray, bright: np.ndarray, inside: np.ndarray,
+                 contrast: float) -> bool:
+    """Whether print lies on paper outside the sheet's quadrilateral (a cut would lose it).
+
+    A dark scanner border or a shadow across the page can make part of the paper look like
+    a sheet on a surface, with more paper beyond its edge. That paper is a bright region
+    (its print closed over) of its own, or the sheet's region reaching past the
+    quadrilateral, at least a line of print high and wide. Where it carries print (marks
+    darker than the paper around them by a quarter of ``contrast``, the paper's contrast to
+    its ink, away from its rim, at least two pixels each way) the page is not cut. A desk's
+    pale flecks are too small to hold a line of print.
+    """
+    box = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
+    # The frame's edge is a rim too: nothing of the paper shows beyond it.
+    beyond = (cv2.erode(bright // 255, box, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+              & (1 - cv2.dilate(inside, box)))
+    # Slivers thinner than a line of print (where the quadrilateral's edge and the paper's
+    # disagree by a pixel or two) and flecks smaller than a few letters hold none.
+    beyond = cv2.morphologyEx(beyond, cv2.MORPH_OPEN,
+                              cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
+    if not cv2.countNonZero(beyond):
+        return False
+    # Print is marks darker than the paper around them (a shade's smooth edge is not), and
+    # is surrounded by paper: dark pixels on the region's own edge are the surface.
+    k = max(5, int(max(small.shape) / 60) | 1)
+    marks = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT,
+                             cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    ink = (marks > contrast / 4).astype(np.uint8) & cv2.erode(beyond, np.ones((3, 3), np.uint8))
+    n, _, stats, _ = _components(ink)
+    return bool(n > 1 and ((stats[1:, cv2.CC_STAT_WIDTH] >= 2)
+                           & (stats[1:, cv2.CC_STAT_HEIGHT] >= 2)).any())
 
 
 def cut_out_sheet(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
