@@ -181,6 +181,8 @@ def find_sheet(gray: np.ndarray) -> np.ndarray | None:
     ink = float(np.percentile(small, 1))
     if paper - surround < 0.5 * max(1.0, paper - ink):
         return None
+    if not _surrounded(small, quad, paper - 0.5 * max(1.0, paper - ink)):
+        return None
     if _ink_outside(small, bright, inside, paper - float(np.percentile(small[sheet > 0], 1))):
         return None
     pts = quad.reshape(4, 2).astype(np.float32) / factor
@@ -221,6 +223,37 @@ def _ink_outside(small: np.ndarray, bright: np.ndarray, inside: np.ndarray,
     n, _, stats, _ = _components(ink)
     return bool(n > 1 and ((stats[1:, cv2.CC_STAT_WIDTH] >= 2)
                            & (stats[1:, cv2.CC_STAT_HEIGHT] >= 2)).any())
+
+
+def _surrounded(small: np.ndarray, quad: np.ndarray, darker_than: float) -> bool:
+    """Whether a surface shows beyond at least three sides of the quadrilateral.
+
+    A sheet photographed lying on a desk has the desk around it, on every side or all but
+    one where the sheet runs off the frame. A scan's dark border runs along one or two edges
+    of the frame, where the scanner's lid or bed showed; there the "sheet" is the scanned
+    page itself, which a cut only crops and resamples. Beyond a side, the surface is a band
+    a fiftieth of the frame wide, at least a third of it inside the frame, darker than
+    ``darker_than``.
+    """
+    h, w = small.shape[:2]
+    d = max(3.0, 0.02 * max(h, w))
+    pts = quad.reshape(-1, 2).astype(np.float32)
+    centre = pts.mean(axis=0)
+    pad = int(np.ceil(2 * d))
+    sides = 0
+    for i in range(len(pts)):
+        a, b = pts[i], pts[(i + 1) % len(pts)]
+        normal = np.float32([b[1] - a[1], a[0] - b[0]])
+        normal /= max(1e-6, float(np.linalg.norm(normal)))
+        if float(np.dot((a + b) / 2 - centre, normal)) < 0:
+            normal = -normal
+        band = np.zeros((h + 2 * pad, w + 2 * pad), np.uint8)
+        cv2.fillConvexPoly(band, np.round(np.stack([a, b, b + d * normal, a + d * normal])
+                                          + pad).astype(np.int32), 1)
+        seen = band[pad:pad + h, pad:pad + w] > 0
+        if seen.sum() >= band.sum() / 3 and float(np.median(small[seen])) < darker_than:
+            sides += 1
+    return sides >= 3
 
 
 def cut_out_sheet(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
