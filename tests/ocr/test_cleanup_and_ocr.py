@@ -267,3 +267,58 @@ def test_deskew_fills_the_uncovered_corners_with_paper_not_streaks(page):
     for corner in corners:
         assert (corner < 128).mean() < 0.2
     assert (fixed[h // 2, :200] < 60).sum() >= 30  # the border, turned with the page
+
+
+def _spine_shadowed_scan() -> np.ndarray:
+    """A two-column form scanned with a dark border all round and a book spine's shadow
+    running down between its columns: the paper left of the shadow looks like a sheet on a
+    darker surface, and the right column of numbers lies beyond it."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from tests.pages import FONT
+
+    img = Image.new("L", (2480, 3508), 255)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, 44)
+    for i, line in enumerate(BIRTH_FORM):
+        draw.text((180, 200 + 160 * i), line[:40], font=font, fill=0)
+        draw.text((2060, 200 + 160 * i), f"{i + 1:02d}-{4321 + 17 * i}", font=font, fill=0)
+    gray = np.asarray(img).astype(np.float32)
+    h, w = gray.shape
+    xx = np.arange(w, dtype=np.float32)[None, :]
+    scan = gray * (1.0 - 0.9 * np.exp(-((xx - 0.72 * w) / (0.08 * w)) ** 2))
+    b = int(0.02 * w)
+    scan[:, :b] = scan[:, -b:] = scan[:b] = scan[-b:] = 30
+    return cv2.cvtColor(scan.clip(0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+def test_a_scan_is_not_cut_where_print_lies_beyond_a_shadow():
+    """GIVEN a scan whose dark border and spine shadow make its left part look like a sheet
+    on a desk, with a column of print beyond the shadow
+    WHEN it is cleaned up and read
+    THEN nothing is cut away, and the column beyond the shadow is read."""
+    scan = _spine_shadowed_scan()
+    assert cleanup.find_sheet(cv2.cvtColor(scan, cv2.COLOR_BGR2GRAY)) is None
+    cleaned = cleanup.clean_page(scan, dpi_hint=300)
+    assert "sheet" not in cleaned.steps
+    assert cleaned.image.shape[1] >= scan.shape[1]
+    text = tesseract.recognize(cleaned.image).text
+    column = [f"{i + 1:02d}-{4321 + 17 * i}" for i in range(len(BIRTH_FORM))]
+    assert sum(number in text for number in column) >= 0.8 * len(column)
+
+
+@pytest.mark.parametrize("edges", [("left",), ("left", "bottom"), ("left", "right")])
+def test_a_scan_with_a_dark_border_on_one_or_two_edges_is_read_uncut(page, edges):
+    """GIVEN a scan with the scanner's dark border along one or two edges of the frame
+    WHEN it is cleaned up
+    THEN it is not taken for a photographed sheet (a desk shows on three sides or four),
+    so it is neither cropped nor resampled, and it is read."""
+    gray = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    h, w = gray.shape
+    band = int(0.02 * w)
+    for edge in edges:
+        {"left": gray[:, :band], "right": gray[:, -band:], "bottom": gray[-band:]}[edge][...] = 35
+    assert cleanup.find_sheet(gray) is None
+    cleaned = cleanup.clean_page(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), dpi_hint=300)
+    assert "sheet" not in cleaned.steps and cleaned.image.shape == gray.shape
+    assert "Nguyễn Thị Bình" in tesseract.recognize(cleaned.image).text
