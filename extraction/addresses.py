@@ -114,21 +114,22 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
             log.debug("address not parsed (%s): %s", mode, e)
             continue
         names = [getattr(unit, lv, None) for lv in levels]
-        codes = {lv: str(getattr(unit, f"{lv}_code")) for lv in levels
-                 if getattr(unit, f"{lv}_code", None)}
+        # The address names its units last, the province at the end: each level the parser
+        # placed counts only when the part at its place is a reading of the unit's name (the
+        # parser also guesses from a few letters: "Tỉnh Thai Bình" is no ward of Thanh Hóa).
+        out = list(parts)
+        codes: dict[str, str] = {}
+        for k in range(1, min(len(parts), len(levels)) + 1):
+            lv, name = levels[-k], names[-k]
+            fitted = _fit(parts[-k], str(name)) if name else None
+            if fitted is not None and getattr(unit, f"{lv}_code", None):
+                out[-k] = fitted
+                codes[lv] = str(getattr(unit, f"{lv}_code"))
         share = len(codes) / len(levels)
-        if share < 1.0:
-            if share > best[2]:
-                best = (text, {**codes, "units": _UNITS[mode]}, share)
-            continue
-        tail = parts[-len(levels):]
-        fitted = [_fit(p, str(n)) for p, n in zip(tail, names, strict=True)] \
-            if len(tail) == len(levels) else [None]
-        if all(f is not None for f in fitted):
-            value = ", ".join(parts[:-len(levels)] + fitted)
-            return value, {**codes, "units": _UNITS[mode]}, 1.0
         if share > best[2]:
-            best = (text, {**codes, "units": _UNITS[mode]}, share * 0.5)
+            best = (", ".join(out), {**codes, "units": _UNITS[mode]}, share)
+        if share == 1.0:
+            break
     return best
 
 

@@ -249,6 +249,17 @@ def test_code_located_but_too_coarse_is_read_enlarged() -> None:
     assert [c.text for c in read_codes(page)] == [payload]
 
 
+def test_units_placed_where_others_are_not_get_their_names_and_only_their_codes() -> None:
+    """GIVEN a place whose first part is no unit (a health station) and whose province OCR
+    read without an accent WHEN it is normalized THEN the province is written officially with
+    its code, and no code is given for a unit whose part does not read as its name."""
+    value, codes, share = normalize_address("Trạm y tế xã Thụy Ninh, Tỉnh Thai Bình")
+    assert value == "Trạm y tế xã Thụy Ninh, Tỉnh Thái Bình"
+    assert codes == {"province": "34", "units": "legacy"} and 0 < share < 1
+    value, codes, _ = normalize_address("Xã Ngọc Táo, Huyện Phac The, Thành phố Ha Nội")
+    assert value.endswith("Huyện Phac The, Thành phố Hà Nội") and "district" not in codes
+
+
 def test_unit_term_of_an_address_gets_its_accents_and_letter_back() -> None:
     assert fix_lead_term("Té dan phố 12") == "Tổ dân phố 12"
     assert fix_lead_term("Khu phế 3") == "Khu phố 3"
