@@ -16,7 +16,7 @@ from models.ocr import CardShape
 
 __all__ = ["find_card"]
 
-_WORK = 640  # long side of the reduced copy the search runs on, pixels
+_WORK = 480  # long side of the reduced copy the search runs on, pixels
 _CARD_ASPECT = (1.45, 1.95)  # ID-1 is 1.586; its printed content, without the bottom margin, up to 1.85
 _INK = 40  # grey levels below the paper that count as ink
 _HOLDS = 0.85  # share of the page's ink (away from the borders) the card must hold
@@ -69,7 +69,10 @@ def _photo_end(card: np.ndarray) -> bool:
     paper = float(np.percentile(card, 75))
     ink = (card < paper - _INK).astype(np.uint8)
     k = max(3, round(w * 0.022)) | 1
-    solid = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))
+    kernel = np.ones((k, k), np.uint8)
+    # Opening drops the strokes; closing joins back a head and shoulders it parted at the neck.
+    solid = cv2.morphologyEx(cv2.morphologyEx(ink, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE,
+                             kernel)
     n, _, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
     for x, y, bw, bh, area in stats[1:]:
         cx, cy = (x + bw / 2) / w, (y + bh / 2) / h
@@ -86,15 +89,22 @@ def find_card(image: np.ndarray) -> CardShape | None:
 
     image = np.ascontiguousarray(image)
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    # Every n-th pixel down to twice the working size, then averaged: a full-page area
+    # resize would cost more than all the rest.
+    step = max(1, max(gray.shape) // (2 * _WORK))
+    if step > 1:
+        gray = cv2.resize(gray, (gray.shape[1] // step, gray.shape[0] // step),
+                          interpolation=cv2.INTER_NEAREST)
     scale = _WORK / max(gray.shape)
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    scale /= step  # from the page's pixels to the working copy's
     h, w = small.shape
     if _CARD_ASPECT[0] <= max(h, w) / min(h, w) <= _PAGE_ASPECT:
         # The page may be the card itself: its photo tells.
         card = cv2.resize(small if w >= h else cv2.rotate(small, cv2.ROTATE_90_CLOCKWISE),
                           _CANON, interpolation=cv2.INTER_AREA)
         if _photo_end(card) or _photo_end(card[::-1, ::-1]):
-            return CardShape(bbox=(0, 0, gray.shape[1], gray.shape[0]),
+            return CardShape(bbox=(0, 0, image.shape[1], image.shape[0]),
                              aspect=round(max(h, w) / min(h, w), 3), photo=True)
     ink = _away_from_border(_ink(small))
     total = int(ink.sum())
@@ -111,8 +121,9 @@ def find_card(image: np.ndarray) -> CardShape | None:
     best = int(np.argmax(per_group[1:])) + 1
     if per_group[best] < _HOLDS * total:
         return None
-    pts = cv2.findNonZero(((labels == best) & (ink > 0)).astype(np.uint8))
-    hull = cv2.convexHull(pts)
+    outlines, _ = cv2.findContours(((labels == best) & (ink > 0)).astype(np.uint8),
+                                   cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(np.concatenate(outlines))
     (cx, cy), (rw, rh), angle = cv2.minAreaRect(hull)
     long, short = max(rw, rh), min(rw, rh)
     if short < 8 or not _CARD_ASPECT[0] <= long / short <= _CARD_ASPECT[1]:

@@ -59,10 +59,11 @@ def images():
 
 @pytest.mark.parametrize("layout", ["a", "b", "c"])
 def test_card_front_shows_its_photo_alone_on_a_sheet_and_by_fax(images, layout) -> None:
-    """GIVEN a card front scanned alone, copied skewed onto an A4 sheet, and faxed
+    """GIVEN a card front scanned alone (upright and upside down), copied skewed onto an A4
+    sheet, and faxed
     WHEN its shape is looked for THEN a card with its photo is found each time."""
     front = images[f"front-{layout}"]
-    for image in (front, _on_sheet(front, 4.0), _on_sheet(front, fax=True)):
+    for image in (front, front[::-1, ::-1], _on_sheet(front, 4.0), _on_sheet(front, fax=True)):
         card = find_card(image)
         assert card is not None and card.photo
         assert 1.45 <= card.aspect <= 1.95
