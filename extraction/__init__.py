@@ -55,6 +55,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     by_code: set[int] = set()  # pages typed by a machine-readable zone or code they carry
     for i, (c, p) in enumerate(zip(classes, pages, strict=True)):
         c.aspect = p.width / p.height if p.width and p.height else None
+        c.card = p.card is not None
         if c.doctype == UNKNOWN and "cccd_back" in by_id and _mrz_lines(p):
             # Too little text read to tell it, but a card's machine-readable zone is there
             # (its three lines, even when OCR broke a check digit).

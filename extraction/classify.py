@@ -28,6 +28,7 @@ class PageClass:
     max_pages: int | None = None  # the type's own limit (``DoctypeDef.max_pages``)
     aspect: float | None = None  # the page's width / height
     blank: bool = False  # nothing was read on the page (see ``_nothing_read``)
+    card: bool = False  # the page image shows an identity card (``PageOCR.card``)
 
 
 _MATCHERS: dict[tuple[int, ...], tuple[tuple[DoctypeDef, ...], Matcher]] = {}
@@ -94,7 +95,7 @@ def classify_by_shape(classes: list[PageClass], doctypes: list[DoctypeDef]) -> N
             pick = fits[ids.index(nxt) - 1]
         else:
             continue
-        classes[i] = PageClass(pick.id, 0.0, 0.5, False, pick.max_pages, c.aspect)
+        classes[i] = PageClass(pick.id, 0.0, 0.5, False, pick.max_pages, c.aspect, card=c.card)
 
 
 # The identity card's fixed printed headings, folded, to tell a card side whose title OCR lost.
@@ -177,7 +178,8 @@ def classify_card_sides(classes: list[PageClass], pages: list[PageOCR],
     """A page no keyword identified that shows an identity card side's printed headings through
     heavy OCR errors is that side: on its own when two of the side's own headings are there
     (and none of the other side's); with fewer when the page is card-shaped, its text lies in a
-    card-sized region, or a card side is scanned next to it. A page read too poorly to show
+    card-sized region, or a card side is scanned next to it. A page whose image shows a card
+    with its portrait photo (``PageOCR.card``) is a front. A page read too poorly to show
     anything is the other side of a card scanned next to it. A page with more words than a card
     carries is none. At half confidence."""
     by_id = {d.id: d for d in doctypes if d.id in _CARD_HEADINGS}
@@ -198,11 +200,13 @@ def classify_card_sides(classes: list[PageClass], pages: list[PageOCR],
                 pick = side
             elif context and score[side] >= 2 and all(score[side] > score[o] for o in others):
                 pick = side
+        if pick is None and page.card is not None and page.card.photo and _FRONT in by_id:
+            pick = _FRONT
         if pick is None and _unreadable(page):
             pick = _other_side(classes, i, by_id)
         if pick is not None:
             d = by_id[pick]
-            classes[i] = PageClass(pick, 0.0, 0.5, False, d.max_pages, c.aspect)
+            classes[i] = PageClass(pick, 0.0, 0.5, False, d.max_pages, c.aspect, card=c.card)
 
 
 _READABLE_WORDS = 15  # fewer words read with confidence than this tell no page's type
@@ -250,15 +254,16 @@ def split_pages(classes: list[PageClass]) -> list[tuple[str, list[int], float]]:
     carries the type's title again, or when the current document has as many pages as its
     type can have. Pages of unknown type continue the current document if it has room and
     the page has the shape of the document's last page (a landscape card scanned after an
-    A4 form is not the form's next page) and something was read on it (a form's next page
-    carries text; a page OCR read nothing of is more often a card copied too faintly).
+    A4 form is not the form's next page), something was read on it (a form's next page
+    carries text; a page OCR read nothing of is more often a card copied too faintly) and its
+    image shows no identity card (a card copied onto an A4 sheet is no form's next page).
     """
     docs: list[tuple[str, list[int], list[float]]] = []
     limit: int | None = None
     for i, c in enumerate(classes):
         room = bool(docs) and (limit is None or len(docs[-1][1]) < limit)
         if room and c.doctype == UNKNOWN and (
-                c.blank or not _same_shape(classes[docs[-1][1][-1]], c)):
+                c.blank or c.card or not _same_shape(classes[docs[-1][1][-1]], c)):
             room = False
         if room and (c.doctype == UNKNOWN or (c.doctype == docs[-1][0] and not c.has_title)):
             docs[-1][1].append(i)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["BBox", "Word", "MachineCode", "Line", "PageOCR", "OcrDocument", "union_box"]
+__all__ = ["BBox", "Word", "MachineCode", "CardShape", "Line", "PageOCR", "OcrDocument", "union_box"]
 
 BBox = tuple[int, int, int, int]
 
@@ -69,6 +69,15 @@ class MachineCode(BaseModel):
     bbox: BBox | None = None  # in the coordinates of the page as loaded (before cleanup)
 
 
+class CardShape(BaseModel):
+    """An identity card found in the page image by its outline (``ocr.shapes``), whatever its
+    text reads as."""
+
+    bbox: BBox  # in the coordinates of the page as loaded (before cleanup)
+    aspect: float  # its long side over its short side
+    photo: bool = False  # a portrait photo where a card's front has it
+
+
 class PageOCR(BaseModel):
     """OCR of one page, after cleanup."""
 
@@ -83,6 +92,7 @@ class PageOCR(BaseModel):
     scale: float = 1.0  # factor the original was resized by
     source: str = "ocr"  # "ocr" or "text-layer" (born-digital PDF)
     codes: list[MachineCode] = Field(default_factory=list)  # QR codes and barcodes read
+    card: CardShape | None = None  # a card the image shows, found by its shape
 
     @property
     def text(self) -> str:
@@ -113,6 +123,7 @@ class PageOCR(BaseModel):
             "text": self.text,
             "lines": [line.export() for line in self.lines],
             "codes": [c.model_dump(mode="json") for c in self.codes],
+            "card": self.card.model_dump(mode="json") if self.card else None,
         }
 
     @classmethod
@@ -122,7 +133,8 @@ class PageOCR(BaseModel):
         keep = {k: data[k] for k in ("index", "width", "height", "dpi", "rotation",
                                      "skew_angle", "scale", "source") if k in data}
         codes = [MachineCode.model_validate(c) for c in data.get("codes", [])]
-        return cls(lines=lines, codes=codes, **keep)
+        card = CardShape.model_validate(data["card"]) if data.get("card") else None
+        return cls(lines=lines, codes=codes, card=card, **keep)
 
 
 class OcrDocument(BaseModel):

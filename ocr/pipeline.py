@@ -54,8 +54,13 @@ def _orientation_fn(opts: OcrOptions) -> Callable[[np.ndarray], int]:
 def ocr_loaded_page(page: LoadedPage, opts: OcrOptions = OcrOptions(), *,
                     path: Path | None = None, index: int = 0) -> PageResult:
     """Cleanup and OCR one decoded page (or read a born-digital PDF page's text layer), and
-    read the QR codes and barcodes it carries."""
+    read the QR codes and barcodes it carries and the identity card its image shows."""
+    from ocr.shapes import find_card
+
     result = _ocr_loaded_page(page, opts, path=path, index=index)
+    t = time.perf_counter()
+    result.ocr.card = find_card(page.image)
+    result.timings["card"] = time.perf_counter() - t
     if opts.read_codes:
         from ocr.codes import read_codes
 
