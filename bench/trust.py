@@ -236,10 +236,10 @@ def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
 
     from extraction.confidence import (
         FEATURES,
-        MIN_WORD_CONFIDENCE,
         TREE_FEATURES,
         Calibrator,
         features_of,
+        held_for_review,
         kind_of,
     )
 
@@ -248,16 +248,9 @@ def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
     y = np.array([s.correct for s in items], dtype=int)
     groups = np.array([s.dossier for s in items])
     kinds = np.array([kind_of(s.field) for s in items])
-    # Values the rule sends to review whatever their score (``apply_calibration``): the
-    # threshold is chosen among the others.
-    free = np.array([not (s.field.problems or s.field._evidence.get("exact_disagree")
-                          or s.field._evidence.get("doc_disagree")
-                          or s.field._evidence.get("generic")
-                          or (s.field._evidence.get("ocr_min", 1.0) < MIN_WORD_CONFIDENCE
-                              and not s.field._evidence.get("exact_source")
-                              and not s.field._evidence.get("exact_agree")
-                              and not s.field._evidence.get("doc_agree")))
-                     for s in items])
+    # Values the rule sends to review whatever their score: the threshold is chosen among
+    # the others.
+    free = np.array([not held_for_review(s.field) for s in items])
     means = x.mean(axis=0)
     scales = x.std(axis=0)
     scales[scales < 1e-9] = 1.0

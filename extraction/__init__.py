@@ -113,15 +113,14 @@ def _review_guessed(docs: list[ExtractedDocument], guessed: set[int]) -> None:
     """A document whose pages were all typed by guess (shape, neighbours, garbled headings) was
     read on a layout it may not have: none of its values is accepted unless an exact source or
     another document of the dossier confirms it."""
+    from extraction.confidence import confirmed
     from models.records import FieldStatus
 
     for d in docs:
         if not d.pages or not set(d.pages) <= guessed:
             continue
         for f in d.fields:
-            confirmed = (f._evidence.get("exact_source") or f._evidence.get("exact_agree")
-                         or f._evidence.get("doc_agree"))
-            if f.status == FieldStatus.accepted and not confirmed:
+            if f.status == FieldStatus.accepted and not confirmed(f):
                 f.status = FieldStatus.review
 
 

@@ -25,8 +25,9 @@ from pathlib import Path
 
 from models.records import ExtractedDocument, ExtractedField, FieldStatus
 
-__all__ = ["FEATURES", "TREE_FEATURES", "Tree", "Calibrator", "evidence_base", "features_of", "kind_of", "load_calibrator",
-           "apply_calibration", "CALIBRATION_FILE"]
+__all__ = ["FEATURES", "TREE_FEATURES", "Tree", "Calibrator", "evidence_base", "features_of",
+           "kind_of", "load_calibrator", "apply_calibration", "confirmed", "held_for_review",
+           "CALIBRATION_FILE"]
 
 CALIBRATION_FILE = "calibration.json"
 # Below this OCR confidence on any of its words, a value is read by a person unless an exact
@@ -229,14 +230,22 @@ def apply_calibration(docs: list[ExtractedDocument], calibrator: Calibrator | No
             else:
                 # No calibrated rule: nothing is accepted unless a threshold is set.
                 limit = 1.01 if threshold is None else threshold
-            disagree = f._evidence.get("exact_disagree") or f._evidence.get("doc_disagree")
-            # Fields of a document no definition matched are read by guesswork: a person looks.
-            generic = f._evidence.get("generic")
-            # A value Tesseract itself doubts a word of, which nothing else confirms.
-            doubted = (f._evidence.get("ocr_min", 1.0) < MIN_WORD_CONFIDENCE
-                       and not f._evidence.get("exact_source")
-                       and not f._evidence.get("exact_agree")
-                       and not f._evidence.get("doc_agree"))
-            ok = (not f.problems and not disagree and not generic and not doubted
-                  and f.confidence >= limit)
+            ok = not held_for_review(f) and f.confidence >= limit
             f.status = FieldStatus.accepted if ok else FieldStatus.review
+
+
+def confirmed(f: ExtractedField) -> bool:
+    """An exact source gave the value, or agrees with it, or another document of the dossier
+    says the same."""
+    ev = f._evidence
+    return bool(ev.get("exact_source") or ev.get("exact_agree") or ev.get("doc_agree"))
+
+
+def held_for_review(f: ExtractedField) -> bool:
+    """Whether the rule sends a value to review whatever its probability: a validator
+    problem, readings that disagree, a document no definition matched (read by guesswork),
+    or a word Tesseract itself doubts (``MIN_WORD_CONFIDENCE``) that nothing confirms."""
+    ev = f._evidence
+    disagree = ev.get("exact_disagree") or ev.get("doc_disagree")
+    doubted = ev.get("ocr_min", 1.0) < MIN_WORD_CONFIDENCE and not confirmed(f)
+    return bool(f.problems or disagree or ev.get("generic") or doubted)
