@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from extraction.text import fold
+from extraction.text import fold, in_case
 from models.records import ExtractedDocument, ExtractedField
 
 __all__ = ["address_codes", "annotate_addresses", "normalize_address", "ends_with_province",
@@ -77,18 +77,10 @@ def restore_unit_kinds(text: str) -> str:
             kind = _KINDS_BY_FOLD.get(tuple(fold(w) for w in words[:n]))
             if kind is not None:
                 read = words[:n]
-                words[:n] = [_in_case(k, r) for k, r in zip(kind.split(), read, strict=True)]
+                words[:n] = [in_case(k, r) for k, r in zip(kind.split(), read, strict=True)]
                 break
         out.append(lead + " ".join(words) if words else part)
     return ",".join(out)
-
-
-def _in_case(word: str, reading: str) -> str:
-    if reading.isupper() and len(reading) > 1:
-        return word.upper()
-    if reading[:1].isupper():
-        return word[:1].upper() + word[1:]
-    return word.lower()
 
 
 def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
@@ -158,7 +150,7 @@ def _fit(part: str, name: str) -> str | None:
         words = words[-len(unit):]  # a leader's dot or a speck before the unit: no words
     if len(words) > len(unit) and _similar(" ".join(words[-len(unit):]), name):
         read = words[-len(unit):]
-        tail = [_in_case(u, r) for u, r in zip(unit, read, strict=True)]
+        tail = [in_case(u, r) for u, r in zip(unit, read, strict=True)]
         # A capital kind ("Ap 2 Xã Gia Phong") begins a part of its own whose comma OCR
         # lost; a lower-case one is inside a name ("Ủy ban nhân dân xã Phiêng Ban").
         joint = ", " if read[0][:1].isupper() else " "

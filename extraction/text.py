@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["nfc", "fold", "strip_marks", "fold_token", "repair_digits", "TOKEN_RE", "collapse_ws",
+__all__ = ["nfc", "fold", "in_case", "strip_marks", "fold_token", "repair_digits", "TOKEN_RE", "collapse_ws",
            "restore_name_marks"]
 
 # Dates and numbers with separators stay one token; words; any other single symbol.
@@ -19,6 +19,16 @@ _DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "I": 
 
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
+
+
+def in_case(word: str, reading: str) -> str:
+    """``word`` written in the case of the ``reading`` it replaces: all capitals, a capital
+    first, or lower case."""
+    if reading.isupper() and len(reading) > 1:
+        return word.upper()
+    if reading[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word.lower()
 
 
 def fold(text: str) -> str:

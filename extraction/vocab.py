@@ -10,11 +10,10 @@ the calibrated scorer, so a snapped value is judged as such, not as a clean read
 from __future__ import annotations
 
 import re
-import unicodedata
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from extraction.text import fold
+from extraction.text import fold, in_case, nfc
 
 __all__ = ["snap_choice", "snap_prefix", "restore_words", "restore_bare_syllables",
            "LEXICON_RESTORED"]
@@ -103,9 +102,7 @@ def restore_words(value: str, words: list[str]) -> tuple[str, int]:
         if form.casefold() == tok.casefold():
             return tok
         changed += 1
-        if tok.isupper():
-            return form.upper()
-        return form[0].upper() + form[1:] if tok[0].isupper() else form.lower()
+        return in_case(form, tok)
 
     return _WORD.sub(fix, value), changed
 
@@ -144,7 +141,7 @@ def _pairs() -> dict[str, set[tuple[str, str]]]:
     text = resources.files("pyvi").joinpath("models/words.txt").read_text("utf-8")
     out: dict[str, set[tuple[str, str]]] = {}
     for line in text.splitlines():
-        parts = unicodedata.normalize("NFC", line.strip().lower()).split()
+        parts = nfc(line.strip().lower()).split()
         if len(parts) == 2 and all(p.isalpha() for p in parts):
             out.setdefault(f"{fold(parts[0])} {fold(parts[1])}", set()).add((parts[0], parts[1]))
     return out
@@ -180,7 +177,7 @@ def restore_bare_syllables(value: str) -> tuple[str, int]:
             for left, right in pairs.get(f"{fold(spans[a][2]).lower()} "
                                          f"{fold(spans[b][2]).lower()}", ()):
                 mine, theirs = (right, left) if j < i else (left, right)
-                if _is_bare(other) or theirs == unicodedata.normalize("NFC", other):
+                if _is_bare(other) or theirs == nfc(other):
                     found.add(mine)
         forms[i] = found
     out, last, changed = [], 0, 0
@@ -191,9 +188,7 @@ def restore_bare_syllables(value: str) -> tuple[str, int]:
         (form,) = found
         if form == w.lower():
             continue
-        written = (form.upper() if w.isupper() else
-                   form[:1].upper() + form[1:] if w[:1].isupper() else form)
-        out.append(value[last:start] + written)
+        out.append(value[last:start] + in_case(form, w))
         last = end
         changed += 1
     out.append(value[last:])
