@@ -10,6 +10,7 @@ reduced copy of the image.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from models.ocr import CardShape
@@ -38,8 +39,6 @@ _CANON = (320, 202)  # the card's reduced copy, long side across
 
 def _ink(gray: np.ndarray) -> np.ndarray:
     """What differs from the paper: darker than the page's bright level by ``_INK``."""
-    import cv2
-
     paper = float(np.percentile(gray, 90))
     return (cv2.medianBlur(gray, 3) < paper - _INK).astype(np.uint8)
 
@@ -47,8 +46,6 @@ def _ink(gray: np.ndarray) -> np.ndarray:
 def _away_from_border(ink: np.ndarray) -> np.ndarray:
     """The ink without the blobs touching the image's edge (scanner borders, shadows, the
     table a card lies on)."""
-    import cv2
-
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     h, w = ink.shape
     x, y, bw, bh = (stats[:, i] for i in range(4))
@@ -62,8 +59,6 @@ def _photo_end(card: np.ndarray) -> bool:
     """Whether a card image (long side across) shows a portrait photo at its left end: a solid
     region of the photo's size and place once thin strokes (text, guilloche, seals) are
     opened away."""
-    import cv2
-
     card = np.ascontiguousarray(card)
     h, w = card.shape
     paper = float(np.percentile(card, 75))
@@ -85,8 +80,6 @@ def _photo_end(card: np.ndarray) -> bool:
 
 def find_card(image: np.ndarray) -> CardShape | None:
     """The ID-1 card a page image shows, filling it or lying on a larger sheet, or ``None``."""
-    import cv2
-
     image = np.ascontiguousarray(image)
     gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     # Every n-th pixel down to twice the working size, then averaged: a full-page area
