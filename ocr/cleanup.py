@@ -394,16 +394,24 @@ def deskew(gray: np.ndarray, angle: float) -> np.ndarray:
                           borderMode=cv2.BORDER_CONSTANT, borderValue=paper)
 
 
-def _background(gray: np.ndarray) -> tuple[np.ndarray, float]:
-    """The paper's brightness everywhere (a large closing removes the ink), on a small copy;
-    and the small copy's scale."""
+def _paper_shade(small: np.ndarray) -> np.ndarray:
+    """The paper's brightness at each pixel of a small copy: a large closing removes the ink."""
+    k = max(7, int(max(small.shape) / 40) | 1)
+    return cv2.morphologyEx(small, cv2.MORPH_CLOSE,
+                            cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+
+
+def _small_copy(gray: np.ndarray) -> tuple[np.ndarray, float]:
     h, w = gray.shape[:2]
     factor = min(1.0, 600 / max(h, w))
-    small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), factor
+
+
+def _background(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """The paper's brightness everywhere, smoothed, on a small copy; and the copy's scale."""
+    small, factor = _small_copy(gray)
     k = max(7, int(max(small.shape) / 40) | 1)
-    background = cv2.morphologyEx(small, cv2.MORPH_CLOSE,
-                                  cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    return cv2.GaussianBlur(background, (k, k), 0), factor
+    return cv2.GaussianBlur(_paper_shade(small), (k, k), 0), factor
 
 
 def flatten_background(gray: np.ndarray) -> np.ndarray:
@@ -414,24 +422,40 @@ def flatten_background(gray: np.ndarray) -> np.ndarray:
     return cv2.divide(gray, np.maximum(background, 1), scale=255)
 
 
+def _text_paper(small: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """Where the text is: pixels clearly darker than the paper around them. A large dark
+    object (a photo, a card's chip, a barcode seen from afar) is its own paper there and is
+    not among them."""
+    return small.astype(np.float32) < 0.75 * paper.astype(np.float32)
+
+
+# The paper under this share of the text decides whether the light is uneven: a shadow covers
+# a good part of the text, a fingerprint or a barcode's edge only a few pixels of "ink".
+SHADED_TEXT = 0.10
+
+
 def uneven_light(gray: np.ndarray) -> bool:
-    """Whether the light varies enough over the page to trouble a global threshold.
+    """Whether the light varies enough over the text to trouble a global threshold.
 
     Tesseract binarizes with one threshold (Otsu) for the whole page, which sits between the
-    ink and the paper. It holds as long as the paper's brightness varies by less than a
-    quarter of the ink-to-paper contrast; beyond that, shadowed paper or faded ink falls on
-    the wrong side somewhere, and dividing the light out is worth its cost (and its slight
-    softening of clean pages, which then skip it).
+    ink and the paper. It holds as long as the paper's brightness *where the text is* varies
+    by less than a quarter of the ink-to-paper contrast; beyond that, shadowed paper or faded
+    ink falls on the wrong side somewhere, and dividing the light out is worth its cost (and
+    its slight softening of clean pages, which then skip it). The paper is looked at around
+    the text only: a photo, a fingerprint, a tinted card copied onto the page is no shade, and
+    dividing it out only turns it into outlines that read as letters.
     """
-    background, factor = _background(gray)
-    lo, paper = np.percentile(background, [1, 99])
-    small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) \
-        if factor < 1 else gray
-    ink = float(np.percentile(small, 1))
-    contrast = float(paper) - ink
+    small, _ = _small_copy(gray)
+    shade = _paper_shade(small)
+    text = _text_paper(small, shade)
+    if cv2.countNonZero(text.view(np.uint8)) < 50:
+        return False
+    paper = float(np.percentile(shade, 99))
+    shaded = float(np.percentile(shade[text], 100 * SHADED_TEXT))
+    contrast = paper - float(np.percentile(small, 1))
     if contrast <= 0:
         return False
-    return float(paper - lo) > 0.25 * contrast
+    return paper - shaded > 0.25 * contrast
 
 
 def remove_dotted_leaders(gray: np.ndarray,

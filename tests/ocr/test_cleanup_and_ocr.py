@@ -91,6 +91,20 @@ def test_light_is_evened_out_only_where_it_is_uneven(page):
                                          dpi_hint=300).steps
 
 
+def test_a_photo_on_the_page_is_no_shade(page):
+    """A large dark object without text (a portrait photo, a card's chip) under even light
+    does not make the light uneven: only the paper around the text is looked at."""
+    gray = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    h, w = gray.shape
+    with_photo = gray.copy()
+    with_photo[h // 10:h // 10 + h // 4, w - w // 4:w - w // 20] = 90
+    assert not cleanup.uneven_light(with_photo)
+    # the same page, its text half in shadow as dark as the photo, is uneven
+    shaded = gray.astype(np.float32)
+    shaded[:, : w // 2] *= 0.45
+    assert cleanup.uneven_light(shaded.astype(np.uint8))
+
+
 def test_dotted_leaders_are_removed_and_letters_kept():
     from PIL import Image, ImageDraw, ImageFont
 
