@@ -489,30 +489,38 @@ def remove_dotted_leaders(gray: np.ndarray,
 
     Dots are joined along each row (gaps under 0.9 text heights) into runs; a run at least
     four text heights wide and no taller than a dot is a leader. Runs are looked for only in
-    the bands of rows where the dots' boxes could chain that wide (most pages have none).
+    the bands of rows where the dots' boxes could chain that wide.
     """
     bw = (gray < 128).astype(np.uint8)
-    n, labels, stats, _ = _components(bw)
-    if n <= 1:
-        return gray, False
     dot_max = 0.3 * text_height
-    w, h, area = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_AREA]
-    small = (w <= dot_max) & (h <= dot_max) & (area <= dot_max * dot_max)
-    small[0] = False
+    # Every component's box, from its outer contour (tracing is much cheaper than labelling
+    # the whole page); a dot's pixels are at most its box.
+    boxes = _component_boxes(bw)
+    small = (boxes[:, 2] <= dot_max) & (boxes[:, 3] <= dot_max)
     if not small.any():
         return gray, False
     gap = int(0.9 * text_height)
-    strips = _leader_strips(stats[small], gray.shape[0], dot_max, gap, 4 * text_height)
+    strips = _leader_strips(boxes[small], gray.shape[0], dot_max, gap, 4 * text_height)
     if not strips:
         return gray, False
-    lut = small.astype(np.uint8)
     join = cv2.getStructuringElement(cv2.MORPH_RECT, (gap, 1))
     halo = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     out = gray.copy()
     found = False
     height, width = gray.shape[:2]
+    # A dot is under a dot's height tall: labelled in its strip widened by more than that, a
+    # component cut by the widened strip's edge is taller, and no dot.
+    margin = int(np.ceil(dot_max)) + 1
     for top, bottom in strips:
-        dots = lut[labels[top:bottom]]
+        above, below = max(0, top - margin), min(height, bottom + margin)
+        n, labels, stats, _ = _components(bw[above:below])
+        ys, w, h = (stats[:, cv2.CC_STAT_TOP], stats[:, cv2.CC_STAT_WIDTH],
+                    stats[:, cv2.CC_STAT_HEIGHT])
+        lut = ((w <= dot_max) & (h <= dot_max)
+               & (stats[:, cv2.CC_STAT_AREA] <= dot_max * dot_max)
+               & ((ys > 0) | (above == 0)) & ((ys + h < below - above) | (below == height)))
+        lut[0] = False
+        dots = lut.astype(np.uint8)[labels[top - above:bottom - above]]
         if not dots.any():
             continue
         # The closing joins dots along rows only, so a strip of rows closes as the page does.
@@ -538,6 +546,20 @@ def remove_dotted_leaders(gray: np.ndarray,
             paper = np.percentile(out[box], 90)
             out[box][mask] = np.maximum(out[box][mask], paper)
     return (out, True) if found else (gray, False)
+
+
+def _component_boxes(bw: np.ndarray) -> np.ndarray:
+    """Boxes (x, y, width, height rows) of the 8-connected components of a 0/1 image, those
+    in another's hole included: the boxes of the outer contours of a two-level trace."""
+    framed = cv2.copyMakeBorder(bw, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    contours, hierarchy = cv2.findContours(framed, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return np.zeros((0, 4), np.int64)
+    outer = hierarchy[0][:, 3] < 0
+    boxes = np.array([cv2.boundingRect(c) for c, o in zip(contours, outer, strict=True)
+                      if o], np.int64)
+    boxes[:, :2] -= 1
+    return boxes
 
 
 def _leader_strips(dots: np.ndarray, page_height: int, dot_max: float, gap: int,
