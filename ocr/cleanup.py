@@ -55,7 +55,8 @@ class CleanupResult:
     steps: list[str] = field(default_factory=list)
 
 
-def to_gray_dropping_color_ink(bgr: np.ndarray, text_height: float | None = None) -> np.ndarray:
+def to_gray_dropping_color_ink(bgr: np.ndarray, text_height: float | None = None, *,
+                               gray: np.ndarray | None = None) -> np.ndarray:
     """Grayscale where red seals and blue signatures fade to paper, but colored print stays.
 
     Black print is dark in every channel; red or blue ink is bright in at least one, so for
@@ -64,10 +65,12 @@ def to_gray_dropping_color_ink(bgr: np.ndarray, text_height: float | None = None
     kept: colored ink is grouped into marks, and a mark no taller than a line of large print
     (``COLOR_TEXT_LINES`` times the text height, measured on the page if not given) and not
     inside a larger mark is read as text. A stamp or a signature is several lines tall.
+    ``gray``: the page's plain grayscale, if already converted.
     """
     if bgr.ndim == 2:
         return bgr
-    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    if gray is None:
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     # Most pages carry no colored ink: look on a small copy first (a full-size HSV
     # conversion costs more than the rest of this step).
     h, w = bgr.shape[:2]
@@ -84,7 +87,7 @@ def to_gray_dropping_color_ink(bgr: np.ndarray, text_height: float | None = None
     if not cv2.countNonZero(marks):
         return gray
     brightest = cv2.max(cv2.max(bgr[:, :, 0], bgr[:, :, 1]), bgr[:, :, 2])
-    return cv2.copyTo(brightest, marks, gray)
+    return cv2.copyTo(brightest, marks, gray.copy())
 
 
 # A colored mark taller than this many text heights is a stamp or a signature, not print.
@@ -651,7 +654,7 @@ def clean_page(bgr: np.ndarray, *, dpi_hint: int | None = None,
     # The text height is measured before colored marks are sorted (stamps are told from
     # colored print by it); their ink barely moves the measure.
     height = estimate_text_height(plain)
-    gray = to_gray_dropping_color_ink(bgr, height)
+    gray = to_gray_dropping_color_ink(bgr, height, gray=plain)
     gray, scale = normalize_resolution(gray, dpi_hint, height=height)
     if scale != 1.0:
         steps.append(f"resize x{scale:.2f}")
