@@ -127,6 +127,35 @@ def test_dotted_leaders_are_removed_and_letters_kept():
     assert "Nguyễn Thị Ánh" in result.text and "..." not in result.text
 
 
+def test_leaders_in_a_table_cell_and_on_the_page_edge_are_removed_and_short_dots_kept():
+    gray = np.full((400, 1600), 255, np.uint8)
+    cv2.rectangle(gray, (20, 60), (1580, 380), 0, 3)  # a table: the cell is a hole in it
+    for x in range(100, 1500, 14):  # a leader inside the cell
+        cv2.circle(gray, (x, 200), 2, 0, -1)
+    for x in range(100, 1500, 14):  # a leader cut by the page's top edge
+        cv2.circle(gray, (x, 1), 2, 0, -1)
+    for x in range(100, 160, 14):  # five dots: too short for a leader
+        cv2.circle(gray, (x, 300), 2, 0, -1)
+    cleaned, removed = cleanup.remove_dotted_leaders(gray)
+    assert removed
+    assert (cleaned[190:210, 90:1510] < 128).sum() == 0
+    assert (cleaned[0:6, 90:1510] < 128).sum() == 0
+    assert (cleaned[290:310, 90:170] == gray[290:310, 90:170]).all()
+    assert (cleaned[55:66, :] == gray[55:66, :]).all()  # the table's rule stays
+
+
+def test_component_boxes_are_the_labelled_components_boxes():
+    rng = np.random.default_rng(3)
+    bw = (rng.random((300, 400)) < 0.3).astype(np.uint8)
+    cv2.rectangle(bw, (50, 50), (250, 250), 1, 4)
+    bw[100:200, 100:200] = 0
+    bw[140:160, 140:160] = 1  # a component in another's hole
+    bw[0, :] = 1  # and one along the image's edge
+    n, _, stats, _ = cv2.connectedComponentsWithStats(bw, connectivity=8)
+    boxes = sorted(map(tuple, cleanup._component_boxes(bw).tolist()))
+    assert boxes == sorted(map(tuple, stats[1:, :4].tolist()))
+
+
 def test_tesseract_gives_vietnamese_words_with_boxes_and_confidences(page):
     gray = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
     result = tesseract.recognize(gray)
