@@ -58,6 +58,23 @@ def test_real_qr_code_is_read_and_a_damaged_one_is_not() -> None:
     assert codes[0].format == "QRCode"
 
 
+@pytest.mark.parametrize("turn", [None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180,
+                                  cv2.ROTATE_90_COUNTERCLOCKWISE])
+def test_codes_are_read_on_a_page_turned_any_quarter(turn) -> None:
+    """GIVEN a page with a chip card's QR code and a receipt's Code 128 barcode, scanned
+    upright, upside down or sideways
+    WHEN its codes are read THEN both are read, whichever way the page lies."""
+    payload = qr_payload(PERSON, date(2022, 1, 5))
+    page = np.full((1200, 1100), 255, np.uint8)
+    page[100:250, 100:250] = np.array(artwork.qr_code(payload, 150).convert("L"))
+    page[700:800, 100:1000] = np.array(artwork.code128("000.32.12.H21-250825-4639", 900, 100)
+                                       .convert("L"))
+    if turn is not None:
+        page = cv2.rotate(page, turn)
+    assert sorted((c.format, c.text) for c in read_codes(page)) == sorted(
+        [("QRCode", payload), ("Code128", "000.32.12.H21-250825-4639")])
+
+
 def test_qr_text_becomes_person_data() -> None:
     data = parse_cccd_qr(qr_payload(PERSON, date(2022, 1, 5)))
     assert data is not None and data.source == FieldSource.qr
