@@ -446,6 +446,8 @@ class Light:
 
 
 def measure_light(gray: np.ndarray) -> Light:
+    """The page's :class:`Light`, measured once for both :func:`uneven_light` and
+    :func:`flatten_background`."""
     h, w = gray.shape[:2]
     factor = min(1.0, 600 / max(h, w))
     small = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
