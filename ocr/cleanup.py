@@ -106,7 +106,8 @@ def _stamp_marks(colored: np.ndarray, text_height: float | None) -> np.ndarray:
     th = max(4, int(round(text_height)))
     joined = cv2.morphologyEx(colored, cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_RECT, (th, max(1, th // 4))))
-    tall = [(x, y, bw, bh) for x, y, bw, bh in _outer_boxes(joined)
+    # A component in another's hole lies inside that one's box: outer components suffice.
+    tall = [(x, y, bw, bh) for x, y, bw, bh in _component_boxes(joined, in_holes=False).tolist()
             if bh > COLOR_TEXT_LINES * text_height]
     if not tall:
         return np.zeros_like(colored)
@@ -114,17 +115,6 @@ def _stamp_marks(colored: np.ndarray, text_height: float | None) -> np.ndarray:
     for x, y, bw, bh in tall:
         marks[y:y + bh, x:x + bw] = 255
     return cv2.bitwise_and(marks, colored)
-
-
-def _outer_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Bounding boxes (x, y, width, height) of the 8-connected components of ``mask`` that
-    do not lie in a hole of another: their outer contours' boxes, the same boxes
-    ``cv2.connectedComponentsWithStats`` gives them, found much faster on a sparse mask.
-    (A component in another's hole lies inside that one's box.)"""
-    # Contours are traced inside a one-pixel frame: the image's own edge pixels count.
-    framed = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    contours, _ = cv2.findContours(framed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    return [(x - 1, y - 1, w, h) for x, y, w, h in map(cv2.boundingRect, contours)]
 
 
 def _colored(bgr: np.ndarray) -> np.ndarray:
@@ -572,13 +562,18 @@ def remove_dotted_leaders(gray: np.ndarray,
     return (out, True) if found else (gray, False)
 
 
-def _component_boxes(bw: np.ndarray) -> np.ndarray:
-    """Boxes (x, y, width, height rows) of the 8-connected components of a 0/1 image, those
-    in another's hole included: the boxes of the outer contours of a two-level trace."""
+def _component_boxes(bw: np.ndarray, *, in_holes: bool = True) -> np.ndarray:
+    """Boxes (x, y, width, height rows) of the 8-connected components of a binary image, the
+    boxes ``cv2.connectedComponentsWithStats`` gives them, from their outer contours (tracing
+    is much cheaper than labelling a whole page). ``in_holes=False`` leaves out components
+    lying in another's hole."""
+    # Contours are traced inside a one-pixel frame: the image's own edge pixels count.
     framed = cv2.copyMakeBorder(bw, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    contours, hierarchy = cv2.findContours(framed, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    mode = cv2.RETR_CCOMP if in_holes else cv2.RETR_EXTERNAL
+    contours, hierarchy = cv2.findContours(framed, mode, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return np.zeros((0, 4), np.int64)
+    # Two-level trace: the outer contours are those without a parent.
     outer = hierarchy[0][:, 3] < 0
     boxes = np.array([cv2.boundingRect(c) for c, o in zip(contours, outer, strict=True)
                       if o], np.int64)
