@@ -83,37 +83,51 @@ def to_gray_dropping_color_ink(bgr: np.ndarray, text_height: float | None = None
         return gray
     if text_height is None:
         text_height = estimate_text_height(gray)
-    marks = _stamp_marks(colored, text_height)
+    brightest = cv2.max(cv2.max(bgr[:, :, 0], bgr[:, :, 1]), bgr[:, :, 2])
+    paper, ink = _paper_and_ink(gray)
+    marks = _stamp_marks(colored, text_height, brightest, paper - ink)
     if not cv2.countNonZero(marks):
         return gray
-    brightest = cv2.max(cv2.max(bgr[:, :, 0], bgr[:, :, 1]), bgr[:, :, 2])
     return cv2.copyTo(brightest, marks, gray.copy())
 
 
 # A colored mark taller than this many text heights is a stamp or a signature, not print.
 COLOR_TEXT_LINES = 2.5
+# A mark whose colored pixels fill more than this share of its box is a solid picture (an
+# emblem, a card's chip, a photo), not strokes of ink.
+SOLID_FILL = 0.5
 
 
-def _stamp_marks(colored: np.ndarray, text_height: float | None) -> np.ndarray:
-    """The colored pixels (255) that belong to stamps and signatures, not to colored print.
+def _stamp_marks(colored: np.ndarray, text_height: float | None,
+                 brightest: np.ndarray, contrast: float) -> np.ndarray:
+    """The colored pixels (255) that belong to stamps, signatures and pictures that fade
+    away, not to colored print.
 
     Colored pixels are joined along a line (gaps under one text height) into marks; marks
     taller than ``COLOR_TEXT_LINES`` text heights, and everything inside their boxes (a
-    stamp's inner words), are stamps and signatures.
+    stamp's inner words), are stamps and signatures. A solid picture (``SOLID_FILL``) fades
+    only when it turns evenly pale in the brightest channel (its darkest twentieth within
+    ``FAINT_INK`` of the page's paper-to-ink ``contrast`` of its median): one that keeps
+    darker lines (a chip's contacts, a photo's shading) would leave outlines that read as
+    letters, and is kept as it is.
     """
     if text_height is None:
         return colored
     th = max(4, int(round(text_height)))
     joined = cv2.morphologyEx(colored, cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_RECT, (th, max(1, th // 4))))
-    # A component in another's hole lies inside that one's box: outer components suffice.
-    tall = [(x, y, bw, bh) for x, y, bw, bh in _component_boxes(joined, in_holes=False).tolist()
-            if bh > COLOR_TEXT_LINES * text_height]
-    if not tall:
-        return np.zeros_like(colored)
     marks = np.zeros_like(colored)
-    for x, y, bw, bh in tall:
-        marks[y:y + bh, x:x + bw] = 255
+    # A component in another's hole lies inside that one's box: outer components suffice.
+    for x, y, bw, bh in _component_boxes(joined, in_holes=False).tolist():
+        if bh <= COLOR_TEXT_LINES * text_height:
+            continue
+        box = (slice(y, y + bh), slice(x, x + bw))
+        ink = colored[box] > 0
+        if np.count_nonzero(ink) > SOLID_FILL * bw * bh:
+            low, mid = np.percentile(brightest[box][ink], [5, 50])
+            if mid - low > FAINT_INK * contrast:
+                continue
+        marks[box] = 255
     return cv2.bitwise_and(marks, colored)
 
 
@@ -505,7 +519,7 @@ def remove_dotted_leaders(gray: np.ndarray,
     four text heights wide and no taller than a dot is a leader. Runs are looked for only in
     the bands of rows where the dots' boxes could chain that wide.
     """
-    bw = (gray < 128).astype(np.uint8)
+    bw = (gray < _faint_ink_level(gray)).astype(np.uint8)
     dot_max = 0.3 * text_height
     # Every component's box, from its outer contour (tracing is much cheaper than labelling
     # the whole page); a dot's pixels are at most its box.
@@ -560,6 +574,31 @@ def remove_dotted_leaders(gray: np.ndarray,
             paper = np.percentile(out[box], 90)
             out[box][mask] = np.maximum(out[box][mask], paper)
     return (out, True) if found else (gray, False)
+
+
+# A mark darker than the paper by this share of the paper-to-ink contrast is ink: a blurred
+# leader dot keeps only a third or so of the contrast a letter's stroke has.
+FAINT_INK = 0.25
+
+
+def _paper_and_ink(gray: np.ndarray) -> tuple[float, float]:
+    """The page's paper and ink gray levels: the medians of the pixels either side of Otsu's
+    threshold, on every fourth pixel of every fourth row."""
+    sample = np.ascontiguousarray(gray[::4, ::4])
+    level, _ = cv2.threshold(sample, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    counts = np.bincount(sample.ravel(), minlength=256)
+    split = int(level) + 1
+    below, above = counts[:split].cumsum(), counts[split:].cumsum()
+    ink = float(np.searchsorted(below, below[-1] / 2)) if below[-1] else 0.0
+    paper = float(split + np.searchsorted(above, above[-1] / 2)) if above[-1] else 255.0
+    return paper, ink
+
+
+def _faint_ink_level(gray: np.ndarray) -> float:
+    """The gray level under which a pixel is ink, faint ink included: ``FAINT_INK`` of the
+    way from the paper to the ink."""
+    paper, ink = _paper_and_ink(gray)
+    return paper - FAINT_INK * (paper - ink)
 
 
 def _component_boxes(bw: np.ndarray, *, in_holes: bool = True) -> np.ndarray:

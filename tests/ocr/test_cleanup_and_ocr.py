@@ -122,7 +122,8 @@ def test_dotted_leaders_are_removed_and_letters_kept():
     assert removed
     # the dots past the text are gone, soft edges too (a ring left behind reads as "o")
     assert (cleaned[140:160, 1500:1900] < 200).sum() == 0
-    assert (cleaned[90:147, 60:640] == gray[90:147, 60:640]).all()  # the letters are untouched
+    # the letters (which end at x = 611) are untouched
+    assert (cleaned[90:147, 60:630] == gray[90:147, 60:630]).all()
     result = tesseract.recognize(cleaned, lang="vie+eng")
     assert "Nguyễn Thị Ánh" in result.text and "..." not in result.text
 
@@ -142,6 +143,53 @@ def test_leaders_in_a_table_cell_and_on_the_page_edge_are_removed_and_short_dots
     assert (cleaned[0:6, 90:1510] < 128).sum() == 0
     assert (cleaned[290:310, 90:170] == gray[290:310, 90:170]).all()
     assert (cleaned[55:66, :] == gray[55:66, :]).all()  # the table's rule stays
+
+
+def test_faint_leader_dots_of_a_blurred_scan_are_removed():
+    """GIVEN a scan whose small leader dots came out faint (pale toner, then blur), a third
+    of the ink's contrast
+    WHEN leaders are looked for
+    THEN the faint dots are found and whitened like dark ones, and the letters stay."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from tests.pages import FONT
+
+    img = Image.new("L", (2000, 300), 250)
+    draw = ImageDraw.Draw(img)
+    draw.text((60, 100), "Số CCCD: 037062890150", font=ImageFont.truetype(FONT, 40), fill=20)
+    for x in range(640, 1900, 14):
+        draw.ellipse((x, 148, x + 4, 152), fill=160)
+    gray = cv2.GaussianBlur(np.asarray(img), (5, 5), 1.0)
+    dots = gray[140:160, 700:1900]
+    assert 128 < dots.min() < 200  # lighter than half the contrast: no longer "dark"
+    cleaned, removed = cleanup.remove_dotted_leaders(gray)
+    assert removed
+    assert (cleaned[140:160, 700:1900] < 240).sum() == 0
+    assert (cleaned[90:147, 60:600] == gray[90:147, 60:600]).all()
+
+
+def test_a_seal_fades_but_a_card_chip_stays_whole():
+    """GIVEN a card with a golden chip (with darker contact lines), a red emblem (an even
+    disc) and a red seal ring, over black print
+    WHEN it is turned gray for OCR
+    THEN the seal and the emblem fade to paper, the chip stays a solid shape, not outlines."""
+    img = np.full((900, 1400, 3), 255, np.uint8)
+    for i in range(6):
+        cv2.putText(img, f"Line {i} of black print", (500, 120 + 60 * i),
+                    cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 2)
+    chip = (slice(100, 300), slice(80, 330))
+    img[chip] = (60, 170, 210)  # gold, in BGR
+    for y in (150, 200, 250):
+        cv2.line(img, (80, y), (330, y), (20, 80, 110), 4)  # the contacts: darker gold
+    cv2.line(img, (205, 100), (205, 300), (20, 80, 110), 4)
+    cv2.circle(img, (200, 600), 110, (30, 30, 220), -1)  # the emblem
+    cv2.circle(img, (900, 650), 160, (40, 40, 220), 14)  # the seal
+    gray = cleanup.to_gray_dropping_color_ink(img)
+    plain = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    assert (gray[chip] == plain[chip]).all()
+    assert gray[560:640, 160:240].min() > 200
+    assert gray[645:655, 900 + 160 - 5:900 + 160 + 5].min() > 200
+    assert (gray[90:460, 500:1400] == plain[90:460, 500:1400]).all()
 
 
 def test_component_boxes_are_the_labelled_components_boxes():
