@@ -516,7 +516,8 @@ def remove_dotted_leaders(gray: np.ndarray,
     but they do not line up five or more in a thin run.
 
     Dots are joined along each row (gaps under 0.9 text heights) into runs; a run at least
-    four text heights wide and no taller than a dot is a leader. Runs are looked for only in
+    four text heights wide and no taller than a dot (plus the climb of a page skewed less
+    than ``MIN_DESKEW_DEGREES``) is a leader. Runs are looked for only in
     the bands of rows where the dots' boxes could chain that wide.
     """
     bw = (gray < _faint_ink_level(gray)).astype(np.uint8)
@@ -528,6 +529,9 @@ def remove_dotted_leaders(gray: np.ndarray,
     if not small.any():
         return gray, False
     gap = int(0.9 * text_height)
+    # A page skewed less than deskewing is worth is not deskewed: its leaders may climb or
+    # fall by that slope along their length.
+    tilt = float(np.tan(np.radians(MIN_DESKEW_DEGREES)))
     strips = _leader_strips(boxes[small], gray.shape[0], dot_max, gap, 4 * text_height)
     if not strips:
         return gray, False
@@ -557,8 +561,8 @@ def remove_dotted_leaders(gray: np.ndarray,
         ys, hs = run_stats[:, cv2.CC_STAT_TOP], run_stats[:, cv2.CC_STAT_HEIGHT]
         # A run touching the strip's cut edge may go on beyond it: it is no whole run.
         whole = ((ys > 0) | (top == 0)) & ((ys + hs < bottom - top) | (bottom == height))
-        long_thin = ((run_stats[:, cv2.CC_STAT_WIDTH] >= 4 * text_height)
-                     & (hs <= dot_max) & whole)
+        widths = run_stats[:, cv2.CC_STAT_WIDTH]
+        long_thin = (widths >= 4 * text_height) & (hs <= dot_max + tilt * widths) & whole
         long_thin[0] = False
         # The few leader runs are painted over with the paper's shade each in its own box
         # (not by a whole-page lookup). A dot's soft edge is lighter than the threshold that

@@ -168,6 +168,21 @@ def test_faint_leader_dots_of_a_blurred_scan_are_removed():
     assert (cleaned[90:147, 60:600] == gray[90:147, 60:600]).all()
 
 
+def test_a_leader_on_a_page_skewed_too_little_to_deskew_is_removed():
+    """GIVEN a leader that climbs 0.45 degrees over 1,600 pixels (a page skewed less than
+    deskewing is worth), so its dots span more rows than a dot is tall
+    WHEN leaders are looked for
+    THEN it is removed whole."""
+    gray = np.full((300, 2000), 255, np.uint8)
+    slope = np.tan(np.radians(0.45))
+    for x in range(200, 1800, 14):
+        cv2.circle(gray, (x, int(round(200 - slope * (x - 200)))), 2, 0, -1)
+    assert (gray < 128).any(axis=1).sum() > 0.3 * cleanup.TARGET_TEXT_HEIGHT
+    cleaned, removed = cleanup.remove_dotted_leaders(gray)
+    assert removed
+    assert (cleaned < 200).sum() == 0
+
+
 def test_a_seal_fades_but_a_card_chip_stays_whole():
     """GIVEN a card with a golden chip (with darker contact lines), a red emblem (an even
     disc) and a red seal ring, over black print
