@@ -11,7 +11,11 @@ bench`` does) it measures the character error rate of
 - ``cached``: the OCR cache of ``bench.ocr_cache`` if the corpus has one (the pipeline as it
   was when the cache was filled: a "before" for free);
 - ``cleanup``: the pipeline as it is now (``ocr.pipeline.ocr_loaded_page``: cleanup,
-  orientation, Tesseract), read in the OCR worker pool,
+  orientation, Tesseract), read in the OCR worker pool;
+- ``plain``: the same reader (the pipeline's Tesseract engine and reading order) on the
+  page as loaded, with no cleanup at all: what cleanup itself changes is ``plain`` against
+  ``cleanup``, apart from any difference between that engine and the bare ``tesseract``
+  (another Tesseract version, for one),
 
 per degradation (a page counts under each of its degradations; ``clean`` is none), lists the
 pages cleanup reads worse than raw and the worst pages with the steps cleanup took, and the
@@ -49,6 +53,7 @@ class PageScore:
     raw: int
     cleanup: int
     cached: int | None = None
+    plain: int | None = None
     steps: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -100,11 +105,14 @@ class _Steps(logging.Handler):
             self.steps.append(record.getMessage().split(":", 1)[1].strip())
 
 
-def _read_one(image: str, lang: str, save_dir: str | None) -> tuple[str, list[str], dict]:
-    """One page through the pipeline (in a worker process)."""
+def _read_one(image: str, lang: str,
+              save_dir: str | None) -> tuple[str, list[str], dict, str]:
+    """One page through the pipeline, and through its reader alone (in a worker process)."""
     import cv2
 
+    from ocr import tesseract
     from ocr.loading import Limits, load_page
+    from ocr.order import reading_order
     from ocr.pipeline import OcrOptions, ocr_loaded_page
 
     os.environ["OMP_THREAD_LIMIT"] = "1"
@@ -123,12 +131,16 @@ def _read_one(image: str, lang: str, save_dir: str | None) -> tuple[str, list[st
     if save_dir and result.cleaned is not None:
         p = Path(image)
         cv2.imwrite(str(Path(save_dir) / f"{p.parent.name}-{p.stem}.png"), result.cleaned)
-    return result.ocr.text, handler.steps, {"load": load_s, **result.timings}
+    gray = page.image if page.image.ndim == 2 else cv2.cvtColor(page.image, cv2.COLOR_BGR2GRAY)
+    plain = tesseract.recognize(gray, lang=lang, dpi=page.dpi or 300)
+    plain.lines = reading_order(plain.lines)
+    return result.ocr.text, handler.steps, {"load": load_s, **result.timings}, plain.text
 
 
 def cleanup_texts(pages: list[BenchPage], *, workers: int, lang: str,
-                  save_dir: Path | None = None) -> list[tuple[str, list[str], dict]]:
-    """Each page through the pipeline as it is now, ``workers`` processes at a time."""
+                  save_dir: Path | None = None) -> list[tuple[str, list[str], dict, str]]:
+    """Each page through the pipeline as it is now, and through its reader with no cleanup
+    (``plain``), ``workers`` processes at a time."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -148,6 +160,13 @@ def _rate(scores: list[PageScore], attr: str) -> float:
     return edits / chars if chars else 0.0
 
 
+def _page_line(s: PageScore) -> str:
+    n = max(1, s.chars)
+    plain = "" if s.plain is None else f"plain {100 * s.plain / n:5.1f}%  "
+    return (f"  {s.key:<48} raw {100 * s.raw / n:5.1f}%  {plain}cleanup "
+            f"{100 * s.cleanup / n:5.1f}%  {','.join(s.degradations)}  [{'; '.join(s.steps)}]")
+
+
 def summarize(scores: list[PageScore], *, worst: int = 10) -> str:
     """The per-degradation table, pages made worse, worst pages and time per page."""
     have_cached = all(s.cached is not None for s in scores)
@@ -155,7 +174,9 @@ def summarize(scores: list[PageScore], *, worst: int = 10) -> str:
     for s in scores:
         for d in s.degradations or ["clean"]:
             groups[d].append(s)
-    cols = ["raw", *(["cached"] if have_cached else []), "cleanup"]
+    have_plain = all(s.plain is not None for s in scores)
+    cols = ["raw", *(["plain"] if have_plain else []), *(["cached"] if have_cached else []),
+            "cleanup"]
     out = [f"{'degradation':<20} {'pages':>5} " + " ".join(f"{c:>8}" for c in cols)]
     order = sorted(groups, key=lambda k: (k != "clean", -len(groups[k]), k))
     for name in [*order, "overall"]:
@@ -165,15 +186,16 @@ def summarize(scores: list[PageScore], *, worst: int = 10) -> str:
                    + " ".join(f"{100 * _rate(g, c):>7.1f}%" for c in cols) + flag)
     worse = [s for s in scores if s.cleanup > s.raw]
     out.append(f"\npages read worse after cleanup than raw: {len(worse)} of {len(scores)}")
+    if have_plain:
+        by_cleanup = [s for s in scores if s.cleanup > (s.plain or 0)]
+        out.append(f"pages read worse after cleanup than by the same reader uncleaned (plain): "
+                   f"{len(by_cleanup)} of {len(scores)}, by more than 2 % of their text: "
+                   f"{sum(s.cleanup - (s.plain or 0) > 0.02 * s.chars for s in by_cleanup)}")
     for s in sorted(worse, key=lambda s: (s.raw - s.cleanup) / max(1, s.chars))[:worst]:
-        out.append(f"  {s.key:<48} raw {100 * s.raw / max(1, s.chars):5.1f}%  cleanup "
-                   f"{100 * s.cleanup / max(1, s.chars):5.1f}%  {','.join(s.degradations)}  "
-                   f"[{'; '.join(s.steps)}]")
+        out.append(_page_line(s))
     out.append(f"\nworst pages after cleanup (of {len(scores)}):")
     for s in sorted(scores, key=lambda s: -s.cleanup / max(1, s.chars))[:worst]:
-        out.append(f"  {s.key:<48} raw {100 * s.raw / max(1, s.chars):5.1f}%  cleanup "
-                   f"{100 * s.cleanup / max(1, s.chars):5.1f}%  {','.join(s.degradations)}  "
-                   f"[{'; '.join(s.steps)}]")
+        out.append(_page_line(s))
     n = max(1, len(scores))
     stages = sorted({k for s in scores for k in s.timings})
     out.append("\nseconds per page: " + ", ".join(
@@ -231,13 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     read = cleanup_texts(pages, workers=a.workers, lang=a.lang, save_dir=a.save_dir)
     wall = time.perf_counter() - t0
     scores = []
-    for p, r, c, (text, steps, timings) in zip(pages, raw, cached, read, strict=True):
+    for p, r, c, (text, steps, timings, plain) in zip(pages, raw, cached, read, strict=True):
         e_raw: ErrorCount = text_errors(p.truth_text, r)
         scores.append(PageScore(
             dossier=p.dossier, index=p.index, degradations=p.degradations, chars=e_raw.chars,
             raw=e_raw.char_edits, cleanup=text_errors(p.truth_text, text).char_edits,
             cached=None if c is None else text_errors(p.truth_text, c).char_edits,
-            steps=steps, timings=timings))
+            plain=text_errors(p.truth_text, plain).char_edits, steps=steps, timings=timings))
     print(summarize(scores, worst=a.worst))
     print(f"wall {wall:.0f} s for {len(pages)} pages with {a.workers} workers")
     if a.compare:
