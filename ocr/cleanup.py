@@ -83,51 +83,37 @@ def to_gray_dropping_color_ink(bgr: np.ndarray, text_height: float | None = None
         return gray
     if text_height is None:
         text_height = estimate_text_height(gray)
-    brightest = cv2.max(cv2.max(bgr[:, :, 0], bgr[:, :, 1]), bgr[:, :, 2])
-    paper, ink = _paper_and_ink(gray)
-    marks = _stamp_marks(colored, text_height, brightest, paper - ink)
+    marks = _stamp_marks(colored, text_height)
     if not cv2.countNonZero(marks):
         return gray
+    brightest = cv2.max(cv2.max(bgr[:, :, 0], bgr[:, :, 1]), bgr[:, :, 2])
     return cv2.copyTo(brightest, marks, gray.copy())
 
 
 # A colored mark taller than this many text heights is a stamp or a signature, not print.
 COLOR_TEXT_LINES = 2.5
-# A mark whose colored pixels fill more than this share of its box is a solid picture (an
-# emblem, a card's chip, a photo), not strokes of ink.
-SOLID_FILL = 0.5
 
 
-def _stamp_marks(colored: np.ndarray, text_height: float | None,
-                 brightest: np.ndarray, contrast: float) -> np.ndarray:
-    """The colored pixels (255) that belong to stamps, signatures and pictures that fade
-    away, not to colored print.
+def _stamp_marks(colored: np.ndarray, text_height: float | None) -> np.ndarray:
+    """The colored pixels (255) that belong to stamps and signatures, not to colored print.
 
     Colored pixels are joined along a line (gaps under one text height) into marks; marks
     taller than ``COLOR_TEXT_LINES`` text heights, and everything inside their boxes (a
-    stamp's inner words), are stamps and signatures. A solid picture (``SOLID_FILL``) fades
-    only when it turns evenly pale in the brightest channel (its darkest twentieth within
-    ``FAINT_INK`` of the page's paper-to-ink ``contrast`` of its median): one that keeps
-    darker lines (a chip's contacts, a photo's shading) would leave outlines that read as
-    letters, and is kept as it is.
+    stamp's inner words), are stamps and signatures.
     """
     if text_height is None:
         return colored
     th = max(4, int(round(text_height)))
     joined = cv2.morphologyEx(colored, cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_RECT, (th, max(1, th // 4))))
-    marks = np.zeros_like(colored)
     # A component in another's hole lies inside that one's box: outer components suffice.
-    for x, y, bw, bh in _component_boxes(joined, in_holes=False).tolist():
-        if bh <= COLOR_TEXT_LINES * text_height:
-            continue
-        box = (slice(y, y + bh), slice(x, x + bw))
-        ink = colored[box] > 0
-        if np.count_nonzero(ink) > SOLID_FILL * bw * bh:
-            low, mid = np.percentile(brightest[box][ink], [5, 50])
-            if mid - low > FAINT_INK * contrast:
-                continue
-        marks[box] = 255
+    tall = [(x, y, bw, bh) for x, y, bw, bh in _component_boxes(joined, in_holes=False).tolist()
+            if bh > COLOR_TEXT_LINES * text_height]
+    if not tall:
+        return np.zeros_like(colored)
+    marks = np.zeros_like(colored)
+    for x, y, bw, bh in tall:
+        marks[y:y + bh, x:x + bw] = 255
     return cv2.bitwise_and(marks, colored)
 
 
