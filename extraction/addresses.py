@@ -3,13 +3,12 @@ province stored beside the text, for the old three-level units and the 2025 two-
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from functools import lru_cache
-from importlib import resources
 
 from extraction.text import fold, in_case
+from extraction.validators import province_table
 from models.records import ExtractedDocument, ExtractedField
 
 __all__ = ["address_codes", "annotate_addresses", "normalize_address", "ends_with_province",
@@ -186,12 +185,7 @@ def _annotate(f: ExtractedField) -> None:
 @lru_cache(maxsize=1)
 def _province_keys() -> frozenset[str]:
     """Every province's full name (old and 2025 units), folded and without spaces."""
-    keys: set[str] = set()
-    for name in ("parser_legacy.json", "parser_from_2025.json"):
-        data = json.loads(resources.files("vietnamadminunits").joinpath(
-            f"data/{name}").read_text("utf-8"))
-        keys.update(data["DICT_PROVINCE"])
-    return frozenset(keys)
+    return frozenset(province_table("legacy")) | frozenset(province_table("from_2025"))
 
 
 def ends_with_province(text: str) -> bool:

@@ -23,6 +23,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from models.records import ExtractedDocument, ExtractedField, FieldStatus
 
 __all__ = ["FEATURES", "TREE_FEATURES", "Tree", "Calibrator", "evidence_base", "features_of",
@@ -85,6 +87,14 @@ def kind_of(f: ExtractedField) -> str:
 
 
 def features_of(f: ExtractedField) -> list[float]:
+    """The scorer's inputs for a value, in the order of ``FEATURES``."""
+    x = _tree_features(f)
+    base, types = x[:len(EVIDENCE)], x[len(EVIDENCE):]
+    return x + [b * t for t in types for b in base]
+
+
+def _tree_features(f: ExtractedField) -> list[float]:
+    """The first ``TREE_FEATURES`` of ``features_of``: the evidence and the field type."""
     ev = dict(f._evidence)
     letters = [ch for ch in (f.value or "") if ch.isalpha()]
     # Of the value as it stands (an exact source may have replaced the OCR reading).
@@ -96,7 +106,7 @@ def features_of(f: ExtractedField) -> list[float]:
     ev["upper"] = float(len(letters) >= 4 and all(ch.isupper() for ch in letters))
     base = [float(ev.get(name, 0.0)) for name in EVIDENCE]
     types = [float(ev.get(f"type_{t}", 0.0)) for t in FIELD_TYPES]
-    return base + types + [b * t for t in types for b in base]
+    return base + types
 
 
 @dataclass
@@ -127,6 +137,77 @@ class Tree:
                    right=d["right"], leaf=[bool(b) for b in d["leaf"]], value=d["value"])
 
 
+@dataclass(frozen=True)
+class _Forest:
+    """A boosted scorer's trees as flat node arrays, walked for all the values of a dossier
+    at once instead of tree by tree and value by value. Tree ``t``'s node ``i`` is at
+    ``t * width + i``; a leaf leads to itself, so a walk that reached it stays there."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray  # flat indexes
+    right: np.ndarray
+    value: np.ndarray
+    roots: np.ndarray  # the flat index of each tree's root
+    depth: int  # the most splits on a path from a root to a leaf
+
+    @classmethod
+    def of(cls, trees: list[Tree]) -> _Forest:
+        width = max(len(t.leaf) for t in trees)
+        feature, threshold, left, right, value = [], [], [], [], []
+        for k, t in enumerate(trees):
+            base = k * width
+            for i in range(width):
+                split = i < len(t.leaf) and not t.leaf[i]
+                # Past a tree's last node: leaves, which no walk reaches.
+                feature.append(t.feature[i] if split else 0)
+                threshold.append(t.threshold[i] if split else 0.0)
+                left.append(base + (t.left[i] if split else i))
+                right.append(base + (t.right[i] if split else i))
+                value.append(t.value[i] if i < len(t.leaf) else 0.0)
+        if max(feature) >= TREE_FEATURES:
+            # Rows are read flat: a split past the row's end would read the next value's.
+            raise ValueError("a tree of the calibration splits on a feature the trees are not "
+                             "given: retrain it with `python -m bench.trust train`")
+        return cls(feature=np.array(feature, dtype=np.intp),
+                   threshold=np.array(threshold, dtype=np.float64),
+                   left=np.array(left, dtype=np.intp), right=np.array(right, dtype=np.intp),
+                   value=np.array(value, dtype=np.float64),
+                   roots=np.arange(len(trees), dtype=np.intp) * width,
+                   depth=max(_depth(t) for t in trees))
+
+    def leaf_values(self, x: np.ndarray) -> np.ndarray:
+        """The leaf value of every tree (columns) for every row of ``x`` (values x features),
+        each tree walked as ``Tree.predict`` walks it."""
+        rows = (np.arange(len(x), dtype=np.intp) * x.shape[1])[:, None]
+        flat_x = x.ravel()
+        node = np.broadcast_to(self.roots, (len(x), len(self.roots)))
+        for _ in range(self.depth):
+            go_left = flat_x[rows + self.feature[node]] <= self.threshold[node]
+            node = np.where(go_left, self.left[node], self.right[node])
+        return self.value[node]
+
+
+def _depth(tree: Tree) -> int:
+    """The most splits on a path from the tree's root to a leaf."""
+    deepest, todo = 0, [(0, 0)]
+    while todo:
+        i, d = todo.pop()
+        if tree.leaf[i]:
+            deepest = max(deepest, d)
+        else:
+            todo += [(tree.left[i], d + 1), (tree.right[i], d + 1)]
+    return deepest
+
+
+def _logistic(z: float) -> float:
+    if z > 35:
+        return 1.0
+    if z < -35:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-z))
+
+
 @dataclass
 class Calibrator:
     """The scorer (boosted trees, or a logistic model when ``trees`` is empty) plus the
@@ -147,21 +228,28 @@ class Calibrator:
     # The same map per field type (``kind_of``), for types with enough values to fit one:
     # one score means different odds for a date and for a name.
     iso_kinds: dict[str, list[list[float]]] = field(default_factory=dict)
+    # ``trees`` packed for scoring many values at once, on first use.
+    _forest: _Forest | None = field(default=None, init=False, repr=False, compare=False)
 
     def score(self, f: ExtractedField) -> float:
         """The model's output, before the isotonic map."""
-        x = features_of(f)
+        return self.scores([f])[0]
+
+    def scores(self, fields: list[ExtractedField]) -> list[float]:
+        """``score`` of each field: the trees are walked for all of them at once."""
+        if not fields:
+            return []
         if self.trees:
-            x = x[:TREE_FEATURES]
-            z = self.intercept + sum(t.predict(x) for t in self.trees)
-        else:
-            z = self.intercept + sum(c * (v - m) / s for c, v, m, s
-                                 in zip(self.coef, x, self.means, self.scales, strict=True))
-        if z > 35:
-            return 1.0
-        if z < -35:
-            return 0.0
-        return 1.0 / (1.0 + math.exp(-z))
+            if self._forest is None:
+                self._forest = _Forest.of(self.trees)
+            x = np.array([_tree_features(f) for f in fields], dtype=np.float64)
+            # Summed in tree order, as one tree after the other would: the same float.
+            return [_logistic(self.intercept + sum(values))
+                    for values in self._forest.leaf_values(x).tolist()]
+        return [_logistic(self.intercept + sum(
+            c * (v - m) / s for c, v, m, s
+            in zip(self.coef, features_of(f), self.means, self.scales, strict=True)))
+            for f in fields]
 
     def calibrate(self, p: float, kind: str | None = None) -> float:
         xs, ys = self.iso_kinds.get(kind or "", (self.iso_x, self.iso_y))
@@ -176,7 +264,12 @@ class Calibrator:
         return y0 if x1 == x0 else y0 + (y1 - y0) * (p - x0) / (x1 - x0)
 
     def probability(self, f: ExtractedField) -> float:
-        return self.calibrate(self.score(f), kind_of(f))
+        return self.probabilities([f])[0]
+
+    def probabilities(self, fields: list[ExtractedField]) -> list[float]:
+        """The calibrated probability of each field's value being right."""
+        return [self.calibrate(p, kind_of(f))
+                for p, f in zip(self.scores(fields), fields, strict=True)]
 
     def to_json(self) -> str:
         return json.dumps({"features": list(FEATURES), "coef": self.coef,
@@ -219,19 +312,22 @@ def apply_calibration(docs: list[ExtractedDocument], calibrator: Calibrator | No
     (``MIN_WORD_CONFIDENCE``) that nothing else confirms, is never auto-accepted.
     ``threshold`` overrides the calibrated rule's own (a stricter office may want that).
     """
+    found: list[ExtractedField] = []
     for d in docs:
         for f in d.fields:
             f._evidence["class_conf"] = d.classification_confidence
-            if f.value is None:
-                continue
-            if calibrator is not None:
-                f.confidence = round(calibrator.probability(f), 4)
-                limit = calibrator.threshold if threshold is None else threshold
-            else:
-                # No calibrated rule: nothing is accepted unless a threshold is set.
-                limit = 1.01 if threshold is None else threshold
-            ok = not held_for_review(f) and f.confidence >= limit
-            f.status = FieldStatus.accepted if ok else FieldStatus.review
+            if f.value is not None:
+                found.append(f)
+    if calibrator is not None:
+        for f, p in zip(found, calibrator.probabilities(found), strict=True):
+            f.confidence = round(p, 4)
+        limit = calibrator.threshold if threshold is None else threshold
+    else:
+        # No calibrated rule: nothing is accepted unless a threshold is set.
+        limit = 1.01 if threshold is None else threshold
+    for f in found:
+        ok = not held_for_review(f) and f.confidence >= limit
+        f.status = FieldStatus.accepted if ok else FieldStatus.review
 
 
 def confirmed(f: ExtractedField) -> bool:

@@ -49,6 +49,9 @@ def _tokens(text: str) -> list[tuple[str, int]]:
     out = []
     for m in TOKEN_RE.finditer(text):
         tok, start = m.group(0), m.start()
+        if tok.isupper() or tok[1:].islower():
+            out.append((tok, start))  # no capital after a small letter: one token
+            continue
         # A lower-case letter followed by a capital inside one word: two words OCR read
         # without the space between them ("SốCCCD"), matched as two tokens.
         cuts = [i for i in range(1, len(tok)) if tok[i - 1].islower() and tok[i].isupper()]
@@ -57,12 +60,18 @@ def _tokens(text: str) -> list[tuple[str, int]]:
     return out
 
 
+@lru_cache(maxsize=32768)
+def _word_tokens(word: str) -> tuple[tuple[str, int], ...]:
+    """The tokens of one OCR word: the same words recur on every row and page."""
+    return tuple(_tokens(nfc(word)))
+
+
 def row_doc(row: Row) -> RowDoc:
     nlp = get_nlp()
     words, spaces, owner, starts = [], [], [], []
     offset = 0
     for wi, w in enumerate(row.words):
-        toks = _tokens(nfc(w.text))
+        toks = _word_tokens(w.text)
         for ti, (tok, start) in enumerate(toks):
             words.append(tok)
             end = start + len(tok)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = ["nfc", "fold", "in_case", "strip_marks", "fold_token", "repair_digits", "TOKEN_RE", "collapse_ws",
            "restore_name_marks"]
@@ -31,6 +32,8 @@ def in_case(word: str, reading: str) -> str:
     return word.lower()
 
 
+# Extraction folds the same words (labels, syllables) over and over, on every row and page.
+@lru_cache(maxsize=32768)
 def fold(text: str) -> str:
     """Lowercase without diacritics (đ -> d), for matching labels through OCR noise."""
     return strip_marks(text).lower()
@@ -39,6 +42,8 @@ def fold(text: str) -> str:
 def strip_marks(text: str) -> str:
     """Text without diacritics (đ -> d), case kept: for regular expressions, whose escapes
     (``\\W``, ``\\S``) lowercasing would change."""
+    if text.isascii():
+        return text  # nothing to decompose, no marks
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
 

@@ -141,8 +141,10 @@ def _pairs() -> dict[str, set[tuple[str, str]]]:
     text = resources.files("pyvi").joinpath("models/words.txt").read_text("utf-8")
     out: dict[str, set[tuple[str, str]]] = {}
     for line in text.splitlines():
+        if len(line.split()) != 2:
+            continue  # not two syllables: skipped before it is cased and composed
         parts = nfc(line.strip().lower()).split()
-        if len(parts) == 2 and all(p.isalpha() for p in parts):
+        if all(p.isalpha() for p in parts):
             out.setdefault(f"{fold(parts[0])} {fold(parts[1])}", set()).add((parts[0], parts[1]))
     return out
 

@@ -15,9 +15,12 @@ from extraction.addresses import fix_lead_term, normalize_address
 from extraction.confidence import (
     EVIDENCE,
     FEATURES,
+    FIELD_TYPES,
+    TREE_FEATURES,
     Calibrator,
     Tree,
     apply_calibration,
+    features_of,
     load_calibrator,
 )
 from extraction.sources import apply_exact_sources, parse_cccd_qr, parse_mrz, reconcile
@@ -225,6 +228,29 @@ def test_boosted_trees_score_by_their_splits_and_round_trip() -> None:
     assert cal.score(doubted) == pytest.approx(1 / (1 + math.exp(-(0.25 - 2.0))))
     again = Calibrator.from_json(cal.to_json())
     assert [again.score(sure), again.score(doubted)] == [cal.score(sure), cal.score(doubted)]
+
+
+def test_values_scored_together_score_as_each_tree_walked_in_turn() -> None:
+    """GIVEN the committed boosted scorer and values with varied evidence and types
+    WHEN they are scored together THEN each score is exactly the logistic of the baseline plus
+    every tree's leaf, summed tree after tree, as one value alone gets."""
+    import math
+
+    cal = load_calibrator()
+    assert cal is not None and cal.trees
+    rng = random.Random(7)
+    fields = []
+    for _ in range(300):
+        f = _field("date_of_birth", rng.choice(["01/02/1990", "NGUYEN VAN AN", "Hà Nội"]))
+        f._evidence.update({e: rng.choice([0.0, 1.0, rng.random()]) for e in EVIDENCE})
+        f._evidence[f"type_{rng.choice(FIELD_TYPES)}"] = 1.0
+        fields.append(f)
+    for f, got in zip(fields, cal.scores(fields), strict=True):
+        x = features_of(f)[:TREE_FEATURES]
+        z = cal.intercept + sum(t.predict(x) for t in cal.trees)
+        assert got == (1.0 if z > 35 else 0.0 if z < -35 else 1.0 / (1.0 + math.exp(-z)))
+        assert cal.score(f) == got
+    assert cal.scores([]) == []
 
 
 def test_each_field_type_has_its_own_odds_and_a_doubted_word_goes_to_review() -> None:
