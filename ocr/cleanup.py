@@ -687,8 +687,8 @@ OrientationFn = Callable[[np.ndarray], int]
 
 def clean_page(bgr: np.ndarray, *, dpi_hint: int | None = None,
                orientation: OrientationFn | None = None) -> CleanupResult:
-    """The pipeline's cleanup: sheet, gray, resolution, orientation, deskew, light, leaders,
-    noise."""
+    """The pipeline's cleanup: sheet, gray, resolution, orientation, deskew, light, noise,
+    leaders."""
     steps: list[str] = []
     plain = bgr if bgr.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     corners = find_sheet(plain)
@@ -719,13 +719,15 @@ def clean_page(bgr: np.ndarray, *, dpi_hint: int | None = None,
     if uneven_light(gray, light):
         gray = flatten_background(gray, light)
         steps.append("light")
+    # Specks go first: at the faint level a leader's dots are found at, a noisy page's specks
+    # are ink too, as many as a hundred thousand of them.
+    gray, denoised = denoise(gray)
+    if denoised:
+        steps.append("denoise")
     gray, unleadered = remove_dotted_leaders(
         gray, TARGET_TEXT_HEIGHT if height is None else float(np.clip(height * scale, 12, 60)))
     if unleadered:
         steps.append("leaders")
-    gray, denoised = denoise(gray)
-    if denoised:
-        steps.append("denoise")
     dpi = int(round((dpi_hint or 300) * scale)) if dpi_hint else 300
     log.debug("cleanup steps: %s", "; ".join(steps) or "none")
     return CleanupResult(image=gray, rotation=rotation, skew_angle=angle, scale=scale,
