@@ -49,9 +49,6 @@ def _tokens(text: str) -> list[tuple[str, int]]:
     out = []
     for m in TOKEN_RE.finditer(text):
         tok, start = m.group(0), m.start()
-        if tok.isupper() or tok[1:].islower():
-            out.append((tok, start))  # no capital after a small letter: one token
-            continue
         # A lower-case letter followed by a capital inside one word: two words OCR read
         # without the space between them ("SốCCCD"), matched as two tokens.
         cuts = [i for i in range(1, len(tok)) if tok[i - 1].islower() and tok[i].isupper()]
