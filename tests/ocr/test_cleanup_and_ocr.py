@@ -183,6 +183,22 @@ def test_a_leader_on_a_page_skewed_too_little_to_deskew_is_removed():
     assert (cleaned < 200).sum() == 0
 
 
+@pytest.mark.parametrize("shape", [(3508, 2480), (3509, 2481), (2339, 1653), (718, 1092)])
+@pytest.mark.parametrize("longest", [500, 600, 1000, 1200])
+def test_a_page_is_shrunk_to_the_size_and_shades_area_averaging_gives(page, shape, longest):
+    gray = cv2.resize(cv2.cvtColor(page, cv2.COLOR_BGR2GRAY), shape[::-1],
+                      interpolation=cv2.INTER_AREA)
+    factor = min(1.0, longest / max(shape))
+    direct = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    shrunk = cleanup._shrink(gray, factor)
+    assert shrunk.shape == direct.shape
+    diff = np.abs(shrunk.astype(np.int16) - direct.astype(np.int16))
+    # Both average the same pixels; the steps only round differently, and an odd last row
+    # or column may be left out.
+    assert diff.mean() < 2.0
+    assert abs(float(shrunk.mean()) - float(direct.mean())) < 1.0
+
+
 def test_component_boxes_are_the_labelled_components_boxes():
     rng = np.random.default_rng(3)
     bw = (rng.random((300, 400)) < 0.3).astype(np.uint8)
