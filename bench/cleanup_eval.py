@@ -1,7 +1,7 @@
 """Does cleanup help? Character error rates of every page raw and after cleanup.
 
     python -m bench.cleanup_eval --split dev --pages 100 [--out FILE.json] [--worst 10]
-                                 [--save-dir DIR] [--compare OLD.json] [--moved]
+                                 [--save-dir DIR] [--compare OLD.json] [--moved] [--no-plain]
 
 For each page of a benchmark corpus (``bench.corpus``, generated and cached as ``dossier
 bench`` does) it measures the character error rate of
@@ -12,10 +12,10 @@ bench`` does) it measures the character error rate of
   was when the cache was filled: a "before" for free);
 - ``cleanup``: the pipeline as it is now (``ocr.pipeline.ocr_loaded_page``: cleanup,
   orientation, Tesseract), read in the OCR worker pool;
-- ``plain``: the same reader (the pipeline's Tesseract engine and reading order) on the
-  page as loaded, with no cleanup at all: what cleanup itself changes is ``plain`` against
-  ``cleanup``, apart from any difference between that engine and the bare ``tesseract``
-  (another Tesseract version, for one);
+- ``plain`` (left out with ``--no-plain``): the same reader (the pipeline's Tesseract engine
+  and reading order) on the page as loaded, with no cleanup at all: what cleanup itself
+  changes is ``plain`` against ``cleanup``, apart from any difference between that engine and
+  the bare ``tesseract`` (another Tesseract version, for one);
 - ``moved`` (with ``--moved``): that reader on the uncleaned page moved by one pixel right
   and down: how much Tesseract's reading of a page changes when nothing but its position
   does, the floor under which "cleanup read this page worse" says nothing,
@@ -109,10 +109,10 @@ class _Steps(logging.Handler):
             self.steps.append(record.getMessage().split(":", 1)[1].strip())
 
 
-def _read_one(image: str, lang: str, save_dir: str | None,
-              moved: bool = False) -> tuple[str, list[str], dict, str, str | None]:
-    """One page through the pipeline, and through its reader alone, as it is and (``moved``)
-    one pixel right and down (in a worker process)."""
+def _read_one(image: str, lang: str, save_dir: str | None, moved: bool = False,
+              plain: bool = True) -> tuple[str, list[str], dict, str | None, str | None]:
+    """One page through the pipeline, and (``plain``) through its reader alone, as it is and
+    (``moved``) one pixel right and down (in a worker process)."""
     import cv2
 
     from ocr import tesseract
@@ -145,21 +145,22 @@ def _read_one(image: str, lang: str, save_dir: str | None,
     shifted = None
     if moved:
         shifted = read(cv2.copyMakeBorder(gray, 1, 0, 1, 0, cv2.BORDER_REPLICATE))
-    return (result.ocr.text, handler.steps, {"load": load_s, **result.timings}, read(gray),
-            shifted)
+    return (result.ocr.text, handler.steps, {"load": load_s, **result.timings},
+            read(gray) if plain else None, shifted)
 
 
 def cleanup_texts(pages: list[BenchPage], *, workers: int, lang: str,
-                  save_dir: Path | None = None,
-                  moved: bool = False) -> list[tuple[str, list[str], dict, str, str | None]]:
-    """Each page through the pipeline as it is now, and through its reader with no cleanup
-    (``plain``; ``moved``: also one pixel right and down), ``workers`` processes at a time."""
+                  save_dir: Path | None = None, moved: bool = False,
+                  plain: bool = True) -> list[tuple[str, list[str], dict, str | None, str | None]]:
+    """Each page through the pipeline as it is now, and (``plain``) through its reader with
+    no cleanup (``moved``: also one pixel right and down), ``workers`` processes at a time."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     if save_dir:
         save_dir.mkdir(parents=True, exist_ok=True)
-    args = [(str(p.image), lang, str(save_dir) if save_dir else None, moved) for p in pages]
+    args = [(str(p.image), lang, str(save_dir) if save_dir else None, moved, plain)
+            for p in pages]
     if workers <= 1:
         return [_read_one(*a) for a in args]
     with ProcessPoolExecutor(max_workers=workers,
@@ -204,7 +205,7 @@ def summarize(scores: list[PageScore], *, worst: int = 10) -> str:
         out.append(f"pages read worse after cleanup than by the same reader uncleaned (plain): "
                    f"{len(by_cleanup)} of {len(scores)}, by more than 2 % of their text: "
                    f"{sum(s.cleanup - (s.plain or 0) > 0.02 * s.chars for s in by_cleanup)}")
-    if all(s.moved is not None for s in scores):
+    if have_plain and all(s.moved is not None for s in scores):
         by_moving = [s for s in scores if (s.moved or 0) > (s.plain or 0)]
         out.append(f"pages the same reader reads worse only moved by one pixel: {len(by_moving)} "
                    f"of {len(scores)}, by more than 2 % of their text: "
@@ -255,10 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare", type=Path, help="a previous --out to compare with page by page")
     ap.add_argument("--save-dir", type=Path, help="write each cleaned page here as PNG")
     ap.add_argument("--worst", type=int, default=10)
+    ap.add_argument("--no-plain", action="store_true",
+                    help="skip the reading of each uncleaned page (half the OCR; compare with "
+                         "the OCR cache's 'cached' column or --compare instead)")
     ap.add_argument("--moved", action="store_true",
                     help="also read each uncleaned page moved by one pixel (Tesseract's own "
                          "variation, one more reading a page)")
     a = ap.parse_args(argv)
+    if a.moved and a.no_plain:
+        ap.error("--moved is measured against the plain reading: leave out --no-plain")
 
     key = CorpusKey(split=a.split, seed=a.seed, degradation=a.degradation)
     corpus = ensure_corpus(a.data_dir / "bench" / "corpora", key,
@@ -272,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     cached = _cached_texts(corpus, pages)
     t0 = time.perf_counter()
     read = cleanup_texts(pages, workers=a.workers, lang=a.lang, save_dir=a.save_dir,
-                         moved=a.moved)
+                         moved=a.moved, plain=not a.no_plain)
     wall = time.perf_counter() - t0
     scores = []
     for p, r, c, (text, steps, timings, plain, moved) in zip(pages, raw, cached, read,
@@ -282,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             dossier=p.dossier, index=p.index, degradations=p.degradations, chars=e_raw.chars,
             raw=e_raw.char_edits, cleanup=text_errors(p.truth_text, text).char_edits,
             cached=None if c is None else text_errors(p.truth_text, c).char_edits,
-            plain=text_errors(p.truth_text, plain).char_edits,
+            plain=None if plain is None else text_errors(p.truth_text, plain).char_edits,
             moved=None if moved is None else text_errors(p.truth_text, moved).char_edits,
             steps=steps, timings=timings))
     print(summarize(scores, worst=a.worst))
