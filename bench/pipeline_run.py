@@ -23,7 +23,6 @@ __all__ = ["run_spec", "main"]
 def run_spec(spec: dict) -> dict:
     """Run the pipeline over ``spec["dossiers"]``; returns timings and (if asked) outputs."""
     t_start = time.perf_counter()
-    from extraction import extract_documents, load_doctypes
     from ocr import tesseract
     from ocr.loading import Limits
     from ocr.pipeline import OcrOptions
@@ -35,10 +34,15 @@ def run_spec(spec: dict) -> dict:
                       engine=spec.get("engine") or None)
     tesseract.check_engine(opts.engine or tesseract.default_engine(), opts.tesseract_cmd,
                            opts.lang)
-    # The workers start and load their models while this process loads the document types.
+    # The workers start and load their models first; this process loads the document types
+    # meanwhile, and extraction's libraries and tables on a thread of their own while the
+    # first pages are read, as the digitization flow's process does.
     pool = get_pool(max(1, int(spec["workers"])), opts)
     pool.start()
+    from extraction import extract_documents, load_doctypes, start_warm_up, wait_for_warm_up
+
     doctypes = load_doctypes(Path(spec["doctypes"]) if spec.get("doctypes") else None)
+    start_warm_up()
     threshold = spec.get("review_threshold")  # None: the calibrated rule's own
     collect = bool(spec.get("collect", True))
     limits = Limits()
@@ -53,6 +57,7 @@ def run_spec(spec: dict) -> dict:
     def one_dossier(di: int) -> None:
         pages = [ocr_pages[di][i] for i in range(len(dossiers[di]["pages"]))]
         del ocr_pages[di]  # done with the OCR trees: memory stays flat over a long run
+        wait_for_warm_up()
         t = time.perf_counter()
         docs = extract_documents(pages, doctypes, review_threshold=threshold)
         dossier_out[di]["extract_s"] = time.perf_counter() - t

@@ -112,22 +112,19 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
             lang: Annotated[str, typer.Option(help="Tesseract languages")] = "vie+eng",
             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Classify a document and print its fields with values and confidences."""
-    import threading
-
-    from extraction import extract_documents, load_doctypes, warm_up
+    from extraction import extract_documents, load_doctypes, start_warm_up, wait_for_warm_up
     from ocr.loading import Limits
     from ocr.pipeline import OcrOptions, ocr_file
 
     s = _settings()
     types = load_doctypes(doctypes or s.doctypes_dir)  # a bad definition stops before OCR
     # Extraction's tables load while OCR waits on Tesseract.
-    warm = threading.Thread(target=warm_up, name="warm-up", daemon=True)
-    warm.start()
+    start_warm_up()
     doc = ocr_file(file, OcrOptions(lang=lang, tesseract_cmd=s.tesseract_cmd,
                                     timeout=s.tesseract_timeout_s),
                    limits=Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages,
                                  s.pdf_render_dpi), workers=s.workers)
-    warm.join()
+    wait_for_warm_up()
     docs = extract_documents(doc.pages, types, review_threshold=s.review_threshold)
     if as_json:
         out = {"file": str(file), "documents": [d.model_dump(mode="json") for d in docs]}

@@ -5,6 +5,8 @@ Nothing here imports Prefect, FastAPI or the storage layer.
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,9 +18,12 @@ if TYPE_CHECKING:
 
 # ``UNKNOWN`` lives in ``extraction.classify``, which loads spaCy: importing this package stays
 # cheap until extraction is used.
-__all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "SEPARATOR", "warm_up"]
+__all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "SEPARATOR", "warm_up",
+           "start_warm_up", "wait_for_warm_up"]
 
 SEPARATOR = "separator"
+
+log = logging.getLogger(__name__)
 
 
 def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
@@ -182,8 +187,8 @@ def citizen_ids_of(doc: ExtractedDocument, doctype: DoctypeDef | None,
 
 def warm_up() -> None:
     """Load what extraction needs (the spaCy pipeline, the administrative-unit tables, the
-    calibration) ahead of time: a command-line tool runs this beside OCR, which waits on
-    Tesseract, so the loading costs no wall time."""
+    calibration) ahead of time, about two CPU-seconds the first dossier would otherwise wait
+    for. :func:`start_warm_up` runs it beside OCR."""
     from vietnamadminunits import parse_address
 
     import extraction.classify
@@ -197,3 +202,35 @@ def warm_up() -> None:
     province_codes()
     load_calibrator()
     parse_address("Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh", mode="LEGACY")
+
+
+_warm: threading.Thread | None = None
+_warm_lock = threading.Lock()
+
+
+def start_warm_up() -> None:
+    """Run :func:`warm_up` on a thread of its own, once per process: a process that reads
+    pages extracts them next, and the loading overlaps the reading. Call
+    :func:`wait_for_warm_up` before extracting (two threads must not build the spaCy pipeline
+    side by side)."""
+    global _warm
+    with _warm_lock:
+        if _warm is None:
+            _warm = threading.Thread(target=_warm_up_quietly, name="extraction-warm-up",
+                                     daemon=True)
+            _warm.start()
+
+
+def wait_for_warm_up() -> None:
+    """Return once :func:`start_warm_up`'s loading is done (at once if it never started)."""
+    with _warm_lock:
+        warm = _warm
+    if warm is not None:
+        warm.join()
+
+
+def _warm_up_quietly() -> None:
+    try:
+        warm_up()
+    except Exception as e:  # noqa: BLE001 - the first extraction reports the same problem
+        log.debug("extraction warm-up skipped: %s", e)

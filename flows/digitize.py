@@ -142,6 +142,7 @@ def ocr_page(job: PageJob) -> PageResult:
     page in another batch) is not read again. A page that cannot be decoded is an expected
     outcome, returned as the page's problem; anything else raises and the flow records it.
     """
+    from extraction import start_warm_up
     from ocr import pool
     from ocr.pipeline import OcrOptions
 
@@ -156,6 +157,7 @@ def ocr_page(job: PageJob) -> PageResult:
         done.cleaned_key = cleaned if rt.store.derived_exists(cleaned) else None
         return done
     rt.ledger.set_pages(job.batch_id, job.file_no, [job.source_page], Stage.reading)
+    start_warm_up()  # this process extracts the pages it reads: its loading overlaps OCR
     s = rt.settings
     path = _local_original(job.sha256)
     # Decoded, cleaned and read in the OCR process pool (models kept loaded per worker).
@@ -206,9 +208,10 @@ def _stored_version(record: Record) -> tuple[Record, str | None] | None:
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def extract_dossier(job: ExtractJob) -> list[RecordState]:
     """Classify, split and extract a dossier's pages; store one record per document."""
-    from extraction import extract_documents
+    from extraction import extract_documents, wait_for_warm_up
 
     rt = get_runtime()
+    wait_for_warm_up()
     ocr_pages: list[PageOCR] = []
     refs: list[PageRef] = []
     for i, p in enumerate(job.pages):

@@ -159,3 +159,16 @@ def test_unreadable_page_of_a_cards_shape_beside_one_side_is_the_other(tmp_path)
     assert [c.doctype for c in classes] == [
         "cccd_front", "cccd_back", "cccd_front", "cccd_back", "receipt_appointment", "unknown",
         "unknown", "cccd_back"]
+
+
+def test_the_warm_up_runs_once_on_its_own_thread_and_extraction_can_wait_for_it():
+    import extraction
+    from extraction.nlp import get_nlp
+
+    extraction.start_warm_up()
+    first = extraction._warm
+    extraction.start_warm_up()
+    assert extraction._warm is first and first.name == "extraction-warm-up"
+    extraction.wait_for_warm_up()
+    assert not first.is_alive()
+    assert get_nlp.cache_info().currsize == 1 and load_calibrator.cache_info().currsize == 1
