@@ -171,4 +171,4 @@ def test_the_warm_up_runs_once_on_its_own_thread_and_extraction_can_wait_for_it(
     assert extraction._warm is first and first.name == "extraction-warm-up"
     extraction.wait_for_warm_up()
     assert not first.is_alive()
-    assert get_nlp.cache_info().currsize == 1 and load_calibrator.cache_info().currsize == 1
+    assert get_nlp.cache_info().currsize == 1 and load_calibrator.cache_info().currsize >= 1
