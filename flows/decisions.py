@@ -7,11 +7,11 @@ and each is tested on its own (tests/flows/test_decisions.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from extraction.doctypes import DoctypeDef
 from extraction.separator import is_separator, split_stack
-from models.batches import BatchFile, FileProblem, PageResult, Stage
+from models.batches import BatchDossier, BatchFile, FileProblem, PageResult, Stage
 from models.errors import DossierError
 from models.ocr import PageOCR
 from models.records import (
@@ -29,6 +29,7 @@ __all__ = [
     "review_status",
     "file_problem",
     "pages_to_extract",
+    "split_repeated_dossiers",
     "file_stage",
     "ingest_result",
 ]
@@ -65,6 +66,20 @@ def is_duplicate_dossier(dossier_id: str, known: Sequence[IngestFileResult | Non
     return bool(known) and all(
         k is not None and k.status in (FileStatus.accepted, FileStatus.duplicate)
         and k.dossier_id == dossier_id for k in known)
+
+
+def split_repeated_dossiers(dossiers: Sequence[BatchDossier]
+                            ) -> tuple[list[BatchDossier], list[BatchDossier]]:
+    """The dossiers to run now, and those with the same id (the same content) as one of them:
+    these run after it, so that they become its duplicates instead of writing the same
+    records side by side."""
+    seen: set[str] = set()
+    first: list[BatchDossier] = []
+    again: list[BatchDossier] = []
+    for d in dossiers:
+        (again if d.dossier_id in seen else first).append(d)
+        seen.add(d.dossier_id)
+    return first, again
 
 
 def record_id_for(dossier_id: str, n: int) -> str:
@@ -110,10 +125,15 @@ def file_problem(file: BatchFile, results: Iterable[PageResult]) -> FileProblem 
     return None
 
 
-def pages_to_extract(results: Iterable[PageResult], failed: set[int]) -> list[PageResult]:
-    """The dossier's readable pages in order (file, then page), leaving out failed files."""
+def pages_to_extract(results: Iterable[PageResult], failed: set[int],
+                     order: Mapping[int, int] | None = None) -> list[PageResult]:
+    """The dossier's readable pages in order (file, then page), leaving out failed files.
+
+    ``order`` gives each file's place in the dossier (file number to position); without it,
+    files go by number."""
+    order = order or {}
     return sorted((r for r in results if r.file_no not in failed and r.ocr_key),
-                  key=lambda r: (r.file_no, r.source_page))
+                  key=lambda r: (order.get(r.file_no, r.file_no), r.file_no, r.source_page))
 
 
 def file_stage(problem: FileProblem | None, statuses: Sequence[RecordStatus]) -> Stage:

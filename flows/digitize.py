@@ -292,8 +292,12 @@ class _DossierRun:
     duplicate_of: dict[int, object] = field(default_factory=dict)
 
 
-def _start_dossier(plan: BatchPlan, d: BatchDossier) -> _DossierRun:
+def _start_dossier(plan: BatchPlan, d: BatchDossier,
+                   reading: dict[tuple[str, int], PrefectFuture] | None = None) -> _DossierRun:
+    """Count the dossier's pages and start reading them. ``reading`` holds the pages this
+    batch already started, by content: the same page twice in a batch is read once."""
     rt = get_runtime()
+    reading = {} if reading is None else reading
     run = _DossierRun(d)
     for f in d.files:
         if f.problem is not None:
@@ -319,7 +323,10 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier) -> _DossierRun:
         for i in range(n):
             job = PageJob(batch_id=plan.batch_id, file_no=f.file_no, sha256=f.sha256,
                           source_page=i, dossier=d.name)
-            run.futures.append((job, ocr_page.submit(job)))
+            fut = reading.get((f.sha256, i))
+            if fut is None:
+                fut = reading[(f.sha256, i)] = ocr_page.submit(job)
+            run.futures.append((job, fut))
     emit(ProgressEvent("pages_planned", d.name, count=len(run.futures)))
     return run
 
@@ -331,6 +338,11 @@ def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
     results: list[PageResult] = []
     for job, fut in run.futures:
         r, error = _outcome(fut)
+        if r is not None and r.file_no != job.file_no:  # read for another file of the batch
+            r = r.model_copy(update={"file_no": job.file_no})
+            rt.ledger.set_pages(plan.batch_id, job.file_no, [job.source_page],
+                                Stage.failed if r.problem else Stage.extracting,
+                                r.problem.text if r.problem else None)
         if error is not None:
             r = PageResult(file_no=job.file_no, sha256=job.sha256, source_page=job.source_page,
                            problem=decisions.problem_from(error, f"page {job.source_page + 1}"))
@@ -346,7 +358,8 @@ def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
     for no, problem in failed.items():
         rt.ledger.set_file(plan.batch_id, no, Stage.failed, problem=problem)
         emit(ProgressEvent("file_failed", d.name, detail=problem.text))
-    good = decisions.pages_to_extract(results, set(failed))
+    good = decisions.pages_to_extract(results, set(failed),
+                                      {f.file_no: f.position for f in d.files})
     states: list[RecordState] = []
     if good:
         for no in {p.file_no for p in good}:
@@ -417,6 +430,17 @@ def _fail_dossier(plan: BatchPlan, d: BatchDossier, error: Exception) -> list:
     return out
 
 
+def _settle_dossier(plan: BatchPlan, d: BatchDossier, run: _DossierRun | Exception) -> list:
+    try:
+        if isinstance(run, Exception):
+            raise run
+        if run.duplicate_of:
+            return _duplicate_dossier(plan, run)
+        return _finish_dossier(plan, run)
+    except Exception as e:  # noqa: BLE001 - the rest of the batch goes on
+        return _fail_dossier(plan, d, e)
+
+
 class _Heartbeat:
     """Keeps the batch's lease while the run works, from a thread of its own."""
 
@@ -463,25 +487,28 @@ def digitize_batch(batch_id: str) -> IngestReport:
         log.info("batch %s is finished or held by another run", batch_id)
         return report
     with _Heartbeat(batch_id, run_id, rt.settings.batch_heartbeat_s):
+        todo = [d for d in plan.dossiers
+                if not (all(f.stage in FINAL_STAGES for f in d.files)
+                        and any(f.problem is None for f in d.files))]
+        # finished by an earlier run of this batch (resumed, or a file replaced) are left out
+        first, again = decisions.split_repeated_dossiers(todo)
+        reading: dict[tuple[str, int], PrefectFuture] = {}
         runs: list[tuple[BatchDossier, _DossierRun | Exception]] = []
-        for d in plan.dossiers:
-            if (all(f.stage in FINAL_STAGES for f in d.files)
-                    and any(f.problem is None for f in d.files)):
-                continue  # finished by an earlier run of this batch (resumed, or a file replaced)
+        for d in first:
             try:
-                runs.append((d, _start_dossier(plan, d)))
+                runs.append((d, _start_dossier(plan, d, reading)))
             except Exception as e:  # noqa: BLE001 - recorded on the dossier's files below
                 runs.append((d, e))
         for d, run in runs:
+            report.files.extend(_settle_dossier(plan, d, run))
+        # The same content uploaded twice in one batch: once the first is stored, the others
+        # are its duplicates (or, if it failed, they try again themselves).
+        for d in again:
             try:
-                if isinstance(run, Exception):
-                    raise run
-                if run.duplicate_of:
-                    report.files.extend(_duplicate_dossier(plan, run))
-                else:
-                    report.files.extend(_finish_dossier(plan, run))
-            except Exception as e:  # noqa: BLE001 - the rest of the batch goes on
-                report.files.extend(_fail_dossier(plan, d, e))
+                run = _start_dossier(plan, d, reading)
+            except Exception as e:  # noqa: BLE001 - recorded on the dossier's files
+                run = e
+            report.files.extend(_settle_dossier(plan, d, run))
     rt.ledger.finish(batch_id, run_id)
     report.finished_at = utcnow()
     return report

@@ -74,11 +74,13 @@ class BatchFile(BaseModel):
     content_type: str = "application/octet-stream"
     problem: FileProblem | None = None  # refused on upload (empty, too large, unreadable)
     stage: Stage = Stage.queued  # as the ledger last saw it
+    position: int = 0  # place in the dossier's page order; a replacement takes the old one's
 
 
 class BatchDossier(BaseModel):
     name: str
-    dossier_id: str  # fixed on acceptance; a replaced file keeps its dossier's id
+    dossier_id: str  # from the content (see storage.intake.dossier_id_for); a replacement
+    # changes the content and so the id
     files: list[BatchFile] = Field(default_factory=list)
 
 

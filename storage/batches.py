@@ -72,6 +72,8 @@ class BatchFileRow(Base):
     refused: Mapped[bool] = mapped_column(default=False)  # refused on upload: never retried
     record_ids: Mapped[list[str]] = mapped_column(_JSON)
     replaced_by: Mapped[int | None] = mapped_column(Integer)
+    # Place in the dossier's page order (migration 0004); a replacement takes the old one's.
+    position: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -116,11 +118,17 @@ class BatchLedger:
                             stage=(Stage.failed if p else Stage.queued).value, pages=0,
                             error=p.message if p else None, error_kind=p.kind if p else None,
                             hint=p.hint if p else None, refused=p is not None, record_ids=[],
-                            updated_at=now)
+                            position=f.position or f.file_no, updated_at=now)
 
     def replace_file(self, batch_id: str, file_no: int, new: BatchFile) -> int:
-        """Put ``new`` in place of file ``file_no`` (same dossier); the batch is queued again.
-        Returns the new file's number."""
+        """Put ``new`` in place of file ``file_no`` (same dossier, same place in its page
+        order); the batch is queued again. Returns the new file's number.
+
+        The dossier's content changes, so it gets the id of its new content (or, while a file
+        is still refused, its batch's own): a replacement never writes under an id that another
+        batch's dossier may have, and the records of what was uploaded before stay as they are.
+        """
+        from storage.intake import dossier_id_for
         now = utcnow()
         with self.index._session(f"replace a file of batch {batch_id}", write=True) as s:
             batch = s.get(BatchRow, batch_id, with_for_update=True)
@@ -132,10 +140,21 @@ class BatchLedger:
                                     f"by file {old.replaced_by}")
             last = s.scalar(select(BatchFileRow.file_no).where(BatchFileRow.batch_id == batch_id)
                             .order_by(BatchFileRow.file_no.desc()).limit(1)) or 0
-            new = new.model_copy(update={"file_no": last + 1, "dossier": old.dossier})
-            s.add(self._file_row(batch_id, old.dossier_id, new, now))
+            new = new.model_copy(update={"file_no": last + 1, "dossier": old.dossier,
+                                         "position": old.position or old.file_no})
             old.replaced_by = new.file_no
             old.updated_at = now
+            s.add(self._file_row(batch_id, old.dossier_id, new, now))
+            s.flush()
+            files = s.scalars(select(BatchFileRow).where(
+                BatchFileRow.batch_id == batch_id, BatchFileRow.dossier == old.dossier,
+                BatchFileRow.dossier_id == old.dossier_id, BatchFileRow.replaced_by.is_(None))
+            ).all()
+            files = sorted(files, key=lambda r: (r.position or r.file_no, r.file_no))
+            dossier_id = dossier_id_for([r.sha256 for r in files], batch_id=batch_id,
+                                        dossier=old.dossier)
+            for r in files:
+                r.dossier_id = dossier_id
             batch.state = BatchState.queued.value
             batch.finished_at = None
         return new.file_no
@@ -150,7 +169,9 @@ class BatchLedger:
                 raise NotFoundError(f"no batch {batch_id}")
             rows = s.scalars(select(BatchFileRow).where(BatchFileRow.batch_id == batch_id,
                                                         BatchFileRow.replaced_by.is_(None))
-                             .order_by(BatchFileRow.file_no)).all()
+                             .order_by(func.coalesce(BatchFileRow.position,
+                                                     BatchFileRow.file_no),
+                                       BatchFileRow.file_no)).all()
         dossiers: dict[tuple[str, str], BatchDossier] = {}
         for r in rows:
             d = dossiers.setdefault((r.dossier_id, r.dossier),
@@ -158,6 +179,7 @@ class BatchLedger:
             d.files.append(BatchFile(
                 file_no=r.file_no, dossier=r.dossier, name=r.name, sha256=r.sha256, size=r.size,
                 content_type=r.content_type, stage=Stage(r.stage),
+                position=r.position or r.file_no,
                 problem=FileProblem(kind=r.error_kind or "InputFileError", message=r.error or "",
                                     hint=r.hint or "") if r.refused else None))
         return BatchPlan(batch_id=batch_id, station=batch.station, operator=batch.operator,

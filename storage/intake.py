@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from natsort import natsort_keygen, ns
+
 from models.batches import BatchDossier, BatchFile, BatchPlan, FileProblem
 from models.errors import (
     DossierError,
@@ -31,7 +33,7 @@ from storage.batches import BatchLedger
 from storage.objects import ObjectStore
 
 __all__ = ["Upload", "new_batch_id", "dossier_id_for", "split_name", "accept_batch",
-           "spool", "Spooled", "content_type_for"]
+           "spool", "Spooled", "content_type_for", "page_order"]
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +46,30 @@ def new_batch_id() -> str:
     return datetime.now(UTC).strftime("B%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-def dossier_id_for(file_hashes: list[str]) -> str:
-    """Same files in the same order: same dossier, whatever their names or the batch."""
-    return "D" + hashlib.sha256(":".join(file_hashes).encode()).hexdigest()[:20]
+_natural = natsort_keygen(alg=ns.PATH | ns.IGNORECASE)
+_natural_exact = natsort_keygen(alg=ns.PATH)
+
+
+def page_order(name: str) -> tuple:
+    """Sort key of a relative path in a dossier, as a file manager lists a folder: natural
+    ("trang 2" before "trang 10"), letter case aside, folder by folder. Browsers list a picked folder in no particular order, so every way in (the page, the
+    API, the CLI) orders a dossier's files by this key alone; names differing only in case
+    still get one order."""
+    return (_natural(name), _natural_exact(name))
+
+
+def dossier_id_for(file_hashes: list[str | None], *, batch_id: str, dossier: str) -> str:
+    """The id of a dossier whose files, in page order, hash to ``file_hashes``.
+
+    When every file is stored, the id is the content's: the same files in the same order are
+    the same dossier, whatever their names, the batch or the station. A dossier with a file
+    that was refused (``None``) has no known content, so its id is its batch's own and can
+    never be shared with another batch's dossier.
+    """
+    if file_hashes and all(file_hashes):
+        return "D" + hashlib.sha256(":".join(file_hashes).encode()).hexdigest()[:20]
+    own = f"batch:{batch_id}:{dossier}"
+    return "D" + hashlib.sha256(own.encode()).hexdigest()[:20]
 
 
 def content_type_for(name: str) -> str:
@@ -163,10 +186,17 @@ def accept_batch(uploads: Iterable[Upload], *, store: ObjectStore, ledger: Batch
     for n, up in enumerate(uploads, start=1):
         f = _accept_file(up, n, store, spool_dir, max_file_bytes, station)
         dossiers.setdefault(f.dossier, []).append(f)
-    plan = BatchPlan(batch_id=batch_id, station=station, operator=operator, dossiers=[
-        BatchDossier(name=name, files=files,
-                     dossier_id=dossier_id_for([f.sha256 for f in files if f.sha256]))
-        for name, files in dossiers.items()])
+    plan = BatchPlan(batch_id=batch_id, station=station, operator=operator)
+    file_no = 0
+    for name in sorted(dossiers, key=page_order):
+        files = sorted(dossiers[name], key=lambda f: page_order(f.name))
+        for f in files:  # numbered in page order, whatever order they were sent in
+            file_no += 1
+            f.file_no = f.position = file_no
+        plan.dossiers.append(BatchDossier(
+            name=name, files=files,
+            dossier_id=dossier_id_for([f.sha256 for f in files], batch_id=batch_id,
+                                      dossier=name)))
     ledger.create(plan)
     log.info("batch %s accepted: %d files", batch_id, len(plan.files))
     return plan

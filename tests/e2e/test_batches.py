@@ -108,3 +108,90 @@ def test_dossier_workers_sets_the_flow_concurrency(tmp_path):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "3"
+
+
+def _accept_and_run(runtime, tmp_path, uploads, station):
+    from flows.digitize import digitize_batch
+    from flows.runtime import configure_prefect
+    from storage.intake import accept_batch
+
+    configure_prefect(runtime.settings)
+    plan = accept_batch(uploads, store=runtime.store, ledger=runtime.ledger,
+                        spool_dir=tmp_path / "spool", max_file_bytes=50_000_000,
+                        station=station, operator="op")
+    digitize_batch(plan.batch_id)
+    return plan
+
+
+def _replace_and_run(runtime, tmp_path, batch_id, file_no, name, data):
+    import io
+
+    from flows.digitize import digitize_batch
+    from storage.intake import Upload, accept_replacement
+
+    new = accept_replacement(Upload(name=name, stream=io.BytesIO(data)), batch_id=batch_id,
+                             file_no=file_no, store=runtime.store, ledger=runtime.ledger,
+                             spool_dir=tmp_path / "spool", max_file_bytes=50_000_000,
+                             station=None)
+    digitize_batch(batch_id)
+    return next(f for f in runtime.ledger.status(batch_id).files if f.file_no == new)
+
+
+def test_replacements_at_two_stations_each_write_their_own_record(runtime, tmp_path):
+    """GIVEN two stations each uploading a dossier whose only file is empty (refused)
+    WHEN each operator replaces it with a different scan THEN each dossier gets its own record,
+    and the second replacement leaves the first station's record as it was."""
+    import io
+
+    from models.records import Record
+    from storage.intake import Upload
+
+    one = _accept_and_run(runtime, tmp_path, [Upload(name="ho-so/p.png", stream=io.BytesIO())],
+                          "S1")
+    two = _accept_and_run(runtime, tmp_path, [Upload(name="ho-so/p.png", stream=io.BytesIO())],
+                          "S2")
+    assert runtime.ledger.status(one.batch_id).files[0].stage == Stage.failed
+    card = _replace_and_run(runtime, tmp_path, one.batch_id, 1, "p.png", CARD.read_bytes())
+    first = Record.from_json(runtime.store.get_record(card.records[0].record_id))
+    form = _replace_and_run(runtime, tmp_path, two.batch_id, 1, "p.png", FORM.read_bytes())
+    assert card.records and form.records
+    assert {r.record_id for r in card.records}.isdisjoint(r.record_id for r in form.records)
+    after = Record.from_json(runtime.store.get_record(card.records[0].record_id))
+    assert after.doctype == "cccd_front" and after.batch_id == one.batch_id
+    assert after.revision == first.revision == 1
+    assert form.records[0].doctype != "cccd_front"
+
+
+def test_the_same_folder_in_any_order_is_one_dossier_read_once(runtime, tmp_path):
+    """GIVEN a folder of two pages sent as "trang 10" then "trang 2", and in the same batch
+    another folder with the same pages sent the other way round WHEN the batch runs THEN the
+    record's pages are in natural order, the second folder is a duplicate of the first (same
+    records), and each page was read once."""
+    import io
+
+    from models.records import Record
+    from storage.intake import Upload
+
+    pages = {"trang 2.png": CARD.read_bytes(), "trang 10.png": FORM.read_bytes()}
+    uploads = [Upload(name=f"a/{n}", stream=io.BytesIO(pages[n]))
+               for n in ("trang 10.png", "trang 2.png")]
+    uploads += [Upload(name=f"b/{n}", stream=io.BytesIO(pages[n]))
+                for n in ("trang 2.png", "trang 10.png")]
+    plan = _accept_and_run(runtime, tmp_path, uploads, "S1")
+    assert plan.dossiers[0].dossier_id == plan.dossiers[1].dossier_id
+    status = runtime.ledger.status(plan.batch_id)
+    by_name = {f.name: f for f in status.files}
+    assert [f.name for f in status.files] == ["a/trang 2.png", "a/trang 10.png",
+                                              "b/trang 2.png", "b/trang 10.png"]
+    a_ids = [r.record_id for r in by_name["a/trang 2.png"].records]
+    assert a_ids and [r.record_id for r in by_name["b/trang 2.png"].records] == a_ids
+    assert {by_name[f"b/{n}"].stage for n in pages} == {Stage.duplicate}
+    assert all(p.reads <= 1 for f in status.files for p in f.pages)
+    first = Record.from_json(runtime.store.get_record(a_ids[0]))
+    assert first.pages[0].original_sha256 == by_name["a/trang 2.png"].sha256
+    # The same folder uploaded again later, in yet another order: nothing new.
+    again = _accept_and_run(runtime, tmp_path, list(reversed(
+        [Upload(name=f"c/{n}", stream=io.BytesIO(d)) for n, d in pages.items()])), "S2")
+    files = runtime.ledger.status(again.batch_id).files
+    assert {f.stage for f in files} == {Stage.duplicate}
+    assert [r.record_id for r in files[0].records] == a_ids

@@ -98,3 +98,66 @@ def test_names_become_dossiers():
     assert split_name("scan.pdf") == ("scan.pdf", "scan.pdf")
     assert split_name("../../etc/passwd") == ("etc", "etc/passwd")
     assert split_name("C:\\\\scans\\\\a.jpg") == ("C:", "C:/scans/a.jpg")
+
+
+def _accept(ledger, store, tmp_path, uploads, station="S1"):
+    return accept_batch(uploads, store=store, ledger=ledger, spool_dir=tmp_path / "spool",
+                        max_file_bytes=1000, station=station, operator="op")
+
+
+def test_dossiers_whose_files_were_all_refused_never_share_an_id(index, object_store, tmp_path):
+    """GIVEN two batches from two stations, each with a dossier whose only file was empty
+    WHEN both are accepted and each file is replaced THEN the dossiers never had the same id,
+    and after the replacements each has the id of its own new content."""
+    ledger = BatchLedger(index)
+    one = _accept(ledger, object_store, tmp_path, [Upload(name="a/p.png", stream=io.BytesIO())])
+    two = _accept(ledger, object_store, tmp_path, [Upload(name="a/p.png", stream=io.BytesIO())],
+                  station="S2")
+    assert one.dossiers[0].dossier_id != two.dossiers[0].dossier_id
+    ledger.replace_file(one.batch_id, 1, BatchFile(file_no=0, dossier="a", name="p.png",
+                                                   sha256="1" * 64))
+    ledger.replace_file(two.batch_id, 1, BatchFile(file_no=0, dossier="a", name="p.png",
+                                                   sha256="2" * 64))
+    ids = [ledger.plan(b.batch_id).dossiers[0].dossier_id for b in (one, two)]
+    assert ids[0] != ids[1]
+    assert ids[0] not in (one.dossiers[0].dossier_id, two.dossiers[0].dossier_id)
+    # The same new content is the same dossier, from whichever batch.
+    three = _accept(ledger, object_store, tmp_path,
+                    [Upload(name="b/x.png", stream=io.BytesIO(b"page"))])
+    four = _accept(ledger, object_store, tmp_path, [Upload(name="a/p.png", stream=io.BytesIO())])
+    ledger.replace_file(four.batch_id, 1, three.files[0].model_copy())
+    assert ledger.plan(four.batch_id).dossiers[0].dossier_id == three.dossiers[0].dossier_id
+
+
+def test_a_replacement_keeps_its_place_and_a_still_incomplete_dossier_stays_its_batch_own(
+        index, object_store, tmp_path):
+    ledger = BatchLedger(index)
+    got = _accept(ledger, object_store, tmp_path, [
+        Upload(name="d/1.png", stream=io.BytesIO(b"one")),
+        Upload(name="d/2.png", stream=io.BytesIO()),
+        Upload(name="d/3.png", stream=io.BytesIO())])
+    before = got.dossiers[0].dossier_id
+    new = ledger.replace_file(got.batch_id, 2, BatchFile(file_no=0, dossier="d",
+                                                         name="rescan.png", sha256="e" * 64))
+    back = ledger.plan(got.batch_id)
+    assert [f.file_no for f in back.files] == [1, new, 3]  # in the place of file 2
+    assert back.dossiers[0].dossier_id == before  # file 3 is still refused: the batch's own
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 1, 0, 2], [2, 3, 1, 0]])
+def test_a_folder_is_the_same_dossier_whatever_order_its_pages_are_sent_in(
+        index, object_store, tmp_path, order):
+    """GIVEN one folder's pages sent in the order a browser happens to list them
+    THEN the files are numbered in natural order of their paths (2 before 10) and the dossier's
+    id is the same as for any other order."""
+    ledger = BatchLedger(index)
+    names = ["ho-so/phu/1.png", "ho-so/trang 2.png", "ho-so/trang 10.png", "ho-so/Trang 11.png"]
+    pages = {n: f"content of {n}".encode() for n in names}
+    got = _accept(ledger, object_store, tmp_path,
+                  [Upload(name=names[i], stream=io.BytesIO(pages[names[i]])) for i in order])
+    assert [f.name for f in got.files] == names
+    assert [f.file_no for f in got.files] == [1, 2, 3, 4]
+    in_order = _accept(ledger, object_store, tmp_path,
+                       [Upload(name=n, stream=io.BytesIO(pages[n])) for n in names])
+    assert got.dossiers[0].dossier_id == in_order.dossiers[0].dossier_id
+    assert [f.name for f in ledger.plan(got.batch_id).files] == names
