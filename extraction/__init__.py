@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from extraction.doctypes import DoctypeDef, generic_identity, load_doctypes
 
 if TYPE_CHECKING:
+    from extraction.known import KnownLookup
     from models.ocr import PageOCR
     from models.records import ExtractedDocument
 
@@ -29,12 +30,14 @@ log = logging.getLogger(__name__)
 def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
                       review_threshold: float | None = None,
                       calibration: Path | None = None,
-                      calibrate: bool = True) -> list[ExtractedDocument]:
+                      calibrate: bool = True,
+                      known: KnownLookup | None = None) -> list[ExtractedDocument]:
     """Classify the pages of a dossier, split them into documents and extract the fields;
     cross-check them with the exact sources the documents carry (QR codes, MRZ, barcodes)
     and with each other; give each value its calibrated confidence and decide which are
     accepted. ``review_threshold`` overrides the calibrated rule's threshold; ``calibration``
-    is another calibration file than the committed one."""
+    is another calibration file than the committed one; ``known`` tells the values people
+    already verified (``extraction.known``)."""
     from extraction.addresses import annotate_addresses
     from extraction.classify import (
         UNKNOWN,
@@ -45,6 +48,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     )
     from extraction.confidence import apply_calibration, load_calibrator
     from extraction.fields import extract_fields
+    from extraction.known import apply_known
     from extraction.layout import page_rows
     from extraction.names import restore_names
     from extraction.sources import apply_exact_sources, reconcile
@@ -102,6 +106,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     types = {(d.id, f.name): f.type for d in doctypes for f in d.fields}
     restore_names(out, types)
     annotate_addresses(out, types)
+    apply_known(out, known, {(d.id, f.name) for d in doctypes for f in d.fields if f.citizen})
     if calibrate:
         apply_calibration(out, load_calibrator(str(calibration) if calibration else None),
                           threshold=review_threshold)

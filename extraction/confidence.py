@@ -29,6 +29,7 @@ from models.records import ExtractedDocument, ExtractedField, FieldStatus
 
 __all__ = ["FEATURES", "TREE_FEATURES", "Tree", "Calibrator", "evidence_base", "features_of",
            "kind_of", "load_calibrator", "apply_calibration", "confirmed", "held_for_review",
+           "verified_elsewhere",
            "CALIBRATION_FILE"]
 
 CALIBRATION_FILE = "calibration.json"
@@ -326,15 +327,35 @@ def apply_calibration(docs: list[ExtractedDocument], calibrator: Calibrator | No
         # No calibrated rule: nothing is accepted unless a threshold is set.
         limit = 1.01 if threshold is None else threshold
     for f in found:
-        ok = not held_for_review(f) and f.confidence >= limit
+        # As good as a verified value: the card's own code says the same, or a person
+        # verified it before (extraction.known). Accepted at least at the rule's level.
+        sure = limit <= 1.0 and (verified_elsewhere(f) or exact_agreement(f))
+        if sure and f.confidence < limit:
+            f.confidence = min(1.0, math.ceil(limit * 10_000) / 10_000)
+        ok = not held_for_review(f) and (sure or f.confidence >= limit)
         f.status = FieldStatus.accepted if ok else FieldStatus.review
+
+
+def exact_agreement(f: ExtractedField) -> bool:
+    """An exact source (the chip card's QR code, a check-digit-valid MRZ) gave this very value
+    or says the same as the reading, letter for letter: the document's own data."""
+    ev = f._evidence
+    return bool(ev.get("exact_source") or ev.get("exact_agree"))
+
+
+def verified_elsewhere(f: ExtractedField) -> bool:
+    """The reading is exactly a member of its closed list, or what a person verified for this
+    citizen, or in this field of another document (``extraction.known``)."""
+    ev = f._evidence
+    return bool(ev.get("list_exact") or ev.get("person_agree") or ev.get("vocab_agree"))
 
 
 def confirmed(f: ExtractedField) -> bool:
     """An exact source gave the value, or agrees with it, or another document of the dossier
-    says the same."""
+    says the same, or a person verified it before (``verified_elsewhere``)."""
     ev = f._evidence
-    return bool(ev.get("exact_source") or ev.get("exact_agree") or ev.get("doc_agree"))
+    return bool(ev.get("exact_source") or ev.get("exact_agree") or ev.get("doc_agree")
+                or verified_elsewhere(f))
 
 
 def held_for_review(f: ExtractedField) -> bool:
@@ -342,6 +363,9 @@ def held_for_review(f: ExtractedField) -> bool:
     problem, readings that disagree, a document no definition matched (read by guesswork),
     or a word Tesseract itself doubts (``MIN_WORD_CONFIDENCE``) that nothing confirms."""
     ev = f._evidence
-    disagree = ev.get("exact_disagree") or ev.get("doc_disagree")
+    # Another document of the dossier reads otherwise, but this reading is what a person
+    # verified for this citizen: the other reading is the doubtful one.
+    disagree = ev.get("exact_disagree") or (ev.get("doc_disagree")
+                                            and not ev.get("person_agree"))
     doubted = ev.get("ocr_min", 1.0) < MIN_WORD_CONFIDENCE and not confirmed(f)
     return bool(f.problems or disagree or ev.get("generic") or doubted)

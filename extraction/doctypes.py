@@ -85,6 +85,18 @@ class FieldDef(BaseModel):
     words: list[str] = Field(default_factory=list)  # the value's words, with their accents
     # The value begins with one of these texts (an enterprise name with its legal form).
     starts_with: list[str] = Field(default_factory=list)
+    # The value is one of a closed list (``extraction/lists/NAME.txt``: ethnic_groups,
+    # nationalities, relationships): a reading that is exactly a member is accepted.
+    closed_list: str | None = None
+
+    @field_validator("closed_list")
+    @classmethod
+    def _known_list(cls, v: str | None) -> str | None:
+        if v is not None:
+            from extraction.known import closed_list
+
+            closed_list(v)  # raises, naming the lists there are
+        return v
 
     @field_validator("type")
     @classmethod

@@ -13,6 +13,7 @@ from spacy.matcher import Matcher
 from extraction.addresses import ends_with_province
 from extraction.confidence import evidence_base
 from extraction.doctypes import DoctypeDef, FieldDef
+from extraction.known import LIST_EXACT, mark_closed_list
 from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
 from extraction.text import fold, nfc, restore_name_marks, strip_marks
@@ -249,6 +250,8 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
     knows beside their neighbours (for review); the reading stays in ``raw``."""
     if f.value is None or not isinstance(f.value, str):
         return
+    if mark_closed_list(f.value, fdef.closed_list):  # as read, before any snapping
+        f._evidence[LIST_EXACT] = 1.0
     if fdef.words:
         f.value, _ = restore_words(_CM.sub(_cm, f.value), fdef.words)
         f.value = _trim_to_vocabulary(f.value, fdef.words)

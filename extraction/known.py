@@ -1,0 +1,176 @@
+"""What is known before a value is read: closed lists, and what people already decided.
+
+A reading that is exactly a member of a closed list (the 54 ethnic groups, nationalities,
+kinship terms), or that equals a value a person confirmed or corrected (the same field of a
+settled record of the same citizen, or the same field of any document as a vocabulary of
+streets, offices, procedures...), is as good as a verified one: OCR does not turn a wrong
+reading into exactly such a text. Each agreement is evidence on the value, shown to the
+reviewer as a reading from a person, and the auto-accept rule takes it as confirmation
+(``extraction.confidence.confirmed``).
+
+Nothing here reads the database: the caller hands in a :class:`KnownLookup` (the record
+index's, or a fixed list in the benchmark and the tests).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Protocol
+
+from extraction.names import RESTORED as NAME_ACCENTS_RESTORED
+from extraction.sources import ID_FROM_NAME, SEX_FROM_ID
+from extraction.text import nfc
+from extraction.vocab import LEXICON_RESTORED
+from models.records import ExtractedDocument, FieldSource, FieldStatus, Reading
+
+__all__ = ["norm", "closed_list", "closed_list_names", "VerifiedValue", "KnownValues",
+           "KnownLookup", "FixedKnown", "apply_known", "PERSON_AGREE", "VOCAB_AGREE",
+           "LIST_EXACT"]
+
+# Evidence names (``ExtractedField._evidence``); the scorer does not read them, the rule does.
+PERSON_AGREE = "person_agree"  # a person verified this value for this citizen
+VOCAB_AGREE = "vocab_agree"  # a person verified this value in this field of another document
+LIST_EXACT = "list_exact"  # the reading is exactly a member of the field's closed list
+
+# A vocabulary value shorter than this says too little to vouch for a reading.
+MIN_VOCAB_CHARS = 4
+
+# Problems that only ask a person to check how a value was made up (accents restored, a value
+# taken from elsewhere on the papers): moot once the value is what a person verified.
+ADVISORY = (LEXICON_RESTORED, NAME_ACCENTS_RESTORED, SEX_FROM_ID, ID_FROM_NAME)
+
+_LISTS = "lists"
+
+
+def norm(text: str) -> str:
+    """A value as compared with known ones: composed, spaces collapsed (none before a comma,
+    one after), letter case aside, no final stop. Diacritics count."""
+    t = nfc(text)
+    t = re.sub(r"\s*,\s*", ", ", t)
+    t = re.sub(r"\s+", " ", t).strip().rstrip(".;:").strip()
+    return t.casefold()
+
+
+@cache
+def closed_list(name: str) -> frozenset[str]:
+    """The normalized members of the closed list ``name`` (``extraction/lists/NAME.txt``)."""
+    res = resources.files("extraction").joinpath(_LISTS, f"{name}.txt")
+    if not res.is_file():
+        raise ValueError(f"no closed list {name!r}; known: {', '.join(closed_list_names())}")
+    lines = (ln.strip() for ln in res.read_text("utf-8").splitlines())
+    return frozenset(norm(ln) for ln in lines if ln and not ln.startswith("#"))
+
+
+def closed_list_names() -> list[str]:
+    folder = resources.files("extraction").joinpath(_LISTS)
+    return sorted(p.name.removesuffix(".txt") for p in folder.iterdir()
+                  if p.name.endswith(".txt"))
+
+
+@dataclass(frozen=True)
+class VerifiedValue:
+    """A field's value as a person confirmed or corrected it, in a settled record."""
+
+    doctype: str
+    field: str
+    value: str
+    citizen_ids: tuple[str, ...] = ()  # the citizens the record names
+    record_id: str | None = None
+
+
+@dataclass
+class KnownValues:
+    """The person-verified values that bear on one dossier."""
+
+    # (citizen id, field name, normalized value) -> the record a person verified it in
+    by_citizen: dict[tuple[str, str, str], str | None] = field(default_factory=dict)
+    # (document type, field name, normalized value)
+    vocabulary: set[tuple[str, str, str]] = field(default_factory=set)
+
+
+class KnownLookup(Protocol):
+    def known_values(self, citizen_ids: Collection[str],
+                     candidates: Collection[tuple[str, str, str]]) -> KnownValues:
+        """What people verified for these citizens, and which of the candidate
+        (document type, field name, normalized value) are in a field's vocabulary."""
+        ...
+
+
+class FixedKnown:
+    """A :class:`KnownLookup` over a list of verified values held in memory."""
+
+    def __init__(self, values: Iterable[VerifiedValue]) -> None:
+        self.citizen: dict[tuple[str, str, str], str | None] = {}
+        self.vocabulary: set[tuple[str, str, str]] = set()
+        for v in values:
+            n = norm(v.value)
+            self.vocabulary.add((v.doctype, v.field, n))
+            for cid in v.citizen_ids:
+                self.citizen.setdefault((cid, v.field, n), v.record_id)
+
+    def known_values(self, citizen_ids: Collection[str],
+                     candidates: Collection[tuple[str, str, str]]) -> KnownValues:
+        ids = set(citizen_ids)
+        return KnownValues(
+            by_citizen={k: r for k, r in self.citizen.items() if k[0] in ids},
+            vocabulary={c for c in candidates if c in self.vocabulary})
+
+
+def _citizens(doc: ExtractedDocument, citizen_fields: set[tuple[str, str]]) -> list[str]:
+    return [f.value for f in doc.fields
+            if (doc.doctype, f.name) in citizen_fields and f.value and not f.problems
+            and f.value.isdigit()]
+
+
+def apply_known(docs: list[ExtractedDocument], lookup: KnownLookup | None,
+                citizen_fields: set[tuple[str, str]]) -> None:
+    """Mark the values people already verified: for one of the document's citizens
+    (``citizen_fields``: the (document type, field) pairs that hold a citizen id), or in the
+    same field of any document. A citizen id whose other values agree with what a person
+    verified for it is confirmed by them too."""
+    if lookup is None or not docs:
+        return
+    cids = {c for d in docs for c in _citizens(d, citizen_fields)}
+    candidates = {(d.doctype, f.name, norm(f.value)) for d in docs for f in d.fields
+                  if f.value is not None and f.status != FieldStatus.missing}
+    known = lookup.known_values(cids, candidates)
+    if not known.by_citizen and not known.vocabulary:
+        return
+    for d in docs:
+        mine = _citizens(d, citizen_fields)
+        agreed = 0
+        for f in d.fields:
+            if f.value is None:
+                continue
+            n = norm(f.value)
+            record = next((known.by_citizen[(c, f.name, n)] for c in mine
+                           if (c, f.name, n) in known.by_citizen), False)
+            if record is not False or ((d.doctype, f.name, n) in known.vocabulary
+                                       and len(n) >= MIN_VOCAB_CHARS):
+                f.problems = [p for p in f.problems if p not in ADVISORY]
+            if record is not False:
+                f._evidence[PERSON_AGREE] = 1.0
+                if (d.doctype, f.name) not in citizen_fields:
+                    agreed += 1
+                f.readings.append(Reading(value=f.value, source=FieldSource.person,
+                                          confidence=1.0, document=record or None))
+            elif (d.doctype, f.name, n) in known.vocabulary and len(n) >= MIN_VOCAB_CHARS:
+                f._evidence[VOCAB_AGREE] = 1.0
+        if agreed:
+            # The holder's other values are what a person verified for this id: the id is
+            # that record's (a misread id would not bring its owner's name along).
+            for f in d.fields:
+                if (d.doctype, f.name) in citizen_fields and f.value in mine:
+                    f._evidence[PERSON_AGREE] = 1.0
+
+
+def mark_closed_list(value: str | None, list_name: str | None) -> bool:
+    """Whether ``value``, as read, is exactly a member of the closed list."""
+    return bool(value and list_name and norm(value) in closed_list(list_name))
+
+
+__all__ += ["mark_closed_list"]
