@@ -106,7 +106,8 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     types = {(d.id, f.name): f.type for d in doctypes for f in d.fields}
     restore_names(out, types)
     annotate_addresses(out, types)
-    apply_known(out, known, {(d.id, f.name) for d in doctypes for f in d.fields if f.citizen})
+    apply_known(out, known, {(d.id, f.name) for d in doctypes for f in d.fields if f.citizen},
+                types)
     if calibrate:
         apply_calibration(out, load_calibrator(str(calibration) if calibration else None),
                           threshold=review_threshold)

@@ -126,12 +126,27 @@ def _citizens(doc: ExtractedDocument, citizen_fields: set[tuple[str, str]]) -> l
             and f.value.isdigit()]
 
 
+def _moot(problems: list[str], value: str, kind: str | None) -> list[str]:
+    """``problems`` less those a person already saw and overrode when they verified this very
+    value: the advice on how it was made up, and what the validators say of the value alone
+    (a hospital named as a place of birth is no ward-and-province address)."""
+    own: set[str] = set(ADVISORY)
+    if kind is not None:
+        from extraction.validators import parse_value
+
+        own.update(parse_value(kind, value).problems)
+    return [p for p in problems if p not in own]
+
+
 def apply_known(docs: list[ExtractedDocument], lookup: KnownLookup | None,
-                citizen_fields: set[tuple[str, str]]) -> None:
+                citizen_fields: set[tuple[str, str]],
+                types: dict[tuple[str, str], str] | None = None) -> None:
     """Mark the values people already verified: for one of the document's citizens
     (``citizen_fields``: the (document type, field) pairs that hold a citizen id), or in the
     same field of any document. A citizen id whose other values agree with what a person
-    verified for it is confirmed by them too."""
+    verified for it is confirmed by them too. ``types`` gives each field's type, for the
+    validators' verdict on a value alone."""
+    types = types or {}
     if lookup is None or not docs:
         return
     cids = {c for d in docs for c in _citizens(d, citizen_fields)}
@@ -151,7 +166,7 @@ def apply_known(docs: list[ExtractedDocument], lookup: KnownLookup | None,
                            if (c, f.name, n) in known.by_citizen), False)
             if record is not False or ((d.doctype, f.name, n) in known.vocabulary
                                        and len(n) >= MIN_VOCAB_CHARS):
-                f.problems = [p for p in f.problems if p not in ADVISORY]
+                f.problems = _moot(f.problems, f.value, types.get((d.doctype, f.name)))
             if record is not False:
                 f._evidence[PERSON_AGREE] = 1.0
                 if (d.doctype, f.name) not in citizen_fields:

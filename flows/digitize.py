@@ -209,6 +209,7 @@ def _stored_version(record: Record) -> tuple[Record, str | None] | None:
 def extract_dossier(job: ExtractJob) -> list[RecordState]:
     """Classify, split and extract a dossier's pages; store one record per document."""
     from extraction import extract_documents, wait_for_warm_up
+    from storage.verified import IndexKnown
 
     rt = get_runtime()
     wait_for_warm_up()
@@ -228,7 +229,8 @@ def extract_dossier(job: ExtractJob) -> list[RecordState]:
     for dossier_id, idxs in decisions.stack_dossiers(job.dossier_id, ocr_pages):
         part = [ocr_pages[i] for i in idxs]
         docs = extract_documents(part, rt.doctypes,
-                                 review_threshold=rt.settings.review_threshold)
+                                 review_threshold=rt.settings.review_threshold,
+                                 known=IndexKnown(rt.index))
         for n, doc in enumerate(docs, start=1):
             out.append(_store_record(job, dossier_id, n, doc, [refs[i] for i in idxs], part,
                                      by_id))

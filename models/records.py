@@ -268,6 +268,9 @@ class IndexEntry(BaseModel):
     reviewed_at: datetime | None = None
     settled: bool = False
     search_text: str = ""  # folded (no diacritics, lower case) ids, names and values
+    # Field -> value, of the fields a person confirmed or corrected (none when rejected):
+    # what extraction learns from (storage.verified). Written with the row, not read back.
+    verified: dict[str, str] = Field(default_factory=dict)
     # A reviewer's lease: operational state of the index only, never in the object store.
     lease_user: str | None = None
     lease_expires: datetime | None = None
@@ -304,6 +307,9 @@ class IndexEntry(BaseModel):
             reviewed_at=record.reviewed_at,
             settled=record.settled,
             search_text=search_text_of(record),
+            verified={} if record.status == RecordStatus.rejected else {
+                f.name: f.value for f in record.fields
+                if f.value and f.status in (FieldStatus.confirmed, FieldStatus.corrected)},
         )
 
 

@@ -368,12 +368,15 @@ class RecordIndex:
             self._upsert_in(s, stmt, entry)
 
     def _upsert_in(self, s: Session, stmt: Any, entry: IndexEntry) -> None:
+        from storage.verified import write_verified
+
         s.execute(stmt)
         s.execute(delete(RecordCitizenRow).where(RecordCitizenRow.record_id == entry.record_id))
         citizens = sorted(set(entry.citizen_ids))
         if citizens:
             s.execute(self._insert()(RecordCitizenRow),
                       [{"record_id": entry.record_id, "citizen_id": c} for c in citizens])
+        write_verified(s, entry)
 
     def change_record(self, record_id: str, base_revision: int,
                       write: Callable[[], IndexEntry]) -> IndexEntry:
@@ -405,6 +408,9 @@ class RecordIndex:
             if citizens:
                 s.execute(self._insert()(RecordCitizenRow),
                           [{"record_id": record_id, "citizen_id": c} for c in citizens])
+            from storage.verified import write_verified
+
+            write_verified(s, entry)
             return entry
 
     def _entries(self, s: Session, rows: Sequence[RecordRow]) -> list[IndexEntry]:
@@ -493,8 +499,11 @@ class RecordIndex:
     def clear_records(self) -> int:
         """Remove every record row (before a reindex); returns how many there were.
         Leases go with them: a reindex returns every held document to the queue."""
+        from storage.verified import VerifiedValueRow
+
         with self._session("clear records", write=True) as s:
             s.execute(delete(RecordCitizenRow))
+            s.execute(delete(VerifiedValueRow))
             result = s.execute(delete(RecordRow))
             return int(getattr(result, "rowcount", 0) or 0)
 
