@@ -12,8 +12,19 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from models.errors import ConflictError, DossierError, NotFoundError, ReviewError, StorageError
+from api import errors
+from api.middleware import RequestContext, request_id
+from api.web.csrf import CsrfMiddleware, CsrfProblem
+from models.errors import (
+    ConflictError,
+    DossierError,
+    InvalidInputError,
+    NotFoundError,
+    ReviewError,
+    StorageError,
+)
 from models.settings import Settings
 
 __all__ = ["create_app", "redact_access_log"]
@@ -38,21 +49,20 @@ def redact_access_log() -> None:
     logging.getLogger("uvicorn.access").addFilter(_RedactIds())
 
 
-class CsrfMiddleware:
-    """``asgi-csrf`` (double-submit cookie, signed) as Starlette middleware. Pages send the
-    token as the ``csrftoken`` form field or the ``x-csrftoken`` header; ``/v1`` uses API keys
-    and no cookies, so it is exempt."""
+def _docs_page(title: str) -> Response:
+    """Swagger UI from the ``swagger-ui-bundle`` package's files, started by a script of our
+    own (no inline script, as the pages' Content-Security-Policy wants)."""
+    from html import escape
 
-    def __init__(self, app: Any, *, secret: str, secure: bool) -> None:
-        from asgi_csrf import asgi_csrf
+    from fastapi.responses import HTMLResponse
 
-        self.inner = asgi_csrf(app, signing_secret=secret, cookie_secure=secure,
-                               cookie_samesite="Strict",
-                               always_protect={"/login", "/logout"},
-                               skip_if_scope=lambda scope: scope["path"].startswith("/v1/"))
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.inner(scope, receive, send)
+    return HTMLResponse(f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)} - API</title>
+<link rel="stylesheet" href="/static/swagger-ui/swagger-ui.css">
+<link rel="icon" href="data:,"></head>
+<body><div id="swagger-ui" data-openapi-url="/openapi.json"></div>
+<script src="/static/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script></body></html>""")
 
 
 def _field_kinds(doctypes_dir: Any = None) -> dict[str, dict[str, str]]:
@@ -69,7 +79,15 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
 
     from api import batches, pdf, records
     from api.web import auth_pages, review_pages
-    from api.web.common import HERE, Forbidden, LoginRequired, render, signing_secret, wants_html
+    from api.web.common import (
+        HERE,
+        SESSION_COOKIE,
+        Forbidden,
+        LoginRequired,
+        render,
+        signing_secret,
+        wants_html,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,20 +106,54 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
             if index is None:
                 app.state.index.close()
 
-    app = FastAPI(title="Dossier record store", version="1", lifespan=lifespan)
+    # /docs is served from this app's own static files (no CDN), see _docs_page.
+    app = FastAPI(title="Dossier record store", version="1", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
+
+    async def csrf_refused(scope: Any, receive: Any, send: Any, problem: CsrfProblem) -> None:
+        request = Request(scope, receive)
+        log.warning("request %s: refused %s %s: %s", request_id(scope), request.method,
+                    _ID_RE.sub("***", request.url.path), problem.reason)
+        resp = await errors.answer(request, problem.status, problem.message, problem.hint,
+                                   kind="CsrfError")
+        await resp(scope, receive, send)
+
+    async def crashed(scope: Any, receive: Any, send: Any, error: BaseException) -> None:
+        resp = await errors.server_error(Request(scope, receive), 500, error)
+        await resp(scope, receive, send)
+
+    # The last added runs first: the request id and headers wrap everything, CSRF included.
     app.add_middleware(CsrfMiddleware, secret=signing_secret(settings),
-                       secure=settings.secure_cookies)
+                       secure=settings.secure_cookies, session_cookie=SESSION_COOKIE,
+                       refuse=csrf_refused)
+    app.add_middleware(RequestContext, crash=crashed)
 
     @app.exception_handler(DossierError)
     async def dossier_error(request: Request, e: DossierError) -> Response:
         status = (404 if isinstance(e, NotFoundError) else 503 if isinstance(e, StorageError)
                   else 409 if isinstance(e, ConflictError)
-                  else 422 if isinstance(e, ReviewError) else 500)
+                  else 422 if isinstance(e, ReviewError)
+                  else 400 if isinstance(e, InvalidInputError) else 500)
         if status >= 500:
-            log.error("%s %s failed: %s", request.method, request.url.path, e.kind)
-        return JSONResponse({"detail": e.message, "hint": e.hint, "kind": e.kind},
+            return await errors.server_error(request, status, e)
+        if "://" in e.message:  # an object key or address: said in the log, not to clients
+            log.info("request %s: %s", request_id(request.scope), e)
+            return await errors.answer(request, status, *errors.NOT_FOUND, kind=e.kind)
+        return JSONResponse({"detail": e.message, "hint": e.hint, "kind": e.kind,
+                             "request_id": request_id(request.scope)},
                             status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> Response:
+        if isinstance(e, errors.PlainHTTPError):
+            return await errors.answer(request, e.status_code, e.message, e.hint,
+                                       kind=e.kind or "HTTPError", params=e.params,
+                                       headers=e.headers)
+        if e.status_code in (204, 304):
+            return Response(status_code=e.status_code, headers=e.headers)
+        return JSONResponse({"detail": e.detail, "request_id": request_id(request.scope)},
+                            status_code=e.status_code, headers=e.headers)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, _: LoginRequired) -> Response:
@@ -109,8 +161,7 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
             from api.web.auth_pages import login_redirect
 
             return login_redirect(request)
-        return JSONResponse({"detail": "log in first", "kind": "LoginRequired"},
-                            status_code=401)
+        return await errors.answer(request, 401, *errors.LOGIN, kind="LoginRequired")
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, e: Forbidden) -> Response:
@@ -119,13 +170,20 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
 
             words = ", ".join(gettext(r.value) for r in e.needed)
             return render(request, "forbidden.html", {"needed_words": words}, status_code=403)
-        return JSONResponse({"detail": "your role does not allow this", "kind": "Forbidden"},
-                            status_code=403)
+        return await errors.answer(request, 403, *errors.ROLE, kind="Forbidden")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs_page() -> Response:
+        return _docs_page(app.title)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_ui_path)),
+              name="swagger-ui")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(records.router)
     app.include_router(auth_pages.router)

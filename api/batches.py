@@ -10,6 +10,7 @@ on; a request over ``DOSSIER_MAX_UPLOAD_BYTES`` is refused whole with 413. The u
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
@@ -20,12 +21,14 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.auth import bearer
+from api.errors import N_, PlainHTTPError
 from models.batches import BatchPlan, BatchStatus, BatchSummary
 from models.errors import NotFoundError
 from models.records import ApiKeyInfo
 from models.settings import Settings, get_settings
 
-__all__ = ["router", "accept_upload", "submit", "upload_limit_error", "read_multipart"]
+__all__ = ["router", "accept_upload", "submit", "upload_limit_error", "read_multipart",
+           "clean_text"]
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +51,50 @@ def _settings(request: Request) -> Settings:
     return getattr(request.app.state, "settings", None) or get_settings()
 
 
+# Control and format characters (NUL, line breaks, bidirectional overrides) have no place in
+# a file name or a station: the index (PostgreSQL) refuses NUL and they garble every list.
+_DROPPED = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
+MAX_FIELD_CHARS = 200
+
+
+def clean_text(value: str) -> str:
+    """``value`` without control or format characters, trimmed."""
+    return "".join(c for c in value if unicodedata.category(c) not in _DROPPED).strip()
+
+
+def _field(fields: dict[str, str], name: str) -> str | None:
+    value = clean_text(fields.get(name) or "")
+    if len(value) > MAX_FIELD_CHARS:
+        raise PlainHTTPError(400, N_("The field '{name}' is over {limit} characters."),
+                             N_("Send a shorter value."), kind="FieldTooLong", name=name,
+                             limit=MAX_FIELD_CHARS)
+    return value or None
+
+
 def upload_limit_error(limit: int, size: int | None = None) -> HTTPException:
-    said = f"{size:,} bytes, " if size else ""
-    return HTTPException(413, f"the upload is {said}over the limit of {limit:,} bytes "
-                              f"(DOSSIER_MAX_UPLOAD_BYTES): send fewer files at once")
+    if size:
+        return PlainHTTPError(413, N_("The upload is {size} bytes, over the limit of {limit} "
+                                      "bytes (DOSSIER_MAX_UPLOAD_BYTES)."),
+                              N_("Send fewer files at once."), kind="UploadTooLarge",
+                              size=size, limit=limit)
+    return PlainHTTPError(413, N_("The upload is over the limit of {limit} bytes "
+                                  "(DOSSIER_MAX_UPLOAD_BYTES)."),
+                          N_("Send fewer files at once."), kind="UploadTooLarge", limit=limit)
 
 
-async def read_multipart(request: Request, limit: int) -> list[tuple[str, str | UploadFile]]:
-    """The request's multipart parts, files spooled to disk; 413 past ``limit`` bytes."""
+def _require_multipart(request: Request, part: str) -> None:
+    main, _, params = request.headers.get("content-type", "").partition(";")
+    if main.strip().lower() != "multipart/form-data" or "boundary=" not in params.lower():
+        raise PlainHTTPError(415, N_("The request is not multipart/form-data."),
+                             N_("Send the files as multipart/form-data, each in a part named "
+                                "'{part}'."), kind="UnsupportedMediaType", part=part)
+
+
+async def read_multipart(request: Request, limit: int, *, part: str = "files"
+                         ) -> list[tuple[str, str | UploadFile]]:
+    """The request's multipart parts, files spooled to disk; 415 when the body is not
+    multipart (``part`` names the part the files go in), 413 past ``limit`` bytes."""
+    _require_multipart(request, part)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise upload_limit_error(limit, int(declared))
@@ -72,8 +111,10 @@ async def read_multipart(request: Request, limit: int) -> list[tuple[str, str | 
         form = await _Parser(request.headers, counted(), max_files=10_000,
                              max_fields=100).parse()
     except MultiPartException as e:
-        raise HTTPException(400, f"the upload is not valid multipart/form-data: {e.message}") \
-            from e
+        log.info("upload refused, not valid multipart: %s", e.message)
+        raise PlainHTTPError(400, N_("The upload is not valid multipart/form-data."),
+                             N_("Send it again; if it keeps failing, check the program that "
+                                "sends it."), kind="BadMultipart") from e
     return form.multi_items()
 
 
@@ -104,10 +145,12 @@ async def accept_upload(request: Request, parts: list[tuple[str, str | UploadFil
     from storage.intake import Upload, accept_batch
 
     s = _settings(request)
-    uploads = [Upload(name=v.filename or "unnamed", stream=v.file)
+    uploads = [Upload(name=clean_text(v.filename or "") or "unnamed", stream=v.file)
                for k, v in parts if k == "files" and isinstance(v, UploadFile)]
     if not uploads:
-        raise HTTPException(422, "no files: send them as multipart parts named 'files'")
+        raise PlainHTTPError(422, N_("No files were sent."),
+                             N_("Send each file in a multipart part named 'files'."),
+                             kind="NoFiles")
     try:
         plan = await run_in_threadpool(
             accept_batch, uploads, store=request.app.state.store, ledger=_ledger(request),
@@ -162,8 +205,8 @@ async def create_batch(request: Request, key: ApiKeyInfo = write) -> dict[str, A
     s = _settings(request)
     parts = await read_multipart(request, s.max_upload_bytes)
     fields = {k: v for k, v in parts if isinstance(v, str)}
-    plan = await accept_upload(request, parts, station=fields.get("station") or None,
-                               operator=fields.get("operator") or key.name)
+    plan = await accept_upload(request, parts, station=_field(fields, "station"),
+                               operator=_field(fields, "operator") or key.name)
     return _receipt(plan)
 
 
@@ -198,18 +241,26 @@ async def replace_from_request(request: Request, batch_id: str, file_no: int,
     from storage.intake import Upload, accept_replacement
 
     s = _settings(request)
-    parts = await read_multipart(request, s.max_upload_bytes)
+    parts = await read_multipart(request, s.max_upload_bytes, part="file")
     files = [v for k, v in parts if k == "file" and isinstance(v, UploadFile)]
     if len(files) != 1:
-        raise HTTPException(422, "send exactly one file, as a multipart part named 'file'")
+        for _, v in parts:
+            if isinstance(v, UploadFile):
+                await v.close()
+        raise PlainHTTPError(422, N_("Send exactly one file."),
+                             N_("Send it in a multipart part named 'file'."), kind="OneFile")
     try:
         new_no = await run_in_threadpool(
-            accept_replacement, Upload(name=files[0].filename or "unnamed", stream=files[0].file),
+            accept_replacement, Upload(name=clean_text(files[0].filename or "") or "unnamed",
+                                       stream=files[0].file),
             batch_id=batch_id, file_no=file_no, store=request.app.state.store,
             ledger=_ledger(request), spool_dir=s.resolved_spool_dir(),
             max_file_bytes=s.max_file_bytes, station=station)
     except NotFoundError as e:
-        raise HTTPException(404, e.message) from e
+        raise PlainHTTPError(404, N_("File {file_no} of batch {batch_id} cannot be replaced: it does "
+                                "not exist or was already replaced."),
+                             N_("Reload the page to see the batch as it is now."),
+                             kind="NotFound", batch_id=batch_id, file_no=str(file_no)) from e
     finally:
         await files[0].close()
     await run_in_threadpool(submit, request, batch_id)

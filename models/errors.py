@@ -22,6 +22,7 @@ __all__ = [
     "OcrEngineError",
     "MissingDependencyError",
     "StorageError",
+    "InvalidInputError",
     "NotFoundError",
     "DoctypeDefinitionError",
     "ConfigurationError",
@@ -124,6 +125,14 @@ class MissingDependencyError(DossierError):
 class StorageError(DossierError):
     exit_code = ExitCode.storage
     hint = "check the object store / database settings (DOSSIER_S3_ENDPOINT, DOSSIER_INDEX_URL)"
+
+
+class InvalidInputError(DossierError):
+    """A value the store refuses as it is (a NUL character, too long for its column): the
+    request that brought it is at fault, not the store, and trying again will not help."""
+
+    exit_code = ExitCode.invalid_request
+    hint = "remove control characters and shorten the value, then send it again"
 
 
 class NotFoundError(DossierError):

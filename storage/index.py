@@ -40,12 +40,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from models.accounts import Role, UserInfo
-from models.errors import ConfigurationError, ConflictError, NotFoundError, StorageError
+from models.errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StorageError,
+)
 from models.records import (
     ApiKeyInfo,
     AuditAction,
@@ -328,6 +334,10 @@ class RecordIndex:
         try:
             with maker() as session, session.begin():
                 yield session
+        except DataError as e:  # the value, not the database: a NUL, an overlong name
+            reason = str(getattr(e, "orig", None) or "invalid value").splitlines()[0]
+            raise InvalidInputError(f"cannot {action}: the index refuses a value ({reason})") \
+                from e
         except SQLAlchemyError as e:
             raise StorageError(f"cannot {action} in the index at {self.url}: {e}") from e
 

@@ -81,13 +81,14 @@ def require_user(*roles: Role) -> Callable[[Request], UserInfo]:
 
 
 def render(request: Request, name: str, ctx: dict[str, Any] | None = None, *,
-           status_code: int = 200) -> HTMLResponse:
+           status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     user = current_user(request)
     token_fn = request.scope.get("csrftoken")
     base = {"request": request, "user": user, "langs": LANGS,
             "csrftoken": token_fn() if callable(token_fn) else "", "Role": Role}
     base.update(ctx or {})
-    return templates.TemplateResponse(request, name, base, status_code=status_code)
+    return templates.TemplateResponse(request, name, base, status_code=status_code,
+                                      headers=headers)
 
 
 def signing_secret(settings: Settings) -> str:

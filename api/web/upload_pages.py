@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.errors import N_, PlainHTTPError
 from api.web.common import render, require_user
 from api.web.i18n import gettext as _
 from models.accounts import Role, UserInfo
@@ -71,13 +72,19 @@ def _may_see(user: UserInfo, station: str | None) -> bool:
     return user.role == Role.admin or user.station is None or user.station == station
 
 
+def _no_batch(batch_id: str) -> PlainHTTPError:
+    return PlainHTTPError(404, N_("There is no batch {batch_id} for this station."),
+                          N_("Check the batch number, or open the upload page again."),
+                          kind="NotFound", batch_id=batch_id)
+
+
 def _status(request: Request, user: UserInfo, batch_id: str) -> BatchStatus:
     try:
         status = _ledger(request).status(batch_id)
     except NotFoundError as e:
-        raise HTTPException(404, f"no batch {batch_id}") from e
+        raise _no_batch(batch_id) from e
     if not _may_see(user, status.station):
-        raise HTTPException(404, f"no batch {batch_id}")
+        raise _no_batch(batch_id)
     return status
 
 
@@ -120,7 +127,9 @@ def upload_page(request: Request, user: Operator, batch: str | None = None) -> R
                   "replace": _("Replace this file"), "records": _("Open records"),
                   "no_files": _("Choose or drop files first."),
                   "uploading": _("Uploading…"), "received": _("Received and stored safely."),
-                  "pages": _("pages"), "what_to_do": _("What to do")}})
+                  "pages": _("pages"), "what_to_do": _("What to do"),
+                  "request_id": _("Request id"),
+                  "server_error": _("The server did not answer as expected. Try again.")}})
 
 
 @router.post("/upload", status_code=202, include_in_schema=False)

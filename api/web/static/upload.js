@@ -64,10 +64,15 @@
 
   function notice(text, kind) { const n = $("notice"); n.textContent = text; n.className = "notice " + (kind || ""); }
 
+  // The server says what went wrong and what to do in the page's language, with the
+  // request id the administrator can find in the log.
   async function post(url, form) {
     const r = await fetch(url, { method: "POST", body: form, headers: { "x-csrftoken": csrf }, credentials: "same-origin" });
     const body = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(body.detail || r.statusText);
+    if (!r.ok) {
+      const words = [body.detail || W.server_error, body.hint].filter(Boolean).join(" ");
+      throw new Error(body.request_id ? `${words} (${W.request_id}: ${body.request_id})` : words);
+    }
     return body;
   }
 
@@ -126,5 +131,6 @@
     source.addEventListener("finished", () => { source.close(); source = null; });
   }
 
-  if (window.UPLOAD_BATCH) follow(window.UPLOAD_BATCH);
+  const given = $("progress-card").dataset.batch;
+  if (given) follow(given);
 })();
