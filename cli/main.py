@@ -34,6 +34,18 @@ def _settings():
     return get_settings()
 
 
+def _private_data_dir():
+    """Settings, for a command that keeps data under the data dir: this process and what it
+    starts (Prefect server, workers, the S3 server) create private files there (0600, folders
+    0700), whatever umask the shell or service manager gave."""
+    from storage.private import private_dir, restrict_umask
+
+    restrict_umask()
+    s = _settings()
+    private_dir(s.data_dir)
+    return s
+
+
 # -- quick one-file tools -------------------------------------------------------------------
 
 @app.command()
@@ -174,6 +186,7 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="folders, images or 
         code = run_remote(paths, api=api, key=key, station=station, operator=operator,
                           report_path=report, split_folders=split_folders, console=console)
     else:
+        _private_data_dir()
         code = run_ingest(paths, station=station, operator=operator, report_path=report,
                           split_folders=split_folders, console=console)
     raise typer.Exit(code)
@@ -185,6 +198,7 @@ def demo() -> None:
     worker take the batch) on the embedded stack, and show what came out."""
     from cli.ingest import run_served
 
+    _private_data_dir()
     samples = Path(__file__).resolve().parent.parent / "sample_scans"
     if not samples.is_dir():
         samples = Path("sample_scans")
@@ -290,7 +304,7 @@ def serve(host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
         raise KeyboardInterrupt  # uvicorn re-raises SIGTERM after its shutdown: clean up too
 
     signal.signal(signal.SIGTERM, terminated)
-    s = _settings()
+    s = _private_data_dir()
     with local_stack(s, workers=workers, say=err.print) as api_url:
         redact_access_log()
         console.print(f"Serving on http://{host}:{port} (pages: log in at /login; API docs at "
@@ -309,7 +323,7 @@ def worker(limit: Annotated[int, typer.Option(help="batches this worker runs at 
     from flows.service import api_url_for, prefect_env, run_worker
     from models.errors import ConfigurationError
 
-    s = _settings()
+    s = _private_data_dir()
     for k, v in prefect_env(s).items():
         os.environ.setdefault(k, v)
     url = api_url_for(s)

@@ -10,14 +10,14 @@ import threading
 from pathlib import Path
 
 from models.settings import Settings
+from storage.private import private_dir
 
 __all__ = ["configure_prefect", "Runtime", "get_runtime", "set_runtime"]
 
 
 def configure_prefect(settings: Settings) -> None:
     """Environment Prefect reads at import: embedded by default, quiet, no analytics."""
-    home = (settings.data_dir / "prefect").resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    home = private_dir((settings.data_dir / "prefect").resolve())
     os.environ.setdefault("PREFECT_HOME", str(home))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -39,8 +39,7 @@ class Runtime:
         self.index = RecordIndex(settings.resolved_index_url())
         self.ledger = BatchLedger(self.index)
         self.doctypes = load_doctypes(doctypes_dir or settings.doctypes_dir)
-        self.cache_dir = (settings.data_dir / "cache" / "originals").resolve()
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.cache_dir = private_dir((settings.data_dir / "cache" / "originals").resolve())
 
     def close(self) -> None:
         self.index.close()

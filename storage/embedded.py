@@ -46,6 +46,7 @@ from minio import Minio
 from minio.error import MinioException
 
 from models.errors import MissingDependencyError, StorageError
+from storage.private import PRIVATE_UMASK, open_private_append, private_dir
 
 __all__ = ["S3Endpoint", "EmbeddedS3", "find_weed_binary", "DEFAULT_REGION"]
 
@@ -299,8 +300,8 @@ class EmbeddedS3:
 
     @contextlib.contextmanager
     def _locked(self, deadline: float) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.root / ".lock", "a+b") as lock:
+        private_dir(self.root)
+        with open_private_append(self.root / ".lock") as lock:
             while True:
                 try:
                     fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -449,7 +450,7 @@ class EmbeddedS3:
     def _start(self, deadline: float) -> S3Endpoint:
         weed = self.weed_binary or find_weed_binary()
         creds = self._credentials()
-        self.objects_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.objects_dir)
         self._rotate_log()
         # Ports are free when picked but may be taken before weed binds them: try again then.
         for attempt in range(3):
@@ -461,7 +462,7 @@ class EmbeddedS3:
                 region=creds.region,
             )
             started = time.monotonic()
-            with open(self.log_file, "ab") as logf:
+            with open_private_append(self.log_file) as logf:
                 logf.write(f"\n--- starting weed mini, ports {ports}\n".encode())
                 logf.flush()
                 try:
@@ -473,6 +474,7 @@ class EmbeddedS3:
                         cwd=self.root,
                         start_new_session=True,  # outlives the CLI call that started it
                         close_fds=True,
+                        umask=PRIVATE_UMASK,  # the scans it stores: 0600, folders 0700
                     )
                 except OSError as e:
                     raise StorageError(f"cannot run {weed}: {e}") from e

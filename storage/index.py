@@ -266,6 +266,18 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Create the SQLite file 0600 in a 0700 folder before SQLite does (it would follow the
+    umask); SQLite gives its journal, WAL and shared-memory files the database's mode."""
+    from storage.private import open_private, private_dir
+
+    private_dir(path.parent)
+    try:
+        open_private(path).close()  # an empty file is an empty SQLite database
+    except FileExistsError:
+        pass
+
+
 class RecordIndex:
     """The SQL index over ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
 
@@ -288,7 +300,7 @@ class RecordIndex:
                     "an in-memory SQLite index would vanish with its connection: "
                     "give a file, e.g. sqlite:///.dossier/index.sqlite3"
                 )
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(parsed.database))
             connect_args["timeout"] = _SQLITE_BUSY_TIMEOUT_MS / 1000
         try:
             self.engine = create_engine(parsed, echo=echo, pool_pre_ping=True,

@@ -31,6 +31,7 @@ from models.errors import (
 )
 from storage.batches import BatchLedger
 from storage.objects import ObjectStore
+from storage.private import open_private, private_dir
 
 __all__ = ["Upload", "new_batch_id", "dossier_id_for", "split_name", "accept_batch",
            "spool", "Spooled", "content_type_for", "page_order"]
@@ -98,12 +99,12 @@ class Spooled:
 def spool(chunks: Iterable[bytes], spool_dir: Path, max_bytes: int) -> Spooled:
     """Write ``chunks`` to a new file under ``spool_dir``, hashing as it goes; stops writing
     past ``max_bytes`` (the rest is read and dropped, so the stream stays in step)."""
-    spool_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(spool_dir)
     path = spool_dir / f"up-{os.getpid()}-{secrets.token_hex(8)}"
     h = hashlib.sha256()
     size = 0
     too_large = False
-    with path.open("wb") as out:
+    with open_private(path) as out:  # an upload is citizen data: 0600 whatever the umask
         for chunk in chunks:
             size += len(chunk)
             if size > max_bytes:

@@ -30,6 +30,7 @@ from models.errors import ConfigurationError, NotFoundError, StorageError
 from models.records import AuditEvent
 from models.settings import Settings
 from storage.embedded import EmbeddedS3, S3Endpoint
+from storage.private import make_private
 
 __all__ = [
     "ObjectStore",
@@ -344,6 +345,7 @@ class ObjectStore:
         dest = Path(dest)
         self._call("download", self.originals_bucket, key,
                    lambda: self.client.fget_object(self.originals_bucket, key, str(dest)))
+        make_private(dest)  # a citizen's scan in a cache on disk: 0600 whatever the umask
         return dest
 
     # -- derived -----------------------------------------------------------------------------

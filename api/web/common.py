@@ -98,7 +98,9 @@ def signing_secret(settings: Settings) -> str:
         return configured
     path = settings.data_dir / "secret_key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from storage.private import private_dir
+
+        private_dir(path.parent)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:

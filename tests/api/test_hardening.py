@@ -1,8 +1,8 @@
 """The served app against bad and hostile requests: CSRF (token, same origin, no skipping for
 sessions), bodies without a Content-Type, control characters in names, plain 5xx answers
-with a request id (nothing internal in any body), the security headers, /docs without a
-CDN; and, in Debian's Chromium, the login and upload pages working under the
-Content-Security-Policy.
+with a request id (nothing internal in any body), private files under the data dir whatever
+the umask, the security headers, /docs without a CDN; and, in Debian's Chromium, the login
+and upload pages working under the Content-Security-Policy.
 
 The app runs in-process over the suite's S3 server and a real SQLite file or the PostgreSQL
 server; the only faults injected are Prefect being unreachable (a batch then stays queued,
@@ -15,6 +15,9 @@ import logging
 import os
 import re
 import socket
+import stat
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -38,6 +41,7 @@ from storage.objects import ObjectStore
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "api" / "web" / "templates"
+DOSSIER_BIN = Path(sys.executable).parent / "dossier"
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse 1"
 BASE = "http://127.0.0.1"
@@ -348,6 +352,91 @@ def test_upload_failures_are_said_in_the_operators_language(tmp_path, object_sto
         en = assert_plain(c.post("/upload", files=big, headers={"x-csrftoken": token}), 413)
     assert "20.000" in vi["detail"] and "vượt" in vi["detail"] and "ít tệp hơn" in vi["hint"]
     assert "20,000" in en["detail"] and "over the limit" in en["detail"]
+
+
+# -- 4. Private files ------------------------------------------------------------------------
+
+def loose_paths(root: Path) -> list[str]:
+    """Everything under ``root`` that someone other than its owner could read or enter."""
+    out = []
+    for p in [root, *root.rglob("*")]:
+        mode = p.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            continue
+        want = 0o700 if stat.S_ISDIR(mode) else 0o600
+        if stat.S_IMODE(mode) & ~want or stat.S_IMODE(mode) & 0o077:
+            out.append(f"{p.relative_to(root.parent)} {stat.S_IMODE(mode):o}")
+    return out
+
+
+def test_files_under_the_data_dir_are_private_under_umask_022(tmp_path, object_store) -> None:
+    """
+    GIVEN umask 022 (files 0644, folders 0755 by default)
+    WHEN the app creates its data dir, SQLite index and secret, an operator uploads through
+         the spool, a worker caches the original, and `dossier user create` makes another
+         data dir
+    THEN every file there is 0600 and every folder 0700
+    """
+    from flows.digitize import _local_original
+    from flows.runtime import Runtime, set_runtime
+
+    data = tmp_path / "data"
+    old = os.umask(0o022)
+    try:
+        settings = settings_for(data, s3_endpoint=object_store.endpoint.endpoint,
+                                s3_access_key=object_store.endpoint.access_key,
+                                s3_secret_key=object_store.endpoint.secret_key,
+                                bucket_prefix=object_store.bucket_prefix)
+        with RecordIndex(settings.resolved_index_url()) as index:
+            add_people(index)
+            with TestClient(make_app(settings, object_store, index), base_url=BASE) as c:
+                token = log_in(c, "op")
+                r = c.post("/upload", files={"files": ("a.png", _png(), "image/png")},
+                           headers={"x-csrftoken": token})
+                assert r.status_code == 202, r.text
+            sha = BatchLedger(index).status(r.json()["batch_id"]).files[0].sha256
+        runtime = Runtime(settings)
+        set_runtime(runtime)
+        try:
+            assert _local_original(sha).read_bytes() == _png()
+        finally:
+            set_runtime(None)
+            runtime.close()
+        made = subprocess.run([str(DOSSIER_BIN), "user", "create", "mai", "--role", "admin"],
+                              input=f"{PASSWORD}\n", capture_output=True, text=True,
+                              env={**os.environ, "DOSSIER_DATA_DIR": str(tmp_path / "cli")},
+                              cwd=tmp_path, timeout=120, umask=0o022)
+        assert made.returncode == 0, made.stderr
+    finally:
+        os.umask(old)
+    names = {p.name for p in data.rglob("*")}
+    assert {"index.sqlite3", "secret_key", "spool", "originals", sha} <= names, names
+    assert loose_paths(data) == []
+    assert (tmp_path / "cli" / "index.sqlite3").exists()
+    assert loose_paths(tmp_path / "cli") == []
+
+
+def test_the_embedded_s3_server_keeps_its_files_private_under_umask_022(tmp_path) -> None:
+    """
+    GIVEN umask 022
+    WHEN the embedded S3 server is started under a new data dir and stores a scan
+    THEN its folder, credentials, log and stored objects are private (but SeaweedFS's volume
+         descriptors, ``*.vif``, which it chmods 0644 itself and which hold no data, only
+         the volume's format, inside the 0700 folders)
+    """
+    from storage.embedded import EmbeddedS3
+
+    old = os.umask(0o022)
+    server = EmbeddedS3(tmp_path / "data")
+    try:
+        store = ObjectStore(server.ensure_running(timeout=60), "p-")
+        scan = tmp_path / "scan.png"
+        scan.write_bytes(_png())
+        store.put_original(scan, filename="scan.png", content_type="image/png")
+    finally:
+        server.stop()
+        os.umask(old)
+    assert [p for p in loose_paths(tmp_path / "data") if ".vif " not in p] == []
 
 
 # -- 5. Headers and scripts ------------------------------------------------------------------
