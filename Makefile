@@ -1,4 +1,4 @@
-.PHONY: setup demo test lint bench clean stop
+.PHONY: setup demo test lint audit bench clean stop
 
 setup:
 	@bash scripts/setup.sh
@@ -11,6 +11,10 @@ test: setup
 
 lint: setup
 	.venv/bin/ruff check .
+
+# Known vulnerabilities in the installed packages; needs PyPI's JSON API or OSV (not in CI).
+audit: setup
+	.venv/bin/pip-audit --strict --skip-editable --progress-spinner off
 
 bench:
 	@bash scripts/setup.sh --bench
