@@ -16,28 +16,19 @@ seconds, not an hour of Tesseract.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from bench.scoring import best_match, normalize_value
 from models.records import ExtractedDocument, ExtractedField, FieldStatus
 
 __all__ = ["Scored", "scored_fields", "trust_figures", "reliability", "ece", "main"]
 
-TARGET_PRECISION = 0.995
-# The threshold is chosen on dev with a margin: dev precision must reach this.
-DEV_PRECISION = 0.997
-BINS = 10
-# A field type gets its own isotonic map from this many dev values on.
-MIN_KIND_VALUES = 50
-# Ways of cutting the dev dossiers into five folds, averaged for the out-of-fold scores.
-REPEATS = 3
+from extraction.training import BINS
+from extraction.training import choose_threshold as _choose_threshold  # noqa: F401
 
 
 @dataclass
@@ -222,158 +213,16 @@ def _collect(split: str, pages: int, workers: int, data_dir: Path,
     return items, corpus
 
 
-def _choose_threshold(probs: list[float], right: list[bool], target: float) -> float:
-    """The lowest threshold whose accepted values (probability >= it) are right at least
-    ``target`` of the time."""
-    pairs = sorted(zip(probs, right, strict=True), key=lambda x: -x[0])
-    best = 1.0 + 1e-9  # nothing accepted
-    n = ok = 0
-    i = 0
-    while i < len(pairs):
-        p = pairs[i][0]
-        while i < len(pairs) and pairs[i][0] == p:
-            n += 1
-            ok += pairs[i][1]
-            i += 1
-        if ok / n >= target:
-            best = p
-    return min(best, 1.0)
-
-
-def _trees_of(model) -> tuple[float, list]:
-    """A fitted ``HistGradientBoostingClassifier`` as its baseline log-odds and plain trees."""
-    from extraction.confidence import Tree
-
-    trees = []
-    for (predictor,) in model._predictors:
-        n = predictor.nodes
-        trees.append(Tree(feature=[int(v) for v in n["feature_idx"]],
-                          threshold=[float(v) for v in n["num_threshold"]],
-                          left=[int(v) for v in n["left"]], right=[int(v) for v in n["right"]],
-                          leaf=[bool(v) for v in n["is_leaf"]],
-                          value=[float(v) for v in n["value"]]))
-    return float(np.ravel(model._baseline_prediction)[0]), trees
-
-
-def _calibrated(oof, y, kinds):
-    """Isotonic maps from held-out scores to the share right: overall, and per field type
-    with enough values. Returns the calibrated scores and the maps."""
-    from sklearn.isotonic import IsotonicRegression
-
-    def fit(scores, right):
-        return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, right)
-
-    iso = fit(oof, y)
-    cal = iso.predict(oof)
-    # A map per field type with enough values: the same score is not the same odds for a
-    # date and for a name.
-    per_kind: dict[str, list[list[float]]] = {}
-    for k in sorted(set(kinds)):
-        m = kinds == k
-        if m.sum() >= MIN_KIND_VALUES:
-            ik = fit(oof[m], y[m])
-            cal[m] = ik.predict(oof[m])
-            per_kind[k] = [[float(v) for v in ik.X_thresholds_],
-                           [float(v) for v in ik.y_thresholds_]]
-    return cal, ([float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_]), \
-        per_kind
-
-
 def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold
-
-    from extraction.confidence import (
-        FEATURES,
-        TREE_FEATURES,
-        Calibrator,
-        features_of,
-        held_for_review,
-        kind_of,
-    )
+    from extraction.training import Example, fit
 
     items, _ = _collect("dev", pages, workers, data_dir, say, calibrate=False)
-    x = np.array([features_of(s.field) for s in items], dtype=float)
-    y = np.array([s.correct for s in items], dtype=int)
-    groups = np.array([s.dossier for s in items])
-    kinds = np.array([kind_of(s.field) for s in items])
-    # Values the rule sends to review whatever their score: the threshold is chosen among
-    # the others.
-    free = np.array([not held_for_review(s.field) for s in items])
-    means = x.mean(axis=0)
-    scales = x.std(axis=0)
-    scales[scales < 1e-9] = 1.0
-    candidates = {
-        "logistic": (lambda: LogisticRegression(C=0.3, max_iter=10000), (x - means) / scales),
-        "boosted_trees": (lambda: HistGradientBoostingClassifier(
-            learning_rate=0.03, max_iter=400, max_leaf_nodes=8, min_samples_leaf=20,
-            l2_regularization=1.0, random_state=0), x[:, :TREE_FEATURES]),
-    }
-    # Out-of-fold scores: the isotonic maps and the threshold are fitted on values the model
-    # did not see; the model that accepts the most values at the required precision is kept.
-    # Each value's score is the mean over REPEATS ways of cutting the dossiers into folds, so
-    # that the threshold does not hang on one cut.
-    results = {}
-    rng = np.random.default_rng(0)
-    names = np.unique(groups)
-    cuts = [dict(zip(names, rng.permutation(len(names)), strict=True)) for _ in range(REPEATS)]
-    for name, (model, xs) in candidates.items():
-        oof = np.zeros(len(y))
-        for cut in cuts:
-            ids = np.array([cut[g] for g in groups])
-            for tr, te in GroupKFold(n_splits=5).split(xs, y, ids):
-                oof[te] += model().fit(xs[tr], y[tr]).predict_proba(xs[te])[:, 1] / len(cuts)
-        cal_oof, iso, iso_kinds = _calibrated(oof, y, kinds)
-        threshold = _choose_threshold(list(cal_oof[free]), list(y[free].astype(bool)),
-                                      DEV_PRECISION)
-        accepted = free & (cal_oof >= threshold)
-        results[name] = {
-            "threshold": float(threshold), "iso": iso, "iso_kinds": iso_kinds,
-            "dev_out_of_fold": {
-                "accepted": int(accepted.sum()),
-                "accepted_precision": float(y[accepted].mean()) if accepted.any() else None,
-                "review_share": float(1 - accepted.mean()),
-                "ece": _ece_arrays(cal_oof, y),
-            }}
-        say(f"{name}: threshold {threshold:.4f}; dev out-of-fold "
-            f"{json.dumps(results[name]['dev_out_of_fold'])}")
-    best = max(results, key=lambda k: results[k]["dev_out_of_fold"]["accepted"])
-    r = results[best]
-    model, xs = candidates[best]
-    final = model().fit(xs, y)
-    info = {
-        "trained_on": f"dev split, first {pages} pages, seed 1, degradation mixed",
-        "command": f"python -m bench.trust train --pages {pages}",
-        "model": best,
-        "values": int(len(y)),
-        "right": int(y.sum()),
-        "dev_out_of_fold": r["dev_out_of_fold"],
-        "candidates": {k: v["dev_out_of_fold"] for k, v in results.items()},
-        "target_precision": TARGET_PRECISION,
-        "dev_precision_required": DEV_PRECISION,
-    }
-    common = dict(threshold=r["threshold"], info=info, iso_x=r["iso"][0], iso_y=r["iso"][1],
-                  iso_kinds=r["iso_kinds"])
-    if best == "boosted_trees":
-        baseline, trees = _trees_of(final)
-        cal = Calibrator(coef=[], intercept=baseline, means=[], scales=[], trees=trees, **common)
-    else:
-        cal = Calibrator(coef=[float(c) for c in final.coef_[0]],
-                         intercept=float(final.intercept_[0]), means=[float(m) for m in means],
-                         scales=[float(s) for s in scales], **common)
-    # The plain-Python scorer must give the fitted model's own scores.
-    check = np.array([cal.score(s.field) for s in items[:200]])
-    assert np.allclose(check, final.predict_proba(xs[:200])[:, 1], atol=1e-6), best
+    cal = fit([Example(s.field, s.correct, s.dossier) for s in items], say,
+              trained_on=f"dev split, first {pages} pages, seed 1, degradation mixed",
+              command=f"python -m bench.trust train --pages {pages}")
     out.write_text(cal.to_json(), encoding="utf-8")
-    say(f"kept {best}; wrote {out} ({len(FEATURES)} features)")
-    return info
-
-
-def _ece_arrays(p, y, bins: int = BINS) -> float:
-    items = [Scored("", "", "", float(a), FieldStatus.review, bool(b)) for a, b in zip(p, y,
-                                                                                      strict=True)]
-    return ece(items, bins) or 0.0
+    say(f"wrote {out}")
+    return cal.info
 
 
 def evaluate(split: str, pages: int, workers: int, data_dir: Path, say, *,

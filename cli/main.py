@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -137,7 +138,8 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
                    limits=Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages,
                                  s.pdf_render_dpi), workers=s.workers)
     wait_for_warm_up()
-    docs = extract_documents(doc.pages, types, review_threshold=s.review_threshold)
+    docs = extract_documents(doc.pages, types, review_threshold=s.review_threshold,
+                             calibration=s.resolved_calibration())
     if as_json:
         out = {"file": str(file), "documents": [d.model_dump(mode="json") for d in docs]}
         sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
@@ -279,6 +281,22 @@ def reindex() -> None:
     finally:
         index.close()
     console.print(f"Index rebuilt: {n} records (was {removed}), {events} audit events.")
+
+
+@app.command()
+def calibrate(pages: Annotated[int, typer.Option(help="dev-split pages to train on")] = 320,
+              test_pages: Annotated[int, typer.Option(
+                  help="held-out test-split pages to judge on")] = 120,
+              workers: Annotated[int, typer.Option(help="OCR processes")] = os.cpu_count() or 1,
+              install: Annotated[bool, typer.Option(
+                  help="install the new scorer when it passes")] = False) -> None:
+    """Retrain the field scorer on the dev corpus plus the values people confirmed or
+    corrected in review; show it beside the scorer in use on held-out values; install it
+    (--install) only if its accepted values are right at least 99.5 % of the time."""
+    from cli.calibrate import calibrate as run
+
+    run(_settings(), pages=pages, test_pages=test_pages, workers=workers, install=install,
+        say=console.print)
 
 
 @app.command()

@@ -294,9 +294,15 @@ class Calibrator:
                    trees=[Tree.from_dict(t) for t in data.get("trees", [])])
 
 
-@lru_cache(maxsize=4)
 def load_calibrator(path: str | None = None) -> Calibrator | None:
-    """The committed calibration (or the one at ``path``); None when there is none yet."""
+    """The committed calibration (or the one at ``path``, read again when the file changes);
+    None when there is none yet."""
+    stamp = Path(path).stat().st_mtime_ns if path is not None else None
+    return _load_calibrator(path, stamp)
+
+
+@lru_cache(maxsize=4)
+def _load_calibrator(path: str | None, _stamp: int | None) -> Calibrator | None:
     if path is not None:
         return Calibrator.from_json(Path(path).read_text(encoding="utf-8"))
     res = resources.files("extraction").joinpath(CALIBRATION_FILE)

@@ -230,6 +230,7 @@ def extract_dossier(job: ExtractJob) -> list[RecordState]:
         part = [ocr_pages[i] for i in idxs]
         docs = extract_documents(part, rt.doctypes,
                                  review_threshold=rt.settings.review_threshold,
+                                 calibration=rt.settings.resolved_calibration(),
                                  known=IndexKnown(rt.index))
         for n, doc in enumerate(docs, start=1):
             out.append(_store_record(job, dossier_id, n, doc, [refs[i] for i in idxs], part,

@@ -45,6 +45,7 @@ class ExitCode(IntEnum):
     conflict = 10
     invalid_request = 11
     permission = 12
+    refused = 13  # a check refused to go on (a retrained scorer not precise enough)
     internal = 15
 
 

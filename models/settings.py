@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # reaches the calibrated rule's threshold (extraction/calibration.json); set this to
     # override that threshold (stricter offices).
     review_threshold: float | None = None
+    # The field scorer: this file, else the one `dossier calibrate --install` put at
+    # data_dir/calibration.json, else the one shipped (extraction/calibration.json).
+    calibration: Path | None = None
     lease_minutes: float = 10.0  # how long a reviewer holds a claimed document unattended
 
     # Web pages. The secret signs CSRF tokens: set the same one on every replica; empty means
@@ -68,6 +71,16 @@ class Settings(BaseSettings):
 
     # Extra document-type definitions (YAML folder), added to the built-in ones.
     doctypes_dir: Path | None = None
+
+    def installed_calibration_path(self) -> Path:
+        return (self.data_dir / "calibration.json").resolve()
+
+    def resolved_calibration(self) -> Path | None:
+        """The scorer file to use; None for the shipped one."""
+        if self.calibration is not None:
+            return self.calibration
+        installed = self.installed_calibration_path()
+        return installed if installed.is_file() else None
 
     def resolved_spool_dir(self) -> Path:
         return (self.spool_dir or self.data_dir / "spool").resolve()

@@ -7,7 +7,7 @@ import pytest
 
 from extraction import citizen_ids_of, extract_documents, load_doctypes
 from extraction.classify import PageClass, split_pages
-from extraction.confidence import load_calibrator
+from extraction.confidence import _load_calibrator, load_calibrator
 from models.errors import DoctypeDefinitionError
 from models.records import FieldStatus
 from ocr import tesseract
@@ -171,4 +171,4 @@ def test_the_warm_up_runs_once_on_its_own_thread_and_extraction_can_wait_for_it(
     assert extraction._warm is first and first.name == "extraction-warm-up"
     extraction.wait_for_warm_up()
     assert not first.is_alive()
-    assert get_nlp.cache_info().currsize == 1 and load_calibrator.cache_info().currsize >= 1
+    assert get_nlp.cache_info().currsize == 1 and _load_calibrator.cache_info().currsize >= 1
