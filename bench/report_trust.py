@@ -87,6 +87,21 @@ def trust_markdown(summary: dict, plots: dict[str, str]) -> list[str]:
               "review share", "ECE"]
     L += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     L += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+    st = trust.get("straight_through")
+    if st:
+        L += [f"**Documents settled with no person** (every field accepted: none to review, "
+              f"none missing): **{st['settled']}** of {st['documents']} "
+              f"({_pct(st['share'])}), on a first visit (nothing verified before). "
+              f"`python -m bench.trust eval --split test --scenario returning` measures "
+              f"citizens whose papers were verified before.", ""]
+        header = ["document type", "documents", "settled alone", "values to review",
+                  "accepted right", "fields holding it most"]
+        L += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        for t, v in st["by_doctype"].items():
+            held = ", ".join(f"{n} {c}" for n, c in v["held_by"][:3])
+            L.append(f"| {t} | {v['documents']} | {v['settled']} ({_pct(v['share'])}) | "
+                     f"{_pct(v['review_share'])} | {_pct(v['accepted_precision'])} | {held} |")
+        L.append("")
     if "reliability" in plots:
         L += ["Reliability: per confidence bin, the share of values that are right (bars) "
               "against the bin's mean confidence (dots); on the diagonal is calibrated. "

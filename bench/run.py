@@ -199,19 +199,23 @@ def _score_documents(dossiers: list[BenchDossier], result: dict, defined: set[st
 
 def _trust(dossiers: list[BenchDossier], result: dict, opts: BenchOptions) -> dict:
     """Calibration and auto-accept figures per field type (``bench.trust``)."""
-    from bench.trust import field_types, scored_fields, trust_figures
+    from bench.trust import field_types, scored_fields, straight_through, trust_figures
     from extraction import load_doctypes
     from extraction.confidence import load_calibrator
 
     types = field_types(load_doctypes(opts.doctypes_dir))
     items = []
+    runs = []
     for d, out in zip(dossiers, result["dossiers"], strict=True):
         predicted = [ExtractedDocument.model_validate(x) for x in out.get("documents", [])]
+        runs.append((d, predicted))
         items.extend(scored_fields(d.truth["documents"], predicted, types, d.name))
     cal = load_calibrator()
     threshold = opts.review_threshold if opts.review_threshold is not None else (
         cal.threshold if cal else None)
-    return trust_figures(items, threshold)
+    fig = trust_figures(items, threshold)
+    fig["straight_through"] = straight_through(runs, items)
+    return fig
 
 
 def _text_scores(dossiers: list[BenchDossier], systems: dict[str, list[str]]) -> dict:
