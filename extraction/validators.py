@@ -151,7 +151,9 @@ def repair_digits_in_numbers(text: str) -> str:
     return re.sub(r"[\w|!]+", fix, text)
 
 
-_NAME_TOKEN = re.compile(r"^[^\W\d_]+$", re.UNICODE)
+# A name word: letters, or letters joined by an apostrophe, ASCII or typographic (H'Hen,
+# H’Hen: Ê Đê and other names of the Central Highlands).
+_NAME_TOKEN = re.compile(r"^[^\W\d_]+(?:['\u2019][^\W\d_]+)*$", re.UNICODE)
 
 
 def _split_glued(raw: str) -> str:
@@ -173,7 +175,7 @@ def _person_name(raw: str) -> Parsed:
     tokens = [t for t in re.split(r"[\s,;:]+", raw.strip()) if t]
     name_tokens: list[str] = []
     for tok in tokens:
-        clean = tok.strip(".-_'\"")
+        clean = tok.strip(".-_'\u2019\"")
         if not clean or not _NAME_TOKEN.match(clean) or not clean[0].isupper():
             break
         # Names on cards are all capitals: a following Title-case word is the next label.

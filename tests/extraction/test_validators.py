@@ -77,3 +77,12 @@ def test_text_value_stops_at_a_written_date_and_survives_long_leaders():
     assert parse_value("text", "Ngày 21 tháng 01 năm 2024").value == "Ngày 21 tháng 01 năm 2024"
     # A nested-quantifier regex once took minutes on a run like this one.
     assert parse_value("text", "Việt Nam" + "." * 5000 + "x").value.startswith("Việt Nam")
+
+
+@pytest.mark.parametrize("raw,name", [
+    ("H’HEN NIÊ Ngày sinh: 1990", "H’HEN NIÊ"),  # typographic apostrophe (U+2019)
+    ("H'Hen Niê", "H'Hen Niê"),
+])
+def test_names_with_an_apostrophe_are_read_whole(raw, name):
+    parsed = parse_value("person_name", raw)
+    assert parsed.value == name and parsed.valid
