@@ -5,6 +5,7 @@ into the S3 server and a SQLite index. Two browser contexts act as two clerks.""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -20,6 +21,7 @@ from models.records import FieldStatus, Record, RecordStatus
 from storage.embedded import S3Endpoint
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,10 +131,21 @@ class Clerk:
         self.context.close()
 
 
+# Waits are for selectors and expectations: the pages' Content-Security-Policy forbids the
+# eval behind wait_for_function's polling.
+def wait_focused(page, name: str | None = None) -> None:
+    """Until a field (``name``, or any) has the focus."""
+    which = f"[data-name='{name}']" if name else "[data-name]"
+    page.locator(f"#field-list {which}:focus").wait_for()
+
+
+def wait_status(page, name: str, status: str) -> None:
+    page.locator(f"#field-{name}.st-{status}").wait_for()
+
+
 def open_record(page, base: str, record_id: str) -> None:
     page.goto(f"{base}/review/{record_id}")
-    page.wait_for_function("document.activeElement && document.activeElement.dataset.name"
-                           " || document.getElementById('banner').hidden === false")
+    page.locator("#field-list [data-name]:focus, #banner:not([hidden])").first.wait_for()
 
 
 def claim_page(page, base: str, record_id: str) -> None:
@@ -316,8 +329,7 @@ def test_a_clerk_verifies_a_document_with_the_keyboard_alone(stack, browser) -> 
     page.keyboard.press("Control+a")
     page.keyboard.insert_text(typed)
     page.keyboard.press("Enter")
-    page.wait_for_function(f"document.getElementById('field-{name_field}').className"
-                           f".includes('st-corrected')")
+    wait_status(page, name_field, "corrected")
     nfc = unicodedata.normalize("NFC", "Nguyễn Văn An")
     assert nfc != typed and stored(stack, record_id).field(name_field).value == nfc
     if unresolved(page):
@@ -336,18 +348,14 @@ def test_a_clerk_verifies_a_document_with_the_keyboard_alone(stack, browser) -> 
                                           order.index(n)))
         revision = stored(stack, record_id).revision
         page.keyboard.press("Enter")
-        page.wait_for_function("document.getElementById('status-line').textContent !== "
-                               "'Đang lưu…'")
+        expect(page.locator("#status-line")).not_to_have_text("Đang lưu…")
         if stored(stack, record_id).revision == revision:  # refused: not a valid value
             assert page.inner_text(f"#msg-{current}")
             page.keyboard.press("Alt+m")
-            page.wait_for_function(
-                f"!document.getElementById('field-{current}').className.includes('st-review')"
-                f" && !document.getElementById('field-{current}').className"
-                f".includes('st-missing')")
+            expect(page.locator(f"#field-{current}")).not_to_have_class(
+                re.compile(r"\bst-(review|missing)\b"))
         if expected_next:
-            page.wait_for_function(f"document.activeElement.dataset.name === "
-                                   f"{expected_next[0]!r}")
+            wait_focused(page, expected_next[0])
     assert unresolved(page) == []
 
     page.keyboard.press("Control+Enter")
@@ -402,8 +410,7 @@ def test_a_stale_save_shows_the_conflict_and_overwrites_nothing(stack, browser) 
     name = focused(first)
     assert name is not None and focused(second) == name
     first.keyboard.press("Alt+m")
-    first.wait_for_function(f"document.getElementById('field-{name}').className"
-                            f".includes('st-not_on_document')")
+    wait_status(first, name, "not_on_document")
     after_first = stored(stack, record_id)
     second.keyboard.press("Alt+m")
     second.locator("#btn-reload").wait_for()
