@@ -17,7 +17,7 @@ from pathlib import Path
 from extraction.text import collapse_ws, fold, repair_digits
 
 __all__ = ["Parsed", "PARSERS", "parse_value", "province_codes", "province_table",
-           "check_citizen_id", "parse_date", "parse_money"]
+           "check_citizen_id", "parse_date", "parse_money", "CENTURY_BASE"]
 
 
 @dataclass
@@ -51,13 +51,17 @@ def province_codes() -> frozenset[str]:
     return frozenset(f"{int(p['provinceCode']):03d}" for p in province_table("legacy").values())
 
 
+# The 4th digit of a citizen ID: the century of birth and the sex (even: male, odd: female).
+CENTURY_BASE = {0: 1900, 1: 1900, 2: 2000, 3: 2000, 4: 2100, 5: 2100}
+
+
 def check_citizen_id(digits: str, birth_year: int | None = None) -> list[str]:
     problems = []
     if len(digits) != 12 or not digits.isdigit():
         return [f"a citizen ID has 12 digits, found {len(digits)}"]
     if digits[:3] not in province_codes():
         problems.append(f"{digits[:3]} is not a province code")
-    century = {0: 1900, 1: 1900, 2: 2000, 3: 2000, 4: 2100, 5: 2100}.get(int(digits[3]))
+    century = CENTURY_BASE.get(int(digits[3]))
     if century is None:
         problems.append("the century/sex digit is not valid")
     elif birth_year is not None and century + int(digits[4:6]) != birth_year:

@@ -24,10 +24,13 @@ from models.records import (
     Record,
     RecordStatus,
 )
-from review.validation import check_value
+from review.validation import MESSAGES, Problem, birth_pairs, check
 
-__all__ = ["UNKNOWN_DOCTYPE", "FieldAction", "FieldDecision", "apply_decisions", "approve", "reject",
-           "machine_status", "unresolved_fields", "new_event"]
+__all__ = ["UNKNOWN_DOCTYPE", "FieldAction", "FieldDecision", "ValueRefused", "apply_decisions",
+           "approve", "reject", "machine_status", "unresolved_fields", "new_event", "AS_PRINTED"]
+
+# The audit's words for a value kept against a check because the document says so.
+AS_PRINTED = "the document says so: {problem}"
 
 
 class FieldAction(StrEnum):
@@ -40,6 +43,24 @@ class FieldDecision(BaseModel):
     field: str
     action: FieldAction
     value: str | None = None  # for ``correct``
+    # The person read the document again: it says so, though the value disagrees with
+    # another field of the same person (the ID's birth year against the birth date). Only
+    # that check can be overridden, and the audit keeps it.
+    as_printed: bool = False
+
+
+class ValueRefused(ReviewError):
+    """A value a person confirmed or typed fails a check; ``problems`` say which, and
+    ``as_printed`` whether the person may keep it by saying the document says so."""
+
+    def __init__(self, field: str, label: str, problems: list[Problem]):
+        self.field = field
+        self.problems = problems
+        self.as_printed = problems == [Problem.id_birth]
+        words = "; ".join(MESSAGES[p] for p in problems)
+        super().__init__(f"{label}: {words}",
+                         hint="keep it with as_printed if the document says so"
+                         if self.as_printed else None)
 
 
 def new_event(record: Record, action: AuditAction, actor: str, at: datetime,
@@ -62,8 +83,10 @@ def apply_decisions(record: Record, decisions: list[FieldDecision], actor: str, 
                     kinds: dict[str, str] | None = None) -> tuple[Record, list[AuditEvent]]:
     """Apply a person's field decisions; returns the new record (next revision) and events.
 
-    Raises :class:`ReviewError` for an unknown field or an invalid corrected value; nothing
-    is applied then.
+    A value confirmed or typed is checked as the page checks it (:mod:`review.validation`),
+    an ID against the same person's birth date and the other way round. Raises
+    :class:`ValueRefused` for a value that fails, :class:`ReviewError` for an unknown field;
+    nothing is applied then.
     """
     if record.status == RecordStatus.rejected:
         raise ReviewError(f"record {record.record_id} was returned to the counter",
@@ -73,7 +96,7 @@ def apply_decisions(record: Record, decisions: list[FieldDecision], actor: str, 
     new.updated_at = at
     events: list[AuditEvent] = []
     kinds = kinds or {}
-    dob = new.field("date_of_birth")
+    pairs = birth_pairs({f.name: kinds.get(f.name, "text") for f in new.fields})
     for d in decisions:
         f = new.field(d.field)
         if f is None:
@@ -81,37 +104,57 @@ def apply_decisions(record: Record, decisions: list[FieldDecision], actor: str, 
         old = f.value
         if f.machine_value is None and f.reviewed_by is None:
             f.machine_value = f.value
-        if d.action == FieldAction.correct:
-            value, problems = check_value(kinds.get(f.name, "text"), d.value or "",
-                                          birth_date=dob.value if dob and dob is not f else None)
-            if problems:
-                raise ReviewError(f"{f.label or f.name}: {'; '.join(problems)}")
-            if value == old:
-                d = FieldDecision(field=d.field, action=FieldAction.confirm)
-            else:
-                f.value, f.status, f.source = value, FieldStatus.corrected, FieldSource.person
-                f.problems = []
-                new.corrections.append(Correction(field=f.name, old=old, new=value, by=actor,
-                                                  at=at))
-                action = AuditAction.corrected
-        if d.action == FieldAction.confirm:
-            if old is None:
+        kind = kinds.get(f.name, "text")
+        reason = None
+        if d.action in (FieldAction.correct, FieldAction.confirm):
+            if d.action == FieldAction.confirm and old is None:
                 raise ReviewError(f"{f.label or f.name} has no value to confirm",
                                   hint="type the value, or mark it as not on the document")
-            if f.status != FieldStatus.corrected:
-                f.status = FieldStatus.confirmed
-            f.problems = []
-            action = AuditAction.confirmed
-        elif d.action == FieldAction.not_on_document:
+            # A value typed exactly as it is stored is that value, whatever the checks'
+            # normalizing would make of it: never a correction.
+            typed = d.value if d.action == FieldAction.correct and d.value != old else old
+            checked = check(kind, typed or "", **_partner(new, pairs, f.name, kind))
+            problems = checked.problems
+            if problems == [Problem.id_birth] and d.as_printed:
+                problems = []
+                reason = AS_PRINTED.format(problem=MESSAGES[Problem.id_birth])
+            if problems:
+                raise ValueRefused(f.name, f.label or f.name, problems)
+            if d.action == FieldAction.correct and checked.value != old:
+                f.value, f.status, f.source = checked.value, FieldStatus.corrected, \
+                    FieldSource.person
+                f.problems = []
+                new.corrections.append(Correction(field=f.name, old=old, new=checked.value,
+                                                  by=actor, at=at))
+                action = AuditAction.corrected
+            else:
+                if f.status != FieldStatus.corrected:
+                    f.status = FieldStatus.confirmed
+                f.problems = []
+                action = AuditAction.confirmed
+        else:  # not on the document
             f.value, f.status, f.problems = None, FieldStatus.not_on_document, []
             action = AuditAction.not_on_document
         f.reviewed_by, f.reviewed_at = actor, at
         events.append(new_event(new, action, actor, at, field=f.name, old_value=old,
-                                new_value=f.value, record_version=new.revision))
+                                new_value=f.value, reason=reason,
+                                record_version=new.revision))
     if new.status in (RecordStatus.extracted, RecordStatus.verified) and not new.settled:
         new.status = RecordStatus.needs_review
     new.citizen_ids = _citizen_ids(new)
     return new, events
+
+
+def _partner(record: Record, pairs: dict[str, str], name: str,
+             kind: str) -> dict[str, str | None]:
+    """The same person's other value for the ID-against-birth-date check: taken once it is
+    settled (accepted, confirmed or corrected), so whichever of the two is decided second is
+    checked against the first, and a misread partner still waiting for review does not hold
+    up the right one."""
+    other = record.field(pairs.get(name, ""))
+    if other is None or not other.settled or not other.value:
+        return {}
+    return {"birth_date": other.value} if kind == "citizen_id" else {"citizen_id": other.value}
 
 
 def _citizen_ids(record: Record) -> list[str]:

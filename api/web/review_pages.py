@@ -13,13 +13,14 @@ from pydantic import BaseModel, Field
 
 from api.web.common import render, require_user
 from api.web.i18n import gettext as _
+from api.web.i18n import use_lang
 from models.accounts import Role, UserInfo
 from models.errors import ConflictError, NotFoundError
 from models.records import ExtractedField, Record, RecordStatus, utcnow
-from review.lifecycle import FieldDecision, unresolved_fields
+from review.lifecycle import FieldDecision, ValueRefused, unresolved_fields
 from review.metrics import review_stats
 from review.service import ReviewService
-from review.validation import province_codes
+from review.validation import RULES, YEARS, birth_pairs, is_multiline, province_codes
 from storage.index import QueueFilter
 
 __all__ = ["router"]
@@ -70,8 +71,11 @@ def next_record(request: Request, user: Reviewer) -> Response:
     return RedirectResponse(_next_url(_svc(request), user), status_code=303)
 
 
-def _field_json(f: ExtractedField, kind: str, page_pos: dict[int, int]) -> dict[str, Any]:
+def _field_json(f: ExtractedField, kind: str, page_pos: dict[int, int],
+                pair: str | None) -> dict[str, Any]:
     return {"name": f.name, "label": f.label or f.name, "kind": kind, "value": f.value,
+            "multiline": is_multiline(kind, f.value) or is_multiline(kind, f.machine_value),
+            "pair": pair,
             "machine_value": f.machine_value if f.reviewed_by else f.value, "raw": f.raw,
             "confidence": f.confidence, "status": f.status.value, "source": f.source.value,
             "problems": f.problems, "settled": f.settled,
@@ -86,6 +90,7 @@ def record_state(svc: ReviewService, record: Record, user: UserInfo) -> dict[str
     entry = svc.index.get_record(record.record_id)
     kinds = svc.kinds.get(record.doctype, {})
     page_pos = {p.index: i for i, p in enumerate(record.pages)}
+    pairs = birth_pairs({f.name: kinds.get(f.name, "text") for f in record.fields})
     held_by = entry.lease_user if entry is not None and entry.leased() else None
     return {
         "record_id": record.record_id, "revision": record.revision, "doctype": record.doctype,
@@ -97,13 +102,16 @@ def record_state(svc: ReviewService, record: Record, user: UserInfo) -> dict[str
         "held_by_other": held_by not in (None, user.name),
         "pages": [{"url": f"/review/{record.record_id}/pages/{i}",
                    "has_image": p.cleaned_key is not None} for i, p in enumerate(record.pages)],
-        "fields": [_field_json(f, kinds.get(f.name, "text"), page_pos) for f in record.fields],
+        "fields": [_field_json(f, kinds.get(f.name, "text"), page_pos, pairs.get(f.name))
+                   for f in record.fields],
         "unresolved": unresolved_fields(record),
     }
 
 
 def _strings() -> dict[str, str]:
-    """Messages the page's script shows, in the user's language."""
+    """Messages the page's script shows, in the language in use: one for each
+    :class:`~review.validation.Problem` (keyed by its code; the server's refusals use the
+    same), and the rest."""
     return {
         "accepted": _("accepted"), "review": _("needs review"), "missing": _("missing"),
         "confirmed": _("confirmed"), "corrected": _("corrected"),
@@ -118,6 +126,12 @@ def _strings() -> dict[str, str]:
         "century": _("The 4th digit (century and sex) is not valid."),
         "id_birth": _("The year in the ID does not match the date of birth."),
         "date_format": _("Write the date as dd/mm/yyyy."), "date_real": _("Not a real date."),
+        "date_range": _("The year must be between {first} and {last}.").format(
+            first=YEARS[0], last=YEARS[1]),
+        "digits": _("Digits only."),
+        "as_printed": _("The document says so: keep it"),
+        "as_printed_hint": _("Read the document again. If it does say so, keep the value with "
+                             "the button (Tab, then Enter); the history will show it."),
         "name_letters": _("A name has letters only."),
         "name_words": _("A full name has at least two words."),
         "empty": _("Enter a value, or press Alt+M if it is not on the document."),
@@ -134,6 +148,9 @@ def stats_page(request: Request, user: Reviewer, days: int = 7) -> Response:
 
 @router.get("/{record_id}", include_in_schema=False)
 def review_page(request: Request, record_id: str, user: Reviewer) -> Response:
+    # This runs in a thread of its own: the language the dependency applied is not in force
+    # here, and every text below (the script's messages too) is in the user's.
+    use_lang(user.lang)
     svc = _svc(request)
     if svc.index.get_record(record_id) is None:
         return render(request, "error.html", {"message": _("No such record.")}, status_code=404)
@@ -147,7 +164,7 @@ def review_page(request: Request, record_id: str, user: Reviewer) -> Response:
     state = record_state(svc, record, user)
     return render(request, "review.html", {
         "record": record, "state": state, "held": held, "strings": _strings(),
-        "provinces": sorted(province_codes()),
+        "provinces": sorted(province_codes()), "rules": RULES,
         "lease_seconds": int(svc.lease.total_seconds())})
 
 
@@ -182,8 +199,17 @@ def renew_lease(request: Request, record_id: str, user: Reviewer) -> dict[str, A
 
 @router.post("/{record_id}/fields", include_in_schema=False)
 def save_fields(request: Request, record_id: str, body: Save, user: Reviewer) -> dict[str, Any]:
+    """The record's new state; or, for a value that fails a check, what the page shows for
+    it in the user's language: a refusal is an answer to the page, not a failed request."""
     svc = _svc(request)
-    record = svc.decide(record_id, user.name, body.revision, body.decisions)
+    try:
+        record = svc.decide(record_id, user.name, body.revision, body.decisions)
+    except ValueRefused as e:
+        use_lang(user.lang)
+        strings = _strings()
+        return {"refused": {"field": e.field,
+                            "messages": [strings[p] for p in e.problems],
+                            "as_printed": e.as_printed}}
     return record_state(svc, record, user)
 
 

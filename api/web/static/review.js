@@ -1,6 +1,8 @@
-// The review page: keyboard first. Enter accepts the focused field and moves on, Esc puts
-// the machine's value back, Alt+M marks a field not on the document, Ctrl+Enter approves,
-// Alt+S skips, Alt+R rejects, ? shows the keys. Every save names the revision it edited.
+// The review page: keyboard first. Enter accepts the focused field and moves on (Shift+Enter
+// is a new line in a field of several lines), Esc puts the machine's value back, Alt+M marks
+// a field not on the document, Ctrl+Enter approves, Alt+S skips, Alt+R rejects, ? shows the
+// keys. Every save names the revision it edited. The messages come from the server, in the
+// language of the page it rendered.
 (() => {
   "use strict";
   const $ = (id) => document.getElementById(id);
@@ -9,6 +11,8 @@
   const T = read("review-strings");
   const PROVINCES = new Set(read("review-provinces"));
   const CONFIG = read("review-config");
+  const RULES = CONFIG.rules;
+  const MULTI_KINDS = new Set(RULES.multiline_kinds);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const ICON = { accepted: "✓", review: "⚠", missing: "∅", confirmed: "✔", corrected: "✎", not_on_document: "⊘" };
   let readonly = CONFIG.readonly || state.held_by_other;
@@ -23,52 +27,94 @@
     const m = f.kind === "date" && /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
     return m ? `${m[3]}/${m[2]}/${m[1]}` : v;
   };
-  const nfc = (v) => v.normalize("NFC").replace(/\s+/g, " ").trim();
 
+  // -- checks: the rules of review/validation.py, with the limits it passes in RULES --------
+  // A value of several lines keeps its line breaks; spaces are made one either way.
+  const multiline = (f, raw) => MULTI_KINDS.has(f.kind) || raw.includes("\n");
+  function clean(v, several) {
+    v = v.normalize("NFC");
+    if (!several) return v.replace(/\s+/g, " ").trim();
+    return v.split(/\r\n|\r|\n/).map((l) => l.replace(/[^\S\n\r]+/g, " ").trim())
+      .filter(Boolean).join("\n");
+  }
+
+  const ISO = /^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$/;
+  const DMY = /^([0-9]{1,2})\s*[/.\-]\s*([0-9]{1,2})\s*[/.\-]\s*([0-9]{4})$/;
+  const escapeClass = (chars) => chars.replace(/[\]\\^-]/g, "\\$&");
+  const NAME_WORD = new RegExp(`^\\p{L}+(?:[${escapeClass(RULES.name_joiners)}]\\p{L}+)*$`, "u");
+
+  // {y, mo, d}, null when not written as a date, "bad" when no such day exists.
   function parseDate(v) {
-    let m = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(v);
+    let m = ISO.exec(v);
     let y, mo, d;
     if (m) { [y, mo, d] = [+m[1], +m[2], +m[3]]; }
     else {
-      m = /^(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})$/.exec(v);
+      m = DMY.exec(v);
       if (!m) return null;
       [d, mo, y] = [+m[1], +m[2], +m[3]];
     }
-    const dt = new Date(Date.UTC(y, mo - 1, d));
-    if (dt.getUTCFullYear() !== y || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d) return "bad";
+    // Counted, not Date(): Date maps the years 0-99 onto 1900-1999.
+    const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+    const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
+    if (y < 1 || !days || d < 1 || d > days) return "bad";
     return { y, mo, d };
   }
 
-  // Mirrors review/validation.py; the server checks again on save.
+  // The birth year a 12-digit ID encodes (century/sex digit, two digits), or null.
+  function idYear(digits) {
+    const base = /^[0-9]{12}$/.test(digits) ? RULES.centuries[digits[3]] : undefined;
+    return base === undefined ? null : base + +digits.slice(4, 6);
+  }
+
+  // The same person's ID (for a birth date) or birth date (for an ID), once it is settled:
+  // whichever of the two is decided second is checked against the first.
+  function partner(f) {
+    const o = f.pair ? field(f.pair) : null;
+    return o && o.settled && o.value ? o.value : null;
+  }
+
+  // The problems' codes (none: valid); the server checks the same again on save.
   function validate(f, raw) {
-    const v = nfc(raw);
-    if (!v) return T.empty;
+    const v = clean(raw, multiline(f, raw));
+    if (!v) return ["empty"];
     if (f.kind === "citizen_id") {
       const digits = v.replace(/ /g, "");
-      if (!/^\d{12}$/.test(digits)) return T.id12;
-      if (!PROVINCES.has(digits.slice(0, 3))) return T.province;
-      const c = +digits[3];
-      if (c > 5) return T.century;
-      const dobInput = $("input-date_of_birth");
-      const dob = dobInput ? parseDate(nfc(dobInput.value)) : null;
-      if (dob && dob !== "bad") {
-        const century = [1900, 1900, 2000, 2000, 2100, 2100][c];
-        if (century + +digits.slice(4, 6) !== dob.y) return T.id_birth;
-      }
-      return null;
+      if (!/^[0-9]{12}$/.test(digits)) return ["id12"];
+      const out = [];
+      if (!PROVINCES.has(digits.slice(0, 3))) out.push("province");
+      const year = idYear(digits);
+      const birth = partner(f);
+      if (year === null) out.push("century");
+      else if (birth && ISO.test(birth) && +birth.slice(0, 4) !== year) out.push("id_birth");
+      return out;
     }
     if (f.kind === "date") {
       const p = parseDate(v);
-      if (p === null) return T.date_format;
-      if (p === "bad") return T.date_real;
-      return null;
+      if (p === null) return ["date_format"];
+      if (p === "bad") return ["date_real"];
+      if (p.y < RULES.years[0] || p.y > RULES.years[1]) return ["date_range"];
+      const id = partner(f);
+      const year = id ? idYear(id) : null;
+      return year !== null && p.y !== year ? ["id_birth"] : [];
     }
     if (f.kind === "person_name") {
       const words = v.split(" ");
-      if (!words.every((w) => /^\p{L}+(?:['-]\p{L}+)*$/u.test(w))) return T.name_letters;
-      if (words.length < 2) return T.name_words;
+      if (!words.every((w) => NAME_WORD.test(w))) return ["name_letters"];
+      if (words.length < 2) return ["name_words"];
+      return [];
     }
-    return null;
+    if (["phone", "enterprise_code", "number"].includes(f.kind)) {
+      return /^[0-9]+$/.test(v.replace(/[ .]/g, "")) ? [] : ["digits"];
+    }
+    return [];
+  }
+
+  // A check's outcome beside the field; a value that only disagrees with the same person's
+  // other value may be kept, explicitly, when the document says so.
+  function showCheck(name, codes) {
+    $(`msg-${name}`).textContent = codes.map((c) => T[c] || c).join("; ");
+    input(name).setAttribute("aria-invalid", codes.length ? "true" : "false");
+    $(`keep-${name}`).hidden = readonly || !(codes.length === 1 && codes[0] === "id_birth");
   }
 
   // -- rendering -----------------------------------------------------------------------------
@@ -97,13 +143,32 @@
       const label = document.createElement("label");
       label.htmlFor = `input-${f.name}`;
       label.textContent = f.label;
-      const input = document.createElement("input");
+      // A value of several lines (a card's MRZ) in a box that keeps its line breaks.
+      const input = document.createElement(f.multiline ? "textarea" : "input");
       input.id = `input-${f.name}`;
       input.dataset.name = f.name;
       input.value = show(f, f.value);
       input.autocomplete = "off";
       input.spellcheck = false;
       input.readOnly = readonly;
+      if (f.multiline) {
+        input.rows = Math.max(2, (f.value || f.machine_value || "").split("\n").length);
+        input.wrap = "off";
+      }
+      if (f.kind === "mrz") input.classList.add("mono");
+      const keep = document.createElement("div");
+      keep.className = "as-printed";
+      keep.id = `keep-${f.name}`;
+      keep.hidden = true;
+      const keepBtn = document.createElement("button");
+      keepBtn.type = "button";
+      keepBtn.id = `asprinted-${f.name}`;
+      keepBtn.textContent = `✔ ${T.as_printed}`;
+      keepBtn.addEventListener("click", () => keepAsPrinted(f.name));
+      const keepHint = document.createElement("span");
+      keepHint.className = "muted";
+      keepHint.textContent = T.as_printed_hint;
+      keep.append(keepBtn, " ", keepHint);
       const meta = document.createElement("div");
       meta.className = "meta";
       const badge = document.createElement("span");
@@ -122,7 +187,7 @@
       msg.className = "field-msg";
       msg.id = `msg-${f.name}`;
       msg.setAttribute("role", "status");
-      li.append(crop, label, input, meta, msg);
+      li.append(crop, label, input, keep, meta, msg);
       if (f.readings && f.readings.length) {
         const r = document.createElement("div");
         r.className = "readings";
@@ -131,11 +196,7 @@
       }
       list.append(li);
       input.addEventListener("focus", () => onFocus(f.name));
-      input.addEventListener("input", () => {
-        const err = validate(f, input.value);
-        $(`msg-${f.name}`).textContent = err || "";
-        input.setAttribute("aria-invalid", err ? "true" : "false");
-      });
+      input.addEventListener("input", () => showCheck(f.name, validate(field(f.name), input.value)));
     }
     updateFields(null);
   }
@@ -150,8 +211,7 @@
       $(`src-${f.name}`).textContent = f.source;
       if (saved && saved.includes(f.name)) {
         input(f.name).value = show(f, f.value);
-        input(f.name).setAttribute("aria-invalid", "false");
-        $(`msg-${f.name}`).textContent = "";
+        showCheck(f.name, []);
       } else if (!saved && f.problems && f.problems.length && !f.settled) {
         $(`msg-${f.name}`).textContent = f.problems.join("; ");
       }
@@ -338,6 +398,14 @@
         say("");
         return false;
       }
+      if (r.data.refused) {  // a check failed on the server: its words, in the page's language
+        const x = r.data.refused;
+        $(`msg-${x.field}`).textContent = x.messages.join("; ");
+        input(x.field).setAttribute("aria-invalid", "true");
+        $(`keep-${x.field}`).hidden = readonly || !x.as_printed;
+        say("");
+        return false;
+      }
       applyState(r.data, [name]);
       say(T.saved, "ok");
       return true;
@@ -355,22 +423,36 @@
     }
   }
 
-  async function acceptField(el) {
+  // Enter on a field: its value confirmed when the clerk left it as it is (compared exactly,
+  // or after spaces and Unicode form, which are no change), else the typed value stored as a
+  // correction. ``asPrinted``: the clerk said the document says so (see showCheck).
+  async function acceptField(el, asPrinted = false) {
     const name = el.dataset.name;
     const f = field(name);
-    const value = nfc(el.value);
-    const err = validate(f, value);
-    if (err) {
-      $(`msg-${name}`).textContent = err;
-      el.setAttribute("aria-invalid", "true");
-      return;
-    }
-    const unchanged = value === nfc(show(f, f.value));
-    if (unchanged && f.settled) { moveOn(name); return; }
+    const codes = validate(f, el.value);
+    showCheck(name, codes);
+    if (codes.some((c) => !(asPrinted && c === "id_birth"))) return;
+    const shown = show(f, f.value);
+    const several = multiline(f, el.value) || multiline(f, shown);
+    const value = clean(el.value, several);
+    const unchanged = el.value === shown || value === clean(shown, several);
+    if (unchanged && f.settled && !asPrinted) { moveOn(name); return; }
     const decision = unchanged ? { field: name, action: "confirm" }
                                : { field: name, action: "correct", value };
-    // Move on only if the clerk has not moved elsewhere while the save was on its way.
-    if (await save(name, decision) && document.activeElement === el) moveOn(name);
+    if (asPrinted) decision.as_printed = true;
+    const from = document.activeElement;
+    const saved = await save(name, decision);
+    // Move on only if the clerk has not moved elsewhere while the save was on its way (the
+    // button that kept a value as printed is hidden once it is saved).
+    const here = document.activeElement;
+    if (saved && (here === from || (asPrinted && (!here || here === document.body)))) {
+      moveOn(name);
+    }
+  }
+
+  function keepAsPrinted(name) {
+    if (readonly) return;
+    acceptField(input(name), true);
   }
 
   async function markMissing(el) {
@@ -427,7 +509,7 @@
 
   async function confirmReject(ev) {
     ev.preventDefault();
-    const reason = nfc($("reject-reason").value);
+    const reason = clean($("reject-reason").value, false);
     if (reason.length < 3) { $("reject-msg").textContent = T.reason_required; return; }
     const r = await post(`/review/${state.record_id}/reject`, { revision: state.revision, reason });
     if (r.status === 409) { $("reject-dialog").close(); banner(T.conflict, true); return; }
@@ -447,7 +529,8 @@
     if (e.isComposing || e.keyCode === 229) return;
     if ($("reject-dialog").open || $("help-dialog").open) return;
     const el = document.activeElement;
-    const inField = el && el.tagName === "INPUT" && el.dataset && el.dataset.name;
+    const inField = el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA") && el.dataset
+      && el.dataset.name;
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); approve(); return; }
     if (e.altKey && (e.code === "KeyS" || e.key === "s")) { e.preventDefault(); skip(); return; }
     if (e.altKey && (e.code === "KeyR" || e.key === "r")) { e.preventDefault(); openReject(); return; }
@@ -457,7 +540,11 @@
       return;
     }
     if (!inField) return;
-    if (e.key === "Enter") { e.preventDefault(); acceptField(el); }
+    if (e.key === "Enter") {
+      if (e.shiftKey && el.tagName === "TEXTAREA") return;  // a new line
+      e.preventDefault();
+      acceptField(el);
+    }
     else if (e.key === "Escape") { e.preventDefault(); restore(el); }
     else if (e.altKey && (e.code === "KeyM" || e.key === "m")) { e.preventDefault(); markMissing(el); }
   });
