@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from api.auth import require_scope
 from models.records import ApiKeyInfo, Record, RecordStatus, utcnow
+from storage.records import RecordStore
 
 __all__ = ["router"]
 
@@ -46,8 +47,7 @@ def citizen_records(citizen_id: str, request: Request, _key: Read,
     entries = request.app.state.index.records_for_citizen(citizen_id)
     if "all" not in wanted:
         entries = [e for e in entries
-                   if ("settled" in wanted and e.settled
-                       and e.status in (RecordStatus.extracted, RecordStatus.verified))
+                   if ("settled" in wanted and RecordStore.served(e))
                    or e.queue_status.value in wanted]
     out = [_record_json(Record.from_json(request.app.state.store.get_record(e.record_id)))
            for e in entries]

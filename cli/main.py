@@ -256,28 +256,15 @@ def records(citizen_id: Annotated[str, typer.Option("--citizen-id", help="12-dig
 @app.command()
 def reindex() -> None:
     """Rebuild the SQL index from the record JSON and audit events in the object store."""
-    from models.records import IndexEntry, Record
     from storage.index import RecordIndex
     from storage.objects import open_object_store
+    from storage.records import RecordStore
 
     s = _settings()
     store = open_object_store(s)
     index = RecordIndex(s.resolved_index_url())
     try:
-        removed = index.clear_records()
-        index.clear_audit()
-        n = 0
-        doctypes: dict[str, str] = {}
-        for record_id, data, version in store.iter_records():
-            record = Record.from_json(data)
-            doctypes[record_id] = record.doctype
-            index.upsert_record(IndexEntry.from_record(record, store.record_location(record_id),
-                                                       version))
-            n += 1
-        events = 0
-        for event in store.iter_audit_events():
-            index.add_audit_events([event], doctypes.get(event.record_id))
-            events += 1
+        n, removed, events = RecordStore(store, index).reindex()
     finally:
         index.close()
     console.print(f"Index rebuilt: {n} records (was {removed}), {events} audit events.")

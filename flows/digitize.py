@@ -42,14 +42,11 @@ from models.batches import (
     RecordState,
     Stage,
 )
-from models.errors import InputFileError, NotFoundError, StorageError
+from models.errors import InputFileError, StorageError
 from models.ocr import PageOCR
 from models.records import (
-    AuditAction,
-    AuditEvent,
     ExtractedDocument,
     FileStatus,
-    IndexEntry,
     IngestReport,
     PageRef,
     Record,
@@ -185,25 +182,6 @@ def ocr_page(job: PageJob) -> PageResult:
     return done
 
 
-def _stored_version(record: Record) -> tuple[Record, str | None] | None:
-    """The stored record to keep instead of this machine extraction, with its version id:
-    one holding this very extraction (a run resumed after a crash between storing the record
-    and registering the files), or one a person has touched, which a machine run never
-    overwrites. None when this extraction is to be stored; then its revision follows the
-    stored one's."""
-    rt = get_runtime()
-    try:
-        versions = rt.store.record_versions(record.record_id)
-        old = Record.from_json(rt.store.get_record(record.record_id, versions[0].version_id))
-    except NotFoundError:
-        return None
-    same = {"doctype", "fields", "pages", "citizen_ids", "status", "pdf_key"}
-    if old.touched_by_person or old.model_dump(include=same) == record.model_dump(include=same):
-        return old, versions[0].version_id
-    record.revision = old.revision + 1
-    return None
-
-
 @task(name="extract-dossier", retries=2, retry_delay_seconds=[2, 5],
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def extract_dossier(job: ExtractJob) -> list[RecordState]:
@@ -258,21 +236,8 @@ def _store_record(job: ExtractJob, dossier_id: str, n: int, doc: ExtractedDocume
         station=job.station, operator=job.operator, created_at=now, updated_at=now,
         pdf_key=_store_searchable_pdf(record_id, [refs[i] for i in doc.pages],
                                       [pages[i] for i in doc.pages]))
-    kept = _stored_version(record)
-    if kept is None:
-        event = AuditEvent(event_id=uuid.uuid4().hex, record_id=record_id,
-                           action=AuditAction.extracted, actor="machine", at=now,
-                           record_version=record.revision)
-        rt.store.put_audit_event(event)
-        version = rt.store.put_record(record_id, record.to_json(),
-                                      tags={"doctype": record.doctype,
-                                            "status": record.status.value})
-        rt.index.add_audit_events([event], record.doctype)
-    else:
-        record, version = kept
-    # The index describes what is stored, never a discarded machine reading.
-    rt.index.upsert_record(IndexEntry.from_record(record, rt.store.record_location(record_id),
-                                                  version))
+    # Unless a person touched the stored version, or it is this very extraction.
+    record = rt.records.put_machine(record).record
     return RecordState(record_id=record_id, doctype=record.doctype, status=record.status)
 
 

@@ -33,11 +33,13 @@ class Runtime:
         from storage.batches import BatchLedger
         from storage.index import RecordIndex
         from storage.objects import open_object_store
+        from storage.records import RecordStore
 
         self.settings = settings
         self.store = open_object_store(settings)
         self.index = RecordIndex(settings.resolved_index_url())
         self.ledger = BatchLedger(self.index)
+        self.records = RecordStore(self.store, self.index)
         self.doctypes = load_doctypes(doctypes_dir or settings.doctypes_dir)
         self.cache_dir = private_dir((settings.data_dir / "cache" / "originals").resolve())
 

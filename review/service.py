@@ -18,6 +18,7 @@ from review import lifecycle
 from review.lifecycle import FieldDecision
 from storage.index import QueueFilter, RecordIndex
 from storage.objects import ObjectStore
+from storage.records import RecordStore
 
 __all__ = ["ReviewService", "DEFAULT_LEASE"]
 
@@ -31,16 +32,15 @@ class ReviewService:
                  *, lease: timedelta = DEFAULT_LEASE) -> None:
         self.store = store
         self.index = index
+        self.records = RecordStore(store, index)
         self.kinds = kinds  # doctype -> field name -> field type
         self.lease = lease
 
     def load(self, record_id: str, version_id: str | None = None) -> Record:
-        return Record.from_json(self.store.get_record(record_id, version_id))
+        return self.records.load(record_id, version_id)
 
     def _log(self, record: Record | IndexEntry, events: Sequence[AuditEvent]) -> None:
-        for e in events:
-            self.store.put_audit_event(e)
-        self.index.add_audit_events(events, record.doctype)
+        self.records.log(record.doctype, events)
 
     # -- leases ------------------------------------------------------------------------------
 
@@ -83,31 +83,12 @@ class ReviewService:
 
     def _change(self, record_id: str, user: str, base_revision: int,
                 fn: Callable[[Record], tuple[Record, list[AuditEvent]]]) -> Record:
-        out: dict[str, Record] = {}
-
-        def write() -> IndexEntry:
-            current = self.load(record_id)
-            if current.revision != base_revision:
-                raise ConflictError(
-                    f"record {record_id} was changed by someone else (revision "
-                    f"{current.revision}, this edit started from {base_revision})",
-                    hint="reload the record and make the change again")
-            new, events = fn(current)
-            for e in events:
-                self.store.put_audit_event(e)
-            version = self.store.put_record(record_id, new.to_json(),
-                                            tags={"doctype": new.doctype,
-                                                  "status": new.status.value})
-            out["record"], out["events"] = new, events  # type: ignore[assignment]
-            return IndexEntry.from_record(new, self.store.record_location(record_id), version)
-
         entry = self.index.get_record(record_id)
         if entry is not None and entry.lease_user not in (None, user) and entry.leased():
             raise ConflictError(f"record {record_id} is being reviewed by {entry.lease_user}",
                                 hint="take another document")
-        new_entry = self.index.change_record(record_id, base_revision, write)
-        self.index.add_audit_events(out["events"], new_entry.doctype)  # type: ignore[arg-type]
-        return out["record"]
+        new, _events = self.records.change(record_id, base_revision, fn)
+        return new
 
     def decide(self, record_id: str, user: str, base_revision: int,
                decisions: list[FieldDecision]) -> Record:

@@ -360,6 +360,26 @@ class RecordIndex:
 
     def upsert_record(self, entry: IndexEntry) -> None:
         """Insert or replace a record's row and its citizen ids (idempotent)."""
+        with self._session(f"index record {entry.record_id}", write=True) as s:
+            self._upsert_in(s, self._upsert_stmt(entry), entry)
+
+    def write_record(self, record_id: str,
+                     write: Callable[[IndexEntry | None],
+                                     tuple[IndexEntry, Sequence[AuditEvent]]]) -> IndexEntry:
+        """One write transaction holding the record's row, when it has one: ``write`` gets the
+        indexed entry (None for a record not indexed yet), stores what it decides in the
+        object store, and returns the entry to index with the audit events to index beside
+        it. A failing ``write`` leaves the index as it was. (``storage.records`` is the only
+        caller: the record store's front door.)"""
+        with self._session(f"write record {record_id}", write=True) as s:
+            row = s.get(RecordRow, record_id, with_for_update=True)
+            current = self._entries(s, [row])[0] if row is not None else None
+            entry, events = write(current)
+            self._upsert_in(s, self._upsert_stmt(entry), entry)
+            self._audit_in(s, events, entry.doctype)
+        return entry
+
+    def _upsert_stmt(self, entry: IndexEntry) -> Any:
         values = {
             "record_id": entry.record_id,
             "dossier_id": entry.dossier_id,
@@ -382,12 +402,10 @@ class RecordIndex:
         }
         stmt = self._insert()(RecordRow).values(**values)
         # A reviewer's lease is the index's own state: a projection update keeps it.
-        stmt = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=[RecordRow.record_id],
             set_={k: stmt.excluded[k] for k in values if k != "record_id"},
         )
-        with self._session(f"index record {entry.record_id}", write=True) as s:
-            self._upsert_in(s, stmt, entry)
 
     def _upsert_in(self, s: Session, stmt: Any, entry: IndexEntry) -> None:
         from storage.verified import write_verified
@@ -399,41 +417,6 @@ class RecordIndex:
             s.execute(self._insert()(RecordCitizenRow),
                       [{"record_id": entry.record_id, "citizen_id": c} for c in citizens])
         write_verified(s, entry)
-
-    def change_record(self, record_id: str, base_revision: int,
-                      write: Callable[[], IndexEntry]) -> IndexEntry:
-        """Apply a change made against ``base_revision`` of a record, or refuse it.
-
-        Inside one write transaction holding the record's row: if the index's revision is no
-        longer ``base_revision`` a :class:`ConflictError` is raised and nothing is written;
-        otherwise ``write`` stores the new version in the object store and returns its index
-        entry, which replaces the row. A failing ``write`` leaves the row as it was.
-        """
-        with self._session(f"change record {record_id}", write=True) as s:
-            row = s.get(RecordRow, record_id, with_for_update=True)
-            if row is None:
-                raise NotFoundError(f"no record {record_id}")
-            if row.revision != base_revision:
-                raise ConflictError(
-                    f"record {record_id} was changed by someone else "
-                    f"(revision {row.revision}, this edit started from {base_revision})",
-                    hint="reload the record and make the change again")
-            entry = write()
-            for k in ("dossier_id", "batch_id", "doctype", "confidence", "s3_key", "version_id",
-                      "summary", "created_at", "updated_at", "revision", "station", "operator",
-                      "reviewed_by", "reviewed_at", "settled", "search_text"):
-                setattr(row, k, getattr(entry, k) if k != "summary" else dict(entry.summary))
-            row.status = str(entry.status)
-            s.flush()
-            s.execute(delete(RecordCitizenRow).where(RecordCitizenRow.record_id == record_id))
-            citizens = sorted(set(entry.citizen_ids))
-            if citizens:
-                s.execute(self._insert()(RecordCitizenRow),
-                          [{"record_id": record_id, "citizen_id": c} for c in citizens])
-            from storage.verified import write_verified
-
-            write_verified(s, entry)
-            return entry
 
     def _entries(self, s: Session, rows: Sequence[RecordRow]) -> list[IndexEntry]:
         ids = [r.record_id for r in rows]
@@ -764,13 +747,18 @@ class RecordIndex:
         """Index audit events (idempotent: an event already indexed is skipped)."""
         if not events:
             return
+        with self._session("index audit events", write=True) as s:
+            self._audit_in(s, events, doctype)
+
+    def _audit_in(self, s: Session, events: Sequence[AuditEvent], doctype: str | None) -> None:
+        if not events:
+            return
         rows = [{"event_id": e.event_id, "record_id": e.record_id, "action": str(e.action),
                  "actor": e.actor, "at": e.at, "field": e.field, "old_value": e.old_value,
                  "new_value": e.new_value, "reason": e.reason,
                  "record_version": e.record_version, "doctype": doctype} for e in events]
-        with self._session("index audit events", write=True) as s:
-            s.execute(self._insert()(AuditRow).values(rows)
-                      .on_conflict_do_nothing(index_elements=[AuditRow.event_id]))
+        s.execute(self._insert()(AuditRow).values(rows)
+                  .on_conflict_do_nothing(index_elements=[AuditRow.event_id]))
 
     @staticmethod
     def _event(r: AuditRow) -> AuditEvent:

@@ -19,7 +19,6 @@ from models.records import (
     Record,
     RecordStatus,
 )
-from models.settings import Settings
 from review.lifecycle import FieldAction, FieldDecision
 from review.service import ReviewService
 from storage.embedded import S3Endpoint
@@ -116,41 +115,29 @@ def test_reindex_restores_records_and_audit_and_machine_runs_keep_person_work(
     THEN the audit trail and the corrected values come back; the machine run keeps the
          stored record and its index row keeps the person's values
     """
-    from flows.digitize import _stored_version
-    from flows.runtime import Runtime, set_runtime
+    from storage.records import RecordStore
 
+    records = RecordStore(svc.store, svc.index)
     svc.decide("R-01", "an", 1, [FieldDecision(field="full_name", action=FieldAction.correct,
                                                value="Nguyễn Văn An")])
     events = svc.store.audit_events("R-01")
-    svc.index.clear_audit()
-    svc.index.clear_records()
-    for rid, data, version in svc.store.iter_records():
-        rec = Record.from_json(data)
-        svc.index.upsert_record(IndexEntry.from_record(rec, svc.store.record_location(rid),
-                                                       version))
-    for e in svc.store.iter_audit_events():
-        svc.index.add_audit_events([e], "cccd_front")
+    assert records.reindex() == (2, 2, len(svc.store.audit_events("R-01"))
+                                 + len(svc.store.audit_events("R-02")))
     assert svc.index.audit_events("R-01") == events
     assert svc.index.get_record("R-01").summary["full_name"] == "Nguyễn Văn An"
 
-    settings = Settings(data_dir=tmp_path / "rt", index_url=svc.index.engine.url.render_as_string(
-                            hide_password=False), s3_endpoint=s3_endpoint.endpoint,
-                        s3_access_key=s3_endpoint.access_key,
-                        s3_secret_key=s3_endpoint.secret_key,
-                        bucket_prefix=svc.store.bucket_prefix, _env_file=None)
-    rt = Runtime(settings)
-    set_runtime(rt)
-    try:
-        kept = _stored_version(machine_record("R-01"))
-        assert kept is not None
-        record, _version = kept
-        assert record.field("full_name").value == "Nguyễn Văn An"
-        fresh = machine_record("R-02")
-        fresh.fields[1].value = "NGUYEN VAN AM"
-        assert _stored_version(fresh) is None and fresh.revision == 2
-    finally:
-        set_runtime(None)
-        rt.close()
+    kept = records.put_machine(machine_record("R-01"))
+    assert not kept.written and kept.record.field("full_name").value == "Nguyễn Văn An"
+    assert svc.index.get_record("R-01").summary["full_name"] == "Nguyễn Văn An"
+    assert len(svc.store.record_versions("R-01")) == 2
+    again = records.put_machine(machine_record("R-02"))  # the same extraction, resumed
+    assert not again.written and len(svc.store.record_versions("R-02")) == 1
+    fresh = machine_record("R-02")
+    fresh.fields[1].value = "NGUYEN VAN AM"
+    got = records.put_machine(fresh)
+    assert got.written and got.record.revision == 2
+    assert svc.index.get_record("R-02").summary["full_name"] == "NGUYEN VAN AM"
+    assert [e.action for e in svc.index.audit_events("R-02")][-1] == AuditAction.extracted
 
 
 def test_corrections_export_carries_crop_ocr_machine_and_final_values(
@@ -199,3 +186,61 @@ def test_corrections_export_carries_crop_ocr_machine_and_final_values(
     assert crop.shape == (40 + 12, 240 + 12)
     assert lines["date_of_birth"]["action"] == "confirmed"
     assert "citizen_id" not in lines
+
+
+def test_a_clerks_save_waits_for_a_machine_write_in_flight_and_is_then_refused(
+        svc: ReviewService) -> None:
+    """
+    GIVEN a machine run storing a new extraction of a record, paused while it writes the
+    object store
+    WHEN a clerk saves a decision on the revision they saw
+    THEN the save waits for the machine's write (the record's row is held), then is refused
+    as stale; nothing of either is lost, and the clerk's retry on the new revision lands
+    """
+    import threading
+
+    from storage.records import RecordStore
+
+    records = RecordStore(svc.store, svc.index)
+    inside, go = threading.Event(), threading.Event()
+    real_put = svc.store.put_record
+
+    def paused_put(record_id, data, **kw):  # the fault: a slow object store, held by the test
+        if threading.current_thread().name == "machine":
+            inside.set()
+            assert go.wait(30)
+        return real_put(record_id, data, **kw)
+
+    svc.store.put_record = paused_put  # type: ignore[method-assign]
+    fresh = machine_record("R-01")
+    fresh.fields[1].value = "NGUYEN VAN AM"
+    machine = threading.Thread(target=records.put_machine, args=(fresh,), name="machine")
+    machine.start()
+    assert inside.wait(30)
+    outcome: dict[str, object] = {}
+
+    def clerk() -> None:
+        try:
+            svc.decide("R-01", "an", 1, [FieldDecision(field="full_name",
+                                                       action=FieldAction.correct,
+                                                       value="Nguyễn Văn An")])
+            outcome["saved"] = True
+        except ConflictError as e:
+            outcome["refused"] = e
+
+    person = threading.Thread(target=clerk, name="clerk")
+    person.start()
+    person.join(timeout=1.5)
+    assert person.is_alive(), "the clerk's save went through while the machine was writing"
+    go.set()
+    machine.join(30)
+    person.join(30)
+    assert "refused" in outcome and "changed by someone else" in str(outcome["refused"])
+    assert svc.load("R-01").revision == 2 and svc.load("R-01").field("full_name").value == \
+        "NGUYEN VAN AM"
+    rec = svc.decide("R-01", "an", 2, [FieldDecision(field="full_name",
+                                                     action=FieldAction.correct,
+                                                     value="Nguyễn Văn An")])
+    assert rec.revision == 3 and svc.index.get_record("R-01").revision == 3
+    again = records.put_machine(machine_record("R-01"))
+    assert not again.written and again.record.field("full_name").value == "Nguyễn Văn An"
