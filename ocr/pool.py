@@ -5,25 +5,34 @@ never sits in memory), cleans it up, reads it, and sends back the small OCR tree
 asked, the cleaned page as PNG bytes). Images never cross the process boundary on the way in.
 
 The pool is started lazily, once per process (:func:`get_pool`), and shared by everything in
-that process: the digitization flow's page tasks, ``dossier ocr`` on many files, the bench.
-Workers are spawned (not forked: the parent may run threads) and run one Tesseract thread and
-one OpenCV thread each. They are not recycled after a number of pages: Python 3.11's
-``max_tasks_per_child`` can leave the pool without workers (it hung a 500-page run here).
+that process: the page tasks of every batch a worker runs, ``dossier ocr`` on many files, the
+bench. Workers are spawned (not forked: the parent may run threads) and run one Tesseract thread
+and one OpenCV thread each. Pages wait in one first-come queue; each is sent to an idle worker.
+
+A page fails alone: a worker that does not answer within the page timeout is killed, and one
+that dies (a crash inside Tesseract, the OOM killer) fails only the page it held (a page whose
+worker died is tried once more, on a fresh worker, since the death may not have been its
+fault); either way a new worker takes the dead one's place. ``concurrent.futures``'s process
+pool cannot do that: one dead worker breaks the whole pool and every page in flight with it.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
 import multiprocessing
 import os
 import resource
+import signal
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any
 
 from models import errors
 from models.errors import DossierError, OcrEngineError
@@ -31,7 +40,8 @@ from models.ocr import PageOCR
 from ocr.loading import Limits
 from ocr.pipeline import OcrOptions
 
-__all__ = ["PageJob", "PageOutcome", "OcrPool", "get_pool", "shutdown_pool", "run_page_job"]
+__all__ = ["PageJob", "PageOutcome", "OcrPool", "get_pool", "shutdown_pool", "run_page_job",
+           "WorkerLost"]
 
 log = logging.getLogger(__name__)
 
@@ -168,78 +178,279 @@ def _noop() -> None:
     return None
 
 
-class OcrPool:
-    """``workers`` OCR processes; :meth:`submit` queues a page and returns a future."""
+def _worker_main(conn: Connection, warm: OcrOptions | None) -> None:
+    """A worker's life: load the models, then run what the pool sends until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
+    # A group of its own: a worker killed for a hung page takes its `tesseract` child along.
+    os.setpgrp()
+    _init_worker(warm)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        fn, args = msg
+        try:
+            reply: tuple[bool, Any] = (True, fn(*args))
+        except BaseException as e:  # noqa: BLE001 - sent back to whoever asked
+            reply = (False, e)
+        try:
+            conn.send(reply)
+        except Exception as e:  # noqa: BLE001 - an unpicklable answer is still an answer
+            conn.send((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
+            log.debug("unpicklable reply: %s", e)
 
-    def __init__(self, workers: int, warm: OcrOptions | None = None):
+
+def _kill_group(process: Any) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, TypeError):
+        process.kill()
+
+
+class WorkerLost(OcrEngineError):
+    """The OCR process holding a job died or was killed after the page timeout."""
+
+
+@dataclass
+class _Item:
+    fn: Callable[..., Any]
+    args: tuple
+    future: Future
+    page: int | None  # for a page job: its index, and failures become the page's outcome
+    tries: int = 0
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    item: _Item | None = None
+    deadline: float = 0.0
+
+
+class OcrPool:
+    """``workers`` OCR processes; :meth:`submit` queues a page and returns a future.
+
+    ``page_timeout``: seconds a worker may spend on one job before it is killed and replaced
+    (None: no limit).
+    """
+
+    def __init__(self, workers: int, warm: OcrOptions | None = None,
+                 page_timeout: float | None = None):
         self.workers = max(1, int(workers))
         self.warm = warm
+        self.page_timeout = page_timeout
+        self.replaced = 0  # workers started in place of dead or killed ones
+        self._ctx = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
-        self._executor: ProcessPoolExecutor | None = None
+        self._queue: collections.deque[_Item] = collections.deque()
+        self._procs: list[_Worker] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
 
-    def _ensure(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker, initargs=(self.warm,))
-            return self._executor
+    # -- public ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start every worker now (they import and load their models in the background),
-        instead of one at a time as the first pages arrive."""
-        ex = self._ensure()
-        # Each submission while no worker is idle starts one more, up to ``workers``.
-        for _ in range(self.workers):
-            ex.submit(_noop)
+        instead of waiting for the first page."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the OCR pool is shut down")
+            if self._thread is None:
+                while len(self._procs) < self.workers:
+                    self._procs.append(self._spawn())
+                self._thread = threading.Thread(target=self._dispatch, name="ocr-pool",
+                                                daemon=True)
+                self._thread.start()
 
     def submit(self, job: PageJob) -> Future[PageOutcome]:
-        try:
-            return self._ensure().submit(run_page_job, job)
-        except BrokenProcessPool:
-            self._reset()
-            return self._ensure().submit(run_page_job, job)
+        """Queue a page; its future always gives a :class:`PageOutcome` (a page the pool could
+        not read, by timeout or a dead worker, has the error as its outcome)."""
+        return self._put(_Item(run_page_job, (job,), Future(), job.index))
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run ``fn(*args)`` in a worker (a picklable module-level function)."""
+        return self._put(_Item(fn, args, Future(), None))
 
     def run(self, job: PageJob) -> PageOutcome:
-        """Submit and wait. A worker that died (a crash inside Tesseract) fails only its page."""
-        fut = self.submit(job)
-        try:
-            return fut.result()
-        except BrokenProcessPool as e:
-            self._reset()
-            return PageOutcome(error_kind="OcrEngineError",
-                               error_message=f"the OCR worker died on page {job.index + 1} "
-                                             f"({e})",
-                               error_hint="the page may be damaged; rescan it")
+        """Submit and wait."""
+        return self.submit(job).result()
 
-    def _reset(self) -> None:
+    def pids(self) -> list[int]:
+        """The worker processes' pids (for supervision and tests)."""
         with self._lock:
-            ex, self._executor = self._executor, None
-        if ex is not None:
-            ex.shutdown(wait=False, cancel_futures=True)
+            return [w.process.pid for w in self._procs if w.process.pid is not None]
 
     def shutdown(self) -> None:
         with self._lock:
-            ex, self._executor = self._executor, None
-        if ex is not None:
-            ex.shutdown(wait=True, cancel_futures=True)
+            self._closed = True
+            pending, self._queue = list(self._queue), collections.deque()
+            procs, thread = list(self._procs), self._thread
+        for item in pending:
+            item.future.cancel()
+        self._wake()
+        if thread is not None:
+            thread.join(timeout=10)
+        for w in procs:
+            self._stop_worker(w)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _put(self, item: _Item) -> Future:
+        self.start()
+        with self._lock:
+            self._queue.append(item)
+        self._wake()
+        return item.future
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send_bytes(b"x")
+        except OSError:
+            pass
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        p = self._ctx.Process(target=_worker_main, args=(child, self.warm), daemon=True,
+                              name="ocr-worker")
+        p.start()
+        child.close()
+        return _Worker(p, parent)
+
+    @staticmethod
+    def _stop_worker(w: _Worker) -> None:
+        try:
+            w.conn.send(None)
+        except OSError:
+            pass
+        w.process.join(timeout=5)
+        if w.process.is_alive():
+            w.process.kill()
+            w.process.join(timeout=5)
+        w.conn.close()
+
+    def _fail(self, item: _Item, message: str, retry: bool) -> None:
+        if retry and item.tries < 2 and not self._closed:
+            with self._lock:
+                self._queue.appendleft(item)  # its turn again, on a fresh worker
+            return
+        if item.page is None:
+            item.future.set_exception(WorkerLost(message))
+        else:
+            item.future.set_result(PageOutcome(
+                error_kind="OcrEngineError", error_message=message,
+                error_hint="the page may be damaged: check it or rescan it; the other pages "
+                           "are not affected"))
+
+    def _replace(self, w: _Worker) -> None:
+        with self._lock:
+            if w in self._procs:
+                self._procs.remove(w)
+            if not self._closed:
+                self._procs.append(self._spawn())
+                self.replaced += 1
+        try:
+            w.conn.close()
+        except OSError:
+            pass
+        w.process.join(timeout=1)
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    busy = [w for w in self._procs if w.item is not None]
+                    for w in busy:
+                        w.item.future.cancel() or w.item.future.set_exception(
+                            RuntimeError("the OCR pool was shut down"))
+                    return
+                idle = [w for w in self._procs if w.item is None]
+                while idle and self._queue:
+                    item = self._queue.popleft()
+                    if item.tries == 0 and not item.future.set_running_or_notify_cancel():
+                        continue  # cancelled while it waited
+                    w = idle.pop()
+                    item.tries += 1
+                    try:
+                        w.conn.send((item.fn, item.args))
+                    except (OSError, ValueError):
+                        self._queue.appendleft(item)
+                        item.tries -= 1
+                        continue  # its death shows on its sentinel below
+                    w.item = item
+                    w.deadline = (time.monotonic() + self.page_timeout
+                                  if self.page_timeout else float("inf"))
+                procs = list(self._procs)
+            deadline = min((w.deadline for w in procs if w.item is not None),
+                           default=float("inf"))
+            timeout = max(0.0, min(deadline - time.monotonic(), 5.0))
+            ready = wait([self._wake_r, *(w.conn for w in procs if w.item is not None),
+                          *(w.process.sentinel for w in procs)], timeout=timeout)
+            if self._wake_r in ready:
+                while self._wake_r.poll():
+                    self._wake_r.recv_bytes()
+            now = time.monotonic()
+            for w in procs:
+                if w.item is not None and w.conn in ready:
+                    try:
+                        ok, value = w.conn.recv()
+                    except (EOFError, OSError):
+                        ok, value = None, None
+                    if ok is not None:
+                        item, w.item = w.item, None
+                        if ok:
+                            item.future.set_result(value)
+                        else:
+                            item.future.set_exception(value)
+                        continue
+                    w.process.kill()  # its pipe closed under it: it is on its way out
+                if w.process.sentinel in ready or not w.process.is_alive() or w.conn in ready:
+                    w.process.join(timeout=5)
+                    item, w.item = w.item, None
+                    code = w.process.exitcode
+                    log.warning("OCR worker pid %s died (exit %s)%s", w.process.pid, code,
+                                f" on page {item.page + 1}" if item and item.page is not None
+                                else "")
+                    self._replace(w)
+                    if item is not None:
+                        where = f"page {item.page + 1}" if item.page is not None else "a job"
+                        self._fail(item, f"the OCR process died on {where} (exit {code})",
+                                   retry=True)
+                elif w.item is not None and now >= w.deadline:
+                    item, w.item = w.item, None
+                    log.warning("OCR worker pid %s exceeded the page timeout (%.0f s); "
+                                "killing it", w.process.pid, self.page_timeout or 0)
+                    _kill_group(w.process)
+                    self._replace(w)
+                    where = f"page {item.page + 1}" if item.page is not None else "a job"
+                    self._fail(item, f"OCR of {where} did not finish within "
+                                     f"{self.page_timeout:.0f} s (DOSSIER_PAGE_TIMEOUT_S)",
+                               retry=False)
 
 
 _pool: OcrPool | None = None
 _pool_lock = threading.Lock()
 
 
-def get_pool(workers: int, warm: OcrOptions | None = None) -> OcrPool:
+def get_pool(workers: int, warm: OcrOptions | None = None, *,
+             page_timeout: float | None = None) -> OcrPool:
     """The process's OCR pool, started on first use with ``workers`` processes. ``warm``:
-    the options whose models each new worker loads as it starts (default: the defaults)."""
+    the options whose models each new worker loads as it starts (default: the defaults).
+    ``page_timeout``: see :class:`OcrPool` (kept from the first call when not given)."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = OcrPool(workers, warm or OcrOptions())
+            _pool = OcrPool(workers, warm or OcrOptions(), page_timeout)
             atexit.register(shutdown_pool)
         elif _pool.workers != max(1, int(workers)):
             _pool.shutdown()
-            _pool = OcrPool(workers, warm or _pool.warm)
+            _pool = OcrPool(workers, warm or _pool.warm, page_timeout or _pool.page_timeout)
+        elif page_timeout is not None:
+            _pool.page_timeout = page_timeout
         return _pool
 
 

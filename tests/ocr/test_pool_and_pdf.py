@@ -119,7 +119,7 @@ def test_a_started_worker_has_the_models_loaded_before_its_first_page():
     pool = OcrPool(1, OcrOptions())
     try:
         pool.start()
-        loaded = pool._ensure().submit(tesseract.loaded_languages).result(timeout=120)
+        loaded = pool.call(tesseract.loaded_languages).result(timeout=120)
     finally:
         pool.shutdown()
     assert loaded == ["osd", "vie+eng"]
