@@ -77,7 +77,7 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
 
     from fastapi.staticfiles import StaticFiles
 
-    from api import batches, pdf, records
+    from api import batches, events, pdf, records
     from api.web import auth_pages, review_pages
     from api.web.common import (
         HERE,
@@ -100,9 +100,18 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
         app.state.review = ReviewService(app.state.store, app.state.index,
                                          _field_kinds(settings.doctypes_dir),
                                          lease=timedelta(minutes=settings.lease_minutes))
+        # Webhooks go out from a thread of every replica (the outbox's leases keep two from
+        # sending the same attempt).
+        delivery = None
+        if settings.webhook_delivery:
+            from storage.webhooks import WebhookDelivery
+
+            delivery = WebhookDelivery.from_settings(app.state.index, settings).start()
         try:
             yield
         finally:
+            if delivery is not None:
+                delivery.stop()
             if index is None:
                 app.state.index.close()
 
@@ -190,4 +199,5 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
     app.include_router(review_pages.router)
     app.include_router(batches.router)
     app.include_router(pdf.router)
+    app.include_router(events.router)
     return app

@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     # Extra document-type definitions (YAML folder), added to the built-in ones.
     doctypes_dir: Path | None = None
 
+    # Webhooks: every `dossier serve` and `dossier worker` delivers them from a thread
+    # (false: not this process). A failing event is tried again after retry_base_s, the wait
+    # doubling up to retry_max_s, for give_up_hours; then it is given up and the next goes.
+    webhook_delivery: bool = True
+    webhook_poll_s: float = 1.0
+    webhook_timeout_s: float = 10.0
+    webhook_retry_base_s: float = 5.0
+    webhook_retry_max_s: float = 3600.0
+    webhook_give_up_hours: float = 24.0
+
     def installed_calibration_path(self) -> Path:
         return (self.data_dir / "calibration.json").resolve()
 

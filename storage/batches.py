@@ -6,6 +6,9 @@ operational state, not a projection of the object store: ``reindex`` leaves it a
 
 A running batch holds a lease: the flow run that works on it beats a heartbeat, and a batch
 whose heartbeat stopped (its worker died) may be taken over by exactly one other run.
+
+Every state change (queued, running, finished) writes its event (``storage.events``) in the
+same transaction.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from models.batches import (
     Stage,
 )
 from models.errors import NotFoundError
+from models.events import EventType
 from models.records import IndexEntry, utcnow
+from storage.events import append_events, batch_event
 from storage.index import _JSON, Base, RecordIndex, RecordRow, UTCDateTime
 
 __all__ = ["BatchLedger", "BatchRow", "BatchFileRow", "BatchPageRow"]
@@ -108,6 +113,12 @@ class BatchLedger:
             for d in plan.dossiers:
                 for f in d.files:
                     s.add(self._file_row(plan.batch_id, d.dossier_id, f, now))
+            s.flush()
+            self._event(s, batch_event(EventType.batch_queued, plan.batch_id,
+                                       files=len(plan.files), station=plan.station))
+
+    def _event(self, s: Any, event: dict[str, Any]) -> None:
+        append_events(s, self.index.backend, [event])
 
     @staticmethod
     def _file_row(batch_id: str, dossier_id: str, f: BatchFile, now: datetime) -> BatchFileRow:
@@ -155,8 +166,13 @@ class BatchLedger:
                                         dossier=old.dossier)
             for r in files:
                 r.dossier_id = dossier_id
+            was = batch.state
             batch.state = BatchState.queued.value
             batch.finished_at = None
+            if was != BatchState.queued.value:
+                s.flush()
+                self._event(s, batch_event(EventType.batch_queued, batch_id,
+                                           attempts=batch.attempts or 0, replaced=file_no))
         return new.file_no
 
     # -- what the flow reads -----------------------------------------------------------------
@@ -208,12 +224,17 @@ class BatchLedger:
             if (batch.state == BatchState.running.value and batch.run_id not in (None, run_id)
                     and batch.heartbeat_at is not None and batch.heartbeat_at > now - stale):
                 return False
+            resumed = batch.state == BatchState.running.value and batch.run_id == run_id
             batch.state = BatchState.running.value
             batch.run_id = run_id
             batch.heartbeat_at = now
             batch.started_at = batch.started_at or now
             batch.attempts = (batch.attempts or 0) + 1
             batch.worker = worker
+            if not resumed:  # the same run starting again changes no state
+                s.flush()
+                self._event(s, batch_event(EventType.batch_running, batch_id,
+                                           attempt=batch.attempts))
         return True
 
     def heartbeat(self, batch_id: str, run_id: str) -> bool:
@@ -240,12 +261,19 @@ class BatchLedger:
                              .where(stalled | unsent)).all()
         for batch_id, old_run in rows:
             with self.index._session(f"take over batch {batch_id}", write=True) as s:
-                res = s.execute(update(BatchRow).where(BatchRow.batch_id == batch_id,
+                row = s.scalars(select(BatchRow).where(BatchRow.batch_id == batch_id,
                                                        stalled | unsent)
-                                .values(state=BatchState.queued.value, run_id=None,
-                                        heartbeat_at=utcnow()))
-                if getattr(res, "rowcount", 0):
-                    taken.append((batch_id, old_run))
+                                .with_for_update()).first()
+                if row is None:
+                    continue
+                was = row.state
+                row.state, row.run_id, row.heartbeat_at = (BatchState.queued.value, None,
+                                                           utcnow())
+                if was != BatchState.queued.value:
+                    s.flush()
+                    self._event(s, batch_event(EventType.batch_queued, batch_id,
+                                               attempts=row.attempts or 0, taken_over=True))
+                taken.append((batch_id, old_run))
         return taken
 
     def waiting(self, older_than: timedelta) -> list[tuple[str, str]]:
@@ -270,9 +298,19 @@ class BatchLedger:
 
     def finish(self, batch_id: str, run_id: str) -> None:
         with self.index._session(f"finish batch {batch_id}", write=True) as s:
-            s.execute(update(BatchRow).where(BatchRow.batch_id == batch_id,
-                                             BatchRow.run_id == run_id)
-                      .values(state=BatchState.finished.value, finished_at=utcnow()))
+            batch = s.get(BatchRow, batch_id, with_for_update=True)
+            if batch is None or batch.run_id != run_id:
+                return
+            was = batch.state
+            batch.state, batch.finished_at = BatchState.finished.value, utcnow()
+            if was != BatchState.finished.value:
+                stages = s.execute(select(BatchFileRow.stage, func.count()).where(
+                    BatchFileRow.batch_id == batch_id, BatchFileRow.replaced_by.is_(None))
+                    .group_by(BatchFileRow.stage)).all()
+                s.flush()
+                self._event(s, batch_event(EventType.batch_finished, batch_id,
+                                           attempts=batch.attempts or 0,
+                                           files={str(k): int(n) for k, n in stages}))
 
     # -- progress ----------------------------------------------------------------------------
 

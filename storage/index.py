@@ -369,14 +369,18 @@ class RecordIndex:
         """One write transaction holding the record's row, when it has one: ``write`` gets the
         indexed entry (None for a record not indexed yet), stores what it decides in the
         object store, and returns the entry to index with the audit events to index beside
-        it. A failing ``write`` leaves the index as it was. (``storage.records`` is the only
-        caller: the record store's front door.)"""
+        it. The event announcing the change (``storage.events``) is written in the same
+        transaction. A failing ``write`` leaves the index as it was, with no event.
+        (``storage.records`` is the only caller: the record store's front door.)"""
+        from storage.events import append_events, record_event
+
         with self._session(f"write record {record_id}", write=True) as s:
             row = s.get(RecordRow, record_id, with_for_update=True)
             current = self._entries(s, [row])[0] if row is not None else None
             entry, events = write(current)
             self._upsert_in(s, self._upsert_stmt(entry), entry)
             self._audit_in(s, events, entry.doctype)
+            append_events(s, self.backend, [record_event(current, entry, events)])
         return entry
 
     def _upsert_stmt(self, entry: IndexEntry) -> Any:

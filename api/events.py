@@ -1,0 +1,168 @@
+"""``/v1/events`` (scope ``events:read``): every record lifecycle change and batch state
+change, in order, from a cursor; ``/v1/webhooks`` (scope ``webhooks:manage``): a key's
+subscriptions that push those events to a URL, and their delivery log.
+
+How a receiver checks a delivery's signature: ``docs/api.md``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import require_scope
+from models.events import EVENT_TYPES, WebhookCreated, WebhookInfo
+from models.records import ApiKeyInfo
+from storage.events import EventFeed, parse_cursor
+from storage.webhooks import MAX_URL_CHARS, Webhooks
+
+__all__ = ["router", "EVENTS_READ", "WEBHOOKS_MANAGE"]
+
+EVENTS_READ = "events:read"
+WEBHOOKS_MANAGE = "webhooks:manage"
+MAX_LIMIT = 1000
+
+router = APIRouter(prefix="/v1", tags=["events"])
+Reader = Annotated[ApiKeyInfo, Depends(require_scope(EVENTS_READ))]
+Manager = Annotated[ApiKeyInfo, Depends(require_scope(WEBHOOKS_MANAGE))]
+
+
+def _limit(value: str | None, default: int) -> int:
+    if value is None or value.strip() == "":
+        return default
+    value = value.strip()
+    if not value.isdigit() or not 1 <= int(value[:6]) <= MAX_LIMIT:
+        raise HTTPException(400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    return int(value)
+
+
+def _cursor(name: str, value: str | None) -> int:
+    if value is not None and value.strip() and not value.strip().isdigit():
+        raise HTTPException(400, f"{name} must be a cursor this API gave out (a whole number), "
+                                 "or 0 for the start")
+    return parse_cursor(value)
+
+
+def _types(values: list[str] | None) -> list[str] | None:
+    wanted = sorted({t.strip() for v in (values or []) for t in v.split(",") if t.strip()})
+    unknown = [t for t in wanted if t not in EVENT_TYPES]
+    if unknown:
+        raise HTTPException(400, f"unknown event type {', '.join(unknown)}; known types: "
+                                 f"{', '.join(sorted(EVENT_TYPES))}")
+    return wanted or None
+
+
+@router.get("/events")
+def events(request: Request, _key: Reader,
+           after: Annotated[str | None, Query(
+               description="the `next` of the previous answer; empty or 0: from the first "
+                           "event")] = None,
+           limit: Annotated[str | None, Query(
+               description=f"events per answer, 1 to {MAX_LIMIT} (default 100)")] = None,
+           type: Annotated[list[str] | None, Query(  # noqa: A002 - the parameter's name
+               description="only these event types (repeat or comma-separate)")] = None,
+           ) -> dict[str, Any]:
+    """Events after the cursor ``after``, oldest first, and the cursor to ask from next.
+
+    Every record lifecycle change (``record.extracted``, ``record.needs_review``,
+    ``record.verified``, ``record.rejected``, ``record.changed``) and batch state change
+    (``batch.queued``, ``batch.running``, ``batch.finished``) is an event, written with the
+    change itself. An event committed late never lands behind a cursor already given out.
+    Each has an ``id`` to deduplicate by; ids and a small ``data`` (status, revision), no
+    citizen data beyond ids."""
+    cursor, n = _cursor("after", after), _limit(limit, 100)
+    found = EventFeed(request.app.state.index).after(cursor, n + 1, _types(type))
+    page = found[:n]
+    return {"events": [e.model_dump(mode="json") for e in page],
+            "next": page[-1].cursor if page else str(cursor),
+            "has_more": len(found) > n}
+
+
+_WEBHOOK_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {
+        "type": "object", "required": ["url", "types"], "additionalProperties": False,
+        "properties": {
+            "url": {"type": "string", "maxLength": MAX_URL_CHARS,
+                    "description": "http(s) URL the events are POSTed to; no credentials in "
+                                   "it, redirects are not followed"},
+            "types": {"type": "array", "minItems": 1, "items": {
+                "type": "string", "enum": sorted(EVENT_TYPES) + ["record.*", "batch.*", "*"]}},
+            "after": {"type": "string", "description":
+                      "deliver events after this cursor too (default: from now on)"},
+        }}}},
+}
+
+
+@router.post("/webhooks", status_code=201, response_model=WebhookCreated,
+             openapi_extra={"requestBody": _WEBHOOK_BODY})
+async def create_webhook(request: Request, key: Manager) -> WebhookCreated:
+    """Subscribe this key to event types at a URL. The answer holds the secret that signs
+    every delivery (``X-Dossier-Signature``); it is shown only here."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(400, "the body is not JSON; send {\"url\": \"https://...\", "
+                                 "\"types\": [\"record.verified\"]}") from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "send a JSON object: {\"url\": \"https://...\", "
+                                 "\"types\": [\"record.verified\"]}")
+    extra = sorted(set(body) - {"url", "types", "after"})
+    if extra:
+        raise HTTPException(400, f"unknown field {', '.join(extra)}; send url, types and "
+                                 "optionally after")
+    url, types = body.get("url"), body.get("types")
+    if not isinstance(url, str):
+        raise HTTPException(400, "url must be a string, the http(s) URL to deliver to")
+    if isinstance(types, str):
+        types = [types]
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise HTTPException(400, "types must be a list of event types, e.g. "
+                                 "[\"record.verified\", \"batch.finished\"]")
+    after = body.get("after")
+    if after is not None and not isinstance(after, str | int):
+        raise HTTPException(400, "after must be a cursor the events feed gave out")
+    start = None if after is None else _cursor("after", str(after))
+    return await run_in_threadpool(Webhooks(request.app.state.index).create, key.key_id,
+                                   url, types, start)
+
+
+@router.get("/webhooks")
+def list_webhooks(request: Request, key: Manager) -> dict[str, Any]:
+    """This key's subscriptions (never their secrets), with where each one is."""
+    hooks = Webhooks(request.app.state.index).list(key.key_id)
+    return {"webhooks": [h.model_dump(mode="json") for h in hooks]}
+
+
+@router.get("/webhooks/{webhook_id}", response_model=WebhookInfo)
+def get_webhook(webhook_id: str, request: Request, key: Manager) -> WebhookInfo:
+    return Webhooks(request.app.state.index).get(key.key_id, webhook_id)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204)
+def delete_webhook(webhook_id: str, request: Request, key: Manager) -> Response:
+    """Stop the subscription; its delivery log goes with it."""
+    Webhooks(request.app.state.index).delete(key.key_id, webhook_id)
+    return Response(status_code=204)
+
+
+@router.get("/webhooks/{webhook_id}/deliveries")
+def webhook_deliveries(webhook_id: str, request: Request, key: Manager,
+                       limit: Annotated[str | None, Query(
+                           description=f"attempts per answer, 1 to {MAX_LIMIT} (default "
+                                       "100)")] = None,
+                       before: Annotated[str | None, Query(
+                           description="the `next` of the previous answer")] = None,
+                       ) -> dict[str, Any]:
+    """The delivery log, newest attempt first: each POST of each event, with its outcome
+    (delivered, failed, gave_up), the receiver's status code or the error, and the time."""
+    n = _limit(limit, 100)
+    start = _cursor("before", before) if before else None
+    rows = Webhooks(request.app.state.index).deliveries(key.key_id, webhook_id, n + 1,
+                                                        before=start)
+    return {"webhook_id": webhook_id,
+            "deliveries": [r.model_dump(mode="json") for r in rows[:n]],
+            "next": rows[n - 1].id if len(rows) > n else None}

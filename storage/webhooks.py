@@ -1,0 +1,456 @@
+"""Webhooks: subscriptions of API keys to event types, delivered from the outbox
+(:mod:`storage.events`), signed, in order, retried, at least once.
+
+Each subscription keeps a cursor: the last event it has handled. A delivery process claims a
+subscription with events past its cursor (a lease on the row, taken with ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL; SQLite serializes writers), POSTs the next events one by one, and
+moves the cursor past each one the receiver took (2xx). The first failure stops the run: the
+same event is tried again after a backoff that doubles up to a cap, so a receiver gets its
+events in order, and once it has failed for longer than the retry window (a day), that event
+is given up and the next one goes. A process that dies between a receiver's 2xx and moving
+the cursor sends that event again once its lease runs out: at least once, recognizable by
+the ``X-Dossier-Event-Id``. Every attempt is a row of the delivery log.
+
+A delivery is ``POST url`` with the event as JSON, ``X-Dossier-Event-Id``,
+``X-Dossier-Event-Type`` and ``X-Dossier-Signature: t=<unix time>,v1=<hex>``, the HMAC-SHA256
+of ``"<t>." + body`` under the subscription's secret (see ``docs/api.md``). Redirects are
+never followed, and URLs with credentials are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, delete, func, or_, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.errors import InvalidInputError, NotFoundError, StorageError
+from models.events import (
+    EVENT_TYPES,
+    DeliveryAttempt,
+    DeliveryOutcome,
+    Event,
+    WebhookCreated,
+    WebhookInfo,
+)
+from models.records import utcnow
+from storage.events import SEQ, EventRow, to_event
+from storage.index import _JSON, ApiKeyRow, Base, RecordIndex, UTCDateTime
+
+__all__ = ["WebhookRow", "DeliveryRow", "Webhooks", "WebhookDelivery", "sign", "check_url",
+           "check_types", "SIGNATURE_HEADER", "EVENT_ID_HEADER", "MAX_PER_KEY"]
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Dossier-Signature"
+EVENT_ID_HEADER = "X-Dossier-Event-Id"
+EVENT_TYPE_HEADER = "X-Dossier-Event-Type"
+MAX_PER_KEY = 20
+MAX_URL_CHARS = 2000
+_WILDCARDS = {"*", "record.*", "batch.*"}
+
+
+class WebhookRow(Base):
+    __tablename__ = "webhooks"
+
+    webhook_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("api_keys.key_id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    types: Mapped[list[str]] = mapped_column(_JSON)
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DeliveryRow(Base):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    attempt_id: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("webhooks.webhook_id", ondelete="CASCADE"), index=True)
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(40))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- what a subscription may be ------------------------------------------------------------
+
+def check_url(url: str) -> str:
+    """The URL a subscription may deliver to: http(s), a host, no credentials."""
+    url = url.strip()
+    if not url:
+        raise InvalidInputError("the webhook needs a url", hint="send an http or https URL")
+    if len(url) > MAX_URL_CHARS:
+        raise InvalidInputError(f"the url is over {MAX_URL_CHARS} characters")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise InvalidInputError("the url contains spaces or control characters",
+                                hint="percent-encode them")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InvalidInputError(f"only http and https URLs can receive webhooks, not "
+                                f"{parts.scheme or 'a URL without a scheme'!s}",
+                                hint="e.g. https://portal.example.gov.vn/dossier-events")
+    if "@" in parts.netloc:
+        raise InvalidInputError(
+            "the url carries credentials (user:password@host); they are refused",
+            hint="every delivery is signed instead: check its X-Dossier-Signature header "
+                 "with the secret this call returns")
+    if not parts.hostname:
+        raise InvalidInputError("the url names no host", hint="e.g. https://host/path")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError as e:
+        raise InvalidInputError("the url's port is not a number from 1 to 65535") from e
+    return url
+
+
+def check_types(types: Sequence[str]) -> list[str]:
+    """Event types to subscribe to: known ones, ``record.*``, ``batch.*`` or ``*``."""
+    wanted = sorted({str(t).strip() for t in types if str(t).strip()})
+    if not wanted:
+        raise InvalidInputError("the webhook needs at least one event type",
+                                hint="e.g. [\"record.verified\"], or [\"*\"] for every type")
+    unknown = [t for t in wanted if t not in EVENT_TYPES and t not in _WILDCARDS]
+    if unknown:
+        raise InvalidInputError(
+            f"unknown event type {', '.join(unknown)}",
+            hint=f"use {', '.join(sorted(EVENT_TYPES))}, record.*, batch.* or *")
+    return wanted
+
+
+def wants(types: Sequence[str], event_type: str) -> bool:
+    return "*" in types or event_type in types or \
+        f"{event_type.split('.', 1)[0]}.*" in types
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``v1`` signature: HMAC-SHA256 of ``"<timestamp>." + body``, in hex."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body,
+                    hashlib.sha256).hexdigest()
+
+
+# -- the subscriptions -----------------------------------------------------------------------
+
+@dataclass
+class Claim:
+    """A subscription leased to one delivery process."""
+
+    webhook_id: str
+    url: str
+    secret: str
+    types: list[str]
+    cursor: int
+    attempts: int
+    failing_since: datetime | None
+    owner: str
+
+
+class Webhooks:
+    """Subscriptions and their delivery log, in the index database."""
+
+    def __init__(self, index: RecordIndex) -> None:
+        self.index = index
+
+    @staticmethod
+    def _info(r: WebhookRow) -> WebhookInfo:
+        return WebhookInfo(id=r.webhook_id, url=r.url, types=list(r.types),
+                           created_at=r.created_at, cursor=str(r.cursor or 0),
+                           failing_since=r.failing_since, next_attempt_at=r.next_attempt_at,
+                           attempts=r.attempts or 0)
+
+    def create(self, key_id: str, url: str, types: Sequence[str],
+               after: int | None = None) -> WebhookCreated:
+        """Subscribe ``key_id``'s owner to ``types`` at ``url``: events from now on, or
+        from after the cursor ``after``. The secret is in the answer, and only there."""
+        url, types = check_url(url), check_types(types)
+        secret = "whsec_" + secrets.token_urlsafe(32)
+        with self.index._session("create a webhook", write=True) as s:
+            count = s.scalar(select(func.count()).select_from(WebhookRow)
+                             .where(WebhookRow.key_id == key_id)) or 0
+            if count >= MAX_PER_KEY:
+                raise InvalidInputError(f"this key has {count} webhooks, the most it may have",
+                                        hint="delete one it no longer needs")
+            head = int(s.scalar(select(func.max(EventRow.seq))) or 0)
+            if after is not None and after > head:
+                raise InvalidInputError(f"the cursor {after} is past the newest event ({head})",
+                                        hint="send a cursor the events feed gave out, or none "
+                                             "for events from now on")
+            row = WebhookRow(webhook_id=uuid.uuid4().hex[:24], key_id=key_id, url=url,
+                             types=types, secret=secret, created_at=utcnow(),
+                             cursor=head if after is None else after, attempts=0)
+            s.add(row)
+            s.flush()
+            return WebhookCreated(**self._info(row).model_dump(), secret=secret)
+
+    def list(self, key_id: str) -> list[WebhookInfo]:
+        with self.index._session("list webhooks") as s:
+            rows = s.scalars(select(WebhookRow).where(WebhookRow.key_id == key_id)
+                             .order_by(WebhookRow.created_at, WebhookRow.webhook_id))
+            return [self._info(r) for r in rows]
+
+    def _own(self, s: Any, key_id: str, webhook_id: str) -> WebhookRow:
+        row = s.get(WebhookRow, webhook_id)
+        if row is None or row.key_id != key_id:  # another key's webhook does not exist here
+            raise NotFoundError(f"this key has no webhook {webhook_id!r}")
+        return row
+
+    def get(self, key_id: str, webhook_id: str) -> WebhookInfo:
+        with self.index._session("read a webhook") as s:
+            return self._info(self._own(s, key_id, webhook_id))
+
+    def delete(self, key_id: str, webhook_id: str) -> None:
+        with self.index._session("delete a webhook", write=True) as s:
+            row = self._own(s, key_id, webhook_id)
+            s.execute(delete(DeliveryRow).where(DeliveryRow.webhook_id == webhook_id))
+            s.delete(row)
+
+    def deliveries(self, key_id: str, webhook_id: str, limit: int = 100,
+                   before: int | None = None) -> list[DeliveryAttempt]:
+        """The delivery log, newest attempt first."""
+        with self.index._session("read a webhook's deliveries") as s:
+            self._own(s, key_id, webhook_id)
+            stmt = select(DeliveryRow).where(DeliveryRow.webhook_id == webhook_id)
+            if before is not None:
+                stmt = stmt.where(DeliveryRow.attempt_id < before)
+            rows = s.scalars(stmt.order_by(DeliveryRow.attempt_id.desc()).limit(limit))
+            return [DeliveryAttempt(id=str(r.attempt_id), event_id=r.event_id, cursor=str(r.event_seq),
+                                    type=r.event_type, attempt=r.attempt, at=r.at,
+                                    outcome=DeliveryOutcome(r.outcome),
+                                    status_code=r.status_code, error=r.error,
+                                    duration_ms=r.duration_ms or 0) for r in rows]
+
+    # -- what a delivery process does ---------------------------------------------------------
+
+    def claim_due(self, owner: str, lease: timedelta) -> Claim | None:
+        """Lease one subscription that has events past its cursor and is not waiting for a
+        retry, to ``owner``; the one served least recently first."""
+        now = utcnow()
+        head = select(func.max(EventRow.seq)).scalar_subquery()
+        stmt = (select(WebhookRow)
+                .join(ApiKeyRow, ApiKeyRow.key_id == WebhookRow.key_id)
+                .where(ApiKeyRow.revoked.is_(False),
+                       or_(WebhookRow.lease_until.is_(None), WebhookRow.lease_until <= now),
+                       or_(WebhookRow.next_attempt_at.is_(None),
+                           WebhookRow.next_attempt_at <= now),
+                       WebhookRow.cursor < head)
+                .order_by(WebhookRow.lease_until.is_not(None), WebhookRow.lease_until,
+                          WebhookRow.webhook_id)
+                .limit(1))
+        if self.index.backend == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=WebhookRow)
+        with self.index._session("claim a webhook", write=True) as s:
+            row = s.scalars(stmt).first()
+            if row is None:
+                return None
+            row.lease_owner, row.lease_until = owner, now + lease
+            return Claim(webhook_id=row.webhook_id, url=row.url, secret=row.secret,
+                         types=list(row.types), cursor=int(row.cursor or 0),
+                         attempts=row.attempts or 0, failing_since=row.failing_since,
+                         owner=owner)
+
+    def pending(self, claim: Claim, limit: int = 50) -> list[Event]:
+        """The next events after the claim's cursor, of every type, oldest first."""
+        stmt = (select(EventRow).where(EventRow.seq > claim.cursor).order_by(EventRow.seq)
+                .limit(limit))
+        with self.index._session("read events to deliver") as s:
+            return [to_event(r) for r in s.scalars(stmt)]
+
+    def settle(self, claim: Claim, lease: timedelta, *, cursor: int,
+               attempt: tuple[Event, DeliveryOutcome, int | None, str | None, int] | None = None,
+               retry_at: datetime | None = None) -> bool:
+        """Note what a delivery did: move the cursor to ``cursor``, log ``attempt`` (event,
+        outcome, status code, error, milliseconds) and, after a failure, when to try again.
+        False when the claim's lease was lost (the subscription deleted, or its lease ran out
+        and another process took it): the caller stops."""
+        now = utcnow()
+        with self.index._session("note a webhook delivery", write=True) as s:
+            row = s.get(WebhookRow, claim.webhook_id, with_for_update=True)
+            if row is None:
+                return False
+            if attempt is not None:
+                event, outcome, status, error, ms = attempt
+                s.add(DeliveryRow(webhook_id=claim.webhook_id, event_seq=int(event.cursor),
+                                  event_id=event.id, event_type=event.type.value,
+                                  attempt=claim.attempts + 1, at=now, outcome=outcome.value,
+                                  status_code=status, error=error, duration_ms=ms))
+            if row.lease_owner != claim.owner:
+                return False
+            claim.cursor = row.cursor = max(int(row.cursor or 0), cursor)
+            if attempt is not None and attempt[1] == DeliveryOutcome.failed:
+                claim.attempts += 1
+                claim.failing_since = claim.failing_since or now
+            elif attempt is not None:
+                claim.attempts, claim.failing_since = 0, None
+            row.attempts, row.failing_since = claim.attempts, claim.failing_since
+            row.next_attempt_at = retry_at
+            row.lease_until = now + lease
+            return True
+
+    def release(self, claim: Claim) -> None:
+        with self.index._session("release a webhook", write=True) as s:
+            row = s.get(WebhookRow, claim.webhook_id, with_for_update=True)
+            if row is not None and row.lease_owner == claim.owner:
+                # The release time stays as the lease's end: who was served least recently.
+                row.lease_owner, row.lease_until = None, utcnow()
+
+
+# -- delivering --------------------------------------------------------------------------------
+
+class WebhookDelivery:
+    """Delivers due webhooks from a background thread (``start``/``stop``), or once
+    (``run_once``). Any number of these may run, in any processes."""
+
+    def __init__(self, index: RecordIndex, *, poll_s: float = 1.0, timeout_s: float = 10.0,
+                 retry_base_s: float = 5.0, retry_max_s: float = 3600.0,
+                 give_up: timedelta = timedelta(hours=24)) -> None:
+        self.hooks = Webhooks(index)
+        self.poll_s = poll_s
+        self.timeout_s = timeout_s
+        self.retry_base_s = retry_base_s
+        self.retry_max_s = retry_max_s
+        self.give_up = give_up
+        # Long enough for a few deliveries of the slowest receiver; renewed after each one.
+        self.lease = timedelta(seconds=max(30.0, 3 * timeout_s))
+        self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Never follow redirects; no proxies or .netrc credentials from the environment.
+        self._client = httpx.Client(follow_redirects=False, trust_env=False,
+                                    timeout=httpx.Timeout(timeout_s, connect=min(5.0,
+                                                                                 timeout_s)))
+
+    @classmethod
+    def from_settings(cls, index: RecordIndex, settings: Any) -> WebhookDelivery:
+        return cls(index, poll_s=settings.webhook_poll_s, timeout_s=settings.webhook_timeout_s,
+                   retry_base_s=settings.webhook_retry_base_s,
+                   retry_max_s=settings.webhook_retry_max_s,
+                   give_up=timedelta(hours=settings.webhook_give_up_hours))
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def start(self) -> WebhookDelivery:
+        self._thread = threading.Thread(target=self._loop, name="webhook-delivery",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.timeout_s + 5)
+        self._client.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once() > 0
+            except StorageError as e:  # the index is unreachable: try again later
+                log.warning("webhook delivery: %s", e)
+                busy = False
+            except Exception:  # noqa: BLE001 - the thread must outlive any one bug
+                log.exception("webhook delivery failed; trying again")
+                busy = False
+            if not busy:
+                self._stop.wait(self.poll_s)
+
+    # -- one round -------------------------------------------------------------------------
+
+    def run_once(self, max_claims: int = 100) -> int:
+        """Deliver what is due now; the number of attempts made."""
+        made = 0
+        for _ in range(max_claims):
+            if self._stop.is_set():
+                break
+            claim = self.hooks.claim_due(self.owner, self.lease)
+            if claim is None:
+                break
+            try:
+                made += self._deliver(claim)
+            finally:
+                self.hooks.release(claim)
+        return made
+
+    def backoff(self, failures: int) -> float:
+        """Seconds before the next try after ``failures`` failures in a row (capped)."""
+        return min(self.retry_max_s, self.retry_base_s * 2 ** max(0, min(failures - 1, 40)))
+
+    def _deliver(self, claim: Claim) -> int:
+        made = 0
+        passed = claim.cursor  # events not subscribed to are passed over with the next write
+        for event in self.hooks.pending(claim):
+            if self._stop.is_set():
+                break
+            seq = int(event.cursor)
+            if not wants(claim.types, event.type.value):
+                passed = seq
+                continue
+            status, error, ms = self.post(claim, event)
+            made += 1
+            now = utcnow()
+            if status is not None and 200 <= status < 300:
+                outcome, cursor, retry = DeliveryOutcome.delivered, seq, None
+            elif now - (claim.failing_since or now) >= self.give_up:
+                log.warning("webhook %s: gave up event %s, failing since %s (%s)",
+                            claim.webhook_id, event.id, claim.failing_since, error)
+                outcome, cursor, retry = DeliveryOutcome.gave_up, seq, None
+            else:
+                outcome, cursor = DeliveryOutcome.failed, passed
+                retry = now + timedelta(seconds=self.backoff(claim.attempts + 1))
+            kept = self.hooks.settle(claim, self.lease, cursor=cursor,
+                                     attempt=(event, outcome, status, error, ms),
+                                     retry_at=retry)
+            if not kept or outcome == DeliveryOutcome.failed:
+                return made  # in order: nothing after this event goes before it
+            passed = seq
+        if passed > claim.cursor:
+            self.hooks.settle(claim, self.lease, cursor=passed)
+        return made
+
+    def post(self, claim: Claim, event: Event) -> tuple[int | None, str | None, int]:
+        """POST one event: (status code or None, error or None, milliseconds)."""
+        body = event.model_dump_json().encode()
+        stamp = int(time.time())
+        headers = {"Content-Type": "application/json", "User-Agent": "dossier-webhooks/1",
+                   EVENT_ID_HEADER: event.id, EVENT_TYPE_HEADER: event.type.value,
+                   SIGNATURE_HEADER: f"t={stamp},v1={sign(claim.secret, stamp, body)}"}
+        start = time.monotonic()
+        try:
+            # The answer's body is never read: only its status counts.
+            with self._client.stream("POST", claim.url, content=body, headers=headers) as r:
+                status = r.status_code
+        except httpx.HTTPError as e:
+            ms = int((time.monotonic() - start) * 1000)
+            return None, (f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)[:500], ms
+        ms = int((time.monotonic() - start) * 1000)
+        if 200 <= status < 300:
+            return status, None, ms
+        if 300 <= status < 400:
+            return status, f"answered {status}, a redirect, which is never followed", ms
+        return status, f"answered {status}", ms
