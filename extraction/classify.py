@@ -51,7 +51,8 @@ def _build_keyword_matcher(doctypes: tuple[DoctypeDef, ...]) -> Matcher:
 
 
 def classify_page(page: PageOCR, doctypes: list[DoctypeDef]) -> PageClass:
-    """Best document type for one page; ``unknown`` when nothing scores enough."""
+    """Best document type for one page; ``unknown`` when nothing scores enough, or when the
+    best scores weakly and the page's content does not fit it (:func:`_fits`)."""
     key = tuple(doctypes)
     matcher = _keyword_matcher(key)
     doc = text_doc(page.text)
@@ -71,7 +72,38 @@ def classify_page(page: PageOCR, doctypes: list[DoctypeDef]) -> PageClass:
             conf = min(1.0, score / (0.6 * total)) if total else 0.0
             best = PageClass(d.id, score, round(conf, 3), has_title, d.max_pages,
                              blank=best.blank)
+    if best.doctype != UNKNOWN and best.confidence < _WEAK:
+        # A few of a type's keywords are printed on many forms ("căn cước công dân" in "Số
+        # căn cước công dân:"): found on a page its content does not fit, they make a
+        # confident wrong type. Such a page is unknown; the generic identity fields apply.
+        d = next(d for d in doctypes if d.id == best.doctype)
+        if not _fits(page, d):
+            return PageClass(UNKNOWN, 0.0, 0.0, False, blank=best.blank)
     return best
+
+
+_WEAK = 0.5  # a classification below this confidence must be backed by the page's content
+_FITS = 0.5  # the least share of a type's labelled fields whose label a page of it shows
+_LABEL_MATCHERS: dict[int, tuple[DoctypeDef, Matcher]] = {}
+
+
+def _fits(page: PageOCR, d: DoctypeDef) -> bool:
+    """Whether the page's content is what a page of ``d`` carries. A card side's labels are
+    the personal-data block every form carries, and a card's OCR often loses them: what a
+    card cannot be is a page of a form's length. Any other type's page shows most of its
+    fields' labels."""
+    if d.aspect is not None:
+        return len(page.words) <= _CARD_MAX_WORDS
+    wanted = [f.name for f in d.fields if f.labels]
+    if not wanted:
+        return True
+    if id(d) not in _LABEL_MATCHERS:  # keyed by identity; the entry keeps ``d`` alive
+        _LABEL_MATCHERS[id(d)] = (d, build_matcher({f.name: list(f.labels)
+                                                    for f in d.fields if f.labels}))
+    found: set[str] = set()
+    for keys, _, _ in match_spans(_LABEL_MATCHERS[id(d)][1], text_doc(page.text)):
+        found.update(keys)
+    return len(found) >= _FITS * len(wanted)
 
 
 def classify_by_shape(classes: list[PageClass], doctypes: list[DoctypeDef]) -> None:
