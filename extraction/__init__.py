@@ -48,6 +48,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     )
     from extraction.confidence import apply_calibration, load_calibrator
     from extraction.fields import extract_fields
+    from extraction.identity import fill_identity
     from extraction.known import apply_known
     from extraction.layout import page_rows
     from extraction.names import restore_names
@@ -92,6 +93,8 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
         if d is not None:
             fields = extract_fields(d, rows, page_sizes={i: (pages[i].width, pages[i].height)
                                                          for i in idxs})
+            # The person's data under labels the definition does not list.
+            fill_identity(d, fields, rows)
             _lone_citizen_id(d, fields, rows)
         else:
             # A form we have no definition for still names its person.
@@ -103,7 +106,8 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
         out.append(doc)
     apply_exact_sources(out, pages)
     reconcile(out)
-    types = {(d.id, f.name): f.type for d in doctypes for f in d.fields}
+    types = {(d.id, f.name): f.type for d in (*doctypes, generic_identity())
+             for f in d.fields}
     restore_names(out, types)
     annotate_addresses(out, types)
     apply_known(out, known, {(d.id, f.name) for d in doctypes for f in d.fields if f.citizen},

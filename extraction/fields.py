@@ -171,6 +171,38 @@ def _has_content(rd: RowDoc, start: int, end: int) -> bool:
     return any(any(ch.isalnum() for ch in rd.doc[i].text) for i in range(start, end))
 
 
+# The labels of the personal-data block every form carries ("Số điện thoại", "Dân tộc",
+# "Nơi thường trú"...): a value ends where the next of them begins, whether or not the
+# document type lists it. Their key is no field's and no stop label's: only one followed by
+# a colon is taken for a label at the very start of a value.
+BLOCK = "__block__"
+
+
+@lru_cache(maxsize=1)
+def _block_matcher() -> Matcher:
+    from extraction.doctypes import generic_identity
+
+    g = generic_identity()
+    phrases = [p for f in g.fields for p in f.labels] + list(g.stop_labels)
+    # One word alone ("CCCD", "Email") is as often a value's own word.
+    return build_matcher({BLOCK: [p for p in phrases if len(p.split()) > 1]}, stray_marks=True)
+
+
+def _add_block_labels(docs: list[RowDoc], labels: list[_Label]) -> None:
+    """The personal-data block's labels on every row, where no label of the document type
+    already is, printed as labels: followed by a colon, or first on their row (a table's
+    first column). Inside a value ("Căn cước công dân số | Căn cước ...") they are words."""
+    taken: dict[int, list[_Label]] = {}
+    for lab in labels:
+        taken.setdefault(lab.row, []).append(lab)
+    for ri, rd in enumerate(docs):
+        for _keys, s, e in match_spans(_block_matcher(), rd.doc):
+            printed = not _has_content(rd, 0, s) or (
+                e < len(rd.doc) and rd.doc[e].text in (":", "："))
+            if printed and not any(s < x.end and x.start < e for x in taken.get(ri, ())):
+                labels.append(_Label(ri, BLOCK, s, e))
+
+
 def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
                    review_threshold: float = 0.8,
                    page_sizes: dict[int, tuple[int, int]] | None = None) -> list[ExtractedField]:
@@ -183,6 +215,7 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
     for ri, rd in enumerate(docs):
         for keys, s, e in match_spans(matcher, rd.doc):
             labels.extend(_Label(ri, key, s, e) for key in keys)
+    _add_block_labels(docs, labels)
     by_row: dict[int, list[_Label]] = {}
     for lab in labels:
         by_row.setdefault(lab.row, []).append(lab)
@@ -494,8 +527,9 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
         while taken < fdef.lines and nxt < len(docs):
             nd = docs[nxt]
             start = _column_start(nd, col_x)
-            if any(x.start >= start for x in by_row.get(nxt, [])) or nd.row.page != prev.page:
-                break
+            if any(x.start >= start or (fdef.table and not _has_content(nd, 0, x.start))
+                   for x in by_row.get(nxt, [])) or nd.row.page != prev.page:
+                break  # a row with a label of its own (in a table, in the first column)
             if _is_speck(nd) or not _has_content(nd, start, len(nd.doc)):
                 nxt += 1
                 continue
@@ -537,7 +571,8 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     if not parsed.valid:
         conf *= INVALID_PENALTY
     page = parts[0][0].row.page
-    bbox = union_box([w.bbox for w in words if True]) if words else None
+    boxed = _own_words(parts, words)
+    bbox = union_box([w.bbox for w in boxed]) if boxed else None
     out = ExtractedField(name=fdef.name, label=_title(fdef), value=parsed.value,
                          raw=raw, confidence=round(max(0.0, min(1.0, conf)), 4), page=page,
                          bbox=bbox,
@@ -672,6 +707,14 @@ def _value_below(lab: _Label, docs: list[RowDoc], by_row: dict[int, list[_Label]
             return nd, s2, e2
         return None
     return None
+
+
+def _own_words(parts: list[tuple[RowDoc, int, int]], words: list) -> list:
+    """Of ``words``, those with a letter or digit of the value: "tên:", the label's last
+    word read with the colon the value starts at, is not the value's (nor its box's)."""
+    own = {id(rd.row.words[rd.word_of_token[t]]) for rd, s, e in parts for t in range(s, e)
+           if any(ch.isalnum() for ch in rd.doc[t].text)}
+    return [w for w in words if id(w) in own]
 
 
 def _words_used(parts: list[tuple[RowDoc, int, int]], parsed: Parsed):

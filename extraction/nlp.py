@@ -14,7 +14,6 @@ import spacy
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
-from spacy.util import filter_spans
 
 from extraction.layout import Row
 from extraction.text import TOKEN_RE, fold, nfc
@@ -132,7 +131,18 @@ def build_matcher(phrases: dict[str, list[str]], stray_marks: bool = False) -> M
         patterns = [p for p in (phrase_pattern(t, stray_marks) for t in texts) if p]
         if patterns:
             matcher.add(key, patterns)
+    _EXACT[id(matcher)] = (matcher, frozenset(
+        _folded(t) for texts in phrases.values() for t in texts))
     return matcher
+
+
+# Each matcher's phrases as folded words, to tell an exact match from a fuzzy one (the
+# matcher is kept beside them so that its id is not reused).
+_EXACT: dict[int, tuple[Matcher, frozenset[str]]] = {}
+
+
+def _folded(text: str) -> str:
+    return " ".join(fold(t) for t, _ in _tokens(nfc(text)) if any(ch.isalnum() for ch in t))
 
 
 def match_spans(matcher: Matcher, doc: Doc) -> list[tuple[list[str], int, int]]:
@@ -145,9 +155,19 @@ def match_spans(matcher: Matcher, doc: Doc) -> list[tuple[list[str], int, int]]:
     keys: dict[tuple[int, int], list[str]] = {}
     for m, s, e in found:
         keys.setdefault((s, e), []).append(vocab.strings[m])
-    kept = filter_spans([doc[s:e] for s, e in keys])
-    return sorted(((keys[(sp.start, sp.end)], sp.start, sp.end) for sp in kept),
-                  key=lambda x: x[1])
+    phrases = _EXACT.get(id(matcher), (None, frozenset()))[1]
+
+    def fuzzy(s: int, e: int) -> bool:
+        return " ".join(t.norm_ for t in doc[s:e] if any(ch.isalnum() for ch in t.text)) \
+            not in phrases
+
+    # Longest first; of two as long that overlap, the one read exactly ("Bình Ngày sinh:" is
+    # a name and the label "Ngày sinh", not "Sinh ngày" one letter off); then the first.
+    kept: list[tuple[int, int]] = []
+    for s, e in sorted(keys, key=lambda se: (se[0] - se[1], fuzzy(*se), se[0])):
+        if all(e <= a or s >= b for a, b in kept):
+            kept.append((s, e))
+    return sorted(((keys[(s, e)], s, e) for s, e in kept), key=lambda x: x[1])
 
 
 def find_entities(doc: Doc) -> Doc:
