@@ -133,7 +133,7 @@ async def create_webhook(request: Request, key: Manager) -> WebhookCreated:
 @router.get("/webhooks")
 def list_webhooks(request: Request, key: Manager) -> dict[str, Any]:
     """This key's subscriptions (never their secrets), with where each one is."""
-    hooks = Webhooks(request.app.state.index).list(key.key_id)
+    hooks = Webhooks(request.app.state.index).of_key(key.key_id)
     return {"webhooks": [h.model_dump(mode="json") for h in hooks]}
 
 

@@ -338,7 +338,10 @@ def worker(limit: Annotated[int, typer.Option(help="batches this worker runs at 
     os.environ["PREFECT_API_URL"] = url
     err.print(f"Worker on pool {s.work_pool!r} at {url}, {limit} batch(es) at a time, "
               f"{s.workers} page(s) in parallel per batch.")
-    run_worker(s, limit=limit, name=name)
+    from storage.webhooks import delivering
+
+    with delivering(s):  # this worker also delivers webhooks
+        run_worker(s, limit=limit, name=name)
 
 
 @app.command()
@@ -414,7 +417,9 @@ def bench(split: Annotated[str, typer.Option(help="generator split: test (held-o
 
 @apikey_app.command("create")
 def apikey_create(name: Annotated[str, typer.Option(help="who uses the key")],
-                  scope: Annotated[list[str], typer.Option(help="e.g. records:read")]
+                  scope: Annotated[list[str], typer.Option(
+                      help="repeat for several: records:read, batches:read, batches:write, "
+                           "events:read, webhooks:manage, or * for every scope")]
                   = ["records:read"]) -> None:  # noqa: B006 - typer reads the default
     """Create a key; it is printed once and stored only as a hash."""
     from storage.index import RecordIndex

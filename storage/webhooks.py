@@ -28,7 +28,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,7 +53,7 @@ from storage.events import SEQ, EventRow, to_event
 from storage.index import _JSON, ApiKeyRow, Base, RecordIndex, UTCDateTime
 
 __all__ = ["WebhookRow", "DeliveryRow", "Webhooks", "WebhookDelivery", "sign", "check_url",
-           "check_types", "SIGNATURE_HEADER", "EVENT_ID_HEADER", "MAX_PER_KEY"]
+           "check_types", "delivering", "SIGNATURE_HEADER", "EVENT_ID_HEADER", "MAX_PER_KEY"]
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ class Webhooks:
             s.flush()
             return WebhookCreated(**self._info(row).model_dump(), secret=secret)
 
-    def list(self, key_id: str) -> list[WebhookInfo]:
+    def of_key(self, key_id: str) -> list[WebhookInfo]:
         with self.index._session("list webhooks") as s:
             rows = s.scalars(select(WebhookRow).where(WebhookRow.key_id == key_id)
                              .order_by(WebhookRow.created_at, WebhookRow.webhook_id))
@@ -454,3 +455,19 @@ class WebhookDelivery:
         if 300 <= status < 400:
             return status, f"answered {status}, a redirect, which is never followed", ms
         return status, f"answered {status}", ms
+
+
+@contextmanager
+def delivering(settings: Any) -> Iterator[WebhookDelivery | None]:
+    """Webhooks delivered from a thread of this process while the block runs (unless the
+    settings say this process does not deliver): ``dossier worker`` runs inside it."""
+    if not settings.webhook_delivery:
+        yield None
+        return
+    index = RecordIndex(settings.resolved_index_url())
+    delivery = WebhookDelivery.from_settings(index, settings).start()
+    try:
+        yield delivery
+    finally:
+        delivery.stop()
+        index.close()

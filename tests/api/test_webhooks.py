@@ -33,7 +33,7 @@ from models.settings import Settings
 from storage.batches import BatchLedger
 from storage.index import RecordIndex
 from storage.objects import ObjectStore
-from storage.webhooks import WebhookDelivery, WebhookRow, Webhooks
+from storage.webhooks import WebhookDelivery, WebhookRow, Webhooks, delivering
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -327,6 +327,29 @@ def test_a_lost_acknowledgement_is_sent_again_and_a_day_of_failing_is_given_up(
     assert not receiver.bad
     other.stop()
     dying.stop()
+
+
+def test_a_worker_delivers_webhooks_while_it_runs(tmp_path: Path, receiver: Receiver) -> None:
+    """
+    GIVEN the settings of a `dossier worker` and a subscription
+    WHEN a batch changes state while the worker's delivery runs (`delivering`)
+    THEN the receiver gets the event; with DOSSIER_WEBHOOK_DELIVERY=false nothing starts
+    """
+    settings = fast_settings(tmp_path)
+    index = RecordIndex(settings.resolved_index_url())
+    try:
+        _, info = index.create_api_key("portal", ["webhooks:manage"])
+        receiver.secrets["/hook"] = Webhooks(index).create(info.key_id, receiver.url(),
+                                                           ["batch.queued"]).secret
+        with delivering(settings) as delivery:
+            assert delivery is not None
+            BatchLedger(index).create(plan("B0"))
+            wait_for(lambda: receiver.ids(), "the worker's delivery")
+        with delivering(fast_settings(tmp_path, webhook_delivery=False)) as delivery:
+            assert delivery is None
+    finally:
+        index.close()
+    assert [e["batch_id"] for e in receiver.got["/hook"]] == ["B0"] and not receiver.bad
 
 
 @pytest.fixture
