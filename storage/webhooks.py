@@ -264,6 +264,10 @@ class Webhooks:
                 .order_by(WebhookRow.lease_until.is_not(None), WebhookRow.lease_until,
                           WebhookRow.webhook_id)
                 .limit(1))
+        # Most polls find nothing: look first without taking SQLite's write lock.
+        with self.index._session("look for due webhooks") as s:
+            if s.scalars(stmt.with_only_columns(WebhookRow.webhook_id)).first() is None:
+                return None
         if self.index.backend == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=WebhookRow)
         with self.index._session("claim a webhook", write=True) as s:
