@@ -186,8 +186,11 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
         return _docs_page(app.title)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> JSONResponse:
+        from api.health import health
+
+        status, body = health(settings, app.state.store, app.state.index)
+        return JSONResponse(body, status_code=status)
 
     from swagger_ui_bundle import swagger_ui_path
 

@@ -318,7 +318,9 @@ def serve(host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
 
 
 @app.command()
-def worker(limit: Annotated[int, typer.Option(help="batches this worker runs at once")] = 1,
+def worker(limit: Annotated[int | None, typer.Option(
+               help="batches this worker runs at once, sharing its OCR pool "
+                    "(default DOSSIER_WORKER_BATCHES, 4)")] = None,
            name: Annotated[str | None, typer.Option(help="worker name shown in Prefect")]
            = None) -> None:
     """Take digitize-batch runs from the work pool (PREFECT_API_URL, or the local server
@@ -336,8 +338,8 @@ def worker(limit: Annotated[int, typer.Option(help="batches this worker runs at 
         raise ConfigurationError("no Prefect API to take work from",
                                  hint="set PREFECT_API_URL, or start `dossier serve` first")
     os.environ["PREFECT_API_URL"] = url
-    err.print(f"Worker on pool {s.work_pool!r} at {url}, {limit} batch(es) at a time, "
-              f"{s.workers} page(s) in parallel per batch.")
+    err.print(f"Worker on pool {s.work_pool!r} at {url}, {limit or s.worker_batches} "
+              f"batch(es) at a time sharing {s.workers} OCR process(es).")
     from storage.webhooks import delivering
 
     with delivering(s):  # this worker also delivers webhooks

@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -53,6 +54,7 @@ from models.records import (
     utcnow,
 )
 from models.settings import get_settings
+from storage.faults import is_outage
 from storage.intake import new_batch_id
 
 __all__ = ["digitize_batch", "new_batch_id", "count_pages", "ocr_page", "extract_dossier",
@@ -62,14 +64,21 @@ log = logging.getLogger(__name__)
 
 
 def _transient(task, task_run, state) -> bool:
-    """Retry only store hiccups; a bad scan fails the same way every time."""
+    """Retry only store outages; a bad scan fails the same way every time."""
     try:
         state.result()
-    except StorageError:
-        return True
-    except Exception:  # noqa: BLE001 - anything else is not worth a retry
-        return False
+    except Exception as e:  # noqa: BLE001 - anything but an outage is not worth a retry
+        return is_outage(e)
     return False
+
+
+# A task meets a short store outage (a server restarting) by trying again; a longer one is
+# waited out by the flow (see _StoreDown), so no file is ever failed for it.
+_RETRY_DELAYS = [1, 3, 6]
+
+
+class _StoreDown(Exception):
+    """The object store or the index is unreachable: the dossier is tried again later."""
 
 
 def _local_original(sha256: str) -> Path:
@@ -116,7 +125,7 @@ def _store_searchable_pdf(record_id: str, refs: list[PageRef],
     return rt.store.put_derived(_pdf_key(record_id), data, "application/pdf")
 
 
-@task(name="count-pages", retries=2, retry_delay_seconds=[2, 5],
+@task(name="count-pages", retries=len(_RETRY_DELAYS), retry_delay_seconds=_RETRY_DELAYS,
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def count_pages(file: BatchFile) -> PageCount:
     """How many pages a stored original has, or why it cannot be read (an expected outcome,
@@ -131,7 +140,8 @@ def count_pages(file: BatchFile) -> PageCount:
         return PageCount(file_no=file.file_no, problem=decisions.problem_from(e, file.name))
 
 
-@task(name="ocr-page", cache_policy=NO_CACHE)
+@task(name="ocr-page", retries=len(_RETRY_DELAYS), retry_delay_seconds=_RETRY_DELAYS,
+      retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def ocr_page(job: PageJob) -> PageResult:
     """Cleanup and OCR one page of a stored original.
 
@@ -160,7 +170,7 @@ def ocr_page(job: PageJob) -> PageResult:
     # Decoded, cleaned and read in the OCR process pool (models kept loaded per worker).
     opts = OcrOptions(lang=s.lang, tesseract_cmd=s.tesseract_cmd,
                       timeout=s.tesseract_timeout_s, engine=s.ocr_engine or None)
-    outcome = pool.get_pool(s.workers, opts).run(pool.PageJob(
+    outcome = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s).run(pool.PageJob(
         str(path), job.source_page, opts, _limits(), want_cleaned_png=True))
     e = outcome.error(str(path))
     if isinstance(e, InputFileError):
@@ -182,7 +192,7 @@ def ocr_page(job: PageJob) -> PageResult:
     return done
 
 
-@task(name="extract-dossier", retries=2, retry_delay_seconds=[2, 5],
+@task(name="extract-dossier", retries=len(_RETRY_DELAYS), retry_delay_seconds=_RETRY_DELAYS,
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def extract_dossier(job: ExtractJob) -> list[RecordState]:
     """Classify, split and extract a dossier's pages; store one record per document."""
@@ -278,6 +288,8 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
     counted = [(f, count_pages.submit(f)) for f in stored]
     for f, fut in counted:
         counted_file, error = _outcome(fut)
+        if error is not None and is_outage(error):
+            raise _StoreDown(str(error)) from error
         if error is not None:
             run.problems[f.file_no] = decisions.problem_from(error, f.name)
             continue
@@ -304,8 +316,11 @@ def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
     d = run.dossier
     names = {f.file_no: f.name for f in d.files}
     results: list[PageResult] = []
-    for job, fut in run.futures:
-        r, error = _outcome(fut)
+    outcomes = [(job, *_outcome(fut)) for job, fut in run.futures]
+    for _, _, error in outcomes:
+        if error is not None and is_outage(error):  # not the page's fault: the dossier waits
+            raise _StoreDown(str(error)) from error
+    for job, r, error in outcomes:
         if r is not None and r.file_no != job.file_no:  # read for another file of the batch
             r = r.model_copy(update={"file_no": job.file_no})
             rt.ledger.set_pages(plan.batch_id, job.file_no, [job.source_page],
@@ -337,6 +352,8 @@ def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
         job = ExtractJob(batch_id=plan.batch_id, dossier_id=d.dossier_id, pages=good,
                          station=plan.station, operator=plan.operator)
         states, error = _outcome(extract_dossier.submit(job))
+        if error is not None and is_outage(error):
+            raise _StoreDown(str(error)) from error
         if error is not None:
             states = []
             for no in {p.file_no for p in good}:
@@ -399,14 +416,70 @@ def _fail_dossier(plan: BatchPlan, d: BatchDossier, error: Exception) -> list:
 
 
 def _settle_dossier(plan: BatchPlan, d: BatchDossier, run: _DossierRun | Exception) -> list:
+    """The dossier's files' results; raises :class:`_StoreDown` when a store outage stopped
+    it (nothing is failed for that: the dossier is tried again once the store is back)."""
     try:
         if isinstance(run, Exception):
             raise run
         if run.duplicate_of:
             return _duplicate_dossier(plan, run)
         return _finish_dossier(plan, run)
+    except _StoreDown:
+        raise
     except Exception as e:  # noqa: BLE001 - the rest of the batch goes on
+        if is_outage(e):
+            raise _StoreDown(str(e)) from e
         return _fail_dossier(plan, d, e)
+
+
+def _run_dossiers(plan: BatchPlan, dossiers: list[BatchDossier], report: IngestReport,
+                  lost: threading.Event) -> list[BatchDossier]:
+    """Start every dossier's pages, then settle each in turn; returns the dossiers a store
+    outage stopped."""
+    reading: dict[tuple[str, int], PrefectFuture] = {}
+    first, again = decisions.split_repeated_dossiers(dossiers)
+    runs: list[tuple[BatchDossier, _DossierRun | Exception]] = []
+    for d in first:
+        try:
+            runs.append((d, _start_dossier(plan, d, reading)))
+        except Exception as e:  # noqa: BLE001 - recorded on the dossier's files below
+            runs.append((d, e))
+    stopped: list[BatchDossier] = []
+    for d, run in runs:
+        try:
+            report.files.extend(_settle_dossier(plan, d, run))
+        except _StoreDown as e:
+            log.warning("batch %s, dossier %s waits for the store: %s", plan.batch_id, d.name,
+                        e)
+            stopped.append(d)
+    # The same content uploaded twice in one batch: once the first is stored, the others
+    # are its duplicates (or, if it failed, they try again themselves).
+    for d in again:
+        if lost.is_set():
+            break
+        try:
+            run = _start_dossier(plan, d, reading)
+        except Exception as e:  # noqa: BLE001 - recorded on the dossier's files
+            run = e
+        try:
+            report.files.extend(_settle_dossier(plan, d, run))
+        except _StoreDown:
+            stopped.append(d)
+    return stopped
+
+
+def _patiently(what: str, fn, give_up_at: float):
+    """``fn()``, retried with backoff while the store is out, until ``give_up_at``."""
+    delay = 1.0
+    while True:
+        try:
+            return fn()
+        except Exception as e:
+            if not is_outage(e) or time.monotonic() + delay > give_up_at:
+                raise
+            log.warning("%s waits for the store: %s", what, e)
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 class _Heartbeat:
@@ -414,6 +487,7 @@ class _Heartbeat:
 
     def __init__(self, batch_id: str, run_id: str, every: float) -> None:
         self.batch_id, self.run_id, self.every = batch_id, run_id, every
+        self.lost = threading.Event()  # another run took the batch over: this one stops
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="batch-heartbeat", daemon=True)
 
@@ -421,7 +495,10 @@ class _Heartbeat:
         ledger = get_runtime().ledger
         while not self._stop.wait(self.every):
             try:
-                ledger.heartbeat(self.batch_id, self.run_id)
+                if not ledger.heartbeat(self.batch_id, self.run_id):
+                    log.warning("batch %s was taken over by another run", self.batch_id)
+                    self.lost.set()
+                    return
             except StorageError:
                 log.warning("heartbeat for batch %s failed; will retry", self.batch_id)
 
@@ -440,43 +517,47 @@ def _run_id() -> str:
     return str(flow_run.id or uuid.uuid4())
 
 
+def _pages_in_flight() -> int:
+    s = get_settings()
+    return max(1, s.batch_pages_in_flight or s.workers + 1)
+
+
+# The task runner's threads bound how many pages of this batch wait for the OCR pool at once;
+# the pool is shared by every batch the process runs, so batches' pages interleave there.
 @flow(name="digitize-batch", log_prints=False,
-      task_runner=ThreadPoolTaskRunner(max_workers=get_settings().workers))
+      task_runner=ThreadPoolTaskRunner(max_workers=_pages_in_flight()))
 def digitize_batch(batch_id: str) -> IngestReport:
     """Digitize an accepted batch (see ``storage/intake.py``); a failing file or dossier never
-    stops the rest. Returns the report; progress is in the ledger as it goes."""
+    stops the rest, and a store outage fails none: the dossiers it stopped are tried again
+    with backoff until the store is back (past ``DOSSIER_STORE_OUTAGE_S`` the run gives up and
+    the watchdog submits the batch again). Returns the report; progress is in the ledger."""
     rt = get_runtime()
     run_id = _run_id()
-    plan = rt.ledger.plan(batch_id)
+    give_up_at = time.monotonic() + rt.settings.store_outage_s
+    plan = _patiently(f"batch {batch_id}", lambda: rt.ledger.plan(batch_id), give_up_at)
     report = IngestReport(batch_id=batch_id, station=plan.station, operator=plan.operator)
-    worker = f"{socket.gethostname()}:{os.getppid()}"
-    if not rt.ledger.claim(batch_id, run_id, timedelta(seconds=rt.settings.batch_stale_s),
-                           worker):
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    stale = timedelta(seconds=rt.settings.batch_stale_s)
+    if not _patiently(f"batch {batch_id}", lambda: rt.ledger.claim(batch_id, run_id, stale,
+                                                                   worker), give_up_at):
         log.info("batch %s is finished or held by another run", batch_id)
         return report
-    with _Heartbeat(batch_id, run_id, rt.settings.batch_heartbeat_s):
+    with _Heartbeat(batch_id, run_id, rt.settings.batch_heartbeat_s) as beat:
         todo = [d for d in plan.dossiers
                 if not (all(f.stage in FINAL_STAGES for f in d.files)
                         and any(f.problem is None for f in d.files))]
         # finished by an earlier run of this batch (resumed, or a file replaced) are left out
-        first, again = decisions.split_repeated_dossiers(todo)
-        reading: dict[tuple[str, int], PrefectFuture] = {}
-        runs: list[tuple[BatchDossier, _DossierRun | Exception]] = []
-        for d in first:
-            try:
-                runs.append((d, _start_dossier(plan, d, reading)))
-            except Exception as e:  # noqa: BLE001 - recorded on the dossier's files below
-                runs.append((d, e))
-        for d, run in runs:
-            report.files.extend(_settle_dossier(plan, d, run))
-        # The same content uploaded twice in one batch: once the first is stored, the others
-        # are its duplicates (or, if it failed, they try again themselves).
-        for d in again:
-            try:
-                run = _start_dossier(plan, d, reading)
-            except Exception as e:  # noqa: BLE001 - recorded on the dossier's files
-                run = e
-            report.files.extend(_settle_dossier(plan, d, run))
-    rt.ledger.finish(batch_id, run_id)
+        delay = 2.0
+        while todo := _run_dossiers(plan, todo, report, beat.lost):
+            if beat.lost.is_set():
+                return report
+            if time.monotonic() + delay > give_up_at:
+                raise StorageError(f"batch {batch_id}: the store stayed unreachable; the "
+                                   "batch will be submitted again")
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+        if beat.lost.is_set():
+            return report
+    _patiently(f"batch {batch_id}", lambda: rt.ledger.finish(batch_id, run_id), give_up_at)
     report.finished_at = utcnow()
     return report

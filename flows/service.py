@@ -1,11 +1,19 @@
 """Running ``digitize-batch`` as a Prefect deployment: the local Prefect server (zero
-configuration on one machine), the work pool and deployment, submitting a batch, and the
-worker with its watchdog that hands batches of dead workers to a new run.
+configuration on one machine), the work pool and deployment, submitting a batch, the warm
+worker, the watchdog that hands batches of dead workers to a new run, and the supervisor that
+keeps what ``dossier serve`` started alive.
 
 On one machine ``dossier serve`` starts a Prefect server on 127.0.0.1 (its own SQLite
-database under the data dir) and one ``dossier worker``. To scale out, point every process at
-a shared server with ``PREFECT_API_URL`` (PostgreSQL behind it) and start ``dossier worker``
-on as many machines as needed.
+database under the data dir) and one ``dossier worker``, and restarts either (and the embedded
+S3 server) when it dies. To scale out, point every process at a shared server with
+``PREFECT_API_URL`` (PostgreSQL behind it) and start ``dossier worker`` on as many machines as
+needed.
+
+A worker is warm: it takes flow runs from the ``process`` work pool like Prefect's process
+worker, but runs each in a thread of its own long-lived process (Prefect's flow engine,
+``run_flow_sync``) instead of a new Python process per run. Tesseract's models, the OCR pool,
+the extraction libraries and the store clients stay loaded from one batch to the next, and the
+pages of every batch it runs share its OCR pool.
 """
 
 from __future__ import annotations
@@ -30,8 +38,9 @@ import httpx
 from models.errors import ConfigurationError
 from models.settings import Settings
 
-__all__ = ["DEPLOYMENT", "LocalPrefectServer", "local_stack", "prefect_env", "api_url_for", "ensure_deployment",
-           "submit_batch", "run_worker", "Watchdog"]
+__all__ = ["DEPLOYMENT", "LocalPrefectServer", "local_stack", "prefect_env", "api_url_for",
+           "ensure_deployment", "submit_batch", "run_worker", "Watchdog", "Supervisor",
+           "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +58,8 @@ def prefect_env(settings: Settings) -> dict[str, str]:
         "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
         "PREFECT_LOGGING_TO_API_ENABLED": "false",
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
-        "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "2"),
+        # A warm worker polls its pool every second: an upload's run starts within one.
+        "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "1"),
         "OMP_THREAD_LIMIT": "1",
         "DOSSIER_DATA_DIR": str(settings.data_dir.resolve()),
     }
@@ -146,17 +156,88 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
         proc.wait(timeout=10)
 
 
+class Supervisor(threading.Thread):
+    """Keeps what ``dossier serve`` started alive: a local worker that exits is started again
+    (after a pause that grows while it keeps dying), the local Prefect server is started again
+    on its own port, and the embedded S3 server on its own ports, so every process finds them
+    where they were."""
+
+    def __init__(self, settings: Settings, start_worker: Callable[[], subprocess.Popen],
+                 workers: int, server: LocalPrefectServer | None, every: float = 1.0) -> None:
+        super().__init__(name="supervisor", daemon=True)
+        self.settings = settings
+        self.start_worker = start_worker
+        self.procs: list[subprocess.Popen] = [start_worker() for _ in range(workers)]
+        self.server = server
+        self.every = every
+        self.restarts = 0
+        self.stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._not_before = [0.0] * workers
+        self._pause = [1.0] * workers
+
+    def check(self) -> None:
+        """One round of supervision."""
+        if self.server is not None and self.server.process is not None \
+                and self.server.process.poll() is not None:
+            log.warning("the local Prefect server exited (%s); starting it again on port %d",
+                        self.server.process.returncode, self.server.port)
+            self.server.start()
+        with self._lock:
+            for i, p in enumerate(self.procs):
+                if self.stopped.is_set() or p.poll() is None:
+                    continue
+                now = time.monotonic()
+                if now < self._not_before[i]:
+                    continue
+                log.warning("worker pid %d exited (%s); starting another", p.pid, p.returncode)
+                self.procs[i] = self.start_worker()
+                self.restarts += 1
+                # A worker that dies at once again waits longer each time (up to a minute).
+                lived = now - self._not_before[i]
+                self._pause[i] = 1.0 if lived > 60 else min(self._pause[i] * 2, 60.0)
+                self._not_before[i] = now + self._pause[i]
+        if not self.settings.s3_endpoint.strip():
+            from storage.embedded import EmbeddedS3
+
+            s3 = EmbeddedS3(self.settings.data_dir)
+            if s3.pid() is None:
+                log.warning("the embedded S3 server is not running; starting it again")
+                s3.ensure_running()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            try:
+                self.check()
+            except Exception as e:  # noqa: BLE001 - keep supervising; the next round retries
+                log.warning("supervisor: %s", e)
+
+    def workers_alive(self) -> int:
+        with self._lock:
+            return sum(p.poll() is None for p in self.procs)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.is_alive():
+            self.join(timeout=30)
+        with self._lock:
+            for p in self.procs:
+                stop_process(p)
+
+
 @contextmanager
 def local_stack(settings: Settings, *, workers: int = 1,
                 say: Callable[[str], None] = log.info) -> Iterator[str]:
     """What `dossier serve` and `dossier demo` need on one machine: the Prefect API
-    (``PREFECT_API_URL``, else a local server started here), the deployment, and ``workers``
-    local `dossier worker` processes; everything started here is stopped on exit.
-    Yields the Prefect API URL."""
+    (``PREFECT_API_URL``, else a local server started here), the deployment, ``workers``
+    local `dossier worker` processes, a watchdog and a :class:`Supervisor`; everything started
+    here is stopped on exit. Yields the Prefect API URL."""
+    global _supervisor
     for k, v in prefect_env(settings).items():
         os.environ.setdefault(k, v)
     server = None
-    procs: list[subprocess.Popen] = []
+    supervisor: Supervisor | None = None
+    watchdog: Watchdog | None = None
     try:
         if not os.environ.get("PREFECT_API_URL"):
             server = LocalPrefectServer(settings.data_dir)
@@ -165,16 +246,35 @@ def local_stack(settings: Settings, *, workers: int = 1,
         ensure_deployment(settings)
         worker_bin = Path(sys.argv[0]).with_name("dossier")
         cmd = [str(worker_bin)] if worker_bin.exists() else [sys.executable, "-m", "cli.main"]
-        for _ in range(workers):
-            procs.append(subprocess.Popen([*cmd, "worker"], env=os.environ.copy(),
-                                          start_new_session=True))
+
+        def start_worker() -> subprocess.Popen:
+            return subprocess.Popen([*cmd, "worker"], env=os.environ.copy(),
+                                    start_new_session=True)
+
+        supervisor = Supervisor(settings, start_worker, workers, server)
+        supervisor.start()
+        # Batches of a dead worker are taken over here too, whether or not a worker lives.
+        watchdog = Watchdog(settings)
+        watchdog.start()
+        _supervisor = supervisor
         yield os.environ["PREFECT_API_URL"]
     finally:
-        for p in procs:
-            stop_process(p)
+        _supervisor = None
+        if watchdog is not None:
+            watchdog.stop()
+        if supervisor is not None:
+            supervisor.stop()
         if server is not None:
             server.stop()
             os.environ.pop("PREFECT_API_URL", None)
+
+
+_supervisor: Supervisor | None = None
+
+
+def local_supervisor() -> Supervisor | None:
+    """The supervisor of this process's :func:`local_stack`, if one runs (for /healthz)."""
+    return _supervisor
 
 
 def ensure_deployment(settings: Settings) -> None:
@@ -293,20 +393,71 @@ class Watchdog(threading.Thread):
         self.index.close()
 
 
-def run_worker(settings: Settings, *, limit: int = 1, name: str | None = None) -> None:
-    """A Prefect process worker on the work pool (each batch runs in a subprocess of its
-    own), plus the watchdog; returns on SIGTERM/SIGINT."""
+def warm_up(settings: Settings) -> None:
+    """Load now what every batch needs: the store clients and document types, the OCR pool's
+    processes with Tesseract's models, and the extraction libraries (in the background)."""
+    from extraction import start_warm_up
+    from flows.runtime import get_runtime
+    from ocr import pool
+    from ocr.pipeline import OcrOptions
+
+    get_runtime()
+    opts = OcrOptions(lang=settings.lang, tesseract_cmd=settings.tesseract_cmd,
+                      timeout=settings.tesseract_timeout_s, engine=settings.ocr_engine or None)
+    pool.get_pool(settings.workers, opts, page_timeout=settings.page_timeout_s).start()
+    start_warm_up()
+
+
+def _run_flow_here(flow_run) -> int:
+    """Run a ``digitize-batch`` flow run in this process (the engine reports its states)."""
+    from prefect.flow_engine import run_flow_sync
+
+    from flows.digitize import digitize_batch
+
+    state = run_flow_sync(digitize_batch, flow_run=flow_run, parameters=flow_run.parameters,
+                          return_type="state")
+    log.info("flow run %s ended %s", flow_run.id, getattr(state, "type", None))
+    return 0
+
+
+def _warm_worker(**kwargs):
+    import warnings
+
+    from prefect.workers.process import ProcessWorker, ProcessWorkerResult
+
+    # Prefect registers worker classes by type; this one stands in for "process" only here.
+    warnings.filterwarnings("ignore", message=".*matches existing registered type")
+
+    class WarmWorker(ProcessWorker):
+        """Prefect's process worker (polling, limits, heartbeats, the pool's job template)
+        whose runs execute in threads of this long-lived process."""
+
+        async def run(self, flow_run, configuration, task_status=None):
+            import anyio
+
+            if task_status is not None:
+                task_status.started(os.getpid())
+            code = await anyio.to_thread.run_sync(_run_flow_here, flow_run)
+            return ProcessWorkerResult(status_code=code, identifier=str(os.getpid()))
+
+    return WarmWorker(**kwargs)
+
+
+def run_worker(settings: Settings, *, limit: int | None = None, name: str | None = None
+               ) -> None:
+    """A warm worker on the work pool running up to ``limit`` batches at once
+    (``DOSSIER_WORKER_BATCHES``) in this process, plus the watchdog; returns on
+    SIGTERM/SIGINT."""
     import asyncio
 
-    from prefect.workers.process import ProcessWorker
-
     ensure_deployment(settings)
+    warm_up(settings)
     watchdog = Watchdog(settings)
     watchdog.start()
 
     async def main() -> None:
-        async with ProcessWorker(work_pool_name=settings.work_pool, limit=limit,
-                                 name=name) as worker:
+        async with _warm_worker(work_pool_name=settings.work_pool,
+                                limit=limit or settings.worker_batches, name=name) as worker:
             await worker.start(printer=lambda *a, **k: log.info(" ".join(map(str, a))))
 
     try:

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # program per page, through pytesseract); empty: tesserocr when installed.
     ocr_engine: str = ""
     workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    # A page whose OCR takes longer fails alone; its OCR process is killed and replaced.
+    page_timeout_s: float = 120.0
 
     # Input limits: every file is untrusted.
     max_file_bytes: int = 300 * 1024 * 1024
@@ -53,6 +55,15 @@ class Settings(BaseSettings):
     work_pool: str = "dossier"
     batch_heartbeat_s: float = 5.0
     batch_stale_s: float = 60.0
+    # Batches one `dossier worker` runs at once in its process (sharing its OCR pool); each
+    # has at most `batch_pages_in_flight` pages queued for OCR (empty: DOSSIER_WORKERS + 1), so
+    # the pages of batches interleave and a short one never waits behind a long one.
+    worker_batches: int = 4
+    batch_pages_in_flight: int | None = None
+    # A storage or index fault (S3 or the database unreachable) is waited out, retried with
+    # backoff up to this long within a run; a run that gives up leaves its batch to the
+    # watchdog, which submits it again. No file is failed for it.
+    store_outage_s: float = 600.0
 
     # Review: a found value is auto-accepted when its calibrated probability of being right
     # reaches the calibrated rule's threshold (extraction/calibration.json); set this to

@@ -11,6 +11,7 @@ Layout under ``data_dir/s3/``::
     credentials.json    access/secret key (0600)
     identities.json     the same keys in SeaweedFS's ``-s3.config`` format (0600)
     server.json         pid, ports, endpoint of the running server
+    ports.json          the ports of the last start: a restart takes them again when free
     weed.log            the server's output
     data/               the objects
 
@@ -166,8 +167,12 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
-def _port_free(port: int) -> bool:
+def _port_free(port: int, *, reuse_addr: bool = False) -> bool:
+    """Nothing listens on ``port``. ``reuse_addr``: as a server binds it (Go sets
+    SO_REUSEADDR), so the dead server's connections in TIME_WAIT do not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        if reuse_addr:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -237,6 +242,10 @@ class EmbeddedS3:
     @property
     def identities_file(self) -> Path:
         return self.root / "identities.json"
+
+    @property
+    def ports_file(self) -> Path:
+        return self.root / "ports.json"
 
     @property
     def log_file(self) -> Path:
@@ -426,7 +435,14 @@ class EmbeddedS3:
             "-idleTimeout=5",
         ]
 
-    def _pick_ports(self) -> dict[str, int]:
+    def _pick_ports(self, reuse: bool = True) -> dict[str, int]:
+        """The last start's ports when every one is free again (a server restarted after a
+        crash answers where every process already looks for it), else free ones."""
+        last = _read_json(self.ports_file) if reuse else None
+        if last and all(isinstance(p, int) for p in last.values()) \
+                and last.get("admin_grpc") == last.get("admin", 0) + _GRPC_OFFSET \
+                and all(_port_free(p, reuse_addr=True) for p in last.values()):
+            return {k: int(v) for k, v in last.items()}
         names = ["s3", "s3_grpc", "master", "master_grpc", "filer", "filer_grpc",
                  "volume", "volume_grpc"]
         ports = dict(zip(names, _free_ports(len(names)), strict=True))
@@ -454,7 +470,7 @@ class EmbeddedS3:
         self._rotate_log()
         # Ports are free when picked but may be taken before weed binds them: try again then.
         for attempt in range(3):
-            ports = self._pick_ports()
+            ports = self._pick_ports(reuse=attempt == 0)
             endpoint = S3Endpoint(
                 endpoint=f"127.0.0.1:{ports['s3']}",
                 access_key=creds.access_key,
@@ -489,6 +505,7 @@ class EmbeddedS3:
                         "started_at": time.time(),
                         "start_seconds": round(self.last_start_seconds, 3),
                     })
+                    _write_private(self.ports_file, ports)
                     log.info("embedded S3 server pid %d answers at %s after %.2f s",
                              proc.pid, endpoint.endpoint, self.last_start_seconds)
                     return endpoint

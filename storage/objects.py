@@ -3,7 +3,9 @@ versioned record JSON, in three S3 buckets reached through the ``minio`` SDK.
 
 Only transient faults (connection errors, 5xx, SlowDown) are retried, a few times with a short
 backoff; every other S3 error becomes a :class:`StorageError` naming the bucket and key, and a
-missing object a :class:`NotFoundError`.
+missing object a :class:`NotFoundError`. With the embedded server, a connection fault first
+makes sure the server runs (restarted on its own ports if it died), so whichever process
+notices the outage first heals it for all.
 """
 
 from __future__ import annotations
@@ -166,6 +168,7 @@ class ObjectStore:
         *,
         client: Minio | None = None,
         retry_delays: Sequence[float] = RETRY_DELAYS,
+        heal: Callable[[], S3Endpoint] | None = None,
     ) -> None:
         if not _PREFIX_RE.match(bucket_prefix) or len(bucket_prefix) > 50:
             raise ConfigurationError(
@@ -178,6 +181,8 @@ class ObjectStore:
         self.derived_bucket = f"{bucket_prefix}derived"
         self.records_bucket = f"{bucket_prefix}records"
         self._retry_delays = tuple(retry_delays)
+        self._heal = heal
+        self._healed_at = 0.0
         if client is None:
             # Retries are ours (transient faults only), so the HTTP layer must not add its own.
             http = urllib3.PoolManager(
@@ -212,12 +217,30 @@ class ObjectStore:
                     log.warning("transient S3 fault on %s %s (try %d of %d): %s",
                                 action, where, attempt + 1, len(delays) + 1, e)
                     time.sleep(delays[attempt])
+                    if _status_of(e) is None:
+                        self._heal_server()
                     continue
                 detail = f"{e.code}: {e.message}" if isinstance(e, S3Error) else str(e)
                 raise StorageError(
                     f"cannot {action} {where} on {self.endpoint.endpoint}: {detail}"
                 ) from e
         raise AssertionError("unreachable")
+
+    def _heal_server(self) -> None:
+        """The embedded server did not answer: start it again (on its own ports) unless it
+        runs, at most every two seconds; a new address gets a new client."""
+        if self._heal is None or time.monotonic() - self._healed_at < 2.0:
+            return
+        self._healed_at = time.monotonic()
+        try:
+            endpoint = self._heal()
+        except StorageError as e:
+            log.warning("cannot restart the embedded S3 server: %s", e)
+            return
+        if endpoint.endpoint != self.endpoint.endpoint:
+            log.warning("the embedded S3 server moved to %s", endpoint.endpoint)
+            self.endpoint = endpoint
+            self.client = endpoint.client(http_client=self.client._http)
 
     def _read(self, action: str, bucket: str, key: str, version_id: str | None = None) -> bytes:
         def get() -> bytes:
@@ -511,10 +534,12 @@ def open_object_store(settings: Settings, *, start_embedded: bool = True) -> Obj
     Otherwise the embedded server under ``data_dir``: started if needed when
     ``start_embedded``, else it must already be running.
     """
+    heal = None
     if settings.s3_endpoint.strip():
         endpoint = _endpoint_from_settings(settings)
     else:
         embedded = EmbeddedS3(settings.data_dir)
+        heal = embedded.ensure_running
         if start_embedded:
             endpoint = embedded.ensure_running()
         else:
@@ -526,4 +551,4 @@ def open_object_store(settings: Settings, *, start_embedded: bool = True) -> Obj
                     "or set DOSSIER_S3_ENDPOINT",
                 )
             endpoint = found
-    return ObjectStore(endpoint, settings.bucket_prefix)
+    return ObjectStore(endpoint, settings.bucket_prefix, heal=heal)

@@ -72,8 +72,10 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 60)
         raise AssertionError(f"{proc.args} did not stop within {timeout} s") from None
 
 
-def serve(env: dict[str, str], cwd: Path, *extra: str, timeout: float = 180
-          ) -> tuple[subprocess.Popen, str]:
+def serve(env: dict[str, str], cwd: Path, *extra: str, timeout: float = 180,
+          healthy: bool = True) -> tuple[subprocess.Popen, str]:
+    """`dossier serve` started and answering; ``healthy``: every part up (/healthz 200), else
+    only answering (a replica whose workers are not started yet says 503)."""
     port = free_port()
     log = cwd / f"serve-{port}.log"
     proc = start(["serve", "--port", str(port), *extra], env, cwd, log)
@@ -83,7 +85,8 @@ def serve(env: dict[str, str], cwd: Path, *extra: str, timeout: float = 180
         if proc.poll() is not None:
             raise AssertionError(f"dossier serve exited: {log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+            code = httpx.get(f"{base}/healthz", timeout=5).status_code
+            if code == 200 or (code == 503 and not healthy):
                 return proc, base
         except httpx.TransportError:
             pass

@@ -77,7 +77,8 @@ def cluster(tmp_path_factory, s3_endpoint: S3Endpoint, schemas) -> Iterator[dict
     try:
         key = run_cli(["apikey", "create", "--name", "counter", "--scope", "batches:write"],
                       env, cwd).stdout.strip().splitlines()[-1]
-        replicas = [service.serve(env, cwd, "--workers", "0") for _ in range(2)]
+        replicas = [service.serve(env, cwd, "--workers", "0", healthy=False)
+                    for _ in range(2)]
         procs += [p for p, _ in replicas]
         workers = []
         for n in (1, 2):
