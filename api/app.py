@@ -65,10 +65,14 @@ def _docs_page(title: str) -> Response:
 <script src="/static/docs.js"></script></body></html>""")
 
 
-def _field_kinds(doctypes_dir: Any = None) -> dict[str, dict[str, str]]:
+def _doctypes(doctypes_dir: Any = None) -> list[Any]:
     from extraction import load_doctypes
 
-    return {d.id: {f.name: f.type for f in d.fields} for d in load_doctypes(doctypes_dir)}
+    return load_doctypes(doctypes_dir)
+
+
+def _field_kinds(doctypes_dir: Any = None) -> dict[str, dict[str, str]]:
+    return {d.id: {f.name: f.type for f in d.fields} for d in _doctypes(doctypes_dir)}
 
 
 def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> FastAPI:
@@ -99,7 +103,10 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
         app.state.store = store or open_object_store(settings)
         app.state.review = ReviewService(app.state.store, app.state.index,
                                          _field_kinds(settings.doctypes_dir),
-                                         lease=timedelta(minutes=settings.lease_minutes))
+                                         lease=timedelta(minutes=settings.lease_minutes),
+                                         doctypes=_doctypes(settings.doctypes_dir),
+                                         calibration=settings.resolved_calibration(),
+                                         review_threshold=settings.review_threshold)
         # Webhooks go out from a thread of every replica (the outbox's leases keep two from
         # sending the same attempt).
         delivery = None

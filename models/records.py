@@ -163,6 +163,7 @@ class AuditAction(StrEnum):
     verified = "verified"  # the whole record approved
     rejected = "rejected"
     reopened = "reopened"  # a settled record opened again for correction
+    retyped = "retyped"  # a person changed the document type (old and new type in the event)
 
 
 class AuditEvent(BaseModel):

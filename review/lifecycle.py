@@ -19,6 +19,7 @@ from models.records import (
     AuditAction,
     AuditEvent,
     Correction,
+    ExtractedField,
     FieldSource,
     FieldStatus,
     Record,
@@ -27,7 +28,8 @@ from models.records import (
 from review.validation import MESSAGES, Problem, birth_pairs, check
 
 __all__ = ["UNKNOWN_DOCTYPE", "FieldAction", "FieldDecision", "ValueRefused", "apply_decisions",
-           "approve", "reject", "machine_status", "unresolved_fields", "new_event", "AS_PRINTED"]
+           "decide", "approve", "reject", "retype", "machine_status", "unresolved_fields",
+           "new_event", "AS_PRINTED"]
 
 # The audit's words for a value kept against a check because the document says so.
 AS_PRINTED = "the document says so: {problem}"
@@ -88,19 +90,42 @@ def apply_decisions(record: Record, decisions: list[FieldDecision], actor: str, 
     :class:`ValueRefused` for a value that fails, :class:`ReviewError` for an unknown field;
     nothing is applied then.
     """
+    new = _next(record, at)
+    return new, _decide(new, decisions, actor, at, kinds or {})
+
+
+def decide(record: Record, decisions: list[FieldDecision], actor: str, at: datetime,
+           kinds: dict[str, str] | None = None, *,
+           finish: bool = False) -> tuple[Record, list[AuditEvent]]:
+    """A person's decision on a document: their field decisions and, with ``finish``, the
+    approval, as one new version (one revision) with an audit event per field and one for
+    the approval. Refused as a whole (:class:`ValueRefused`, :class:`ReviewError`)."""
+    new = _next(record, at)
+    events = _decide(new, decisions, actor, at, kinds or {})
+    if finish:
+        events += _approve(new, actor, at)
+    return new, events
+
+
+def _next(record: Record, at: datetime) -> Record:
+    """The record's next version: a copy, one revision on."""
     if record.status == RecordStatus.rejected:
         raise ReviewError(f"record {record.record_id} was returned to the counter",
                           hint="it comes back when the dossier is scanned again")
     new = record.model_copy(deep=True)
     new.revision = record.revision + 1
     new.updated_at = at
+    return new
+
+
+def _decide(new: Record, decisions: list[FieldDecision], actor: str, at: datetime,
+            kinds: dict[str, str]) -> list[AuditEvent]:
     events: list[AuditEvent] = []
-    kinds = kinds or {}
     pairs = birth_pairs({f.name: kinds.get(f.name, "text") for f in new.fields})
     for d in decisions:
         f = new.field(d.field)
         if f is None:
-            raise ReviewError(f"record {record.record_id} has no field {d.field!r}")
+            raise ReviewError(f"record {new.record_id} has no field {d.field!r}")
         old = f.value
         if f.machine_value is None and f.reviewed_by is None:
             f.machine_value = f.value
@@ -142,7 +167,7 @@ def apply_decisions(record: Record, decisions: list[FieldDecision], actor: str, 
     if new.status in (RecordStatus.extracted, RecordStatus.verified) and not new.settled:
         new.status = RecordStatus.needs_review
     new.citizen_ids = _citizen_ids(new)
-    return new, events
+    return events
 
 
 def _partner(record: Record, pairs: dict[str, str], name: str,
@@ -170,20 +195,56 @@ def _citizen_ids(record: Record) -> list[str]:
 
 def approve(record: Record, actor: str, at: datetime) -> tuple[Record, list[AuditEvent]]:
     """The whole record verified by a person; every field must be settled first."""
-    if record.doctype == UNKNOWN_DOCTYPE:
-        raise ReviewError(f"record {record.record_id}: the document type was not recognized",
-                          hint="reject it with a reason so the counter rescans or sorts it")
-    missing = unresolved_fields(record)
+    new = _next(record, at)
+    return new, _approve(new, actor, at)
+
+
+def _approve(new: Record, actor: str, at: datetime) -> list[AuditEvent]:
+    if new.doctype == UNKNOWN_DOCTYPE:
+        raise ReviewError(f"record {new.record_id}: the document type was not recognized",
+                          hint="choose its type, or reject it with a reason so the counter "
+                               "rescans or sorts it")
+    missing = unresolved_fields(new)
     if missing:
-        raise ReviewError(f"record {record.record_id} still has unresolved fields: "
+        raise ReviewError(f"record {new.record_id} still has unresolved fields: "
                           f"{', '.join(missing)}",
                           hint="confirm, correct or mark each as not on the document")
-    if record.status == RecordStatus.rejected:
-        raise ReviewError(f"record {record.record_id} was returned to the counter")
-    new = record.model_copy(deep=True)
-    new.revision, new.updated_at = record.revision + 1, at
     new.status, new.reviewed_by, new.reviewed_at = RecordStatus.verified, actor, at
-    return new, [new_event(new, AuditAction.verified, actor, at, record_version=new.revision)]
+    return [new_event(new, AuditAction.verified, actor, at, record_version=new.revision)]
+
+
+def retype(record: Record, decisions: list[FieldDecision], doctype: str, title: str,
+           fields: list[ExtractedField], citizen_ids: list[str], actor: str, at: datetime,
+           kinds: dict[str, str] | None = None) -> tuple[Record, list[AuditEvent]]:
+    """A person changed the document's type: ``fields`` are the document read again as
+    ``doctype``. What a person decided stays: the pending ``decisions`` are applied first
+    (``kinds`` are the old type's), then every field of the same name a person confirmed,
+    corrected or marked not on the document keeps its value and status. One new version;
+    one audit event with the old type and the new beside the field events. The document
+    waits for a person's approval again."""
+    if doctype == record.doctype:
+        raise ReviewError(f"record {record.record_id} is already a {doctype}")
+    new = _next(record, at)
+    events = _decide(new, decisions, actor, at, kinds or {})
+    decided = {f.name: f for f in new.fields if f.reviewed_by is not None and f.status in (
+        FieldStatus.confirmed, FieldStatus.corrected, FieldStatus.not_on_document)}
+    out = []
+    for f in fields:
+        kept = decided.get(f.name)
+        if kept is not None:
+            kept = kept.model_copy(deep=True)
+            kept.label = f.label or kept.label
+        out.append(kept or f.model_copy(deep=True))
+    old = new.doctype
+    new.doctype, new.title, new.fields = doctype, title, out
+    new.classification_confidence = 1.0  # a person said so
+    new.citizen_ids = citizen_ids
+    new.citizen_ids = _citizen_ids(new)
+    # A machine run must never take the person's choice back (Record.touched_by_person).
+    new.status, new.reviewed_by, new.reviewed_at = RecordStatus.needs_review, actor, at
+    events.append(new_event(new, AuditAction.retyped, actor, at, old_value=old,
+                            new_value=doctype, record_version=new.revision))
+    return new, events
 
 
 def reject(record: Record, actor: str, at: datetime,

@@ -10,16 +10,19 @@ same transaction, and rebuilt by ``reindex``.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Mapping
+from difflib import SequenceMatcher
 
-from sqlalchemy import ForeignKey, String, Text, delete, select, tuple_
+from sqlalchemy import ForeignKey, Index, String, Text, case, delete, func, literal, select, tuple_
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from extraction.known import KnownValues, norm
 from models.records import IndexEntry
 from storage.index import Base, RecordCitizenRow, RecordIndex
 
-__all__ = ["VerifiedValueRow", "IndexKnown", "write_verified"]
+__all__ = ["VerifiedValueRow", "IndexKnown", "write_verified", "closest_verified",
+           "SUGGEST_RATIO"]
 
 # Candidates asked about in one statement: well under every database's parameter limit.
 _CHUNK = 300
@@ -27,6 +30,8 @@ _CHUNK = 300
 
 class VerifiedValueRow(Base):
     __tablename__ = "verified_values"
+    # One field's vocabulary (migration 0007): the review page's suggestions.
+    __table_args__ = (Index("ix_verified_values_lookup", "doctype", "field", "norm"),)
 
     record_id: Mapped[str] = mapped_column(
         String(200), ForeignKey("records.record_id", ondelete="CASCADE"), primary_key=True)
@@ -76,3 +81,54 @@ class IndexKnown:
                                   VerifiedValueRow.norm).in_(part)))
                 known.vocabulary.update((t, f, n) for t, f, n in found)
         return known
+
+
+# How close a verified value must be to a reading to be offered for it (difflib's ratio on
+# the normalized texts).
+SUGGEST_RATIO = 0.85
+_WORD = re.compile(r"\d+|\w{2,}")
+_WORDS = 12  # the reading's longest words (numbers included) a candidate is ranked by
+_CANDIDATES = 40  # candidates per field compared in full
+
+
+def closest_verified(index: RecordIndex, doctype: str,
+                     readings: Mapping[str, str]) -> dict[str, str]:
+    """For each field's reading (field name -> value), the verified value of the same
+    document type and field closest to it, when it is at least :data:`SUGGEST_RATIO` alike
+    and not the reading itself. Bounded work per field, whatever the table holds: the field's
+    rows (an index range) of a length such a ratio allows are ranked in the database by the
+    reading's words they contain, and only the best few are compared in full."""
+    out: dict[str, str] = {}
+    with index._session("read the values people verified") as s:
+        for name, reading in readings.items():
+            n = norm(reading)[:1000]
+            words = sorted(set(_WORD.findall(n)), key=len, reverse=True)[:_WORDS]
+            if not words:
+                continue
+            # ratio = 2M / (len a + len b) >= r needs the lengths within r / (2 - r) of each
+            # other.
+            k = SUGGEST_RATIO / (2 - SUGGEST_RATIO)
+            score = sum((case((VerifiedValueRow.norm.contains(w, autoescape=True), len(w)),
+                              else_=0) for w in words), literal(0))
+            found = s.execute(
+                select(VerifiedValueRow.norm, score.label("score")).distinct()
+                .where(VerifiedValueRow.doctype == doctype, VerifiedValueRow.field == name,
+                       func.length(VerifiedValueRow.norm).between(int(len(n) * k),
+                                                                  int(len(n) / k) + 1))
+                .order_by(score.desc()).limit(_CANDIDATES)).all()
+            sm = SequenceMatcher(None, "", n, autojunk=False)
+            best, best_ratio = None, SUGGEST_RATIO
+            if any(cand == n for cand, _score in found):
+                continue  # the reading is a verified value itself
+            for cand, _score in found:
+                sm.set_seq1(cand)
+                if sm.quick_ratio() >= best_ratio:
+                    r = sm.ratio()
+                    if r >= best_ratio and (best is None or r > best_ratio):
+                        best, best_ratio = cand, r
+            if best is not None:
+                value = s.execute(select(VerifiedValueRow.value).where(
+                    VerifiedValueRow.doctype == doctype, VerifiedValueRow.field == name,
+                    VerifiedValueRow.norm == best).limit(1)).scalar_one()
+                out[name] = value
+    return out
