@@ -129,6 +129,11 @@ def check_url(url: str) -> str:
         parts.port  # noqa: B018 - raises on a port that is not a number in range
     except ValueError as e:
         raise InvalidInputError("the url's port is not a number from 1 to 65535") from e
+    try:
+        httpx.URL(url)  # what the sender will make of it
+    except (httpx.InvalidURL, UnicodeError, ValueError) as e:
+        raise InvalidInputError("the url is not one an HTTP client can send to",
+                                hint="check the host name and percent-encode the path") from e
     return url
 
 
@@ -450,7 +455,7 @@ class WebhookDelivery:
             # The answer's body is never read: only its status counts.
             with self._client.stream("POST", claim.url, content=body, headers=headers) as r:
                 status = r.status_code
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as e:
             ms = int((time.monotonic() - start) * 1000)
             return None, (f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)[:500], ms
         ms = int((time.monotonic() - start) * 1000)
