@@ -126,8 +126,9 @@ async def create_webhook(request: Request, key: Manager) -> WebhookCreated:
     if after is not None and not isinstance(after, str | int):
         raise HTTPException(400, "after must be a cursor the events feed gave out")
     start = None if after is None else _cursor("after", str(after))
-    return await run_in_threadpool(Webhooks(request.app.state.index).create, key.key_id,
-                                   url, types, start)
+    hooks = Webhooks(request.app.state.index,
+                     allow_local=request.app.state.settings.webhook_allow_local)
+    return await run_in_threadpool(hooks.create, key.key_id, url, types, start)
 
 
 @router.get("/webhooks")

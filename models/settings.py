@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     webhook_retry_base_s: float = 5.0
     webhook_retry_max_s: float = 3600.0
     webhook_give_up_hours: float = 24.0
+    # Receivers on this machine or its link (loopback, link-local) are refused unless true.
+    webhook_allow_local: bool = False
 
     def installed_calibration_path(self) -> Path:
         return (self.data_dir / "calibration.json").resolve()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 import secrets
@@ -103,8 +104,34 @@ class DeliveryRow(Base):
 
 # -- what a subscription may be ------------------------------------------------------------
 
-def check_url(url: str) -> str:
-    """The URL a subscription may deliver to: http(s), a host, no credentials."""
+def _local(address: str) -> bool:
+    """This machine or its link (loopback, link-local such as a cloud's metadata service,
+    unspecified, multicast): no place for another agency's key to make the app send to.
+    Private networks (10/8, 192.168/16, ...) are where agencies' systems live: allowed."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address.lower().rstrip(".") in ("localhost", "localhost.localdomain") or \
+            address.lower().rstrip(".").endswith(".localhost")
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast
+
+
+def local_address(host: str, port: int) -> str | None:
+    """The first local address (see :func:`_local`) ``host`` names or resolves to, if any."""
+    if _local(host):
+        return host
+    try:
+        found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None  # unresolvable: the POST itself fails and says so
+    return next((str(a[4][0]) for a in found if _local(str(a[4][0]))), None)
+
+
+def check_url(url: str, *, allow_local: bool = False) -> str:
+    """The URL a subscription may deliver to: http(s), a host, no credentials, and (unless
+    ``allow_local``) not this machine."""
     url = url.strip()
     if not url:
         raise InvalidInputError("the webhook needs a url", hint="send an http or https URL")
@@ -134,6 +161,12 @@ def check_url(url: str) -> str:
     except (httpx.InvalidURL, UnicodeError, ValueError) as e:
         raise InvalidInputError("the url is not one an HTTP client can send to",
                                 hint="check the host name and percent-encode the path") from e
+    if not allow_local and _local(parts.hostname):
+        raise InvalidInputError(
+            "the url names this machine or its link (loopback, link-local); webhooks are for "
+            "other systems", hint="give the receiver's own address (an administrator may set "
+                                  "DOSSIER_WEBHOOK_ALLOW_LOCAL=true for a receiver on this "
+                                  "machine)")
     return url
 
 
@@ -181,8 +214,9 @@ class Claim:
 class Webhooks:
     """Subscriptions and their delivery log, in the index database."""
 
-    def __init__(self, index: RecordIndex) -> None:
+    def __init__(self, index: RecordIndex, *, allow_local: bool = False) -> None:
         self.index = index
+        self.allow_local = allow_local
 
     @staticmethod
     def _info(r: WebhookRow) -> WebhookInfo:
@@ -195,7 +229,7 @@ class Webhooks:
                after: int | None = None) -> WebhookCreated:
         """Subscribe ``key_id``'s owner to ``types`` at ``url``: events from now on, or
         from after the cursor ``after``. The secret is in the answer, and only there."""
-        url, types = check_url(url), check_types(types)
+        url, types = check_url(url, allow_local=self.allow_local), check_types(types)
         secret = "whsec_" + secrets.token_urlsafe(32)
         with self.index._session("create a webhook", write=True) as s:
             count = s.scalar(select(func.count()).select_from(WebhookRow)
@@ -339,8 +373,9 @@ class WebhookDelivery:
 
     def __init__(self, index: RecordIndex, *, poll_s: float = 1.0, timeout_s: float = 10.0,
                  retry_base_s: float = 5.0, retry_max_s: float = 3600.0,
-                 give_up: timedelta = timedelta(hours=24)) -> None:
+                 give_up: timedelta = timedelta(hours=24), allow_local: bool = False) -> None:
         self.hooks = Webhooks(index)
+        self.allow_local = allow_local
         self.poll_s = poll_s
         self.timeout_s = timeout_s
         self.retry_base_s = retry_base_s
@@ -361,7 +396,8 @@ class WebhookDelivery:
         return cls(index, poll_s=settings.webhook_poll_s, timeout_s=settings.webhook_timeout_s,
                    retry_base_s=settings.webhook_retry_base_s,
                    retry_max_s=settings.webhook_retry_max_s,
-                   give_up=timedelta(hours=settings.webhook_give_up_hours))
+                   give_up=timedelta(hours=settings.webhook_give_up_hours),
+                   allow_local=settings.webhook_allow_local)
 
     # -- the thread ------------------------------------------------------------------------
 
@@ -451,6 +487,14 @@ class WebhookDelivery:
                    EVENT_ID_HEADER: event.id, EVENT_TYPE_HEADER: event.type.value,
                    SIGNATURE_HEADER: f"t={stamp},v1={sign(claim.secret, stamp, body)}"}
         start = time.monotonic()
+        if not self.allow_local:
+            # A name may resolve to this machine although its URL did not say so.
+            parts = urlsplit(claim.url)
+            port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+            local = local_address(parts.hostname or "", port)
+            if local is not None:
+                return None, (f"the host resolves to {local}, this machine or its link, where "
+                              "webhooks are not sent"), int((time.monotonic() - start) * 1000)
         try:
             # The answer's body is never read: only its status counts.
             with self._client.stream("POST", claim.url, content=body, headers=headers) as r:

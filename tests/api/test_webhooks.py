@@ -147,8 +147,10 @@ def plan(batch_id: str) -> BatchPlan:
 
 
 def fast_settings(tmp_path: Path, **kw: Any) -> Settings:
+    # The receiver runs on this machine: allowed here, refused by default.
     values: dict[str, Any] = {"webhook_poll_s": 0.05, "webhook_retry_base_s": 0.05,
-                              "webhook_retry_max_s": 0.4, "webhook_timeout_s": 3.0}
+                              "webhook_retry_max_s": 0.4, "webhook_timeout_s": 3.0,
+                              "webhook_allow_local": True}
     values.update(kw)
     return Settings(data_dir=tmp_path / "data", _env_file=None, **values)
 
@@ -237,14 +239,14 @@ def test_several_delivery_processes_send_each_event_once_in_order(
          at once: the subscription is leased), in order, and only the types it asked for
     """
     _, info = index.create_api_key("portal", ["webhooks:manage"])
-    hooks = Webhooks(index)
+    hooks = Webhooks(index, allow_local=True)
     subs = {"/a": ["*"], "/b": ["batch.queued"], "/c": ["record.*"]}
     for path, types in subs.items():
         receiver.secrets[path] = hooks.create(info.key_id, receiver.url(path), types).secret
     code = ("import sys, time\n"
             "from storage.index import RecordIndex\n"
             "from storage.webhooks import WebhookDelivery\n"
-            "d = WebhookDelivery(RecordIndex(sys.argv[1]), poll_s=0.02).start()\n"
+            "d = WebhookDelivery(RecordIndex(sys.argv[1]), poll_s=0.02, allow_local=True).start()\n"
             "sys.stdin.read()\n"
             "d.stop()\n")
     url = index.engine.url.render_as_string(hide_password=False)
@@ -281,13 +283,13 @@ def test_a_lost_acknowledgement_is_sent_again_and_a_day_of_failing_is_given_up(
          given up, logged as such, and the next event goes
     """
     _, info = index.create_api_key("portal", ["webhooks:manage"])
-    hooks = Webhooks(index)
+    hooks = Webhooks(index, allow_local=True)
     hook = hooks.create(info.key_id, receiver.url(), ["batch.*"])
     receiver.secrets["/hook"] = hook.secret
     ledger = BatchLedger(index)
     ledger.create(plan("B0"))
 
-    dying = WebhookDelivery(index)
+    dying = WebhookDelivery(index, allow_local=True)
     dying.lease = timedelta(seconds=0.3)
 
     def crash(*args: Any, **kw: Any) -> bool:
@@ -299,7 +301,7 @@ def test_a_lost_acknowledgement_is_sent_again_and_a_day_of_failing_is_given_up(
         with pytest.raises(StorageError):
             dying.run_once()
     assert len(receiver.ids()) == 1
-    other = WebhookDelivery(index, retry_base_s=60.0)
+    other = WebhookDelivery(index, retry_base_s=60.0, allow_local=True)
     wait_for(lambda: other.run_once() > 0, "the lease to run out")
     assert receiver.ids() == [receiver.ids()[0]] * 2  # the same event, twice
 
@@ -339,8 +341,8 @@ def test_a_worker_delivers_webhooks_while_it_runs(tmp_path: Path, receiver: Rece
     index = RecordIndex(settings.resolved_index_url())
     try:
         _, info = index.create_api_key("portal", ["webhooks:manage"])
-        receiver.secrets["/hook"] = Webhooks(index).create(info.key_id, receiver.url(),
-                                                           ["batch.queued"]).secret
+        receiver.secrets["/hook"] = Webhooks(index, allow_local=True).create(
+            info.key_id, receiver.url(), ["batch.queued"]).secret
         with delivering(settings) as delivery:
             assert delivery is not None
             BatchLedger(index).create(plan("B0"))
@@ -466,3 +468,40 @@ def test_scopes_are_enforced_and_bad_requests_answered_in_plain_words(
     assert c.delete(f"/v1/webhooks/{hook['id']}", headers=auth(manager)).status_code == 204
     plain(c.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=auth(manager)), 404)
     assert c.get("/v1/webhooks", headers=auth(manager)).json()["webhooks"] == []
+
+
+def test_this_machine_is_no_receiver_unless_allowed(
+        tmp_path: Path, object_store: ObjectStore, receiver: Receiver) -> None:
+    """
+    GIVEN the app with its defaults
+    WHEN a key subscribes a URL on this machine (loopback, a link-local metadata address),
+         or a subscription made where that was allowed is delivered where it is not
+    THEN the subscription is refused with a 400 that says why, and the delivery is a failed
+         attempt naming the address, with nothing sent
+    """
+    index = RecordIndex(f"sqlite:///{tmp_path / 'data' / 'index.sqlite3'}")
+    try:
+        key, info = index.create_api_key("portal", ["webhooks:manage"])
+        settings = Settings(data_dir=tmp_path / "data", _env_file=None, webhook_delivery=False)
+        with TestClient(create_app(settings, store=object_store, index=index)) as c:
+            for url in (receiver.url(), "http://localhost:8080/h", "http://[::1]/h",
+                        "http://169.254.169.254/latest/meta-data", "http://0.0.0.0/h"):
+                r = c.post("/v1/webhooks", headers=auth(key), json={"url": url, "types": ["*"]})
+                assert "this machine" in plain(r, 400), url
+            r = c.post("/v1/webhooks", headers=auth(key),
+                       json={"url": "http://10.20.30.40/h", "types": ["*"]})
+            assert r.status_code == 201, r.text  # an agency's private network is fine
+            assert c.delete(f"/v1/webhooks/{r.json()['id']}",
+                            headers=auth(key)).status_code == 204
+        hook = Webhooks(index, allow_local=True).create(info.key_id, receiver.url(),
+                                                        ["batch.*"])
+        receiver.secrets["/hook"] = hook.secret
+        BatchLedger(index).create(plan("B0"))
+        strict = WebhookDelivery(index)
+        strict.run_once()
+        strict.stop()
+        log = Webhooks(index).deliveries(info.key_id, hook.id)
+        assert [d.outcome.value for d in log] == ["failed"]
+        assert "127.0.0.1" in (log[0].error or "") and receiver.ids() == []
+    finally:
+        index.close()
