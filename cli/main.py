@@ -122,41 +122,86 @@ def _output_names(files: list[Path]) -> list[str]:
 def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) or PDF")],
             doctypes: Annotated[Path | None, typer.Option(
                 help="folder of extra document-type YAML files")] = None,
-            lang: Annotated[str, typer.Option(help="Tesseract languages")] = "vie+eng",
-            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+            lang: Annotated[str | None, typer.Option(
+                help="Tesseract languages for every page (default: DOSSIER_LANG, vie+eng, and "
+                     "a page of a type with its own `lang` is read again in that)")] = None,
+            as_json: Annotated[bool, typer.Option("--json")] = False,
+            explain: Annotated[bool, typer.Option(
+                "--explain", help="show each type's keyword score on each page against its "
+                                  "min_score, and where each value was found")] = False,
+            ) -> None:
     """Classify a document and print its fields with values and confidences."""
-    from extraction import extract_documents, load_doctypes, start_warm_up, wait_for_warm_up
+    from dataclasses import replace
+
+    from cli.explain import field_origins, page_explanations, untyped_pages
+    from extraction import (
+        extract_documents,
+        load_doctypes,
+        read_as_their_types,
+        start_warm_up,
+        wait_for_warm_up,
+    )
     from ocr.loading import Limits
     from ocr.pipeline import OcrOptions, ocr_file
+    from ocr.pool import PageJob, run_page_job
 
     s = _settings()
     types = load_doctypes(doctypes or s.doctypes_dir)  # a bad definition stops before OCR
     # Extraction's tables load while OCR waits on Tesseract.
     start_warm_up()
-    doc = ocr_file(file, OcrOptions(lang=lang, tesseract_cmd=s.tesseract_cmd,
-                                    timeout=s.tesseract_timeout_s),
-                   limits=Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages,
-                                 s.pdf_render_dpi), workers=s.workers)
-    wait_for_warm_up()
-    docs = extract_documents(doc.pages, types, review_threshold=s.review_threshold,
+    opts = OcrOptions(lang=lang or s.lang, tesseract_cmd=s.tesseract_cmd,
+                      timeout=s.tesseract_timeout_s)
+    limits = Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages, s.pdf_render_dpi)
+    doc = ocr_file(file, opts, limits=limits, workers=s.workers)
+    pages = doc.pages
+    wait_for_warm_up()  # classifying needs spaCy, which the warm-up may be loading
+    read_as: dict[int, str] = {}
+    if lang is None:
+        # A type that says how it is read (its languages, its layout) has its pages read so.
+        def reread(i: int, langs: str, psm: int):
+            read_as[i] = f"{langs}, page segmentation {psm}"
+            return run_page_job(PageJob(str(file), i, replace(opts, lang=langs, psm=psm),
+                                        limits)).result(str(file))
+
+        first, pages = pages, read_as_their_types(pages, types, opts.lang, reread)
+        read_as = {i: how for i, how in read_as.items() if pages[i] is not first[i]}
+    docs = extract_documents(pages, types, review_threshold=s.review_threshold,
                              calibration=s.resolved_calibration())
+    why = page_explanations(pages, docs, types, opts.lang, read_as) if explain else []
     if as_json:
         out = {"file": str(file), "documents": [d.model_dump(mode="json") for d in docs]}
+        if explain:
+            out["pages"] = why
+            for d, dumped in zip(docs, out["documents"], strict=True):
+                dumped["found_by"] = field_origins(d)
         sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
         return
     from rich.markup import escape
     from rich.table import Table
 
+    for w in why:
+        console.print(escape(f"page {w['page']} (read in {w['read_in']}): {w['why']}"))
+        for t in w["scores"]:
+            if t["doctype"] != w["doctype"] and w["doctype"] != "unknown":
+                console.print(escape(f"  also {t['doctype']}: {t['score']:g} of the "
+                                     f"{t['min_score']:g} it needs (found "
+                                     f"{', '.join(t['found'])})"))
+    if not explain and untyped_pages(docs):
+        err.print(f"page(s) {', '.join(map(str, untyped_pages(docs)))}: no document type "
+                  f"reached its min_score; --explain shows each type's score")
     for d in docs:
         t = Table(title=f"{d.title} {escape(f'[{d.doctype}]')} pages {', '.join(str(p + 1) for p in d.pages)}"
                         f" (confidence {d.classification_confidence:.2f})", title_justify="left")
-        for col in ("field", "value", "confidence", "status", "source", "other readings"):
+        cols = ["field", "value", "confidence", "status", "source", "other readings"]
+        for col in cols + (["found by"] if explain else []):
             t.add_column(col)
+        origins = field_origins(d)
         for f in d.fields:
             others = "; ".join(f"{r.value} ({r.source.value}{', ' + r.document if r.document else ''})"
                                for r in f.readings)
             t.add_row(escape(f.name), escape(f.value or ""), f"{f.confidence:.2f}",
-                      f.status.value, f.source.value if f.value else "", escape(others))
+                      f.status.value, f.source.value if f.value else "", escape(others),
+                      *([escape(origins[f.name])] if explain else []))
         console.print(t)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 # ``UNKNOWN`` lives in ``extraction.classify``, which loads spaCy: importing this package stays
 # cheap until extraction is used.
 __all__ = ["extract_documents", "load_doctypes", "DoctypeDef", "SEPARATOR", "warm_up",
-           "start_warm_up", "wait_for_warm_up"]
+           "start_warm_up", "wait_for_warm_up", "read_as_their_types"]
 
 SEPARATOR = "separator"
 
@@ -121,6 +122,45 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
         for d in out:
             for f in d.fields:
                 f._evidence["class_conf"] = d.classification_confidence
+    return out
+
+
+def read_as_their_types(pages: list[PageOCR], doctypes: list[DoctypeDef], lang: str,
+                        reread: Callable[[int, str, int], PageOCR]) -> list[PageOCR]:
+    """The pages, each one of a type that says how it is read (its own OCR languages,
+    ``lang``, other than ``lang`` the pages were read in, or ``page_layout: column``) read
+    again so, by ``reread(page index, languages, Tesseract page segmentation mode)``: an
+    English receipt read as Vietnamese loses letters to accents, and read as a page of
+    columns its amounts to another block. The others are returned as they are."""
+    from extraction.classify import classify_page
+
+    def how(d: DoctypeDef) -> tuple[str, int] | None:
+        langs = d.lang or lang
+        if set(langs.split("+")) != set(lang.split("+")) or d.page_layout != "auto":
+            return langs, d.psm
+        return None
+
+    by_id = {d.id: d for d in doctypes}
+    ways = list(dict.fromkeys(w for w in map(how, doctypes) if w is not None))
+    if not ways:
+        return pages
+    out = list(pages)
+    for i, page in enumerate(pages):
+        d = by_id.get(classify_page(page, doctypes).doctype)
+        # A page no type claims may be one read too poorly as it was (an English receipt's
+        # words in Vietnamese): read so, it may show its type's keywords.
+        tries = [how(d)] if d is not None else ways
+        for way in tries:
+            if way is None:
+                continue
+            again = reread(i, *way)
+            again.index = page.index
+            typed = d or by_id.get(classify_page(again, doctypes).doctype)
+            if typed is not None and (d is not None or how(typed) == way):
+                log.info("page %d is a %s: read again in %s, page segmentation %d", i + 1,
+                         typed.id, *way)
+                out[i] = again
+                break
     return out
 
 

@@ -13,8 +13,8 @@ from extraction.nlp import build_matcher, match_spans, text_doc
 from extraction.text import fold
 from models.ocr import PageOCR
 
-__all__ = ["PageClass", "classify_page", "classify_by_shape", "classify_card_sides",
-           "card_headings", "split_pages", "UNKNOWN"]
+__all__ = ["PageClass", "TypeScore", "classify_page", "keyword_scores", "classify_by_shape",
+           "classify_card_sides", "card_headings", "split_pages", "UNKNOWN"]
 
 UNKNOWN = "unknown"
 
@@ -104,6 +104,42 @@ def _fits(page: PageOCR, d: DoctypeDef) -> bool:
     for keys, _, _ in match_spans(_LABEL_MATCHERS[id(d)][1], text_doc(page.text)):
         found.update(keys)
     return len(found) >= _FITS * len(wanted)
+
+
+@dataclass
+class TypeScore:
+    """How a document type scored on a page: the weight of its keywords found, the weight it
+    needs (``min_score``), the keywords found and those not."""
+
+    doctype: str
+    score: float
+    min_score: float
+    found: list[str]
+    missing: list[str]
+
+    @property
+    def enough(self) -> bool:
+        return self.score >= self.min_score
+
+
+def keyword_scores(page: PageOCR, doctypes: list[DoctypeDef]) -> list[TypeScore]:
+    """Every type's keyword score on ``page``, highest first (``dossier extract --explain``)."""
+    matcher = _keyword_matcher(tuple(doctypes))
+    found: dict[str, set[int]] = {}
+    for labels, _, _ in match_spans(matcher, text_doc(page.text)):
+        for label in labels:
+            dt, idx = label.split("|")
+            found.setdefault(dt, set()).add(int(idx))
+
+    def show(k) -> str:
+        return repr(k.text) + (f" ({k.weight:g})" if k.weight != 1 else "")
+
+    out = [TypeScore(d.id, sum(d.keywords[i].weight for i in found.get(d.id, set())),
+                     d.min_score,
+                     [show(k) for i, k in enumerate(d.keywords) if i in found.get(d.id, set())],
+                     [show(k) for i, k in enumerate(d.keywords) if i not in found.get(d.id, set())])
+           for d in doctypes]
+    return sorted(out, key=lambda t: -t.score)
 
 
 def classify_by_shape(classes: list[PageClass], doctypes: list[DoctypeDef]) -> None:

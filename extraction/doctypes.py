@@ -72,12 +72,21 @@ class FieldDef(BaseModel):
     required: bool = False
     citizen: bool = False  # the value is a citizen ID: the record is found by it
     key: bool = False  # shown in summaries
-    nth: int = 1  # which occurrence of the label, counted after `after`
+    nth: int = 1  # which occurrence of the label, counted after `after`; -1: the last
+    # Of all the places the value is found (the label's occurrences, the lines a pattern
+    # matches, the lines of a region), the first, the last or the largest amount.
+    pick: Literal["first", "last", "largest"] | None = None
+    # "preference": the labels are tried one after the other, in the order given.
+    label_order: Literal["page", "preference"] = "page"
+    capitals: bool = False  # the value is printed in capital letters (a shop's name)
+    anywhere: bool = False  # no label or position: any line holding a valid value
+    date_order: Literal["dmy", "mdy", "ymd"] = "dmy"  # how dates of numbers are written
+    keep_punctuation: bool = False  # text kept as printed ("SDN. BHD.", a final comma)
     after: str | None = None  # search only below this field's label
     value_position: Literal["right", "below", "right_or_below", "above", "left"] = \
         "right_or_below"
-    lines: int = 1  # how many rows a value may span (addresses wrap)
-    segment: int = 1  # in tables, which cell after the label (split at wide gaps)
+    lines: int = Field(default=1, ge=1)  # how many rows a value may span (addresses wrap)
+    segment: int = 1  # which cell after the label (split at wide gaps); -1: the last
     table: bool = False  # the value is in a ruled table: a rule read as "|" ends its cell
     position: Position | None = None  # an unlabelled value: where it sits on the page
     pattern: str | None = None  # a regular expression the value must match (group 1 if any)
@@ -118,10 +127,46 @@ class FieldDef(BaseModel):
 
     @model_validator(mode="after")
     def _findable(self) -> FieldDef:
-        if not self.labels and self.position is None and self.pattern is None:
+        if not self.labels and self.position is None and self.pattern is None \
+                and not self.anywhere:
             raise ValueError(f"field {self.name!r} cannot be found: give it `labels` (the "
-                             f"printed words before its value), a `position`, or a `pattern`")
+                             f"printed words before its value), a `position`, a `pattern`, "
+                             f"or `anywhere: true`")
+        for problem in _option_problems(self):
+            raise ValueError(f"field {self.name!r}: {problem}")
         return self
+
+
+def _option_problems(f: FieldDef) -> list[str]:
+    """What is wrong with how a field's options go together, each with its fix."""
+    out = []
+    if f.nth == 0:
+        out.append("`nth` counts from 1 (the first occurrence of the label); -1 is the last, "
+                   "-2 the one before it; 0 is none of them")
+    elif f.nth != 1 and not f.labels:
+        out.append("`nth` counts the occurrences of a label: give the field `labels`, or use "
+                   "`pick` to choose among the lines found")
+    if f.segment == 0:
+        out.append("`segment` counts the cells after the label from 1 (the first); -1 is the "
+                   "last cell of the line; 0 is none of them")
+    if f.pick is not None and f.nth != 1:
+        out.append("give either `nth` (one occurrence of the label) or `pick` (the best of "
+                   "them all), not both")
+    if f.pick == "largest" and f.type not in ("money", "number"):
+        out.append(f"`pick: largest` compares amounts: it needs `type: money` or `type: "
+                   f"number`, not {f.type!r}")
+    if f.label_order == "preference" and len(f.labels) < 2:
+        out.append("`label_order: preference` tries the labels one after the other: give "
+                   "two labels or more")
+    if f.anywhere and f.position is not None:
+        out.append("`anywhere` looks at the whole document and a `position` at one place of "
+                   "it: give one or the other")
+    if f.date_order != "dmy" and f.type != "date":
+        out.append(f"`date_order` is for `type: date`, not {f.type!r}")
+    if f.keep_punctuation and f.type not in ("text", "address"):
+        out.append(f"`keep_punctuation` is for `type: text` or `type: address`, not "
+                   f"{f.type!r}")
+    return out
 
 
 class DoctypeDef(BaseModel):
@@ -138,13 +183,32 @@ class DoctypeDef(BaseModel):
     # this type: an ID card is 1.59 wide for 1 high, whatever OCR made of it.
     aspect: tuple[float, float] | None = None
     stop_labels: list[str] = Field(default_factory=list)
+    # Tesseract languages the type is read in (``eng``, ``vie+eng``): a page of the type read
+    # in others is read again in these before its fields are extracted.
+    lang: str | None = None
+    # "column": the page is one column of lines (a receipt, a slip), read so rather than cut
+    # into the columns and blocks OCR looks for on a form (Tesseract's segmentation mode 4).
+    page_layout: Literal["auto", "column"] = "auto"
     fields: list[FieldDef] = Field(default_factory=list)
     _matcher: Any = PrivateAttr(default=None)  # compiled label matcher, built on first use
+
+    @field_validator("lang")
+    @classmethod
+    def _tesseract_langs(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z_]+(?:\+[A-Za-z_]+)*", v):
+            raise ValueError(f"`lang` is Tesseract's language codes joined by '+' (eng, "
+                             f"vie+eng), not {v!r}")
+        return v
 
     @field_validator("keywords", mode="before")
     @classmethod
     def _plain_keywords(cls, v):
         return [{"text": k} if isinstance(k, str) else k for k in v]
+
+    @property
+    def psm(self) -> int:
+        """Tesseract's page segmentation mode for the type's pages (``page_layout``)."""
+        return 4 if self.page_layout == "column" else 3
 
     def field(self, name: str) -> FieldDef | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -16,6 +16,14 @@ from extraction.doctypes import DoctypeDef, FieldDef
 from extraction.known import LIST_EXACT, mark_closed_list
 from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
+from extraction.picking import (
+    acceptable,
+    choose,
+    choose_label,
+    text_of_parts,
+    whole_words,
+    words_in,
+)
 from extraction.text import fold, nfc, restore_name_marks, strip_marks
 from extraction.validators import Parsed, check_citizen_id, parse_value
 from extraction.vocab import (
@@ -41,6 +49,13 @@ class _Label:
     key: str
     start: int  # token index
     end: int
+    label: int = 0  # which of the field's labels was found
+
+
+# A label matcher's key: the field's name and which of its labels ("total\x1f2").
+_LABEL_NO = "\x1f"
+# Where a value with no label ends on its row: a field placed `after` it starts below.
+_ROW_END = 1 << 30
 
 
 def _label_matcher(doctype: DoctypeDef) -> Matcher:
@@ -52,7 +67,8 @@ def _label_matcher(doctype: DoctypeDef) -> Matcher:
 
 
 def _build_label_matcher(doctype: DoctypeDef) -> Matcher:
-    phrases: dict[str, list[str]] = {f.name: f.labels for f in doctype.fields}
+    phrases: dict[str, list[str]] = {f"{f.name}{_LABEL_NO}{i}": [label]
+                                     for f in doctype.fields for i, label in enumerate(f.labels)}
     if doctype.stop_labels:
         phrases[STOP] = doctype.stop_labels
     # A printed label is read with a stray mark between its words now and then.
@@ -214,7 +230,8 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
     labels: list[_Label] = []
     for ri, rd in enumerate(docs):
         for keys, s, e in match_spans(matcher, rd.doc):
-            labels.extend(_Label(ri, key, s, e) for key in keys)
+            if whole_words(rd.doc, s, e):  # "TOTAL" is no label inside "TotalAmount:"
+                labels.extend(_labels_at(ri, keys, s, e))
     _add_block_labels(docs, labels)
     by_row: dict[int, list[_Label]] = {}
     for lab in labels:
@@ -224,32 +241,38 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
     found_at: dict[str, _Label] = {}
     out: list[ExtractedField] = []
     for fdef in doctype.fields:
-        if not fdef.labels:
-            out.append(_unlabelled(fdef, docs, page_sizes or {}, by_row))
-            continue
         anchors = _with_stand_in(doctype, fdef, found_at)
-        lab = _pick_label(fdef, labels, anchors)
-        if lab is None and fdef.pattern:
-            # No label printed (another layout): the pattern alone may still find it.
-            out.append(_unlabelled(fdef, docs, page_sizes or {}, by_row))
+        if not fdef.labels:
+            out.append(_unlabelled_after(fdef, docs, page_sizes or {}, by_row, anchors,
+                                         found_at))
             continue
-        if lab is None:
-            out.append(ExtractedField(name=fdef.name, label=_title(fdef),
-                                      status=FieldStatus.missing,
-                                      problems=["label not found"] if fdef.required else []))
+        stops = _other_patterns(doctype, fdef)
+        hit = choose_label(fdef, _candidates(fdef, labels, anchors),
+                           lambda lab, fdef=fdef, stops=stops: _read_value(
+                               fdef, lab, docs, by_row, review_threshold, page_right,
+                               stops=stops))
+        if hit is None and (fdef.pattern or fdef.anywhere):
+            # No label printed (another layout): the pattern (or the type) alone may still
+            # find it.
+            f = _unlabelled_after(fdef, docs, page_sizes or {}, by_row, anchors, found_at)
+            f._origin = f"{_labels_text(fdef)} not found; {f._origin}"
+            out.append(f)
             continue
-        value = _read_value(fdef, lab, docs, by_row, review_threshold, page_right,
-                            stops=_other_patterns(doctype, fdef))
-        if (value.value is None or value.problems) and fdef.nth == 1:
-            # The label's words can occur elsewhere first (a title or heading that contains
-            # them): the occurrence with a valid value of the field's type beside it is the
-            # label.
-            for other in _candidates(fdef, labels, anchors)[1:4]:
-                again = _read_value(fdef, other, docs, by_row, review_threshold, page_right,
-                                    stops=_other_patterns(doctype, fdef))
-                if again.value is not None and (value.value is None or not again.problems):
-                    lab, value = other, again
-                    break
+        if hit is None:
+            f = ExtractedField(name=fdef.name, label=_title(fdef), status=FieldStatus.missing,
+                               problems=["label not found"] if fdef.required else [])
+            f._origin = f"{_labels_text(fdef)} not found" + (
+                f" below field {fdef.after!r}" if fdef.after else "")
+            out.append(f)
+            continue
+        lab, value, how = hit
+        value._origin = _label_origin(fdef, lab, docs, how)
+        if fdef.anywhere and not acceptable(fdef, value):
+            elsewhere = _unlabelled_after(fdef, docs, page_sizes or {}, by_row, anchors, {})
+            if acceptable(fdef, elsewhere):
+                elsewhere._origin = (f"{value._origin} gives no valid value; "
+                                     f"{elsewhere._origin}")
+                value = elsewhere
         found_at[fdef.name] = lab
         out.append(value)
     for fdef, f in zip(doctype.fields, out, strict=True):
@@ -261,6 +284,64 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
                         if not f.problems and f.confidence >= review_threshold
                         else FieldStatus.review)
     return out
+
+
+def _labels_at(row: int, keys: list[str], start: int, end: int) -> list[_Label]:
+    """The labels found at one match: one per field, with the first of the field's labels
+    that matched there."""
+    out: dict[str, _Label] = {}
+    for key in keys:
+        name, _, no = key.partition(_LABEL_NO)
+        lab = _Label(row, name, start, end, int(no or 0))
+        if name not in out or lab.label < out[name].label:
+            out[name] = lab
+    return list(out.values())
+
+
+def _labels_text(fdef: FieldDef) -> str:
+    return "label " + " / ".join(repr(x) for x in fdef.labels)
+
+
+def _line_no(docs: list[RowDoc], i: int) -> str:
+    """Where row ``i`` is, as a person counts: "page 1 line 14" (specks not counted)."""
+    page = docs[i].row.page
+    n = sum(1 for j in range(i + 1) if docs[j].row.page == page and not _is_speck(docs[j]))
+    return f"page {page + 1} line {n}"
+
+
+def _label_origin(fdef: FieldDef, lab: _Label, docs: list[RowDoc], how: str) -> str:
+    """How a labelled value was found, for ``dossier extract --explain``."""
+    printed = docs[lab.row].doc[lab.start:lab.end].text
+    out = (f"label {fdef.labels[lab.label]!r} (read {printed!r}) at {_line_no(docs, lab.row)}, "
+           f"{how}; value {fdef.value_position.replace('_', ' ')}")
+    if fdef.label_order == "preference" and lab.label:
+        out += "; the labels before it in the preference order gave no value"
+    if fdef.pattern:
+        out += f"; pattern {fdef.pattern!r}"
+    return out
+
+
+def _unlabelled_after(fdef: FieldDef, docs: list[RowDoc], page_sizes: dict[int, tuple[int, int]],
+                      by_row: dict[int, list[_Label]], anchors: dict[str, _Label],
+                      found_at: dict[str, _Label]) -> ExtractedField:
+    """An unlabelled value (``_unlabelled``) read below the field it comes ``after``; where
+    it was read is noted in ``found_at`` for the fields placed after it."""
+    start = 0
+    if fdef.after:
+        anchor = anchors.get(fdef.after)
+        if anchor is None:
+            f = ExtractedField(name=fdef.name, label=_title(fdef), status=FieldStatus.missing,
+                               problems=["nothing at the field's position"] if fdef.required
+                               else [])
+            f._origin = f"field {fdef.after!r}, which this one comes after, was not found"
+            return f
+        start = anchor.row + 1
+    f, row = _unlabelled(fdef, docs, page_sizes, by_row, start)
+    if fdef.after:
+        f._origin = f"below field {fdef.after!r}: {f._origin}"
+    if row is not None and f.value is not None:
+        found_at[fdef.name] = _Label(row, fdef.name, _ROW_END, _ROW_END)
+    return f
 
 
 def _with_stand_in(doctype: DoctypeDef, fdef: FieldDef,
@@ -331,13 +412,20 @@ def _title(fdef: FieldDef) -> str:
 
 
 def _apply_pattern(fdef: FieldDef, raw: str) -> str | None:
-    """The part of ``raw`` the field's pattern matches (its first group, if it has one).
+    """The part of ``raw`` the field's pattern matches (its first group, if it has one)."""
+    span = _pattern_span(fdef, raw)
+    return None if span is None else nfc(raw)[span[0]:span[1]]
+
+
+def _pattern_span(fdef: FieldDef, raw: str) -> tuple[int, int] | None:
+    """Where in ``raw`` the field's pattern matches (its first group, if it has one); all of
+    it when the field has no pattern.
 
     The pattern is tried on the text as read, then without diacritics (OCR often loses
     them): a pattern written with or without them finds the value either way."""
-    if not fdef.pattern:
-        return raw
     text = nfc(raw)
+    if not fdef.pattern:
+        return 0, len(text)
     m = re.search(fdef.pattern, text, re.IGNORECASE)
     if m is None:
         folded = strip_marks(text)
@@ -347,75 +435,178 @@ def _apply_pattern(fdef: FieldDef, raw: str) -> str | None:
         if m is None:
             return None
     g = 1 if m.re.groups else 0
-    return text[m.start(g):m.end(g)]
+    return m.start(g), m.end(g)
+
+
+def _parse(fdef: FieldDef, text: str) -> Parsed:
+    return parse_value(fdef.type, text, date_order=fdef.date_order,
+                       keep_punctuation=fdef.keep_punctuation)
+
+
+_Place = list[tuple[int, RowDoc]]  # rows of the document (index, row or its part) a value is on
 
 
 def _unlabelled(fdef: FieldDef, docs: list[RowDoc],
                 page_sizes: dict[int, tuple[int, int]],
-                labels_by_row: dict[int, list[_Label]] | None = None) -> ExtractedField:
-    """A value found by its place on the first page (or anywhere, by its pattern alone)."""
-    content = [rd for rd in docs if not _is_speck(rd)]
-    label_words = {id(docs[i]): {docs[i].word_of_token[t] for lab in labs
-                                 for t in range(lab.start, lab.end)}
-                   for i, labs in (labels_by_row or {}).items()}
-    chosen: list[RowDoc] = []
+                labels_by_row: dict[int, list[_Label]] | None = None,
+                start_row: int = 0) -> tuple[ExtractedField, int | None]:
+    """A value found by its place on the first page (or anywhere, by its pattern or its type
+    alone), and the index of the last row it was read on. Only rows from ``start_row`` on
+    count (a field placed ``after`` another). With ``pick``, ``capitals`` or ``anywhere``,
+    the value is chosen among the lines found (``extraction.picking.choose``)."""
+    places = _places(fdef, docs, page_sizes, labels_by_row or {}, start_row)
+    read = ((place, _value_at(fdef, place)) for place in places)
+    if fdef.pick is None and not fdef.capitals and not fdef.anywhere:
+        hit = next(read, None)  # the one place the position or the pattern names
+    else:
+        first: list[tuple[_Place, ExtractedField]] = []
+
+        def keep_first():
+            for item in read:
+                if not first:
+                    first.append(item)
+                yield item
+
+        hit = choose(fdef, keep_first()) or (first[0] if first else None)
+    if hit is None or hit[1].value is None and not hit[1].raw:
+        f = ExtractedField(name=fdef.name, label=_title(fdef), status=FieldStatus.missing,
+                           problems=["nothing at the field's position"] if fdef.required
+                           else [])
+        f._origin = _place_origin(fdef, docs, None)
+        return f, None
+    place, f = hit
+    f._origin = _place_origin(fdef, docs, place)
+    return f, place[-1][0]
+
+
+def _place_origin(fdef: FieldDef, docs: list[RowDoc], place: _Place | None) -> str:
+    """How an unlabelled value was found, for ``dossier extract --explain``."""
+    pos = fdef.position
+    if pos is not None and pos.line is not None:
+        how = f"position line {pos.line}"
+        if fdef.pick or fdef.capitals:
+            how += " (the lines from there on" + (", in capitals" if fdef.capitals else "") + \
+                   (f", pick: {fdef.pick})" if fdef.pick else ")")
+    elif pos is not None:
+        how = f"region {list(pos.region or ())}"
+        if fdef.pick or fdef.capitals:
+            how += " line by line" + (", in capitals" if fdef.capitals else "") + \
+                   (f", pick: {fdef.pick}" if fdef.pick else "")
+        else:
+            how += ": its lines joined by spaces"
+    elif fdef.anywhere:
+        how = f"anywhere: a line holding a valid {fdef.type}" + (
+            " in capitals" if fdef.capitals else "") + (f", pick: {fdef.pick}" if fdef.pick
+                                                       else ", the first")
+    else:
+        how = f"pattern {fdef.pattern!r} alone" + (f", pick: {fdef.pick}" if fdef.pick else
+                                                   ", the first line it matches")
+    if fdef.pattern and pos is not None:
+        how += f", pattern {fdef.pattern!r}"
+    if place is None:
+        return how + ": nothing found"
+    lines = [_line_no(docs, i) for i, _rd in place]
+    return how + ": " + (lines[0] if len(lines) == 1 else f"{lines[0]} to {lines[-1]}")
+
+
+def _places(fdef: FieldDef, docs: list[RowDoc], page_sizes: dict[int, tuple[int, int]],
+            labels_by_row: dict[int, list[_Label]], start_row: int):
+    """The places an unlabelled value may be, in page order: the rows a ``position`` or a
+    ``pattern`` names, or, with ``pick``, ``capitals`` or ``anywhere``, each line that may
+    hold it."""
+    content = [i for i in range(start_row, len(docs)) if not _is_speck(docs[i])]
+    label_words = {i: {docs[i].word_of_token[t] for lab in labs
+                       for t in range(lab.start, lab.end)}
+                   for i, labs in labels_by_row.items()}
+    several = fdef.pick is not None or fdef.capitals or fdef.anywhere
     pos = fdef.position
     if pos is not None and content:
-        page = content[0].row.page
-        on_page = [rd for rd in content if rd.row.page == page]
+        page = docs[content[0]].row.page
+        on_page = [i for i in content if docs[i].row.page == page]
         if pos.line is not None:
             start = pos.line - 1 if pos.line > 0 else len(on_page) + pos.line
-            if 0 <= start < len(on_page):
-                chosen = on_page[start:start + fdef.lines]
+            if not 0 <= start < len(on_page):
+                return
+            # Choosing among lines, the position is where the search starts: down from
+            # it, or up from a line counted from the bottom.
+            order = [start] if not several else (
+                range(start, len(on_page)) if pos.line > 0 else range(start, -1, -1))
+            for k in order:
+                place = [(on_page[k], docs[on_page[k]])]
+                for i in on_page[k + 1:k + fdef.lines]:
+                    if label_words.get(i):
+                        break  # a line with a label of its own is another value
+                    place.append((i, docs[i]))
+                yield place
         elif pos.region is not None and page in page_sizes:
             w, h = page_sizes[page]
             x0, y0, x1, y1 = pos.region
-            for rd in on_page:
+            inside_rows: _Place = []
+            for i in on_page:
+                rd = docs[i]
                 # Word by word: a row can run across the region's edge (a letterhead's
                 # agency on the left, the national motto on the right of the same row).
                 inside = [wd for wd in rd.row.words
                           if x0 <= (wd.bbox[0] + wd.bbox[2]) / 2 / w <= x1
                           and y0 <= (wd.bbox[1] + wd.bbox[3]) / 2 / h <= y1]
                 if len(inside) == len(rd.row.words):
-                    chosen.append(rd)
+                    inside_rows.append((i, rd))
                 elif inside:
-                    chosen.append(row_doc(Row(page=rd.row.page, words=inside)))
+                    inside_rows.append((i, row_doc(Row(page=rd.row.page, words=inside))))
+            if several:
+                yield from ([row] for row in inside_rows)
+            elif inside_rows:
+                yield inside_rows
     elif pos is None:
-        # A pattern alone: the first row it matches, and the rows a long value wraps onto.
-        at = next((i for i, rd in enumerate(content) if _apply_pattern(fdef, rd.doc.text)),
-                  None)
-        if at is not None:
-            chosen = [content[at]]
-            for rd in content[at + 1:at + fdef.lines]:
-                prev = chosen[-1].row
+        # A pattern or the type alone: a line that holds the value, and the lines a long
+        # value wraps onto.
+        for k, at in enumerate(content):
+            if fdef.pattern and not _apply_pattern(fdef, docs[at].doc.text):
+                continue
+            place = [(at, docs[at])]
+            for i in content[k + 1:k + fdef.lines]:
+                rd, prev = docs[i], place[-1][1].row
                 # A wrapped line continues in the value's column; another column (a card's
                 # fingerprint captions) can share its visual row.
-                part = _in_column(rd, chosen[0].row)
+                part = _in_column(rd, place[0][1].row)
                 if part is None or rd.row.page != prev.page or (
-                        label_words.get(id(rd), set()) & part) or \
+                        label_words.get(i, set()) & part) or \
                         rd.row.bbox[1] - prev.bbox[3] > 1.2 * max(prev.height, 1):
                     break
                 if len(part) < len(rd.row.words):
                     rd = row_doc(Row(page=rd.row.page,
-                                     words=[rd.row.words[i] for i in sorted(part)]))
-                chosen.append(rd)
-    raw = " ".join(rd.doc.text for rd in chosen).strip()
-    value_text = _apply_pattern(fdef, raw) if raw else None
-    if not value_text:
+                                     words=[rd.row.words[j] for j in sorted(part)]))
+                place.append((i, rd))
+            yield place
+            if not several:
+                return
+
+
+def _value_at(fdef: FieldDef, place: _Place) -> ExtractedField:
+    """The value read on the rows of ``place``: their text joined by spaces, the part the
+    pattern matches (all of it without one), parsed by the field's type. Its ``raw`` and
+    ``bbox`` are the value's own: the matched text and the words it was read from."""
+    text, spans = text_of_parts([(rd, 0, len(rd.doc)) for _i, rd in place])
+    span = _pattern_span(fdef, text) if text.strip() else None
+    if span is None or not text[span[0]:span[1]].strip():
         return ExtractedField(name=fdef.name, label=_title(fdef), status=FieldStatus.missing,
                               problems=["nothing at the field's position"] if fdef.required
                               else [])
-    parsed = parse_value(fdef.type, value_text)
-    words = [w for rd in chosen for w in rd.row.words if any(ch.isalnum() for ch in w.text)]
+    value_text = text[span[0]:span[1]]
+    parsed = _parse(fdef, value_text)
+    words = [w for _i, rd in place for w in rd.row.words if any(ch.isalnum() for ch in w.text)]
     conf = sum(w.confidence for w in words) / len(words) if words else 0.0
-    out = ExtractedField(name=fdef.name, label=_title(fdef), value=parsed.value, raw=raw,
+    end = span[1] if parsed.used_chars is None else min(span[1], span[0] + parsed.used_chars)
+    own = words_in(spans, span[0], end) or words_in(spans, *span)
+    out = ExtractedField(name=fdef.name, label=_title(fdef), value=parsed.value,
+                         raw=value_text.strip(),
                          confidence=round(conf * (1 if parsed.valid else INVALID_PENALTY), 4),
-                         page=chosen[0].row.page,
-                         bbox=union_box([w.bbox for w in words]) if words else None,
+                         page=place[0][1].row.page,
+                         bbox=union_box([w.bbox for w in own]) if own else None,
                          status=FieldStatus.review if parsed.value is not None
                          else FieldStatus.missing, problems=parsed.problems)
     out._evidence.update(evidence_base(fdef.type, words, parsed, value_text))
-    out._evidence.update(ocr_mean=conf, wrapped=float(len(chosen) > 1))
+    out._evidence.update(ocr_mean=conf, wrapped=float(len(place) > 1))
     if fdef.type == "person_name":
         _restore_name(out)
     return out
@@ -441,14 +632,6 @@ def _candidates(fdef: FieldDef, labels: list[_Label],
         cands = [lab for lab in cands
                  if (lab.row, lab.start) > (anchor.row, anchor.start)]
     return cands
-
-
-def _pick_label(fdef: FieldDef, labels: list[_Label],
-                found_at: dict[str, _Label]) -> _Label | None:
-    cands = _candidates(fdef, labels, found_at)
-    if len(cands) < fdef.nth:
-        return None
-    return cands[fdef.nth - 1]
 
 
 def _other_patterns(doctype: DoctypeDef, fdef: FieldDef) -> list[re.Pattern[str]]:
@@ -562,8 +745,16 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
         return ExtractedField(name=fdef.name, label=_title(fdef), raw=raw,
                               status=FieldStatus.missing,
                               problems=["the text by the label does not match the pattern"])
-    parsed = parse_value(fdef.type, matched)
+    parsed = _parse(fdef, matched)
+    own_raw, own = raw, None
     if fdef.pattern:
+        # The value's own text and box: the part the pattern matched, not the whole line.
+        text, spans = text_of_parts(parts)
+        span = _pattern_span(fdef, text)
+        if span is not None:
+            end = span[1] if parsed.used_chars is None else \
+                min(span[1], span[0] + parsed.used_chars)
+            own_raw, own = matched.strip(), words_in(spans, span[0], end) or None
         parsed.used_chars = None  # counted in the matched part, not in the row
     words = _words_used(parts, parsed)
     conf = sum(w.confidence for w in words) / len(words) if words else 0.0
@@ -571,10 +762,10 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
     if not parsed.valid:
         conf *= INVALID_PENALTY
     page = parts[0][0].row.page
-    boxed = _own_words(parts, words)
+    boxed = own or _own_words(parts, words)
     bbox = union_box([w.bbox for w in boxed]) if boxed else None
     out = ExtractedField(name=fdef.name, label=_title(fdef), value=parsed.value,
-                         raw=raw, confidence=round(max(0.0, min(1.0, conf)), 4), page=page,
+                         raw=own_raw, confidence=round(max(0.0, min(1.0, conf)), 4), page=page,
                          bbox=bbox,
                          status=FieldStatus.review if parsed.value is not None
                          else FieldStatus.missing,

@@ -17,7 +17,7 @@ from pathlib import Path
 from extraction.text import collapse_ws, fold, repair_digits
 
 __all__ = ["Parsed", "PARSERS", "parse_value", "province_codes", "province_table",
-           "check_citizen_id", "parse_date", "parse_money", "CENTURY_BASE"]
+           "check_citizen_id", "parse_date", "parse_money", "CENTURY_BASE", "DATE_ORDERS"]
 
 
 @dataclass
@@ -93,54 +93,77 @@ def _citizen_id(raw: str) -> Parsed:
 
 
 _DATE_NUM = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})")
+# A four-digit year first is year, month, day whatever the order (2018/02/22, 2018-01-05).
+_DATE_YEAR_FIRST = re.compile(r"(?<!\d)([12]\d{3})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{1,2})(?!\d)")
 # "ngày 05 tháng 3 năm 2020", or "05 tháng 3 năm 2020" after a label that ends in "ngày"
 # ("Sinh ngày").
 _DATE_WORDS = re.compile(r"(?:ngay\s*|\b)(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})")
 _DATE_SHORT = re.compile(r"\b(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2})\b")
 _MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul",
                                            "aug", "sep", "oct", "nov", "dec"))}
+# 25 DEC 2018, 30 Dec 17, 24-Mar-18.
 _DATE_MONTH = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s*[ .\-/]?\s*(jan|feb|mar|apr|may|jun|jul|aug|"
-                         r"sep|oct|nov|dec)[a-z]*\.?\s*[ .\-/,]?\s*(\d{4})\b")
+                         r"sep|oct|nov|dec)[a-z]*\.?\s*[ .\-/,]?\s*(\d{4}|\d{2})\b")
 _DATE_MONTH_FIRST = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
-                               r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b")
+                               r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4}|\d{2})\b")
+DATE_ORDERS = ("dmy", "mdy", "ymd")
 
 
-def _date_match(text: str) -> tuple[int, int, int, int] | None:
-    """(day, month, year, end) of the first date in the usual notations."""
+def _full_year(yy: str) -> int:
+    """A year as printed: two digits are the nearest century not in the future by much."""
+    if len(yy) == 4:
+        return int(yy)
+    y = int(yy)
+    return 2000 + y if y <= (date.today().year % 100) + 10 else 1900 + y
+
+
+def _date_match(text: str, order: str = "dmy") -> tuple[int, int, int, int] | None:
+    """(day, month, year, end) of the first date in the usual notations; ``order`` says how
+    a date of numbers only is written (``dmy`` 25/12/2018, ``mdy`` 12/25/2018, ``ymd``
+    18/12/25), a four-digit year telling where the year is."""
+    m = _DATE_YEAR_FIRST.search(text)
+    if m:
+        return int(m[3]), int(m[2]), int(m[1]), m.end()
     m = _DATE_NUM.search(text)
     if m:
-        return int(m[1]), int(m[2]), int(m[3]), m.end()
+        a, b = int(m[1]), int(m[2])
+        return (b, a, int(m[3]), m.end()) if order == "mdy" else (a, b, int(m[3]), m.end())
     folded = fold(text)
     m = _DATE_WORDS.search(folded)
     if m:
         return int(m[1]), int(m[2]), int(m[3]), m.end()
     m = _DATE_MONTH.search(folded)
     if m:
-        return int(m[1]), _MONTHS[m[2]], int(m[3]), m.end()
+        return int(m[1]), _MONTHS[m[2]], _full_year(m[3]), m.end()
     m = _DATE_MONTH_FIRST.search(folded)
     if m:
-        return int(m[2]), _MONTHS[m[1]], int(m[3]), m.end()
+        return int(m[2]), _MONTHS[m[1]], _full_year(m[3]), m.end()
     m = _DATE_SHORT.search(text)
     if m:
-        # Two-digit years: the nearest century that is not in the future by much.
-        yy = int(m[3])
-        year = 2000 + yy if yy <= (date.today().year % 100) + 10 else 1900 + yy
-        return int(m[1]), int(m[2]), year, m.end()
+        a, b, c = m[1], m[2], m[3]
+        if order == "ymd":
+            return int(c), int(b), _full_year(a), m.end()
+        if order == "mdy":
+            return int(b), int(a), _full_year(c), m.end()
+        return int(a), int(b), _full_year(c), m.end()
     return None
 
 
-def parse_date(raw: str) -> Parsed:
-    """Dates as dd/mm/yyyy (or . -), dd-mm-yy, 25 DEC 2018, December 25, 2018 and
-    "ngày 25 tháng 12 năm 2018"; the value is ISO yyyy-mm-dd."""
+def parse_date(raw: str, order: str = "dmy") -> Parsed:
+    """Dates as dd/mm/yyyy (or . -), dd-mm-yy, yyyy-mm-dd, 25 DEC 2018, 30 Dec 17,
+    December 25, 2018 and "ngày 25 tháng 12 năm 2018"; the value is ISO yyyy-mm-dd.
+    ``order`` (``dmy``, ``mdy``, ``ymd``) is how dates of numbers only are written. A date
+    that is not on the calendar (31/02) is no value, only a problem."""
     text = repair_digits_in_numbers(raw)
-    found = _date_match(text)
+    found = _date_match(text, order)
     if found is None:
         return Parsed(None, ["no date found"])
     d, mo, y, end = found
     try:
         value = date(y, mo, d)
     except ValueError:
-        return Parsed(f"{y:04d}-{mo:02d}-{d:02d}", ["not a real calendar date"])
+        return Parsed(None, [f"not a real calendar date (day {d}, month {mo}, year {y})"],
+                      used_chars=end)
     problems = [] if 1900 <= y <= 2100 else ["the year is implausible"]
     return Parsed(value.isoformat(), problems, used_chars=end)
 
@@ -223,7 +246,9 @@ _TRAILING_SPECKS = re.compile(r"(?<=\w)[\s.…_]*[|~¡`^•][\s.…_|~¡`^•]*$
 _SENTENCE_WORDS = 10
 
 
-def _text(raw: str) -> Parsed:
+def _text(raw: str, keep_punctuation: bool = False) -> Parsed:
+    if keep_punctuation:
+        return _as_printed(raw)
     # Leader dots and blanks go at both ends; the strip is linear, whatever the OCR gives
     # (a nested-quantifier regex here took seconds on a long run of dots).
     stripped = raw.rstrip(" \t\n")
@@ -248,11 +273,25 @@ def _text(raw: str) -> Parsed:
     return Parsed(value)
 
 
-def _address(raw: str) -> Parsed:
-    parsed = _text(raw)
+# Leader runs (two dots or more, an ellipsis, underscores) and a colon left by the label at
+# either end of a value: no printed text begins or ends with them.
+_LEADERS_AT_ENDS = re.compile(r"^[\s:：]*(?:(?:\.{2,}|…+|_{2,})[\s:]*)*|(?:\s*(?:\.{2,}|…+|_{2,}))+\s*$")
+
+
+def _as_printed(raw: str) -> Parsed:
+    """Text as printed: its own punctuation kept (a final "." or ","), only the leaders,
+    the label's colon and OCR's stray marks at its ends trimmed."""
+    value = collapse_ws(_TRAILING_SPECKS.sub("", raw))
+    value = _INNER_LEADER.sub(" ", _LEADERS_AT_ENDS.sub("", value)).strip()
+    return Parsed(value) if value else Parsed(None, ["empty"])
+
+
+def _address(raw: str, keep_punctuation: bool = False) -> Parsed:
+    parsed = _text(raw, keep_punctuation)
     if parsed.value is None:
         return parsed
-    parsed.value = parsed.value.rstrip(".")  # an address is no sentence
+    if not keep_punctuation:
+        parsed.value = parsed.value.rstrip(".")  # an address is no sentence
     if len(parsed.value) < 8 or "," not in parsed.value:
         parsed.problems.append("an address names at least a ward and a province")
     return parsed
@@ -367,9 +406,16 @@ PARSERS = {
 }
 
 
-def parse_value(kind: str, raw: str) -> Parsed:
+def parse_value(kind: str, raw: str, *, date_order: str = "dmy",
+                keep_punctuation: bool = False) -> Parsed:
+    """``raw`` parsed as a value of type ``kind``; ``date_order`` is how a date of numbers
+    only is written, ``keep_punctuation`` keeps text (and addresses) as printed."""
     try:
         parser = PARSERS[kind]
     except KeyError as e:
         raise ValueError(f"unknown field type {kind!r}; known: {', '.join(PARSERS)}") from e
+    if kind == "date":
+        return parse_date(raw, date_order)
+    if kind in ("text", "address") and keep_punctuation:
+        return _address(raw, True) if kind == "address" else _text(raw, True)
     return parser(raw)

@@ -192,11 +192,35 @@ def ocr_page(job: PageJob) -> PageResult:
     return done
 
 
+def _read_again(ref: PageRef, langs: str, psm: int) -> PageOCR:
+    """A page read again as its document type says (``lang``, ``page_layout``), kept beside
+    its first reading; ``ref`` then names that reading."""
+    from ocr import pool
+    from ocr.pipeline import OcrOptions
+
+    rt = get_runtime()
+    key = _ocr_key(ref.original_sha256, ref.source_page).removesuffix(".json") + \
+        f".{langs}.psm{psm}.json"
+    if rt.store.derived_exists(key):
+        page = PageOCR.from_dict(json.loads(rt.store.get_derived(key)))
+    else:
+        s = rt.settings
+        opts = OcrOptions(lang=langs, tesseract_cmd=s.tesseract_cmd,
+                          timeout=s.tesseract_timeout_s, engine=s.ocr_engine or None, psm=psm)
+        path = _local_original(ref.original_sha256)
+        page = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s).run(pool.PageJob(
+            str(path), ref.source_page, opts, _limits())).result(str(path))
+        rt.store.put_derived(key, json.dumps(page.export(), ensure_ascii=False).encode("utf-8"),
+                             "application/json")
+    ref.ocr_key = key
+    return page
+
+
 @task(name="extract-dossier", retries=len(_RETRY_DELAYS), retry_delay_seconds=_RETRY_DELAYS,
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def extract_dossier(job: ExtractJob) -> list[RecordState]:
     """Classify, split and extract a dossier's pages; store one record per document."""
-    from extraction import extract_documents, wait_for_warm_up
+    from extraction import extract_documents, read_as_their_types, wait_for_warm_up
     from storage.verified import IndexKnown
 
     rt = get_runtime()
@@ -211,6 +235,9 @@ def extract_dossier(job: ExtractJob) -> list[RecordState]:
         refs.append(PageRef(index=i, original_sha256=p.sha256, source_page=p.source_page,
                             ocr_key=p.ocr_key, cleaned_key=p.cleaned_key,
                             ocr_confidence=round(page.confidence, 4)))
+    # A page of a type that says how it is read (its languages, its layout) is read so.
+    ocr_pages = read_as_their_types(ocr_pages, rt.doctypes, rt.settings.lang,
+                                    lambda i, langs, psm: _read_again(refs[i], langs, psm))
     by_id = {d.id: d for d in rt.doctypes}
     out: list[RecordState] = []
     # One uploaded file may be a scanned stack of several dossiers cut by separator sheets.

@@ -143,7 +143,7 @@ class NotFoundError(DossierError):
 
 class DoctypeDefinitionError(DossierError):
     exit_code = ExitCode.configuration
-    hint = "fix the document-type definition file (see extraction/doctypes/*.yaml for the format)"
+    hint = "fix the document-type definition file; the format is described in docs/doctypes.md"
 
 
 class ConfigurationError(DossierError):

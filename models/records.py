@@ -115,6 +115,9 @@ class ExtractedField(BaseModel):
     # What extraction knew when it scored the value (OCR confidences, label match, checks,
     # agreement of other readings); the calibrated scorer's input. Not stored.
     _evidence: dict[str, float] = PrivateAttr(default_factory=dict)
+    # Where extraction found the value (the label and its occurrence, the position, the
+    # pattern), for `dossier extract --explain`. Not stored.
+    _origin: str = PrivateAttr(default="")
 
     @property
     def settled(self) -> bool:
