@@ -373,8 +373,12 @@ class WebhookDelivery:
 
     def __init__(self, index: RecordIndex, *, poll_s: float = 1.0, timeout_s: float = 10.0,
                  retry_base_s: float = 5.0, retry_max_s: float = 3600.0,
-                 give_up: timedelta = timedelta(hours=24), allow_local: bool = False) -> None:
+                 give_up: timedelta = timedelta(hours=24), allow_local: bool = False,
+                 threads: int = 4) -> None:
         self.hooks = Webhooks(index)
+        # Several threads, so one slow receiver does not hold up the others' deliveries;
+        # each subscription is leased to one of them at a time.
+        self.threads = max(1, threads)
         self.allow_local = allow_local
         self.poll_s = poll_s
         self.timeout_s = timeout_s
@@ -385,7 +389,7 @@ class WebhookDelivery:
         self.lease = timedelta(seconds=max(30.0, 3 * timeout_s))
         self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         # Never follow redirects; no proxies or .netrc credentials from the environment.
         self._client = httpx.Client(follow_redirects=False, trust_env=False,
                                     timeout=httpx.Timeout(timeout_s, connect=min(5.0,
@@ -399,18 +403,20 @@ class WebhookDelivery:
                    give_up=timedelta(hours=settings.webhook_give_up_hours),
                    allow_local=settings.webhook_allow_local)
 
-    # -- the thread ------------------------------------------------------------------------
+    # -- the threads -----------------------------------------------------------------------
 
     def start(self) -> WebhookDelivery:
-        self._thread = threading.Thread(target=self._loop, name="webhook-delivery",
-                                        daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._loop, name=f"webhook-delivery-{i}",
+                                          daemon=True) for i in range(self.threads)]
+        for t in self._threads:
+            t.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.timeout_s + 5)
+        deadline = time.monotonic() + self.timeout_s + 5
+        for t in self._threads:  # each finishes the POST it is in, at most
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
         self._client.close()
 
     def _loop(self) -> None:
