@@ -81,8 +81,8 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
 
     from fastapi.staticfiles import StaticFiles
 
-    from api import batches, events, pdf, records
-    from api.web import auth_pages, review_pages
+    from api import access, batches, events, pdf, records
+    from api.web import access_pages, auth_pages, review_pages
     from api.web.common import (
         HERE,
         SESSION_COOKIE,
@@ -114,9 +114,15 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
             from storage.webhooks import WebhookDelivery
 
             delivery = WebhookDelivery.from_settings(app.state.index, settings).start()
+        # The access log goes on to the object store from every replica (storage.access).
+        from storage.access import AccessArchiver, AccessLog
+
+        archiver = AccessArchiver(AccessLog(app.state.index, app.state.store),
+                                  settings.access_archive_s).start()
         try:
             yield
         finally:
+            archiver.stop()
             if delivery is not None:
                 delivery.stop()
             if index is None:
@@ -126,6 +132,10 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
     app = FastAPI(title="Dossier record store", version="1", lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
+    from api.auth import KeyCache
+
+    app.state.key_cache = KeyCache(settings.api_key_cache_s)
+    app.state.record_cache = records.RecordCache(settings.record_cache_size)
 
     async def csrf_refused(scope: Any, receive: Any, send: Any, problem: CsrfProblem) -> None:
         request = Request(scope, receive)
@@ -210,4 +220,6 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
     app.include_router(batches.router)
     app.include_router(pdf.router)
     app.include_router(events.router)
+    app.include_router(access.router)
+    app.include_router(access_pages.router)
     return app

@@ -12,15 +12,14 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from api.auth import bearer
+from api.auth import any_scope
 from api.errors import N_, PlainHTTPError
 from models.batches import BatchPlan, BatchStatus, BatchSummary
 from models.errors import NotFoundError
@@ -171,26 +170,6 @@ def _receipt(plan: BatchPlan) -> dict[str, Any]:
                        "error": f.problem.text if f.problem else None,
                        "error_kind": f.problem.kind if f.problem else None}
                       for f in plan.files]}
-
-
-def any_scope(*scopes: str) -> Callable[..., ApiKeyInfo]:
-    """Like ``require_scope`` but any one of ``scopes`` will do."""
-
-    def check(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None,
-                                                 Depends(bearer)]) -> ApiKeyInfo:
-        if creds is None or creds.scheme.lower() != "bearer":
-            raise HTTPException(401, "a valid API key is required",
-                                headers={"WWW-Authenticate": "Bearer"})
-        idx = request.app.state.index
-        info = idx.verify_api_key(creds.credentials)
-        if info is None:
-            raise HTTPException(401, "a valid API key is required",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if not any(idx.key_allows(info, s) for s in scopes):
-            raise HTTPException(403, f"this key lacks the {' or '.join(scopes)} scope")
-        return info
-
-    return check
 
 
 write = Depends(any_scope("batches:write"))

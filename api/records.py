@@ -1,23 +1,66 @@
-"""``/v1`` for other systems: records by citizen ID (settled ones by default), one record,
-its versions and its audit trail, and review metrics. Every field in a response carries its
-status (accepted by the machine, confirmed or corrected by a person, ...) and provenance."""
+"""``/v1`` for other systems: records by citizen ID (settled ones by default), search, one
+record, its versions and its audit trail, and review metrics. Every field in a response
+carries its status (accepted by the machine, confirmed or corrected by a person, ...) and
+provenance.
+
+Every read of citizen data needs a purpose (``X-Purpose`` or ``purpose``) and leaves an entry
+in the access log (:mod:`storage.access`) before it is answered; a key limited to document
+types reads only those. Record JSON is kept in each web process by version id (a version
+never changes), so a record read again costs no S3 GET."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
 
-from api.auth import require_scope
-from models.records import ApiKeyInfo, Record, RecordStatus, utcnow
+from api.auth import require_scope, required_purpose
+from api.errors import PlainHTTPError
+from api.middleware import request_id
+from models.access import AccessAction, AccessEntry, Purpose
+from models.records import ApiKeyInfo, IndexEntry, Record, RecordStatus, utcnow
+from storage.access import AccessLog, new_access_id
 from storage.records import RecordStore
 
-__all__ = ["router"]
+__all__ = ["router", "RecordCache", "log_access", "readable_entry"]
 
 router = APIRouter(prefix="/v1", tags=["records"])
 Read = Annotated[ApiKeyInfo, Depends(require_scope("records:read"))]
+Why = Annotated[Purpose, Depends(required_purpose)]
 _STATUSES = {s.value for s in RecordStatus} | {"settled", "all"}
+MAX_SEARCH_LIMIT = 200
+
+
+class RecordCache:
+    """Served record JSON by (record id, version id), least recently used out first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+
+    def get(self, record_id: str, version_id: str | None) -> bytes | None:
+        if version_id is None or self.size <= 0:
+            return None
+        with self._lock:
+            found = self._items.get((record_id, version_id))
+            if found is not None:
+                self._items.move_to_end((record_id, version_id))
+            return found
+
+    def put(self, record_id: str, version_id: str | None, data: bytes) -> None:
+        if version_id is None or self.size <= 0:
+            return
+        with self._lock:
+            self._items[(record_id, version_id)] = data
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def _record_json(record: Record) -> dict[str, Any]:
@@ -26,48 +69,206 @@ def _record_json(record: Record) -> dict[str, Any]:
     return out
 
 
-@router.get("/citizens/{citizen_id}/records")
-def citizen_records(citizen_id: str, request: Request, _key: Read,
-                    status: Annotated[list[str] | None, Query(
-                        description="record statuses to include (repeat or comma-separate): "
-                        "settled (default), extracted, needs_review, in_review, verified, "
-                        "rejected, all")] = None) -> dict[str, Any]:
-    """Records naming this citizen ID, oldest first.
+def _served_bytes(request: Request, record_id: str, version_id: str | None) -> bytes:
+    """The served JSON of one stored version (the latest when ``version_id`` is None)."""
+    cache: RecordCache | None = getattr(request.app.state, "record_cache", None)
+    if cache is not None:
+        found = cache.get(record_id, version_id)
+        if found is not None:
+            return found
+    data = request.app.state.store.get_record(record_id, version_id)
+    out = json.dumps(_record_json(Record.from_json(data)), ensure_ascii=False,
+                     separators=(",", ":")).encode("utf-8")
+    if cache is not None:
+        cache.put(record_id, version_id, out)
+    return out
 
-    By default only settled records: every field accepted by the machine under the
-    calibrated rule, or decided by a person. Others only when ``status`` asks for them.
-    """
-    if not (citizen_id.isdigit() and len(citizen_id) == 12):
-        raise HTTPException(422, "a citizen ID is 12 digits")
-    wanted = {s.strip() for v in (status or ["settled"]) for s in v.split(",") if s.strip()}
+
+def log_access(request: Request, key: ApiKeyInfo, purpose: Purpose, action: AccessAction,
+               entries: Sequence[IndexEntry], citizen_ids: Sequence[str] = ()) -> None:
+    """Write the access record of a read before its data is answered."""
+    citizens = sorted({c for e in entries for c in e.citizen_ids} | set(citizen_ids))
+    AccessLog(request.app.state.index).record(AccessEntry(
+        access_id=new_access_id(), at=utcnow(), key_id=key.key_id, key_name=key.name,
+        agency=key.agency, action=action, purpose=purpose,
+        record_ids=[e.record_id for e in entries], citizen_ids=citizens,
+        request_id=request_id(request.scope)))
+
+
+def readable_entry(request: Request, key: ApiKeyInfo, record_id: str) -> IndexEntry:
+    """The record's index entry, if it exists and this key may read its document type."""
+    entry = request.app.state.index.get_record(record_id)
+    if entry is None:
+        raise HTTPException(404, f"no record {record_id}")
+    if not key.may_read(entry.doctype):
+        raise PlainHTTPError(403, "this key may not read {doctype} records",
+                             "ask for a key that covers this document type",
+                             kind="Forbidden", doctype=entry.doctype)
+    return entry
+
+
+def _statuses(status: list[str] | None, default: str = "settled") -> set[str]:
+    wanted = {s.strip() for v in (status or [default]) for s in v.split(",") if s.strip()}
     unknown = wanted - _STATUSES
     if unknown:
         raise HTTPException(422, f"unknown status {', '.join(sorted(unknown))}; use one of "
                                  f"{', '.join(sorted(_STATUSES))}")
+    return wanted
+
+
+def _json(parts: dict[str, Any], records: Sequence[bytes]) -> Response:
+    """A JSON object whose ``records`` are already-serialized record JSON."""
+    head = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))[:-1]
+    body = (head.encode("utf-8") + b',"records":[' + b",".join(records) + b"]}")
+    return Response(body, media_type="application/json")
+
+
+StatusQuery = Annotated[list[str] | None, Query(
+    description="record statuses to include (repeat or comma-separate): settled (default), "
+                "extracted, needs_review, in_review, verified, rejected, all")]
+
+
+@router.get("/citizens/{citizen_id}/records")
+def citizen_records(citizen_id: str, request: Request, key: Read, purpose: Why,
+                    status: StatusQuery = None) -> Response:
+    """Records naming this citizen ID, oldest first.
+
+    By default only settled records: every field accepted by the machine under the
+    calibrated rule, or decided by a person. Others only when ``status`` asks for them.
+    Needs a purpose; the read is recorded in the citizen's access log.
+    """
+    if not (citizen_id.isdigit() and len(citizen_id) == 12):
+        raise HTTPException(422, "a citizen ID is 12 digits")
+    wanted = _statuses(status)
     entries = request.app.state.index.records_for_citizen(citizen_id)
     if "all" not in wanted:
         entries = [e for e in entries
                    if ("settled" in wanted and RecordStore.served(e))
                    or e.queue_status.value in wanted]
-    out = [_record_json(Record.from_json(request.app.state.store.get_record(e.record_id)))
-           for e in entries]
-    return {"citizen_id": citizen_id, "statuses": sorted(wanted), "count": len(out),
-            "records": out}
+    entries = [e for e in entries if key.may_read(e.doctype)]
+    log_access(request, key, purpose, AccessAction.citizen_lookup, entries, [citizen_id])
+    out = [_served_bytes(request, e.record_id, e.version_id) for e in entries]
+    return _json({"citizen_id": citizen_id, "statuses": sorted(wanted), "count": len(out)},
+                 out)
+
+
+def _hit(e: IndexEntry) -> dict[str, Any]:
+    """A search hit: the index's projection of the record (its key values, not every field's
+    provenance; ``GET /v1/records/{id}`` has the whole record)."""
+    return {"record_id": e.record_id, "doctype": e.doctype, "status": e.queue_status.value,
+            "settled": e.settled, "citizen_ids": e.citizen_ids, "values": e.summary,
+            "dossier_id": e.dossier_id, "batch_id": e.batch_id, "station": e.station,
+            "created_at": e.created_at.isoformat(), "updated_at": e.updated_at.isoformat(),
+            "revision": e.revision, "version_id": e.version_id,
+            "href": f"/v1/records/{e.record_id}"}
+
+
+def _pair(raw: str, what: str) -> tuple[str, str]:
+    name, sep, value = raw.partition(":")
+    if not sep or not name.strip() or not value.strip():
+        raise HTTPException(422, f"{what} is FIELD:VALUE, e.g. {what}=place_of_birth:Hà Nội")
+    return name.strip(), value.strip()
+
+
+def _day(raw: str, what: str) -> str:
+    try:
+        return date.fromisoformat(raw.strip()).isoformat()
+    except ValueError:
+        raise HTTPException(422, f"{what}: {raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _range(raw: str) -> tuple[str, str | None, str | None]:
+    name, value = _pair(raw, "date")
+    lo, sep, hi = value.partition("..")
+    if not sep:
+        raise HTTPException(422, "date is FIELD:FROM..TO (either end may be left out), e.g. "
+                                 "date=date_of_birth:1985-01-01..1985-12-31")
+    return (name, _day(lo, "date") if lo.strip() else None,
+            _day(hi, "date") if hi.strip() else None)
+
+
+def _instant(raw: str | None, what: str) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise HTTPException(422, f"{what}: {raw!r} is not a date or time (ISO 8601)") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@router.get("/records")
+def search_records(
+        request: Request, key: Read, purpose: Why,
+        citizen_id: Annotated[str | None, Query(description="a 12-digit citizen ID")] = None,
+        name: Annotated[str | None, Query(
+            description="a person's name, with or without diacritics; the last word may "
+                        "be cut short")] = None,
+        q: Annotated[str | None, Query(
+            description="words anywhere: ids, values, the pages' text (each word a prefix)")]
+        = None,
+        doctype: Annotated[list[str] | None, Query(description="document types")] = None,
+        status: StatusQuery = None,
+        station: str | None = None,
+        batch: str | None = None,
+        dossier: Annotated[str | None, Query(description="the dossier code")] = None,
+        field: Annotated[list[str] | None, Query(
+            description="FIELD:VALUE, the field reads so (case and diacritics aside); repeat "
+                        "for several")] = None,
+        date: Annotated[list[str] | None, Query(  # noqa: A002 - the parameter's name
+            description="FIELD:FROM..TO, a date field in that range (YYYY-MM-DD, either end "
+                        "may be left out)")] = None,
+        created_from: Annotated[str | None, Query(
+            description="digitized at or after (ISO date or time)")] = None,
+        created_to: Annotated[str | None, Query(description="digitized before")] = None,
+        after: Annotated[str | None, Query(
+            description="the `next` of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_LIMIT)] = 50) -> dict[str, Any]:
+    """Search records; newest first, a page at a time (``next`` is the cursor of the next
+    page, null at the end). Every given parameter must hold. Settled records only unless
+    ``status`` says otherwise. Each hit is the index's projection of the record: its key
+    values, ids, type and status (the whole record is ``GET /v1/records/{id}``). Needs a
+    purpose; the hits are recorded in the access log of every citizen they name."""
+    from storage.search import SearchQuery, search
+
+    if citizen_id is not None and not (citizen_id.isdigit() and len(citizen_id) == 12):
+        raise HTTPException(422, "a citizen ID is 12 digits")
+    if after is not None and not after.strip().isdigit():
+        raise HTTPException(422, "after must be the `next` of a previous answer")
+    given = [citizen_id, name, q, doctype, station, batch, dossier, field, date, created_from,
+             created_to]
+    if not any(given):
+        raise HTTPException(422, "say what to search for: citizen_id, name, q, doctype, "
+                                 "field, date, station, batch, dossier or created_from/to")
+    query = SearchQuery(
+        citizen_id=citizen_id, name=name, q=q,
+        doctypes=[d.strip() for v in doctype or [] for d in v.split(",") if d.strip()],
+        statuses=sorted(_statuses(status)), station=station, batch_id=batch,
+        dossier_id=dossier, values=[_pair(f, "field") for f in field or []],
+        ranges=[_range(d) for d in date or []],
+        created_from=_instant(created_from, "created_from"),
+        created_to=_instant(created_to, "created_to"),
+        allowed_doctypes=key.doctypes, after=int(after) if after else None, limit=limit)
+    page = search(request.app.state.index, query)
+    if page.entries:
+        log_access(request, key, purpose, AccessAction.search, page.entries)
+    return {"count": len(page.entries), "next": page.next,
+            "records": [_hit(e) for e in page.entries]}
 
 
 @router.get("/records/{record_id}")
-def get_record(record_id: str, request: Request, _key: Read,
-               version: str | None = None) -> dict[str, Any]:
-    if request.app.state.index.get_record(record_id) is None:
-        raise HTTPException(404, f"no record {record_id}")
-    data = request.app.state.store.get_record(record_id, version)
-    return _record_json(Record.from_json(data))
+def get_record(record_id: str, request: Request, key: Read, purpose: Why,
+               version: str | None = None) -> Response:
+    """One record (its latest version, or ``version``). Needs a purpose; recorded."""
+    entry = readable_entry(request, key, record_id)
+    log_access(request, key, purpose, AccessAction.record, [entry])
+    return Response(_served_bytes(request, record_id, version or entry.version_id),
+                    media_type="application/json")
 
 
 @router.get("/records/{record_id}/versions")
-def record_versions(record_id: str, request: Request, _key: Read) -> dict[str, Any]:
-    if request.app.state.index.get_record(record_id) is None:
-        raise HTTPException(404, f"no record {record_id}")
+def record_versions(record_id: str, request: Request, key: Read) -> dict[str, Any]:
+    readable_entry(request, key, record_id)
     versions = request.app.state.store.record_versions(record_id)
     return {"record_id": record_id,
             "versions": [{"version_id": v.version_id, "is_latest": v.is_latest,
@@ -76,10 +277,12 @@ def record_versions(record_id: str, request: Request, _key: Read) -> dict[str, A
 
 
 @router.get("/records/{record_id}/audit")
-def record_audit(record_id: str, request: Request, _key: Read) -> dict[str, Any]:
-    """Every audit event of the record, oldest first: who, when, field, old and new value."""
-    if request.app.state.index.get_record(record_id) is None:
-        raise HTTPException(404, f"no record {record_id}")
+def record_audit(record_id: str, request: Request, key: Read,
+                 purpose: Why) -> dict[str, Any]:
+    """Every audit event of the record, oldest first: who, when, field, old and new value.
+    The values are citizen data: needs a purpose; recorded."""
+    entry = readable_entry(request, key, record_id)
+    log_access(request, key, purpose, AccessAction.record, [entry])
     events = request.app.state.index.audit_events(record_id)
     return {"record_id": record_id, "events": [e.model_dump(mode="json") for e in events]}
 

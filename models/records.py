@@ -275,6 +275,9 @@ class IndexEntry(BaseModel):
     # Field -> value, of the fields a person confirmed or corrected (none when rejected):
     # what extraction learns from (storage.verified). Written with the row, not read back.
     verified: dict[str, str] = Field(default_factory=dict)
+    # The folded OCR text of the record's pages, for full-text search (storage.search); None
+    # keeps what the index holds (a person's change does not touch the pages).
+    pages_text: str | None = None
     # A reviewer's lease: operational state of the index only, never in the object store.
     lease_user: str | None = None
     lease_expires: datetime | None = None
@@ -364,3 +367,8 @@ class ApiKeyInfo(BaseModel):
     scopes: list[str]
     created_at: datetime
     revoked: bool = False
+    agency: str | None = None  # the agency the key reads for: named in every access record
+    doctypes: list[str] | None = None  # document types it may read (None: every type)
+
+    def may_read(self, doctype: str) -> bool:
+        return self.doctypes is None or doctype in self.doctypes

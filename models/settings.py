@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     s3_secure: bool = False
     s3_region: str = "us-east-1"
     bucket_prefix: str = ""
+    # Where clients reach the object store, for presigned URLs to originals and PDFs (e.g.
+    # https://s3.example.gov.vn); empty: the endpoint above (or the embedded server's).
+    s3_public_url: str = ""
+    presign_minutes: float = 5.0  # how long a presigned URL works
 
     # SQL index. Empty: a SQLite file under data_dir.
     index_url: str = ""
@@ -94,6 +98,14 @@ class Settings(BaseSettings):
     webhook_give_up_hours: float = 24.0
     # Receivers on this machine or its link (loopback, link-local) are refused unless true.
     webhook_allow_local: bool = False
+
+    # /v1 reads: a verified API key is trusted this long in each web process (a revoked
+    # key stops working within it); record JSON is kept by version id (immutable) in each
+    # web process, up to this many records.
+    api_key_cache_s: float = 5.0
+    record_cache_size: int = 20_000
+    # The access log goes from the index to the object store in segments this often.
+    access_archive_s: float = 1.0
 
     def installed_calibration_path(self) -> Path:
         return (self.data_dir / "calibration.json").resolve()

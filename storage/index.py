@@ -60,7 +60,6 @@ from models.records import (
     IndexEntry,
     IngestFileResult,
     RecordStatus,
-    fold,
     utcnow,
 )
 
@@ -86,6 +85,8 @@ log = logging.getLogger(__name__)
 API_KEY_PREFIX = "dsk"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _SQLITE_BUSY_TIMEOUT_MS = 15_000
+# A pooled PostgreSQL connection idle this long is checked before use.
+_PING_IDLE_S = 10.0
 # Any constant: serializes concurrent first-time migrations on one PostgreSQL database.
 _PG_MIGRATION_LOCK = 0x646F7373
 
@@ -221,6 +222,8 @@ class ApiKeyRow(Base):
     scopes: Mapped[list[str]] = mapped_column(_JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    agency: Mapped[str | None] = mapped_column(String(200))  # migration 0009
+    doctypes: Mapped[list[str] | None] = mapped_column(_JSON)  # None: every type
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,32 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Check a pooled server connection before use only when it sat idle for ``idle_s``: a
+    server restart or a firewall's idle cut shows there, and a busy pool pays nothing. A dead
+    connection is replaced (DisconnectionError makes the pool take another)."""
+    import time
+
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_s:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+            dbapi_conn.rollback()
+        except Exception as e:  # noqa: BLE001 - any failure means: take another connection
+            raise DisconnectionError(f"idle connection is gone: {e}") from e
+
+
 def _private_sqlite_file(path: Path) -> None:
     """Create the SQLite file 0600 in a 0700 folder before SQLite does (it would follow the
     umask); SQLite gives its journal, WAL and shared-memory files the database's mode."""
@@ -303,12 +332,18 @@ class RecordIndex:
             _private_sqlite_file(Path(parsed.database))
             connect_args["timeout"] = _SQLITE_BUSY_TIMEOUT_MS / 1000
         try:
-            self.engine = create_engine(parsed, echo=echo, pool_pre_ping=True,
+            # No test query on every checkout (half of a lookup's SQL time under load): a
+            # server connection idle for a while is pinged first (_ping_when_idle); a SQLite
+            # file needs none.
+            self.engine = create_engine(parsed, echo=echo, pool_pre_ping=False,
+                                        pool_size=10, max_overflow=20,
                                         connect_args=connect_args)
         except (SQLAlchemyError, ImportError) as e:
             raise ConfigurationError(f"cannot use index URL {self.url}: {e}") from e
         if self.backend == "sqlite":
             _sqlite_setup(self.engine)
+        else:
+            _ping_when_idle(self.engine, _PING_IDLE_S)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(sqlite_immediate=True),
                                    expire_on_commit=False)
@@ -412,6 +447,7 @@ class RecordIndex:
         )
 
     def _upsert_in(self, s: Session, stmt: Any, entry: IndexEntry) -> None:
+        from storage.search import write_search
         from storage.verified import write_verified
 
         s.execute(stmt)
@@ -421,6 +457,7 @@ class RecordIndex:
             s.execute(self._insert()(RecordCitizenRow),
                       [{"record_id": entry.record_id, "citizen_id": c} for c in citizens])
         write_verified(s, entry)
+        write_search(s, self.backend, entry)
 
     def _entries(self, s: Session, rows: Sequence[RecordRow]) -> list[IndexEntry]:
         ids = [r.record_id for r in rows]
@@ -508,9 +545,12 @@ class RecordIndex:
     def clear_records(self) -> int:
         """Remove every record row (before a reindex); returns how many there were.
         Leases go with them: a reindex returns every held document to the queue."""
+        from storage.search import RecordTextRow, RecordValueRow
         from storage.verified import VerifiedValueRow
 
         with self._session("clear records", write=True) as s:
+            s.execute(delete(RecordValueRow))
+            s.execute(delete(RecordTextRow))
             s.execute(delete(RecordCitizenRow))
             s.execute(delete(VerifiedValueRow))
             result = s.execute(delete(RecordRow))
@@ -573,18 +613,25 @@ class RecordIndex:
 
     # -- API keys ----------------------------------------------------------------------------
 
-    def create_api_key(self, name: str, scopes: Sequence[str]) -> tuple[str, ApiKeyInfo]:
+    def create_api_key(self, name: str, scopes: Sequence[str], *, agency: str | None = None,
+                       doctypes: Sequence[str] | None = None) -> tuple[str, ApiKeyInfo]:
         """A new API key: the plaintext (shown once, never stored) and its description.
 
         The plaintext looks like ``dsk_<key_id>_<secret>``; only a hash of the secret is kept.
+        ``agency`` is named in every access record of its reads; ``doctypes`` limits the
+        document types it may read (None: every type).
         """
         scope_list = sorted({str(sc).strip() for sc in scopes if str(sc).strip()})
         if not scope_list:
             raise ValueError("an API key needs at least one scope")
+        types = None if doctypes is None else sorted({d.strip() for d in doctypes if d.strip()})
+        if types is not None and not types:
+            raise ValueError("a key limited to document types needs at least one type")
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         row = ApiKeyRow(key_id=key_id, name=name, key_hash=_hash_secret(secret),
-                        scopes=scope_list, created_at=utcnow(), revoked=False)
+                        scopes=scope_list, created_at=utcnow(), revoked=False,
+                        agency=(agency or "").strip() or None, doctypes=types)
         info = self._key_info(row)
         with self._session(f"create API key {name!r}", write=True) as s:
             s.add(row)
@@ -593,7 +640,9 @@ class RecordIndex:
     @staticmethod
     def _key_info(row: ApiKeyRow) -> ApiKeyInfo:
         return ApiKeyInfo(key_id=row.key_id, name=row.name, scopes=list(row.scopes),
-                          created_at=row.created_at, revoked=bool(row.revoked))
+                          created_at=row.created_at, revoked=bool(row.revoked),
+                          agency=row.agency,
+                          doctypes=None if row.doctypes is None else list(row.doctypes))
 
     def verify_api_key(self, key: str, scope: str | None = None) -> ApiKeyInfo | None:
         """The key's description if it is valid, not revoked and has ``scope`` (or ``*``)."""
@@ -727,17 +776,11 @@ class RecordIndex:
 
     def search_records(self, query: str, *, limit: int = 50) -> list[IndexEntry]:
         """Records matching a citizen ID, a name with or without diacritics, a dossier code,
-        a record id or a document type; most recently updated first."""
-        words = fold(query).split()
-        if not words:
-            return []
-        stmt = select(RecordRow)
-        for w in words[:8]:
-            escaped = w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(RecordRow.search_text.like(f"%{escaped}%", escape="\\"))
-        stmt = stmt.order_by(RecordRow.updated_at.desc(), RecordRow.record_id).limit(limit)
-        with self._session("search records") as s:
-            return self._entries(s, s.scalars(stmt).all())
+        a record id, a document type or any value or page text (every word, as a prefix);
+        newest first. The staff search; ``GET /v1/records`` asks :mod:`storage.search`."""
+        from storage.search import SearchQuery, search
+
+        return search(self, SearchQuery(q=query, statuses=("all",), limit=limit)).entries
 
     def list_settled_records(self, limit: int = 100) -> list[IndexEntry]:
         stmt = (select(RecordRow).where(RecordRow.settled.is_(True))

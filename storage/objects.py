@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, TypeVar
 from urllib.parse import quote, unquote, urlsplit
@@ -60,6 +60,7 @@ _PREFIX_RE = re.compile(r"^([a-z0-9][a-z0-9-]*)?$")
 _CHUNK = 1024 * 1024
 _RECORDS_PREFIX = "records/"
 _AUDIT_PREFIX = "audit/"
+_ACCESS_PREFIX = "access/"
 
 
 def original_key(sha256: str) -> str:
@@ -169,6 +170,7 @@ class ObjectStore:
         client: Minio | None = None,
         retry_delays: Sequence[float] = RETRY_DELAYS,
         heal: Callable[[], S3Endpoint] | None = None,
+        public_url: str = "",
     ) -> None:
         if not _PREFIX_RE.match(bucket_prefix) or len(bucket_prefix) > 50:
             raise ConfigurationError(
@@ -181,6 +183,8 @@ class ObjectStore:
         self.derived_bucket = f"{bucket_prefix}derived"
         self.records_bucket = f"{bucket_prefix}records"
         self._retry_delays = tuple(retry_delays)
+        self.public_url = public_url.strip()
+        self._presigner: Minio | None = None
         self._heal = heal
         self._healed_at = 0.0
         if client is None:
@@ -507,6 +511,63 @@ class ObjectStore:
         """Every audit event of every record, to rebuild the index."""
         return self._audit_under(_AUDIT_PREFIX)
 
+    # -- the access log: append-only segments, one object each, never rewritten ------------
+
+    def put_access_segment(self, at: datetime, name: str, data: bytes) -> str:
+        """Store one segment of the access log (JSON lines) under a new key; returns it."""
+        key = f"{_ACCESS_PREFIX}{at.astimezone(UTC):%Y/%m/%d/%H%M%S%fZ}-{name}.jsonl"
+        bucket = self.records_bucket
+        self._call("upload", bucket, key, lambda: self.client.put_object(
+            bucket, key, io.BytesIO(data), len(data), content_type="application/x-ndjson"))
+        return key
+
+    def iter_access_segments(self) -> Iterator[tuple[str, bytes]]:
+        """Every access-log segment ``(key, JSON lines)``, oldest first."""
+        bucket = self.records_bucket
+
+        def listing() -> list[str]:
+            return sorted(o.object_name for o in self.client.list_objects(
+                bucket, prefix=_ACCESS_PREFIX, recursive=True)
+                if o.object_name and o.object_name.endswith(".jsonl"))
+
+        for key in self._call("list", bucket, _ACCESS_PREFIX, listing):
+            yield key, self._read("read", bucket, key)
+
+    # -- presigned URLs: a client fetches the bytes from the object store itself ----------
+
+    def _presign_client(self) -> Minio:
+        """A client that signs for the address clients reach (``public_url``, else the
+        endpoint): a signature covers the host, so it is made for that host. Signing is
+        local (the region is given), no request is sent."""
+        if self._presigner is None:
+            if self.public_url:
+                parts = urlsplit(self.public_url if "://" in self.public_url
+                                 else f"http://{self.public_url}")
+                host, secure = parts.netloc, parts.scheme == "https"
+            else:
+                host, secure = self.endpoint.endpoint, self.endpoint.secure
+            self._presigner = Minio(host, access_key=self.endpoint.access_key,
+                                    secret_key=self.endpoint.secret_key, secure=secure,
+                                    region=self.endpoint.region)
+        return self._presigner
+
+    def presigned_original_url(self, sha256: str, expires: timedelta, *,
+                               filename: str | None = None) -> str:
+        """A GET URL for an original, valid for ``expires``; it downloads under ``filename``."""
+        key = self._original_key(sha256)
+        headers = ({"response-content-disposition":
+                    f"attachment; filename*=UTF-8''{quote(filename, safe='')}"}
+                   if filename else None)
+        return self._presign_client().presigned_get_object(
+            self.originals_bucket, key, expires=expires, response_headers=headers)
+
+    def presigned_derived_url(self, key: str, expires: timedelta, *,
+                              content_type: str | None = None) -> str:
+        """A GET URL for a derived artifact (a searchable PDF), valid for ``expires``."""
+        headers = {"response-content-type": content_type} if content_type else None
+        return self._presign_client().presigned_get_object(
+            self.derived_bucket, key, expires=expires, response_headers=headers)
+
 
 def _endpoint_from_settings(settings: Settings) -> S3Endpoint:
     raw = settings.s3_endpoint.strip()
@@ -551,4 +612,5 @@ def open_object_store(settings: Settings, *, start_embedded: bool = True) -> Obj
                     "or set DOSSIER_S3_ENDPOINT",
                 )
             endpoint = found
-    return ObjectStore(endpoint, settings.bucket_prefix, heal=heal)
+    return ObjectStore(endpoint, settings.bucket_prefix, heal=heal,
+                       public_url=settings.s3_public_url)

@@ -68,9 +68,35 @@ class RecordStore:
             return None
         return self.load(record_id, versions[0].version_id), versions[0].version_id
 
-    def _entry(self, record: Record, version: str | None) -> IndexEntry:
-        return IndexEntry.from_record(record, self.store.record_location(record.record_id),
-                                      version)
+    def _entry(self, record: Record, version: str | None, *,
+               with_pages: bool = False) -> IndexEntry:
+        entry = IndexEntry.from_record(record, self.store.record_location(record.record_id),
+                                       version)
+        if with_pages:
+            entry.pages_text = self.pages_text(record)
+        return entry
+
+    def pages_text(self, record: Record) -> str:
+        """The OCR text of the record's pages (for full-text search), up to what the search
+        keeps; read from the pages' stored OCR, words only (no boxes are parsed)."""
+        import json
+
+        from storage.search import MAX_PAGES_TEXT
+
+        parts: list[str] = []
+        size = 0
+        for p in record.pages:
+            if not p.ocr_key or size >= MAX_PAGES_TEXT:
+                continue
+            try:
+                page = json.loads(self.store.get_derived(p.ocr_key))
+            except (NotFoundError, ValueError):
+                continue  # an OCR result gone or unreadable: the values are still indexed
+            for line in page.get("lines", []):
+                words = " ".join(str(w.get("text", "")) for w in line.get("words", []))
+                parts.append(words)
+                size += len(words) + 1
+        return "\n".join(parts)[:MAX_PAGES_TEXT]
 
     def _put(self, record: Record, events: Sequence[AuditEvent]) -> str | None:
         for e in events:
@@ -102,7 +128,7 @@ class RecordStore:
                                record_version=record.revision)
             version = self._put(record, [event])
             out["r"] = Stored(record, True)
-            return self._entry(record, version), [event]
+            return self._entry(record, version, with_pages=True), [event]
 
         self.index.write_record(record.record_id, write)
         return out["r"]
@@ -151,11 +177,14 @@ class RecordStore:
         for record_id, data, version in self.store.iter_records():
             record = Record.from_json(data)
             doctypes[record_id] = record.doctype
-            self.index.upsert_record(self._entry(record, version))
+            self.index.upsert_record(self._entry(record, version, with_pages=True))
             records += 1
         for event in self.store.iter_audit_events():
             self.index.add_audit_events([event], doctypes.get(event.record_id))
             events += 1
+        from storage.access import AccessLog
+
+        AccessLog(self.index, self.store).restore()  # reads the index lacks, from the store
         return records, removed, events
 
     @staticmethod

@@ -131,7 +131,9 @@ def test_api_needs_a_key_and_returns_the_records(runtime, first_batch):
         assert client.get(url).status_code == 401
         assert client.get(url, headers={"Authorization": "Bearer not-a-key"}).status_code == 401
         assert client.get(url, headers={"Authorization": f"Bearer {other}"}).status_code == 403
-        auth = {"Authorization": f"Bearer {key}"}
+        # Citizen data is read for a purpose (a procedure code), else a plain 400.
+        assert client.get(url, headers={"Authorization": f"Bearer {key}"}).status_code == 400
+        auth = {"Authorization": f"Bearer {key}", "X-Purpose": "1.004227"}
         r = client.get(url, params={"status": "all"}, headers=auth)
         assert r.status_code == 200, r.text
         body = r.json()
@@ -144,7 +146,8 @@ def test_api_needs_a_key_and_returns_the_records(runtime, first_batch):
         assert all(f["status"] in ("accepted", "confirmed", "corrected", "not_on_document")
                    for x in default["records"] for f in x["fields"])
         star, _ = runtime.index.create_api_key("everything", ["*"])
-        assert client.get(url, headers={"Authorization": f"Bearer {star}"}).status_code == 200
+        assert client.get(url, headers={"Authorization": f"Bearer {star}",
+                                        "X-Purpose": "1.004227"}).status_code == 200
         assert client.get(url, params={"status": "bogus"}, headers=auth).status_code == 422
         fields = {f["name"]: f["value"] for f in body["records"][0]["fields"]}
         assert fields["citizen_id"] == cid
@@ -167,15 +170,18 @@ def test_searchable_pdf_is_served_with_words_where_the_ocr_found_them(runtime, f
 
     (rec,) = records_of(runtime, first_batch.files[1])
     assert rec.pdf_key
-    key, _ = runtime.index.create_api_key("pdf-reader", ["records:read"])
+    key, _ = runtime.index.create_api_key("pdf-reader", ["originals:read"])
+    auth = {"Authorization": f"Bearer {key}", "X-Purpose": "1.004227"}
     app = create_app(runtime.settings, store=runtime.store, index=runtime.index)
     with TestClient(app) as client:
         url = f"/v1/records/{rec.record_id}/pdf"
         assert client.get(url).status_code == 401
-        r = client.get(url, headers={"Authorization": f"Bearer {key}"})
+        # A short-lived URL of the object store; the PDF comes from there, not the API.
+        presigned = client.get(url, headers=auth, follow_redirects=False)
+        assert presigned.status_code == 307
+        r = httpx.get(presigned.headers["location"])
         assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
-        assert client.get("/v1/records/nope-01/pdf",
-                          headers={"Authorization": f"Bearer {key}"}).status_code == 404
+        assert client.get("/v1/records/nope-01/pdf", headers=auth).status_code == 404
     ocr = PageOCR.from_dict(json.loads(runtime.store.get_derived(rec.pages[0].ocr_key)))
     k = 72.0 / ocr.dpi
     with pdfplumber.open(io.BytesIO(r.content)) as pdf:
@@ -312,12 +318,12 @@ def test_cli_ingest_report_records_and_reindex(s3_endpoint, tmp_path):
         wait_for(f"{base}/healthz", server)
         url = f"{base}/v1/citizens/{cid}/records"
         assert httpx.get(url).status_code == 401
-        r = httpx.get(url, params={"status": "all"}, headers={"Authorization": f"Bearer {key}"})
+        auth = {"Authorization": f"Bearer {key}", "X-Purpose": "1.004227"}
+        r = httpx.get(url, params={"status": "all"}, headers=auth)
         assert r.status_code == 200 and r.json()["count"] == 1
         # The audit trail came back with the reindex: the machine's extraction event.
         rid = r.json()["records"][0]["record_id"]
-        audit = httpx.get(f"{base}/v1/records/{rid}/audit",
-                          headers={"Authorization": f"Bearer {key}"}).json()["events"]
+        audit = httpx.get(f"{base}/v1/records/{rid}/audit", headers=auth).json()["events"]
         assert [(e["action"], e["actor"]) for e in audit] == [("extracted", "machine")]
     finally:
         server.terminate()

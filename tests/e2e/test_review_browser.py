@@ -372,7 +372,7 @@ def test_a_clerk_verifies_a_document_with_the_keyboard_alone(stack, browser) -> 
     assert all(f.settled for f in done.fields)
 
     # Read back through /v1 with an API key: the correction, its provenance, the audit.
-    auth = {"Authorization": f"Bearer {stack['key']}"}
+    auth = {"Authorization": f"Bearer {stack['key']}", "X-Purpose": "1.004227"}
     got = httpx.get(f"{base}/v1/records/{record_id}", headers=auth).json()
     assert got["status"] == "verified" and got["settled"] is True
     audit = httpx.get(f"{base}/v1/records/{record_id}/audit", headers=auth).json()["events"]

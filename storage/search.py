@@ -1,0 +1,288 @@
+"""Finding records: by citizen ID, name (with or without diacritics), document type, field
+values and date ranges, status, station, batch, dossier code and the full text of the record's
+values and its pages, a page at a time behind an opaque cursor.
+
+The search projection (migration 0008) is part of the record projection, written with the
+record's row in the same transaction and rebuilt by ``reindex``:
+
+- ``record_text``: one row per record with the columns searches narrow by and its text,
+  folded once in Python (:func:`models.records.fold`: lower case, no diacritics, đ -> d), so
+  "Nguyễn", "nguyen" and "NGUYEN" are one word on both databases. ``doc_id`` numbers the rows
+  in the order they were first indexed: results come newest first by it and the cursor is
+  the last one given, so a page never repeats or skips a row a later write moved.
+- the full-text index over it: SQLite's FTS5 (an external-content table kept by triggers)
+  or PostgreSQL's own text search (``tsvector`` columns with GIN indexes, the ``simple``
+  configuration over the folded text: no extension needed, and the same words as SQLite);
+- ``record_values``: each field's folded value, indexed by field and value, for field
+  equality and date ranges (dates are stored ISO, so a range is a range of strings).
+
+Never a scan of the records: every filter is an index lookup, and words are matched as
+prefixes ("nguy" finds "Nguyễn"), a name as a phrase whose last word may be a prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    delete,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.records import IndexEntry, RecordStatus, fold
+from storage.index import Base, RecordCitizenRow, RecordIndex, RecordRow, UTCDateTime
+
+__all__ = ["RecordTextRow", "RecordValueRow", "SearchQuery", "SearchPage", "write_search",
+           "search", "words_of", "is_name_field", "MAX_PAGES_TEXT", "SERVED_STATUSES"]
+
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+# What a record's pages add to its text at most: the text of a few form pages.
+MAX_PAGES_TEXT = 8000
+MAX_VALUE = 300
+SERVED_STATUSES = (RecordStatus.extracted.value, RecordStatus.verified.value)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class RecordTextRow(Base):
+    __tablename__ = "record_text"
+    __table_args__ = (
+        Index("ix_record_text_doctype", "doctype", "doc_id"),
+        Index("ix_record_text_status", "status", "doc_id"),
+        Index("ix_record_text_served", "served", "doc_id"),
+        Index("ix_record_text_station", "station", "doc_id"),
+        Index("ix_record_text_batch", "batch_id", "doc_id"),
+        Index("ix_record_text_dossier", "dossier_id", "doc_id"),
+        Index("ix_record_text_created", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    doc_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("records.record_id", ondelete="CASCADE"), unique=True)
+    doctype: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(32))
+    served: Mapped[bool] = mapped_column(Boolean)
+    station: Mapped[str | None] = mapped_column(String(200))
+    batch_id: Mapped[str] = mapped_column(String(200))
+    dossier_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    names: Mapped[str] = mapped_column(Text, default="")  # folded person names
+    body: Mapped[str] = mapped_column(Text, default="")  # folded ids, type and every value
+    pages: Mapped[str] = mapped_column(Text, default="")  # folded OCR text of the pages
+
+
+class RecordValueRow(Base):
+    __tablename__ = "record_values"
+    __table_args__ = (Index("ix_record_values_lookup", "field", "norm"),)
+
+    record_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("records.record_id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(100), primary_key=True)
+    norm: Mapped[str] = mapped_column(String(MAX_VALUE))
+
+
+def is_name_field(name: str) -> bool:
+    """Fields that hold a person's name (``full_name``, ``father_name``, ...)."""
+    return name.endswith("name") or name == "legal_representative"
+
+
+def words_of(query: str) -> list[str]:
+    """The words of a query as the index holds them (folded, letters and digits)."""
+    return _WORD.findall(fold(query))
+
+
+def _served(entry: IndexEntry) -> bool:
+    return entry.settled and entry.status.value in SERVED_STATUSES
+
+
+def write_search(s: Session, backend: str, entry: IndexEntry) -> None:
+    """Replace the record's search rows with ``entry``'s, in the caller's transaction. The
+    pages' text is kept when ``entry`` brings none (a person's change leaves the pages)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if backend == "postgresql" else sqlite.insert
+    values = {
+        "record_id": entry.record_id, "doctype": entry.doctype, "status": str(entry.status),
+        "served": _served(entry), "station": entry.station, "batch_id": entry.batch_id,
+        "dossier_id": entry.dossier_id, "created_at": entry.created_at,
+        "names": " ".join(fold(v) for k, v in sorted(entry.summary.items())
+                          if v and is_name_field(k)),
+        "body": entry.search_text,
+    }
+    pages = fold(entry.pages_text or "")[:MAX_PAGES_TEXT]
+    stmt = insert(RecordTextRow).values(**values, pages=pages)
+    keep = {k for k in values if k != "record_id"} | ({"pages"} if entry.pages_text else set())
+    s.execute(stmt.on_conflict_do_update(index_elements=[RecordTextRow.record_id],
+                                         set_={k: stmt.excluded[k] for k in keep}))
+    s.execute(delete(RecordValueRow).where(RecordValueRow.record_id == entry.record_id))
+    rows = [{"record_id": entry.record_id, "field": k, "norm": fold(v)[:MAX_VALUE]}
+            for k, v in sorted(entry.summary.items()) if v]
+    if rows:
+        s.execute(RecordValueRow.__table__.insert(), rows)
+
+
+@dataclass
+class SearchQuery:
+    """What a search asks for; every given part must hold (AND)."""
+
+    citizen_id: str | None = None
+    name: str | None = None  # a person's name anywhere in the record, as a phrase
+    q: str | None = None  # words anywhere: ids, values, the pages' text
+    doctypes: Sequence[str] = ()
+    statuses: Sequence[str] = ("settled",)  # record statuses, "settled" or "all"
+    station: str | None = None
+    batch_id: str | None = None
+    dossier_id: str | None = None
+    values: Sequence[tuple[str, str]] = ()  # (field, value): the field reads so (folded)
+    ranges: Sequence[tuple[str, str | None, str | None]] = ()  # (field, from, to), inclusive
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    allowed_doctypes: Sequence[str] | None = None  # the key's limit; None: every type
+    after: int | None = None  # the cursor: the last doc_id of the previous page
+    limit: int = 50
+
+
+@dataclass
+class SearchPage:
+    entries: list[IndexEntry]
+    next: str | None  # the cursor for the next page, None at the end
+    doc_ids: list[int] = field(default_factory=list)
+
+
+def _fts5_phrase(words: Sequence[str], prefix: bool) -> str:
+    return '"' + " ".join(words) + '"' + ("*" if prefix else "")
+
+
+def _match_sqlite(name_words: list[str], q_words: list[str]) -> str:
+    parts = []
+    if name_words:
+        parts.append("names : " + _fts5_phrase(name_words, True))
+    parts += [_fts5_phrase([w], True) for w in q_words]
+    return " AND ".join(parts)
+
+
+def _tsquery(words: Sequence[str], phrase: bool) -> str:
+    """A ``to_tsquery`` text: every word a prefix (AND), or a phrase whose last word is."""
+    if phrase:
+        return " <-> ".join([*words[:-1], f"{words[-1]}:*"])
+    return " & ".join(f"{w}:*" for w in words)
+
+
+def search(index: RecordIndex, query: SearchQuery) -> SearchPage:
+    """One page of records matching ``query``, newest first, and the cursor after it."""
+    pg = index.backend == "postgresql"
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    n = 0
+
+    def param(value: Any) -> str:
+        nonlocal n
+        n += 1
+        params[f"p{n}"] = value
+        return f":p{n}"
+
+    def in_list(column: str, values: Sequence[str]) -> str:
+        return f"{column} IN ({', '.join(param(v) for v in values)})"
+
+    statuses = set(query.statuses) or {"settled"}
+    if "all" not in statuses:
+        ors = []
+        if "settled" in statuses:
+            ors.append(f"t.served = {param(True)}")
+        plain = sorted(statuses - {"settled"})
+        if plain:
+            ors.append(in_list("t.status", plain))
+        where.append("(" + " OR ".join(ors) + ")")
+    if query.allowed_doctypes is not None:
+        if not query.allowed_doctypes:
+            return SearchPage([], None)
+        where.append(in_list("t.doctype", list(query.allowed_doctypes)))
+    if query.doctypes:
+        where.append(in_list("t.doctype", list(query.doctypes)))
+    for column, value in (("station", query.station), ("batch_id", query.batch_id),
+                          ("dossier_id", query.dossier_id)):
+        if value:
+            where.append(f"t.{column} = {param(value)}")
+    if query.citizen_id:
+        where.append("t.record_id IN (SELECT c.record_id FROM record_citizens c "
+                     f"WHERE c.citizen_id = {param(query.citizen_id)})")
+    for name, value in query.values:
+        where.append("t.record_id IN (SELECT v.record_id FROM record_values v WHERE "
+                     f"v.field = {param(name)} AND v.norm = {param(fold(value)[:MAX_VALUE])})")
+    for name, lo, hi in query.ranges:
+        cond = [f"v.field = {param(name)}"]
+        if lo:
+            cond.append(f"v.norm >= {param(lo)}")
+        if hi:
+            cond.append(f"v.norm <= {param(hi)}")
+        where.append("t.record_id IN (SELECT v.record_id FROM record_values v WHERE "
+                     + " AND ".join(cond) + ")")
+    if query.created_from:
+        where.append(f"t.created_at >= {param(query.created_from)}")
+    if query.created_to:
+        where.append(f"t.created_at < {param(query.created_to)}")
+    if query.after is not None:
+        where.append(f"t.doc_id < {param(query.after)}")
+
+    name_words = words_of(query.name or "")[:8]
+    q_words = words_of(query.q or "")[:8]
+    if (query.name and not name_words) or (query.q and not q_words):
+        return SearchPage([], None)  # only punctuation: nothing can match
+    source = "record_text t"
+    order = "t.doc_id DESC"
+    if name_words or q_words:
+        if pg:
+            if name_words:
+                where.append("t.names_tsv @@ to_tsquery('simple', "
+                             f"{param(_tsquery(name_words, True))})")
+            if q_words:
+                where.append(f"t.tsv @@ to_tsquery('simple', {param(_tsquery(q_words, False))})")
+        else:
+            match = param(_match_sqlite(name_words, q_words))
+            if query.citizen_id or query.batch_id or query.dossier_id or query.values:
+                # A narrow filter drives; the words are checked against its few rows.
+                where.append("t.doc_id IN (SELECT rowid FROM records_fts "
+                             f"WHERE records_fts MATCH {match})")
+            else:
+                # The full-text index drives, newest first (FTS5 walks rowids in order).
+                source = "records_fts f JOIN record_text t ON t.doc_id = f.rowid"
+                where.append(f"records_fts MATCH {match}")
+                where = [w.replace("t.doc_id <", "f.rowid <") for w in where]
+                order = "f.rowid DESC"
+    limit = max(1, min(query.limit, 1000))
+    sql = (f"SELECT t.doc_id, t.record_id FROM {source} "
+           f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+           f"ORDER BY {order} LIMIT {limit + 1}")
+    with index._session("search records") as s:
+        found = [(int(d), r) for d, r in s.execute(text(sql), params)]
+        page = found[:limit]
+        rows = {r.record_id: r for r in s.scalars(
+            select(RecordRow).where(RecordRow.record_id.in_([r for _, r in page])))}
+        entries = index._entries(s, [rows[r] for _, r in page if r in rows])
+    return SearchPage(entries, str(page[-1][0]) if len(found) > limit else None,
+                      [d for d, _ in page])
+
+
+def citizens_of(index: RecordIndex, record_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The citizen IDs each record names."""
+    out: dict[str, list[str]] = {r: [] for r in record_ids}
+    if not record_ids:
+        return out
+    with index._session("read citizen ids") as s:
+        for rid, cid in s.execute(select(RecordCitizenRow.record_id, RecordCitizenRow.citizen_id)
+                                  .where(RecordCitizenRow.record_id.in_(list(record_ids)))):
+            out[rid].append(cid)
+    return out
