@@ -505,3 +505,23 @@ def test_this_machine_is_no_receiver_unless_allowed(
         assert "127.0.0.1" in (log[0].error or "") and receiver.ids() == []
     finally:
         index.close()
+
+
+def test_a_revoked_keys_webhooks_stop(index: RecordIndex, receiver: Receiver) -> None:
+    """
+    GIVEN a subscription that has been receiving events
+    WHEN its API key is revoked
+    THEN no further event is sent to it
+    """
+    _, info = index.create_api_key("portal", ["webhooks:manage"])
+    receiver.secrets["/hook"] = Webhooks(index, allow_local=True).create(
+        info.key_id, receiver.url(), ["*"]).secret
+    delivery = WebhookDelivery(index, allow_local=True)
+    ledger = BatchLedger(index)
+    ledger.create(plan("B0"))
+    assert delivery.run_once() == 1
+    index.revoke_api_key(info.key_id)
+    ledger.create(plan("B1"))
+    assert delivery.run_once() == 0
+    delivery.stop()
+    assert [e["batch_id"] for e in receiver.got["/hook"]] == ["B0"]
