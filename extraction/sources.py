@@ -19,7 +19,7 @@ from difflib import SequenceMatcher
 from extraction.mrz import clean as mrz_clean
 from extraction.mrz import name_line, rebuild_td1
 from extraction.text import fold
-from extraction.validators import MRZ_NAME_ODD, check_citizen_id, mrz_problems
+from extraction.validators import CENTURY_BASE, MRZ_NAME_ODD, check_citizen_id, mrz_problems
 from models.ocr import PageOCR
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus, Reading
 
@@ -117,7 +117,7 @@ def parse_mrz(lines: list[str]) -> PersonData | None:
     cid = f.optional_data.replace("<", "")
     if re.fullmatch(r"\d{12}", cid):
         values["citizen_id"] = cid
-        century = {"0": 1900, "1": 1900, "2": 2000, "3": 2000}.get(cid[3], 1900)
+        century = CENTURY_BASE.get(int(cid[3]), 1900)
         if dob := _yymmdd(f.birth_date, century):
             values["date_of_birth"] = dob
     if f.expiry_date.isdigit():
