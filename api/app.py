@@ -27,7 +27,7 @@ from models.errors import (
 )
 from models.settings import Settings
 
-__all__ = ["create_app", "redact_access_log"]
+__all__ = ["create_app", "served_app", "redact_access_log"]
 
 log = logging.getLogger(__name__)
 
@@ -223,3 +223,12 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
     app.include_router(access.router)
     app.include_router(access_pages.router)
     return app
+
+
+def served_app() -> FastAPI:
+    """The app as each process of ``dossier serve --web-workers N`` builds it (settings from
+    the environment, as the command that started it read them)."""
+    from models.settings import get_settings
+
+    redact_access_log()
+    return create_app(get_settings())

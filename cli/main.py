@@ -336,12 +336,16 @@ def serve(host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port")] = 8000,
           workers: Annotated[int, typer.Option(
               help="local `dossier worker` processes to start (0: workers run elsewhere)")] = 1,
+          web_workers: Annotated[int, typer.Option(
+              help="web processes answering requests (uvicorn workers sharing the port); "
+                   "about one per core for many API clients")] = 1,
           ) -> None:
     """The web app: REST API for other systems (API keys) and the pages for staff (login);
     uploads become flow runs that Prefect workers execute.
 
     Without PREFECT_API_URL a Prefect server (own SQLite database under the data dir) is
-    started on 127.0.0.1 with one local worker, and both are stopped on exit.
+    started on 127.0.0.1 with one local worker, and both are stopped on exit. HTTP is parsed
+    by httptools on uvloop (uvicorn picks them when installed).
     """
     import signal
 
@@ -359,7 +363,12 @@ def serve(host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
         redact_access_log()
         console.print(f"Serving on http://{host}:{port} (pages: log in at /login; API docs at "
                       f"/docs), Prefect at {api_url}, {workers} local worker(s); Ctrl+C stops.")
-        uvicorn.run(create_app(s), host=host, port=port, log_level="info")
+        if web_workers > 1:
+            # Each process builds its own app (index pool, S3 client, caches).
+            uvicorn.run("api.app:served_app", factory=True, workers=web_workers, host=host,
+                        port=port, log_level="info")
+        else:
+            uvicorn.run(create_app(s), host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -465,19 +474,37 @@ def bench(split: Annotated[str, typer.Option(help="generator split: test (held-o
 @apikey_app.command("create")
 def apikey_create(name: Annotated[str, typer.Option(help="who uses the key")],
                   scope: Annotated[list[str], typer.Option(
-                      help="repeat for several: records:read, batches:read, batches:write, "
-                           "events:read, webhooks:manage, or * for every scope")]
-                  = ["records:read"]) -> None:  # noqa: B006 - typer reads the default
+                      help="repeat for several: records:read, originals:read, "
+                           "access-log:read, batches:read, batches:write, events:read, "
+                           "webhooks:manage, or * for every scope")]
+                  = ["records:read"],  # noqa: B006 - typer reads the default
+                  agency: Annotated[str | None, typer.Option(
+                      help="the agency the key reads for, named in every access record")]
+                  = None,
+                  doctype: Annotated[list[str] | None, typer.Option(
+                      help="limit the key to this document type (repeat for several); "
+                           "default: every type")] = None) -> None:
     """Create a key; it is printed once and stored only as a hash."""
     from storage.index import RecordIndex
 
-    index = RecordIndex(_settings().resolved_index_url())
+    s = _settings()
+    if doctype:
+        from extraction import load_doctypes
+
+        known = {d.id for d in load_doctypes(s.doctypes_dir)}
+        unknown = sorted(set(doctype) - known)
+        if unknown:
+            raise _bad_args(f"unknown document type {', '.join(unknown)}; known: "
+                            f"{', '.join(sorted(known))}")
+    index = RecordIndex(s.resolved_index_url())
     try:
-        key, info = index.create_api_key(name, scope)
+        key, info = index.create_api_key(name, scope, agency=agency, doctypes=doctype or None)
     finally:
         index.close()
-    err.print(f"API key {info.key_id} for {info.name!r}, scopes {', '.join(info.scopes)}. "
-              "It is shown only now: store it safely.")
+    limits = f", document types {', '.join(info.doctypes)}" if info.doctypes else ""
+    err.print(f"API key {info.key_id} for {info.name!r}"
+              f"{f' ({info.agency})' if info.agency else ''}, scopes "
+              f"{', '.join(info.scopes)}{limits}. It is shown only now: store it safely.")
     sys.stdout.write(key + "\n")
 
 
@@ -489,7 +516,8 @@ def apikey_list() -> None:
     index = RecordIndex(_settings().resolved_index_url())
     try:
         for k in index.list_api_keys():
-            console.print(f"{k.key_id}  {k.name}  {','.join(k.scopes)}  "
+            console.print(f"{k.key_id}  {k.name}  {k.agency or '-'}  {','.join(k.scopes)}  "
+                          f"{','.join(k.doctypes) if k.doctypes else 'all types'}  "
                           f"{'revoked' if k.revoked else 'active'}")
     finally:
         index.close()
