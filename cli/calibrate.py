@@ -66,9 +66,9 @@ def calibrate(settings: Settings, *, pages: int, test_pages: int, workers: int,
         people = correction_examples(store, index, load_doctypes(settings.doctypes_dir))
     finally:
         index.close()
-    train = [Example(s.field, s.correct, s.dossier) for s in dev]
+    train = [Example(s.field, s.correct, s.dossier) for s in dev if s.field is not None]
     train += [e for e in people if not held_out(e.group)]
-    check = [Example(s.field, s.correct, s.dossier) for s in test]
+    check = [Example(s.field, s.correct, s.dossier) for s in test if s.field is not None]
     check += [e for e in people if held_out(e.group)]
     say(f"{len(people)} values decided by people "
         f"({sum(not held_out(e.group) for e in people)} for training, the rest held out); "

@@ -119,9 +119,9 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
         _review_guessed(out, guessed)
     else:
         # Training the scorer: the evidence is what matters; nothing is decided.
-        for d in out:
-            for f in d.fields:
-                f._evidence["class_conf"] = d.classification_confidence
+        for doc in out:
+            for fld in doc.fields:
+                fld._evidence["class_conf"] = doc.classification_confidence
     return out
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, cast
 
 import spacy
 from spacy.language import Language
 from spacy.matcher import Matcher
+from spacy.pipeline import EntityRuler
 from spacy.tokens import Doc
 
 from extraction.layout import Row
@@ -25,8 +27,9 @@ __all__ = ["get_nlp", "RowDoc", "row_doc", "text_doc", "phrase_pattern", "build_
 @lru_cache(maxsize=1)
 def get_nlp() -> Language:
     nlp = spacy.blank("vi", config={"nlp": {"tokenizer": {"use_pyvi": False}}})
-    ruler = nlp.add_pipe("entity_ruler")
-    date_words = [{"NORM": "ngay"}, {"IS_DIGIT": True}, {"NORM": "thang"}, {"IS_DIGIT": True},
+    # add_pipe is typed as returning any pipe; this name makes an EntityRuler.
+    ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler"))
+    date_words: list[dict[str, Any]] = [{"NORM": "ngay"}, {"IS_DIGIT": True}, {"NORM": "thang"}, {"IS_DIGIT": True},
                   {"NORM": "nam"}, {"IS_DIGIT": True, "LENGTH": 4}]
     ruler.add_patterns([
         {"label": "CITIZEN_ID", "pattern": [{"TEXT": {"REGEX": r"^\d{12}$"}}]},
@@ -76,8 +79,8 @@ def row_doc(row: Row) -> RowDoc:
             starts.append(offset + start)
         offset += len(w.text) + 1
     doc = Doc(nlp.vocab, words=words, spaces=spaces)
-    for tok in doc:
-        tok.norm_ = fold(tok.text)
+    for token in doc:
+        token.norm_ = fold(token.text)
     return RowDoc(row=row, doc=doc, word_of_token=owner, token_start_char=starts)
 
 

@@ -301,10 +301,12 @@ def _mrz_name(d: ExtractedDocument, sources: list[PersonData],
     cid = lines[0][15:27]
     exact = [s.values["full_name"] for s in sources
              if s.source == FieldSource.qr and s.citizen_id == cid and s.values.get("full_name")]
-    read = [x.field("full_name").value for x in docs
-            if x.doctype == "cccd_front" and x.field("citizen_id") is not None
-            and x.field("citizen_id").value == cid and x.field("full_name") is not None
-            and x.field("full_name").value]
+    read: list[str] = []
+    for x in docs:
+        xid, xname = x.field("citizen_id"), x.field("full_name")
+        if (x.doctype == "cccd_front" and xid is not None and xid.value == cid
+                and xname is not None and xname.value):
+            read.append(xname.value)
     for name, sure in [(n, True) for n in exact] + [(n, False) for n in read]:
         line = name_line(fold(name).upper().split())
         if line == lines[2]:
@@ -396,10 +398,12 @@ def _reconcile_names(docs: list[ExtractedDocument]) -> None:
         if len({g[0] for g in group}) < 2:
             continue
         for _, f, _, _ in group:
-            merged = f.value
+            # Every name of a group was read (two words or more) and stays so when merged.
+            merged = f.value or ""
             for _, other, _, _ in group:
-                if other is not f and len(other.value.split()) == len(merged.split()):
-                    merged = _merge_diacritics(merged, other.value)
+                theirs = other.value or ""
+                if other is not f and len(theirs.split()) == len(merged.split()):
+                    merged = _merge_diacritics(merged, theirs)
             if merged != f.value:
                 f.readings.append(Reading(value=f.value, source=f.source,
                                           confidence=f.confidence))
@@ -440,23 +444,23 @@ def _one_digit_apart(docs: list[ExtractedDocument]) -> None:
     one document: two people's numbers agree on everything but one of the six serial digits
     about once in twenty thousand pairs, OCR confuses a digit far more often. The reading fewer
     documents give goes to review, with the other shown (both, when as many give each)."""
-    ids: list[tuple[int, ExtractedField]] = []
+    ids: list[tuple[int, ExtractedField, str]] = []
     for di, d in enumerate(docs):
         for id_name, _, _ in PERSON_FIELDS.get(d.doctype, []):
             f = d.field(id_name)
             if f is not None and f.value and not f.problems and f.value.isdigit():
-                ids.append((di, f))
+                ids.append((di, f, f.value))
     support: dict[str, set[int]] = {}
-    for di, f in ids:
-        support.setdefault(f.value, set()).add(di)
-    for _, f in ids:
+    for di, _, mine in ids:
+        support.setdefault(mine, set()).add(di)
+    for _, f, mine in ids:
         for value, docs_with in support.items():
-            if (value == f.value or len(value) != len(f.value)
-                    or sum(a != b for a, b in zip(value, f.value, strict=True)) != 1
-                    or len(docs_with) < len(support[f.value])):
+            if (value == mine or len(value) != len(mine)
+                    or sum(a != b for a, b in zip(value, mine, strict=True)) != 1
+                    or len(docs_with) < len(support[mine])):
                 continue
             f._evidence["doc_disagree"] = 1.0
-            other = next(g for di, g in ids if g.value == value)
+            other = next(g for _, g, theirs in ids if theirs == value)
             f.readings.append(Reading(value=value, source=other.source,
                                       confidence=other.confidence,
                                       document=docs[min(docs_with)].doctype))
@@ -490,26 +494,28 @@ def _reconcile_by_id(docs: list[ExtractedDocument]) -> None:
         if len({di for di, _, _ in group}) < 2:
             continue
         for slot, folded in ((1, True), (2, False)):
-            fields = [g[slot] for g in group if g[slot] is not None and g[slot].value]
+            # Each field with the value it was read with.
+            fields = [(f, f.value) for _, name, dob in group
+                      if (f := name if slot == 1 else dob) is not None and f.value]
             if len(fields) < 2:
                 continue
-            values = [f.value for f in fields]
+            values = [v for _, v in fields]
             if all(_same(values[0], v, folded=folded) for v in values[1:]):
                 best = max(values, key=_diacritics)
-                for f in fields:
+                for f, mine in fields:
                     f._evidence["doc_agree"] = 1.0
-                    if slot == 1 and f.value != best and not _same(f.value, best):
-                        f.readings.append(Reading(value=f.value, source=f.source,
+                    if slot == 1 and mine != best and not _same(mine, best):
+                        f.readings.append(Reading(value=mine, source=f.source,
                                                   confidence=f.confidence))
-                        f.value = best if not f.value.isupper() else best.upper()
+                        f.value = best if not mine.isupper() else best.upper()
                         f.source = FieldSource.reconciled
             else:
-                for f in fields:
+                for f, mine in fields:
                     f._evidence["doc_disagree"] = 1.0
-                    for other in fields:
-                        if other is not f and not _same(other.value, f.value):
+                    for other, theirs in fields:
+                        if other is not f and not _same(theirs, mine):
                             doc = docs[next(di for di, *rest in group
                                             if other in rest)].doctype
-                            f.readings.append(Reading(value=other.value, source=other.source,
+                            f.readings.append(Reading(value=theirs, source=other.source,
                                                       confidence=other.confidence,
                                                       document=doc))

@@ -140,12 +140,12 @@ def _date_match(text: str, order: str = "dmy") -> tuple[int, int, int, int] | No
         return int(m[2]), _MONTHS[m[1]], _full_year(m[3]), m.end()
     m = _DATE_SHORT.search(text)
     if m:
-        a, b, c = m[1], m[2], m[3]
+        p1, p2, p3 = m[1], m[2], m[3]
         if order == "ymd":
-            return int(c), int(b), _full_year(a), m.end()
+            return int(p3), int(p2), _full_year(p1), m.end()
         if order == "mdy":
-            return int(b), int(a), _full_year(c), m.end()
-        return int(a), int(b), _full_year(c), m.end()
+            return int(p2), int(p1), _full_year(p3), m.end()
+        return int(p1), int(p2), _full_year(p3), m.end()
     return None
 
 
@@ -334,6 +334,7 @@ def parse_money(raw: str) -> Parsed:
         return Parsed(None, ["no amount found"])
     text = m.group(0).replace(" ", "").replace("'", "")
     dot, comma = text.rfind("."), text.rfind(",")
+    dec: str | None
     if dot >= 0 and comma >= 0:
         dec = "." if dot > comma else ","
     elif dot >= 0 or comma >= 0:

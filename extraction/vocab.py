@@ -184,10 +184,10 @@ def restore_bare_syllables(value: str) -> tuple[str, int]:
         forms[i] = found
     out, last, changed = [], 0, 0
     for i, (start, end, w) in enumerate(spans):
-        found = forms.get(i)
-        if not found or len(found) != 1:
+        chosen = forms.get(i)
+        if not chosen or len(chosen) != 1:
             continue
-        (form,) = found
+        (form,) = chosen
         if form == w.lower():
             continue
         out.append(value[last:start] + in_case(form, w))

@@ -36,7 +36,7 @@ class CorrectionExample(BaseModel):
 
 
 def _crop_key(store: ObjectStore, cleaned_key: str, bbox: tuple[int, int, int, int],
-              cache: dict[str, np.ndarray]) -> str | None:
+              cache: dict[str, np.ndarray | None]) -> str | None:
     key = "crops/" + hashlib.sha256(f"{cleaned_key}|{bbox}".encode()).hexdigest() + ".png"
     if store.derived_exists(key):
         return key
@@ -61,7 +61,7 @@ def _crop_key(store: ObjectStore, cleaned_key: str, bbox: tuple[int, int, int, i
 
 def iter_corrections(store: ObjectStore, index: RecordIndex) -> Iterator[CorrectionExample]:
     seen: set[str] = set()
-    cache: dict[str, np.ndarray] = {}
+    cache: dict[str, np.ndarray | None] = {}  # None: an image that does not decode
     for event, _doctype in index.iter_audit_events(actions=["confirmed", "corrected"]):
         if event.record_id in seen:
             continue

@@ -67,8 +67,9 @@ def dossier_id_for(file_hashes: list[str | None], *, batch_id: str, dossier: str
     that was refused (``None``) has no known content, so its id is its batch's own and can
     never be shared with another batch's dossier.
     """
-    if file_hashes and all(file_hashes):
-        return "D" + hashlib.sha256(":".join(file_hashes).encode()).hexdigest()[:20]
+    stored = [h for h in file_hashes if h]
+    if file_hashes and len(stored) == len(file_hashes):
+        return "D" + hashlib.sha256(":".join(stored).encode()).hexdigest()[:20]
     own = f"batch:{batch_id}:{dossier}"
     return "D" + hashlib.sha256(own.encode()).hexdigest()[:20]
 

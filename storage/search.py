@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -35,6 +35,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     delete,
     select,
@@ -131,7 +132,8 @@ def write_search(s: Session, backend: str, entry: IndexEntry) -> None:
     rows = [{"record_id": entry.record_id, "field": k, "norm": fold(v)[:MAX_VALUE]}
             for k, v in sorted(entry.summary.items()) if v]
     if rows:
-        s.execute(RecordValueRow.__table__.insert(), rows)
+        # A mapped class's __table__ is typed as any FromClause; here it is its Table.
+        s.execute(cast(Table, RecordValueRow.__table__).insert(), rows)
 
 
 @dataclass

@@ -13,8 +13,21 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from difflib import SequenceMatcher
+from typing import cast
 
-from sqlalchemy import ForeignKey, Index, String, Text, case, delete, func, literal, select, tuple_
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from extraction.known import KnownValues, norm
@@ -48,7 +61,8 @@ def write_verified(s: Session, entry: IndexEntry) -> None:
              "norm": norm(value)[:1000], "value": value}
             for name, value in sorted(entry.verified.items())]
     if rows:
-        s.execute(VerifiedValueRow.__table__.insert(), rows)
+        # A mapped class's __table__ is typed as any FromClause; here it is its Table.
+        s.execute(cast(Table, VerifiedValueRow.__table__).insert(), rows)
 
 
 class IndexKnown:
@@ -74,12 +88,12 @@ class IndexKnown:
             wanted = sorted({(t, f, n[:1000]) for t, f, n in candidates})
             for i in range(0, len(wanted), _CHUNK):
                 part = wanted[i:i + _CHUNK]
-                found = s.execute(
+                seen = s.execute(
                     select(VerifiedValueRow.doctype, VerifiedValueRow.field,
                            VerifiedValueRow.norm).distinct()
                     .where(tuple_(VerifiedValueRow.doctype, VerifiedValueRow.field,
                                   VerifiedValueRow.norm).in_(part)))
-                known.vocabulary.update((t, f, n) for t, f, n in found)
+                known.vocabulary.update((t, f, n) for t, f, n in seen)
         return known
 
 
