@@ -4,9 +4,10 @@ below it, parse and validate it, and give it a confidence and a page box."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from spacy.matcher import Matcher
 
@@ -248,9 +249,9 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
             continue
         stops = _other_patterns(doctype, fdef)
         hit = choose_label(fdef, _candidates(fdef, labels, anchors),
-                           lambda lab, fdef=fdef, stops=stops: _read_value(
-                               fdef, lab, docs, by_row, review_threshold, page_right,
-                               stops=stops))
+                           partial(_read_value, fdef, docs=docs, by_row=by_row,
+                                   review_threshold=review_threshold, page_right=page_right,
+                                   stops=stops))
         if hit is None and (fdef.pattern or fdef.anywhere):
             # No label printed (another layout): the pattern (or the type) alone may still
             # find it.
@@ -644,7 +645,7 @@ def _other_patterns(doctype: DoctypeDef, fdef: FieldDef) -> list[re.Pattern[str]
 def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
                 by_row: dict[int, list[_Label]], review_threshold: float,
                 page_right: dict[int, float] | None = None, *,
-                stops: list[re.Pattern[str]] = ()) -> ExtractedField:
+                stops: Sequence[re.Pattern[str]] = ()) -> ExtractedField:
     page_right = page_right or {}
     parts: list[tuple[RowDoc, int, int]] = []
     rd = docs[lab.row]
@@ -678,11 +679,11 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
         if _has_content(rd, ls, le):
             parts.append((rd, ls, le))
     elif fdef.value_position == "above":
-        prev = lab.row - 1
-        while prev > 0 and _is_speck(docs[prev]) and not by_row.get(prev):
-            prev -= 1
-        if prev >= 0 and not by_row.get(prev) and docs[prev].row.page == rd.row.page:
-            parts.append((docs[prev], 0, len(docs[prev].doc)))
+        above = lab.row - 1
+        while above > 0 and _is_speck(docs[above]) and not by_row.get(above):
+            above -= 1
+        if above >= 0 and not by_row.get(above) and docs[above].row.page == rd.row.page:
+            parts.append((docs[above], 0, len(docs[above].doc)))
     elif _has_content(rd, s, e) and fdef.value_position != "below" \
             and not (fdef.value_position != "right" and _is_misread_mark(rd, s, e)):
         parts.append((rd, s, e))
