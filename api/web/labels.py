@@ -19,5 +19,5 @@ CODES = [
     # roles
     N_("operator"), N_("reviewer"), N_("admin"),
     # audit actions
-    N_("claimed"), N_("released"), N_("restored"), N_("reopened"),
+    N_("claimed"), N_("released"), N_("restored"), N_("reopened"), N_("retyped"),
 ]

@@ -16,8 +16,8 @@ from api.web.i18n import gettext as _
 from api.web.i18n import use_lang
 from models.accounts import Role, UserInfo
 from models.errors import ConflictError, NotFoundError
-from models.records import ExtractedField, Record, RecordStatus, utcnow
-from review.lifecycle import FieldDecision, ValueRefused, unresolved_fields
+from models.records import AuditAction, AuditEvent, ExtractedField, Record, RecordStatus, utcnow
+from review.lifecycle import UNKNOWN_DOCTYPE, FieldDecision, ValueRefused, unresolved_fields
 from review.metrics import review_stats
 from review.service import ReviewService
 from review.validation import RULES, YEARS, birth_pairs, is_multiline, province_codes
@@ -97,6 +97,7 @@ def record_state(svc: ReviewService, record: Record, user: UserInfo) -> dict[str
         "title": record.title or record.doctype, "status": record.status.value,
         "dossier_id": record.dossier_id, "reject_reason": record.reject_reason,
         "lease_user": held_by,
+        "unknown_type": record.doctype == UNKNOWN_DOCTYPE,
         "lease_expires": entry.lease_expires.isoformat()
         if entry is not None and entry.lease_expires and held_by else None,
         "held_by_other": held_by not in (None, user.name),
@@ -136,6 +137,14 @@ def _strings() -> dict[str, str]:
         "name_words": _("A full name has at least two words."),
         "empty": _("Enter a value, or press Alt+M if it is not on the document."),
         "lease_lost": _("Your hold on this document expired; reload to claim it again."),
+        "pending": _("not saved yet"),
+        "pending_count": _("Decisions not saved yet: {n}. Ctrl+S saves them, Ctrl+Enter "
+                           "approves the document with them."),
+        "nothing_to_save": _("Nothing to save."),
+        "suggestion": _("Verified before:"),
+        "retyping": _("Reading the document again as {type}…"),
+        "unknown_type": _("The document type was not recognized: choose it (Alt+T), or "
+                          "reject the document."),
         "error": _("Something went wrong: {msg}"),
     }
 
@@ -164,8 +173,23 @@ def review_page(request: Request, record_id: str, user: Reviewer) -> Response:
     state = record_state(svc, record, user)
     return render(request, "review.html", {
         "record": record, "state": state, "held": held, "strings": _strings(),
+        "doctypes": sorted(((d.id, d.title or d.id) for d in svc.doctypes),
+                           key=lambda t: t[1]),
         "provinces": sorted(province_codes()), "rules": RULES,
         "lease_seconds": int(svc.lease.total_seconds())})
+
+
+@router.get("/{record_id}/suggestions", include_in_schema=False)
+def suggestions(request: Request, record_id: str, user: Reviewer) -> dict[str, Any]:
+    """Values people verified for the same field of the same type, for the fields in review:
+    asked for by the page once it is shown, so the page never waits for them."""
+    svc = _svc(request)
+    if svc.index.get_record(record_id) is None:
+        raise HTTPException(404, "no such record")
+    record = svc.load(record_id)
+    if record.status == RecordStatus.rejected:
+        return {"suggestions": {}}
+    return {"suggestions": svc.suggestions(record)}
 
 
 @router.get("/{record_id}/pages/{pos}", include_in_schema=False)
@@ -189,6 +213,15 @@ class Save(BaseModel):
 class Finish(BaseModel):
     revision: int
     reason: str = ""
+    # Approving: the field decisions made on the page since its last save, stored with the
+    # approval as one version.
+    decisions: list[FieldDecision] = Field(default_factory=list)
+
+
+class Retype(BaseModel):
+    revision: int
+    doctype: str
+    decisions: list[FieldDecision] = Field(default_factory=list)
 
 
 @router.post("/{record_id}/lease", include_in_schema=False)
@@ -205,19 +238,40 @@ def save_fields(request: Request, record_id: str, body: Save, user: Reviewer) ->
     try:
         record = svc.decide(record_id, user.name, body.revision, body.decisions)
     except ValueRefused as e:
-        use_lang(user.lang)
-        strings = _strings()
-        return {"refused": {"field": e.field,
-                            "messages": [strings[p] for p in e.problems],
-                            "as_printed": e.as_printed}}
+        return _refused(e, user)
     return record_state(svc, record, user)
+
+
+def _refused(e: ValueRefused, user: UserInfo) -> dict[str, Any]:
+    use_lang(user.lang)
+    strings = _strings()
+    return {"refused": {"field": e.field, "messages": [strings[p] for p in e.problems],
+                        "as_printed": e.as_printed}}
 
 
 @router.post("/{record_id}/approve", include_in_schema=False)
 def approve(request: Request, record_id: str, body: Finish, user: Reviewer) -> dict[str, Any]:
+    """The document approved, with the decisions made on it since the last save: one version
+    of the record; a refused value comes back as for a save, and nothing is stored."""
     svc = _svc(request)
-    svc.approve(record_id, user.name, body.revision)
+    try:
+        svc.approve(record_id, user.name, body.revision, body.decisions)
+    except ValueRefused as e:
+        return _refused(e, user)
     return {"next": _next_url(svc, user, [record_id])}
+
+
+@router.post("/{record_id}/type", include_in_schema=False)
+def change_type(request: Request, record_id: str, body: Retype,
+                user: Reviewer) -> dict[str, Any]:
+    """The document read again as the type the clerk chose, with the decisions made on it
+    since the last save: one version of the record."""
+    svc = _svc(request)
+    try:
+        record = svc.retype(record_id, user.name, body.revision, body.doctype, body.decisions)
+    except ValueRefused as e:
+        return _refused(e, user)
+    return record_state(svc, record, user)
 
 
 @router.post("/{record_id}/reject", include_in_schema=False)
@@ -239,6 +293,13 @@ def history_page(request: Request, record_id: str, user: Reviewer) -> Response:
     svc = _svc(request)
     if svc.index.get_record(record_id) is None:
         return render(request, "error.html", {"message": _("No such record.")}, status_code=404)
+    events = svc.index.audit_events(record_id)
+    # Each version a person made with their decision: its field events, the approval, a
+    # change of type.
+    made: dict[int, list[AuditEvent]] = {}
+    for e in events:
+        if e.record_version is not None and e.action not in _LEASE:
+            made.setdefault(e.record_version, []).append(e)
     versions = []
     previous: Record | None = None
     for v in reversed(svc.store.record_versions(record_id)):
@@ -246,12 +307,20 @@ def history_page(request: Request, record_id: str, user: Reviewer) -> Response:
             rec = svc.load(record_id, v.version_id)
         except NotFoundError:
             continue
-        versions.append({"version": v, "record": rec, "diff": _diff(previous, rec)})
+        decision = made.get(rec.revision, [])
+        versions.append({"version": v, "record": rec, "diff": _diff(previous, rec),
+                         "events": decision,
+                         "labels": {f.name: f.label or f.name for f in rec.fields},
+                         "actors": sorted({e.actor for e in decision}),
+                         "fields": sum(1 for e in decision if e.field)})
         previous = rec
     versions.reverse()
     return render(request, "review_history.html", {
-        "record_id": record_id, "versions": versions,
-        "events": svc.index.audit_events(record_id)})
+        "record_id": record_id, "versions": versions, "events": events})
+
+
+# Events that make no person's decision: a lease taken or given back, the machine's reading.
+_LEASE = {AuditAction.claimed, AuditAction.released, AuditAction.extracted}
 
 
 def _diff(old: Record | None, new: Record) -> list[dict[str, Any]]:
@@ -265,6 +334,13 @@ def _diff(old: Record | None, new: Record) -> list[dict[str, Any]]:
             out.append({"field": f.label or f.name, "old": o.value if o else None,
                         "new": f.value, "status": f.status.value,
                         "old_status": o.status.value if o else None})
+    for f in old.fields:
+        if new.field(f.name) is None:  # a field of the type the document was before
+            out.append({"field": f.label or f.name, "old": f.value, "new": None,
+                        "status": ""})
+    if old.doctype != new.doctype:
+        out.append({"field": _("Document type"), "old": old.title or old.doctype,
+                    "new": new.title or new.doctype, "status": ""})
     if old.status != new.status:
         out.append({"field": _("Record status"), "old": old.status.value,
                     "new": new.status.value, "status": ""})

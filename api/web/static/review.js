@@ -1,8 +1,11 @@
-// The review page: keyboard first. Enter accepts the focused field and moves on (Shift+Enter
-// is a new line in a field of several lines), Esc puts the machine's value back, Alt+M marks
-// a field not on the document, Ctrl+Enter approves, Alt+S skips, Alt+R rejects, ? shows the
-// keys. Every save names the revision it edited. The messages come from the server, in the
-// language of the page it rendered.
+// The review page: keyboard first. Enter decides the focused field as shown and moves on
+// (Shift+Enter is a new line in a field of several lines), Esc puts the machine's value back,
+// Alt+M marks a field not on the document, Alt+G takes the value verified before that is
+// offered beside a field, Ctrl+Enter approves, Ctrl+S saves without approving, Alt+T changes
+// the document type, Alt+S skips, Alt+R rejects, ? shows the keys. The clerk's decisions are
+// kept on the page and stored together, as one version of the record, when the document is
+// approved (or saved, or its type changed); every save names the revision it edited. The
+// messages come from the server, in the language of the page it rendered.
 (() => {
   "use strict";
   const $ = (id) => document.getElementById(id);
@@ -20,6 +23,11 @@
   let zoom = 1;
   let busy = false;
   let focusedName = null;
+  let conflicted = false;
+  // Decisions made on the page and not stored yet, by field, in the order they were made
+  // (the server checks each against those before it, as the page did): the decision sent,
+  // and the field as the page shows it meanwhile.
+  const pending = new Map();
 
   // -- values shown vs stored: dates are shown as dd/mm/yyyy, stored ISO ----------------------
   const show = (f, v) => {
@@ -197,23 +205,70 @@
       list.append(li);
       input.addEventListener("focus", () => onFocus(f.name));
       input.addEventListener("input", () => showCheck(f.name, validate(field(f.name), input.value)));
+      if (f.problems && f.problems.length && !f.settled) msg.textContent = f.problems.join("; ");
     }
     updateFields(null);
   }
 
+  // A value people verified for the same field of the same type, offered beside the field;
+  // Alt+G (or the button) takes it.
+  let suggestions = {};
+  function offer(name, value) {
+    const f = stored(name);
+    if (!f || readonly || $(`suggest-${name}`)) return;
+    const sug = document.createElement("div");
+    sug.className = "suggestion";
+    sug.id = `suggest-${name}`;
+    const what = document.createElement("span");
+    what.className = "muted";
+    what.textContent = T.suggestion;
+    const shown = document.createElement("span");
+    shown.className = "value";
+    shown.id = `suggested-${name}`;
+    shown.textContent = show(f, value);
+    const take = document.createElement("button");
+    take.type = "button";
+    take.id = `take-${name}`;
+    take.tabIndex = -1;  // Tab goes field to field; Alt+G takes it from the field
+    take.title = "Alt+G";
+    const key = document.createElement("kbd");
+    key.textContent = "Alt+G";
+    take.append("↵ ", key);
+    take.addEventListener("click", () => takeSuggestion(name));
+    sug.append(what, shown, take);
+    $(`msg-${name}`).after(sug);
+    sug.hidden = field(name).settled;
+  }
+
+  async function loadSuggestions() {
+    const resp = await fetch(`/review/${state.record_id}/suggestions`,
+                             { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!resp.ok) return;
+    suggestions = (await resp.json()).suggestions || {};
+    for (const [name, value] of Object.entries(suggestions)) offer(name, value);
+  }
+
   function updateFields(saved) {
-    for (const f of state.fields) {
+    for (const s of state.fields) {
+      const f = field(s.name);
       const li = $(`field-${f.name}`);
-      li.className = `field st-${f.status}${f.name === focusedName ? " focused" : ""}`;
+      li.className = `field st-${f.status}${f.pending ? " pending" : ""}` +
+        `${f.name === focusedName ? " focused" : ""}`;
       const badge = $(`badge-${f.name}`);
       badge.className = `badge ${f.status}`;
       badge.textContent = `${ICON[f.status] || ""} ${T[f.status] || f.status}`;
+      if (f.pending) {
+        const mark = document.createElement("span");
+        mark.className = "pending";
+        mark.textContent = ` · ${T.pending}`;
+        badge.append(mark);
+      }
+      const sug = $(`suggest-${f.name}`);
+      if (sug) sug.hidden = f.settled;
       $(`src-${f.name}`).textContent = f.source;
       if (saved && saved.includes(f.name)) {
         input(f.name).value = show(f, f.value);
         showCheck(f.name, []);
-      } else if (!saved && f.problems && f.problems.length && !f.settled) {
-        $(`msg-${f.name}`).textContent = f.problems.join("; ");
       }
     }
     drawBoxes();
@@ -245,7 +300,8 @@
       if (!f.bbox || f.page !== page) continue;
       const [x0, y0, x1, y1] = f.bbox;
       const b = document.createElement("div");
-      b.className = `box st-${f.status}${f.name === focusedName ? " active" : ""}`;
+      const st = field(f.name).status;
+      b.className = `box st-${st}${f.name === focusedName ? " active" : ""}`;
       b.id = `box-${f.name}`;
       b.dataset.name = f.name;
       Object.assign(b.style, { left: `${x0 * s}px`, top: `${y0 * s}px`,
@@ -304,6 +360,7 @@
     focusedName = name;
     document.querySelectorAll(".field.focused").forEach((x) => x.classList.remove("focused"));
     $(`field-${name}`).classList.add("focused");
+    $(`field-${name}`).scrollIntoView({ block: "nearest" });  // its suggestion and messages too
     const f = field(name);
     if (f.page != null && f.page !== page) await showPage(f.page);
     wrap.querySelectorAll(".box.active").forEach((b) => b.classList.remove("active"));
@@ -317,8 +374,30 @@
     }
   }
 
-  const field = (name) => state.fields.find((f) => f.name === name);
+  // A field as stored, and as the page shows it: with the clerk's decision not stored yet.
+  const stored = (name) => state.fields.find((f) => f.name === name);
+  function field(name) {
+    const f = stored(name);
+    const p = pending.get(name);
+    return p ? Object.assign({}, f, { value: p.value, status: p.status, settled: true,
+                                      pending: true }) : f;
+  }
   const input = (name) => $(`input-${name}`);
+
+  // A typed value as the server stores it, for the page's own checks of the other fields
+  // (a date as yyyy-mm-dd, an ID without spaces).
+  function storedForm(f, v) {
+    if (v == null) return v;
+    if (f.kind === "date") {
+      const p = parseDate(v);
+      if (p && p !== "bad") {
+        const two = (n) => String(n).padStart(2, "0");
+        return `${String(p.y).padStart(4, "0")}-${two(p.mo)}-${two(p.d)}`;
+      }
+    }
+    if (f.kind === "citizen_id") return v.replace(/ /g, "");
+    return v;
+  }
 
   function say(text, kind = "") {
     const s = $("status-line");
@@ -362,7 +441,34 @@
   }
 
   function unresolvedCount() {
-    return state.fields.filter((f) => !f.settled).length;
+    return state.fields.filter((f) => !field(f.name).settled).length;
+  }
+
+  // The count of decisions not stored yet, on the Save button and in the status line.
+  function showPending() {
+    const c = $("pending-count");
+    c.textContent = String(pending.size);
+    c.hidden = pending.size === 0;
+    if (pending.size) say(T.pending_count.replace("{n}", String(pending.size)));
+  }
+
+  function decisions() {
+    return [...pending.values()].map((p) => p.decision);
+  }
+
+  // A value the server refused: its words beside the field, which gets the focus.
+  function showRefused(x) {
+    $(`msg-${x.field}`).textContent = x.messages.join("; ");
+    input(x.field).setAttribute("aria-invalid", "true");
+    $(`keep-${x.field}`).hidden = readonly || !x.as_printed;
+    say("");
+    input(x.field).focus();
+  }
+
+  function conflict() {
+    conflicted = true;
+    banner(T.conflict, true);
+    say("");
   }
 
   function applyState(next, saved) {
@@ -372,41 +478,22 @@
     updateFields(saved);
   }
 
-  // Saves run one after another, each against the revision the previous one produced, so
-  // a clerk may keep typing while a save is on its way.
-  let queue = Promise.resolve(true);
-  function save(name, decision) {
-    const run = queue.then(() => doSave(name, decision));
-    queue = run.catch(() => false);
-    return run;
-  }
-
-  async function doSave(name, decision) {
-    if (readonly) return false;
+  // The decisions made so far stored as one version of the record.
+  async function saveAll() {
+    if (readonly || busy) return false;
+    if (!pending.size) { say(T.nothing_to_save); return true; }
     busy = true;
     say(T.saving);
     try {
+      const names = [...pending.keys()];
       const r = await post(`/review/${state.record_id}/fields`,
-                           { revision: state.revision, decisions: [decision] });
-      if (r.status === 409) {
-        banner(T.conflict, true);
-        say("");
-        return false;
-      }
-      if (!r.ok) {
-        $(`msg-${name}`).textContent = r.data.detail || T.error.replace("{msg}", r.status);
-        say("");
-        return false;
-      }
-      if (r.data.refused) {  // a check failed on the server: its words, in the page's language
-        const x = r.data.refused;
-        $(`msg-${x.field}`).textContent = x.messages.join("; ");
-        input(x.field).setAttribute("aria-invalid", "true");
-        $(`keep-${x.field}`).hidden = readonly || !x.as_printed;
-        say("");
-        return false;
-      }
-      applyState(r.data, [name]);
+                           { revision: state.revision, decisions: decisions() });
+      if (r.status === 409) { conflict(); return false; }
+      if (!r.ok) { say(r.data.detail || T.error.replace("{msg}", r.status), "warn"); return false; }
+      if (r.data.refused) { showRefused(r.data.refused); return false; }
+      pending.clear();
+      applyState(r.data, names);
+      showPending();
       say(T.saved, "ok");
       return true;
     } finally {
@@ -419,35 +506,51 @@
     if (nxt) input(nxt).focus();
     else {
       input(from).focus();
-      say(T.unresolved_left.replace("{n}", "0"), "ok");
+      if (pending.size) showPending();
+      else say(T.unresolved_left.replace("{n}", "0"), "ok");
     }
   }
 
-  // Enter on a field: its value confirmed when the clerk left it as it is (compared exactly,
-  // or after spaces and Unicode form, which are no change), else the typed value stored as a
-  // correction. ``asPrinted``: the clerk said the document says so (see showCheck).
-  async function acceptField(el, asPrinted = false) {
+  // Enter on a field: its value confirmed when the clerk left it as stored (compared exactly,
+  // or after spaces and Unicode form, which are no change), else the typed value kept as a
+  // correction. ``asPrinted``: the clerk said the document says so (see showCheck). The
+  // decision waits on the page until the document is approved or saved.
+  function acceptField(el, asPrinted = false) {
+    if (readonly) return;
     const name = el.dataset.name;
     const f = field(name);
+    const s = stored(name);
     const codes = validate(f, el.value);
     showCheck(name, codes);
     if (codes.some((c) => !(asPrinted && c === "id_birth"))) return;
-    const shown = show(f, f.value);
+    const shown = show(s, s.value);
     const several = multiline(f, el.value) || multiline(f, shown);
     const value = clean(el.value, several);
-    const unchanged = el.value === shown || value === clean(shown, several);
-    if (unchanged && f.settled && !asPrinted) { moveOn(name); return; }
-    const decision = unchanged ? { field: name, action: "confirm" }
-                               : { field: name, action: "correct", value };
-    if (asPrinted) decision.as_printed = true;
-    const from = document.activeElement;
-    const saved = await save(name, decision);
-    // Move on only if the clerk has not moved elsewhere while the save was on its way (the
-    // button that kept a value as printed is hidden once it is saved).
-    const here = document.activeElement;
-    if (saved && (here === from || (asPrinted && (!here || here === document.body)))) {
-      moveOn(name);
+    const unchanged = el.value === shown || value === clean(shown, several)
+      || (s.value != null && storedForm(f, value) === s.value);
+    pending.delete(name);
+    if (!(unchanged && s.settled && !asPrinted)) {
+      const decision = unchanged ? { field: name, action: "confirm" }
+                                 : { field: name, action: "correct", value };
+      if (asPrinted) decision.as_printed = true;
+      pending.set(name, {
+        decision,
+        value: unchanged ? s.value : storedForm(f, value),
+        status: unchanged && s.status !== "corrected" ? "confirmed" : "corrected",
+      });
     }
+    showCheck(name, []);
+    updateFields(null);
+    showPending();
+    moveOn(name);
+  }
+
+  function takeSuggestion(name) {
+    const offered = suggestions[name];
+    if (readonly || !offered) return;
+    const el = input(name);
+    el.value = show(field(name), offered);
+    acceptField(el);
   }
 
   function keepAsPrinted(name) {
@@ -455,22 +558,32 @@
     acceptField(input(name), true);
   }
 
-  async function markMissing(el) {
-    const name = el.dataset.name;
-    if (await save(name, { field: name, action: "not_on_document" })
-        && document.activeElement === el) moveOn(name);
-  }
-
-  function restore(el) {
-    const f = field(el.dataset.name);
-    el.value = show(f, f.machine_value);
-    el.dispatchEvent(new Event("input"));
-  }
-
-  async function approve() {
+  function markMissing(el) {
     if (readonly) return;
-    await queue;  // the field saves typed before Ctrl+Enter come first
-    if (busy) return;
+    const name = el.dataset.name;
+    pending.delete(name);
+    pending.set(name, { decision: { field: name, action: "not_on_document" }, value: null,
+                        status: "not_on_document" });
+    el.value = "";
+    showCheck(name, []);
+    updateFields(null);
+    showPending();
+    moveOn(name);
+  }
+
+  // Esc: the machine's value back in the field, and the clerk's decision on it undone.
+  function restore(el) {
+    const name = el.dataset.name;
+    pending.delete(name);
+    el.value = show(stored(name), stored(name).machine_value);
+    el.dispatchEvent(new Event("input"));
+    updateFields(null);
+    showPending();
+  }
+
+  // Ctrl+Enter: the decisions made on the page and the approval, stored as one version.
+  async function approve() {
+    if (readonly || busy) return;
     const n = unresolvedCount();
     if (n > 0) {
       say(T.unresolved_left.replace("{n}", String(n)), "warn");
@@ -479,18 +592,45 @@
       return;
     }
     busy = true;
+    say(T.saving);
     try {
-      const r = await post(`/review/${state.record_id}/approve`, { revision: state.revision });
-      if (r.status === 409) { banner(T.conflict, true); return; }
+      const r = await post(`/review/${state.record_id}/approve`,
+                           { revision: state.revision, decisions: decisions() });
+      if (r.status === 409) { conflict(); return; }
       if (!r.ok) { say(r.data.detail || T.error.replace("{msg}", r.status), "warn"); return; }
+      if (r.data.refused) { showRefused(r.data.refused); return; }
+      pending.clear();
       location.assign(r.data.next);
     } finally {
       busy = false;
     }
   }
 
+  // Alt+T, then a type and Enter: the document read again as that type, with the decisions
+  // made on the page, as one version; the page then shows the new type's fields.
+  async function retype() {
+    const sel = $("doctype-select");
+    if (readonly || busy || !sel.value || sel.value === state.doctype) return;
+    busy = true;
+    say(T.retyping.replace("{type}", sel.options[sel.selectedIndex].text));
+    try {
+      const r = await post(`/review/${state.record_id}/type`,
+                           { revision: state.revision, doctype: sel.value,
+                             decisions: decisions() });
+      if (r.status === 409) { conflict(); return; }
+      if (!r.ok) { say(r.data.detail || T.error.replace("{msg}", r.status), "warn"); return; }
+      if (r.data.refused) { showRefused(r.data.refused); return; }
+      pending.clear();
+      location.reload();
+    } finally {
+      busy = false;
+    }
+  }
+
+  // Skip: the decisions made so far are stored first, then the document goes back.
   async function skip() {
     if (busy) return;
+    if (pending.size && !(await saveAll())) return;
     busy = true;
     try {
       const r = await post(`/review/${state.record_id}/skip`, {});
@@ -532,6 +672,21 @@
     const inField = el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA") && el.dataset
       && el.dataset.name;
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); approve(); return; }
+    if ((e.ctrlKey || e.metaKey) && (e.code === "KeyS" || e.key === "s")) {
+      e.preventDefault();
+      saveAll();
+      return;
+    }
+    if (e.altKey && (e.code === "KeyT" || e.key === "t")) {
+      e.preventDefault();
+      if (!readonly) $("doctype-select").focus();
+      return;
+    }
+    if (el && el.id === "doctype-select" && e.key === "Enter") {
+      e.preventDefault();
+      retype();
+      return;
+    }
     if (e.altKey && (e.code === "KeyS" || e.key === "s")) { e.preventDefault(); skip(); return; }
     if (e.altKey && (e.code === "KeyR" || e.key === "r")) { e.preventDefault(); openReject(); return; }
     if (e.key === "F1" || (e.key === "?" && !inField)) {
@@ -547,9 +702,20 @@
     }
     else if (e.key === "Escape") { e.preventDefault(); restore(el); }
     else if (e.altKey && (e.code === "KeyM" || e.key === "m")) { e.preventDefault(); markMissing(el); }
+    else if (e.altKey && (e.code === "KeyG" || e.key === "g")) {
+      e.preventDefault();
+      takeSuggestion(el.dataset.name);
+    }
   });
 
   $("btn-approve").addEventListener("click", approve);
+  $("btn-save").addEventListener("click", saveAll);
+  $("doctype-form").addEventListener("submit", (ev) => { ev.preventDefault(); retype(); });
+  // Leaving with decisions not stored asks first (a conflict's reload excepted: they cannot
+  // be stored).
+  window.addEventListener("beforeunload", (ev) => {
+    if (pending.size && !conflicted && !readonly) { ev.preventDefault(); ev.returnValue = ""; }
+  });
   $("btn-skip").addEventListener("click", skip);
   $("btn-reject").addEventListener("click", openReject);
   $("btn-help").addEventListener("click", () => $("help-dialog").showModal());
@@ -566,8 +732,11 @@
       const r = await post(`/review/${state.record_id}/lease`, {});
       if (r.status === 409) { readonly = true; banner(T.lease_lost, true); }
     }, every);
-  } else if (state.held_by_other) {
-    for (const b of ["btn-approve", "btn-reject"]) $(b).disabled = true;
+  }
+  if (readonly) {
+    for (const b of ["btn-approve", "btn-reject", "btn-save", "btn-doctype", "doctype-select"]) {
+      $(b).disabled = true;
+    }
   }
 
   // Natural page sizes, for the crops above the inputs.
@@ -579,9 +748,12 @@
   });
   renderStrip();
   buildFields();
+  if (state.unknown_type && !readonly) say(T.unknown_type, "warn");
   const first = nextUnresolved(null) || (state.fields[0] && state.fields[0].name);
   const firstPage = first && field(first).page != null ? field(first).page : 0;
   showPage(firstPage).then(() => {
     if (first) input(first).focus();
+    // Asked for once the page is ready to work on: the page never waits for them.
+    if (!readonly) loadSuggestions();
   });
 })();
