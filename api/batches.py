@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -98,7 +98,7 @@ async def read_multipart(request: Request, limit: int, *, part: str = "files"
     if declared and declared.isdigit() and int(declared) > limit:
         raise upload_limit_error(limit, int(declared))
 
-    async def counted() -> AsyncIterator[bytes]:
+    async def counted() -> AsyncGenerator[bytes, None]:
         seen = 0
         async for chunk in request.stream():
             seen += len(chunk)
@@ -122,7 +122,9 @@ def submit(request: Request, batch_id: str) -> str | None:
     originals are durable and the batch is queued, so the upload stands)."""
     fn: Callable[[str], str] | None = getattr(request.app.state, "submit_batch", None)
     if fn is None:
-        from flows.service import submit_batch as fn
+        from flows.service import submit_batch
+
+        fn = submit_batch
     try:
         run_id = fn(batch_id)
     except Exception as e:  # noqa: BLE001 - Prefect unreachable: the watchdog retries

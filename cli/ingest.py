@@ -195,8 +195,8 @@ def run_remote(paths: list[Path], *, api: str, key: str, station: str | None,
             t.add_row(f.dossier, f.name, f.stage.value,
                       ", ".join(f"{r.doctype} ({r.status.value})" for r in f.records))
     console.print(t)
-    for f in report.failed:
-        console.print(f"[red]✗[/red] {f.error}", highlight=False)
+    for failed in report.failed:
+        console.print(f"[red]✗[/red] {failed.error}", highlight=False)
     return int(ExitCode.some_files_failed) if report.failed else 0
 
 

@@ -123,8 +123,10 @@ def _colored(bgr: np.ndarray) -> np.ndarray:
     hi = cv2.max(cv2.max(b, g), r)
     lo = cv2.min(cv2.min(b, g), r)
     # saturation = (hi - lo) / hi * 255 > 90  <=>  hi - lo > hi * 90 / 255
-    sat = cv2.compare(cv2.subtract(hi, lo), cv2.multiply(hi, 90.0 / 255.0), cv2.CMP_GT)
-    return cv2.bitwise_and(sat, cv2.compare(hi, 90, cv2.CMP_GT))
+    # OpenCV takes a number for an array operand (a scalar); its stubs only list arrays.
+    scaled = cv2.multiply(hi, 90.0 / 255.0)  # type: ignore[call-overload]
+    sat = cv2.compare(cv2.subtract(hi, lo), scaled, cv2.CMP_GT)
+    return cv2.bitwise_and(sat, cv2.compare(hi, 90, cv2.CMP_GT))  # type: ignore[call-overload]
 
 
 def _shrink(gray: np.ndarray, factor: float) -> np.ndarray:
@@ -209,8 +211,8 @@ def find_sheet(gray: np.ndarray) -> np.ndarray | None:
     pts = quad.reshape(4, 2).astype(np.float32) / factor
     # Order the corners: top-left has the smallest x+y, bottom-right the largest.
     s, d = pts.sum(axis=1), np.diff(pts, axis=1).ravel()
-    return np.float32([pts[np.argmin(s)], pts[np.argmin(d)], pts[np.argmax(s)],
-                       pts[np.argmax(d)]])
+    return np.array([pts[np.argmin(s)], pts[np.argmin(d)], pts[np.argmax(s)],
+                     pts[np.argmax(d)]], dtype=np.float32)
 
 
 def _ink_outside(small: np.ndarray, bright: np.ndarray, inside: np.ndarray,
@@ -227,8 +229,9 @@ def _ink_outside(small: np.ndarray, bright: np.ndarray, inside: np.ndarray,
     """
     box = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
     # The frame's edge is a rim too: nothing of the paper shows beyond it.
-    beyond = (cv2.erode(bright // 255, box, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-              & (1 - cv2.dilate(inside, box)))
+    beyond = np.bitwise_and(
+        cv2.erode(bright // 255, box, borderType=cv2.BORDER_CONSTANT, borderValue=0),
+        1 - cv2.dilate(inside, box))
     # Slivers thinner than a line of print (where the quadrilateral's edge and the paper's
     # disagree by a pixel or two) and flecks smaller than a few letters hold none.
     beyond = cv2.morphologyEx(beyond, cv2.MORPH_OPEN,
@@ -240,7 +243,8 @@ def _ink_outside(small: np.ndarray, bright: np.ndarray, inside: np.ndarray,
     k = max(5, int(max(small.shape) / 60) | 1)
     marks = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT,
                              cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    ink = (marks > contrast / 4).astype(np.uint8) & cv2.erode(beyond, np.ones((3, 3), np.uint8))
+    ink = np.bitwise_and((marks > contrast / 4).astype(np.uint8),
+                         cv2.erode(beyond, np.ones((3, 3), np.uint8)))
     n, _, stats, _ = _components(ink)
     return bool(n > 1 and ((stats[1:, cv2.CC_STAT_WIDTH] >= 2)
                            & (stats[1:, cv2.CC_STAT_HEIGHT] >= 2)).any())
@@ -264,7 +268,7 @@ def _surrounded(small: np.ndarray, quad: np.ndarray, darker_than: float) -> bool
     sides = 0
     for i in range(len(pts)):
         a, b = pts[i], pts[(i + 1) % len(pts)]
-        normal = np.float32([b[1] - a[1], a[0] - b[0]])
+        normal = np.array([b[1] - a[1], a[0] - b[0]], dtype=np.float32)
         normal /= max(1e-6, float(np.linalg.norm(normal)))
         if float(np.dot((a + b) / 2 - centre, normal)) < 0:
             normal = -normal
@@ -287,7 +291,8 @@ def cut_out_sheet(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
     x1, y1 = np.ceil(corners.max(axis=0)).astype(int)
     if max(x1 - x0 - width, y1 - y0 - height) <= 2:
         return image[max(0, y0):y1, max(0, x0):x1]
-    target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
+    target = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]],
+                      dtype=np.float32)
     m = cv2.getPerspectiveTransform(corners, target)
     return cv2.warpPerspective(image, m, (width, height), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_REPLICATE)

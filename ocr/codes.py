@@ -32,9 +32,11 @@ def _decode(gray: np.ndarray) -> tuple[list[MachineCode], bool]:
     # A QR code's or a Data Matrix's finder patterns are found at any angle; a barcode's bars
     # are scanned along rows, so only it is looked for on the page turned a quarter too
     # (turning the page for every format costs more than the rest of this step).
-    results = [*zxingcpp.read_barcodes(gray, formats=[formats.QRCode, formats.DataMatrix],
-                                       try_rotate=False, try_downscale=True, return_errors=True),
-               *zxingcpp.read_barcodes(gray, formats=[formats.Code128], try_rotate=True,
+    square = zxingcpp.BarcodeFormats([formats.QRCode, formats.DataMatrix])
+    bars = zxingcpp.BarcodeFormats([formats.Code128])
+    results = [*zxingcpp.read_barcodes(gray, formats=square, try_rotate=False,
+                                       try_downscale=True, return_errors=True),
+               *zxingcpp.read_barcodes(gray, formats=bars, try_rotate=True,
                                        try_downscale=True, return_errors=True)]
     for r in results:
         if not r.valid or not r.text:

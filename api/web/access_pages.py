@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.web.common import render, require_user
+from models.access import AccessEntry
 from models.accounts import Role, UserInfo
 from storage.access import AccessLog, export_csv
 
@@ -26,7 +27,9 @@ def _valid(citizen_id: str) -> bool:
 def access_log_page(request: Request, user: Staff, citizen_id: str = "",
                     before: int | None = None) -> Response:
     citizen_id = "".join(citizen_id.split())
-    entries, nxt, invalid = [], None, False
+    entries: list[AccessEntry] = []
+    nxt: int | None = None
+    invalid = False
     if citizen_id:
         if _valid(citizen_id):
             entries, nxt = AccessLog(request.app.state.index).for_citizen(
