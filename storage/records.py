@@ -144,13 +144,14 @@ class RecordStore:
         def write(current: IndexEntry | None) -> tuple[IndexEntry, list[AuditEvent]]:
             if current is None:
                 raise NotFoundError(f"no record {record_id}")
+            # The object store is the truth: an index row left behind by a write whose
+            # commit failed is healed by this write, not a reason to refuse it.
             stored = self.load(record_id)
-            for revision in (current.revision, stored.revision):
-                if revision != base_revision:
-                    raise ConflictError(
-                        f"record {record_id} was changed by someone else (revision "
-                        f"{revision}, this edit started from {base_revision})",
-                        hint="reload the record and make the change again")
+            if stored.revision != base_revision:
+                raise ConflictError(
+                    f"record {record_id} was changed by someone else (revision "
+                    f"{stored.revision}, this edit started from {base_revision})",
+                    hint="reload the record and make the change again")
             new, events = fn(stored)
             version = self._put(new, events)
             out["r"] = (new, events)

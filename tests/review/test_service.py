@@ -244,3 +244,33 @@ def test_a_clerks_save_waits_for_a_machine_write_in_flight_and_is_then_refused(
     assert rec.revision == 3 and svc.index.get_record("R-01").revision == 3
     again = records.put_machine(machine_record("R-01"))
     assert not again.written and again.record.field("full_name").value == "Nguyễn Văn An"
+
+
+def test_a_save_whose_index_commit_failed_does_not_block_the_next_one(
+        svc: ReviewService) -> None:
+    """
+    GIVEN a clerk's save stored in the object store whose index commit then failed
+    WHEN the clerk reloads (the object store's revision) and saves again
+    THEN the save lands and the index describes it again
+    """
+    from models.errors import StorageError
+
+    real = svc.index._upsert_in
+    calls = {"n": 0}
+
+    def failing_once(*a, **kw):  # the fault: the database goes away at commit time
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StorageError("the index went away")
+        return real(*a, **kw)
+
+    svc.index._upsert_in = failing_once  # type: ignore[method-assign]
+    with pytest.raises(StorageError):
+        svc.decide("R-01", "an", 1, [FieldDecision(field="full_name",
+                                                   action=FieldAction.correct,
+                                                   value="Nguyễn Văn An")])
+    assert svc.load("R-01").revision == 2 and svc.index.get_record("R-01").revision == 1
+    rec = svc.decide("R-01", "an", svc.load("R-01").revision,
+                     [FieldDecision(field="full_name", action=FieldAction.confirm)])
+    assert rec.revision == 3 and svc.index.get_record("R-01").revision == 3
+    assert svc.index.get_record("R-01").summary["full_name"] == "Nguyễn Văn An"
