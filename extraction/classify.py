@@ -147,11 +147,11 @@ def classify_by_shape(classes: list[PageClass], doctypes: list[DoctypeDef]) -> N
     right after one of them or right before one, is the next or the previous of them (a card's
     back after its front, its front before its back); a shape only one type has is that type.
     At half confidence."""
-    shaped = [d for d in doctypes if d.aspect is not None]
+    shaped = [(d, d.aspect) for d in doctypes if d.aspect is not None]
     for i, c in enumerate(classes):
         if c.doctype != UNKNOWN or not c.aspect:
             continue
-        fits = [d for d in shaped if d.aspect[0] <= c.aspect <= d.aspect[1]]
+        fits = [d for d, (low, high) in shaped if low <= c.aspect <= high]
         ids = [d.id for d in fits]
         prev = classes[i - 1].doctype if i else None
         nxt = classes[i + 1].doctype if i + 1 < len(classes) else None

@@ -68,7 +68,7 @@ class ValueRefused(ReviewError):
 def new_event(record: Record, action: AuditAction, actor: str, at: datetime,
               **kw: str | int | None) -> AuditEvent:
     return AuditEvent(event_id=uuid.uuid4().hex, record_id=record.record_id, action=action,
-                      actor=actor, at=at, **kw)  # type: ignore[arg-type]
+                      actor=actor, at=at, **kw)
 
 
 def machine_status(record: Record) -> RecordStatus:

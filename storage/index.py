@@ -847,7 +847,7 @@ class RecordIndex:
                 .where(RecordRow.status == str(RecordStatus.needs_review))
                 .group_by(RecordRow.doctype).order_by(RecordRow.doctype))
         with self._session("measure the backlog") as s:
-            out = []
+            out: list[tuple[str, int, datetime | None]] = []
             for doctype, n, oldest in s.execute(stmt):
                 if oldest is not None and oldest.tzinfo is None:
                     oldest = oldest.replace(tzinfo=UTC)
