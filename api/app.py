@@ -81,8 +81,8 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
 
     from fastapi.staticfiles import StaticFiles
 
-    from api import access, batches, events, pdf, records
-    from api.web import access_pages, auth_pages, review_pages
+    from api import access, batches, events, metrics, pdf, records
+    from api.web import access_pages, auth_pages, counter_pages, dashboard_pages, review_pages
     from api.web.common import (
         HERE,
         SESSION_COOKIE,
@@ -222,6 +222,9 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
     app.include_router(events.router)
     app.include_router(access.router)
     app.include_router(access_pages.router)
+    app.include_router(metrics.router)
+    app.include_router(counter_pages.router)
+    app.include_router(dashboard_pages.router)
     return app
 
 

@@ -26,10 +26,11 @@ from models.access import PURPOSE_CODE_RE, Purpose
 from models.records import ApiKeyInfo
 
 __all__ = ["require_scope", "any_scope", "bearer", "verify_key", "required_purpose",
-           "KeyCache", "PURPOSE_HEADER"]
+           "KeyCache", "PURPOSE_HEADER", "METRICS_READ"]
 
 bearer = HTTPBearer(auto_error=False)
 PURPOSE_HEADER = "X-Purpose"
+METRICS_READ = "metrics:read"  # /v1/metrics/summary and Prometheus' /metrics
 _CACHE_MAX = 10_000
 
 

@@ -24,6 +24,8 @@ class AccessAction(StrEnum):
     pdf = "pdf"  # a presigned URL to the searchable PDF was issued
     original = "original"  # a presigned URL to an original scan was issued
     search = "search"  # the hits of GET /v1/records
+    counter_lookup = "counter_lookup"  # staff at the counter looked a citizen up
+    reuse = "reuse"  # staff at the counter reused settled records for a procedure
 
 
 class Purpose(BaseModel):

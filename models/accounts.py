@@ -15,6 +15,7 @@ LANGUAGES = ("vi", "en")
 class Role(StrEnum):
     operator = "operator"  # scanning station: uploads batches
     reviewer = "reviewer"  # back office: verifies and corrects records
+    counter = "counter"  # front desk: looks citizens up and reuses their settled records
     admin = "admin"  # everything, and manages users
 
 

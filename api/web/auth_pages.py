@@ -37,6 +37,8 @@ def home_for(request: Request, user: UserInfo) -> str:
             return str(request.app.url_path_for("upload_page"))
         except NoMatchFound:
             return "/home"
+    if user.role == Role.counter:
+        return "/counter"
     return "/review"
 
 
