@@ -476,7 +476,7 @@ def apikey_create(name: Annotated[str, typer.Option(help="who uses the key")],
                   scope: Annotated[list[str], typer.Option(
                       help="repeat for several: records:read, originals:read, "
                            "access-log:read, batches:read, batches:write, events:read, "
-                           "webhooks:manage, or * for every scope")]
+                           "webhooks:manage, metrics:read, or * for every scope")]
                   = ["records:read"],  # noqa: B006 - typer reads the default
                   agency: Annotated[str | None, typer.Option(
                       help="the agency the key reads for, named in every access record")]
@@ -556,7 +556,7 @@ def _read_password() -> str:
 
 @user_app.command("create")
 def user_create(name: Annotated[str, typer.Argument(help="login name")],
-                role: Annotated[str, typer.Option(help="operator, reviewer or admin")],
+                role: Annotated[str, typer.Option(help="operator, reviewer, counter or admin")],
                 station: Annotated[str | None, typer.Option(help="the operator's station")] = None,
                 lang: Annotated[str, typer.Option(help="vi or en")] = "vi") -> None:
     """Create a user; the password is prompted for, or read from stdin."""
@@ -565,7 +565,7 @@ def user_create(name: Annotated[str, typer.Argument(help="login name")],
     from storage.index import RecordIndex
 
     if role not in {r.value for r in Role}:
-        raise _bad_args(f"--role {role!r}: use operator, reviewer or admin")
+        raise _bad_args(f"--role {role!r}: use operator, reviewer, counter or admin")
     if lang not in LANGUAGES:
         raise _bad_args(f"--lang {lang!r}: use {' or '.join(LANGUAGES)}")
     try:

@@ -176,7 +176,8 @@ def test_the_counter_shows_settled_records_and_logs_lookup_pdf_and_reuse(
     THEN without a procedure nothing is read or logged; with it only the settled records
          show, each field with who settled it (the machine, or lan who confirmed or
          corrected); the PDF comes from the object store; the lookup, the PDF and the reuse
-         are in the citizen's access log with the procedure as purpose
+         are in the citizen's access log with the procedure as purpose, and the staff
+         page of the access log names them
     """
     card, birth, waiting = world["card"], world["birth"], world["waiting"]
     with TestClient(world["app"], base_url="http://127.0.0.1") as c:
@@ -228,6 +229,11 @@ def test_the_counter_shows_settled_records_and_logs_lookup_pdf_and_reuse(
     assert sorted(entries[0].record_ids) == sorted([card.record_id, birth.record_id])
     assert entries[1].record_ids == [card.record_id]
     assert sorted(entries[2].record_ids) == sorted([card.record_id, birth.record_id])
+    # The staff page of the access log says what the counter did.
+    with TestClient(world["app"], base_url="http://127.0.0.1") as c:
+        log_in(c, "root")
+        page = c.get(f"/access-log?citizen_id={AN}").text
+    assert page.count("counter lookup") == 1 and page.count("<td>reuse</td>") == 1
 
 
 def test_the_counter_is_for_counter_staff_and_admins(world: dict[str, Any]) -> None:
