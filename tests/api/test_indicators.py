@@ -133,6 +133,7 @@ def world(tmp_path: Path, s3_endpoint: S3Endpoint, index: RecordIndex
         rs.put_machine(r)
     index.create_user("thu", hash_password(PASSWORD), Role.counter, station="UBND Phường 1",
                       lang="en")
+    index.create_user("mai", hash_password(PASSWORD), Role.counter, station="UBND Phường 1")
     index.create_user("lan", hash_password(PASSWORD), Role.reviewer)
     index.create_user("root", hash_password(PASSWORD), Role.admin, lang="en")
     portal, _ = index.create_api_key("portal", ["records:read"], agency="Sở Tư pháp")
@@ -406,12 +407,12 @@ def test_the_counter_and_the_dashboard_work_in_chromium_under_the_csp(
         world: dict[str, Any], served: str) -> None:
     """
     GIVEN the app served over HTTP and Debian's Chromium kept to it
-    WHEN a counter clerk types a procedure, scans the chip card's QR (typed like a USB
-         reader, ending with Enter), ticks the card and records the reuse; then an admin
-         opens the dashboard
+    WHEN a counter clerk (in Vietnamese) types a procedure, scans the chip card's QR (typed
+         like a USB reader, ending with Enter), ticks the card and records the reuse; then
+         an admin opens the dashboard, and switches it to Vietnamese
     THEN the settled documents show with their fields, the reuse is confirmed; the
-         dashboard shows the reuse rate and its charts; no CSP violation, nothing from
-         outside
+         dashboard shows the reuse rate and its charts, in either language; no CSP
+         violation, nothing from outside
     """
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
@@ -432,7 +433,7 @@ def test_the_counter_and_the_dashboard_work_in_chromium_under_the_csp(
 
             page.route("**/*", only_here)
             page.goto(f"{served}/login")
-            page.fill("input[name=username]", "thu")
+            page.fill("input[name=username]", "mai")
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_url("**/counter")
@@ -450,8 +451,8 @@ def test_the_counter_and_the_dashboard_work_in_chromium_under_the_csp(
                 page.screenshot(path=f"{SCREENSHOTS}/counter.png", full_page=True)
             page.check(f"input[name=record][value='{world['card'].record_id}']")
             page.click("#record-reuse")
-            playwright.expect(page.locator("#notice")).to_contain_text(
-                "1 document(s) reused for procedure 1.004227")
+            playwright.expect(page.locator("#notice")).to_have_text(
+                "Đã ghi nhận: 1 giấy tờ được tái sử dụng cho thủ tục 1.004227.")
             csp_counter = page.evaluate("window.__csp")
             page.context.clear_cookies()
             page.goto(f"{served}/login")
@@ -467,6 +468,8 @@ def test_the_counter_and_the_dashboard_work_in_chromium_under_the_csp(
             assert page.locator("svg.chart rect.s0").count() > 0
             if SCREENSHOTS:
                 page.screenshot(path=f"{SCREENSHOTS}/dashboard.png", full_page=True)
+            page.select_option("select[name=lang]", "vi")  # app.js sends the form
+            playwright.expect(page.locator("h1")).to_have_text("Chỉ số cải cách")
             csp_dashboard = page.evaluate("window.__csp")
         finally:
             browser.close()
