@@ -115,8 +115,9 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
 
             delivery = WebhookDelivery.from_settings(app.state.index, settings).start()
         # The access log goes on to the object store from every replica (storage.access).
-        from storage.access import AccessArchiver, AccessLog
+        from storage.access import AccessArchiver, AccessLog, AccessWriter
 
+        app.state.access_writer = AccessWriter(AccessLog(app.state.index))
         archiver = AccessArchiver(AccessLog(app.state.index, app.state.store),
                                   settings.access_archive_s).start()
         try:

@@ -26,7 +26,7 @@ from api.middleware import request_id
 from models.access import AccessAction, AccessEntry, Purpose
 from models.records import ApiKeyInfo, IndexEntry, Record, RecordStatus, utcnow
 from storage.access import AccessLog, new_access_id
-from storage.records import RecordStore
+from storage.search import LookupRow
 
 __all__ = ["router", "RecordCache", "log_access", "readable_entry"]
 
@@ -85,10 +85,13 @@ def _served_bytes(request: Request, record_id: str, version_id: str | None) -> b
 
 
 def log_access(request: Request, key: ApiKeyInfo, purpose: Purpose, action: AccessAction,
-               entries: Sequence[IndexEntry], citizen_ids: Sequence[str] = ()) -> None:
+               entries: Sequence[IndexEntry | LookupRow],
+               citizen_ids: Sequence[str] = ()) -> None:
     """Write the access record of a read before its data is answered."""
     citizens = sorted({c for e in entries for c in e.citizen_ids} | set(citizen_ids))
-    AccessLog(request.app.state.index).record(AccessEntry(
+    writer = getattr(request.app.state, "access_writer", None)
+    target = writer if writer is not None else AccessLog(request.app.state.index)
+    target.record(AccessEntry(
         access_id=new_access_id(), at=utcnow(), key_id=key.key_id, key_name=key.name,
         agency=key.agency, action=action, purpose=purpose,
         record_ids=[e.record_id for e in entries], citizen_ids=citizens,
@@ -139,15 +142,16 @@ def citizen_records(citizen_id: str, request: Request, key: Read, purpose: Why,
     """
     if not (citizen_id.isdigit() and len(citizen_id) == 12):
         raise HTTPException(422, "a citizen ID is 12 digits")
+    from storage.search import citizen_lookup
+
     wanted = _statuses(status)
-    entries = request.app.state.index.records_for_citizen(citizen_id)
+    rows = citizen_lookup(request.app.state.index, citizen_id)
     if "all" not in wanted:
-        entries = [e for e in entries
-                   if ("settled" in wanted and RecordStore.served(e))
-                   or e.queue_status.value in wanted]
-    entries = [e for e in entries if key.may_read(e.doctype)]
-    log_access(request, key, purpose, AccessAction.citizen_lookup, entries, [citizen_id])
-    out = [_served_bytes(request, e.record_id, e.version_id) for e in entries]
+        rows = [r for r in rows
+                if ("settled" in wanted and r.served) or r.queue_status in wanted]
+    rows = [r for r in rows if key.may_read(r.doctype)]
+    log_access(request, key, purpose, AccessAction.citizen_lookup, rows, [citizen_id])
+    out = [_served_bytes(request, r.record_id, r.version_id) for r in rows]
     return _json({"citizen_id": citizen_id, "statuses": sorted(wanted), "count": len(out)},
                  out)
 

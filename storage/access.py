@@ -16,7 +16,6 @@ second keeps the object store's copy append-only and seconds behind.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -42,7 +41,8 @@ from models.records import utcnow
 from storage.index import Base, RecordIndex, UTCDateTime
 from storage.objects import ObjectStore
 
-__all__ = ["AccessRow", "AccessCitizenRow", "AccessLog", "AccessArchiver"]
+__all__ = ["AccessRow", "AccessCitizenRow", "AccessLog", "AccessWriter", "AccessArchiver",
+           "export_csv", "new_access_id"]
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ class AccessCitizenRow(Base):
     __tablename__ = "access_citizens"
 
     citizen_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    seq: Mapped[int] = mapped_column(
-        _SEQ, ForeignKey("access_log.seq", ondelete="CASCADE"), primary_key=True)
+    access_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("access_log.access_id", ondelete="CASCADE"), primary_key=True)
 
 
 def _entry(r: AccessRow) -> AccessEntry:
@@ -100,35 +100,36 @@ class AccessLog:
         self._insert([entry])
 
     def _insert(self, entries: Sequence[AccessEntry], archived_key: str | None = None) -> int:
+        """Write entries in one transaction (two statements); an entry whose id is already
+        there (a segment restored twice) is skipped. Returns how many were written."""
         if not entries:
             return 0
-        insert = self.index._insert()
-        written = 0
         with self.index._session("write the access log", write=True) as s:
-            for e in entries:
-                result = s.execute(
-                    insert(AccessRow).values(
-                        access_id=e.access_id, at=e.at, key_id=e.key_id, key_name=e.key_name,
-                        agency=e.agency, action=str(e.action), purpose_code=e.purpose.code,
-                        purpose_text=e.purpose.text, request_id=e.request_id,
-                        record_ids=list(e.record_ids), citizen_ids=sorted(set(e.citizen_ids)),
-                        archived_key=archived_key)
-                    .on_conflict_do_nothing(index_elements=[AccessRow.access_id])
-                    .returning(AccessRow.seq))
-                seq = result.scalar()
-                if seq is None:
-                    continue  # already there (a segment read twice)
-                written += 1
-                citizens = sorted(set(e.citizen_ids))
-                if citizens:
-                    s.execute(AccessCitizenRow.__table__.insert(),
-                              [{"citizen_id": c, "seq": seq} for c in citizens])
-        return written
+            if archived_key is not None:  # a restore: some may be there already
+                ids = [e.access_id for e in entries]
+                there = set(s.scalars(select(AccessRow.access_id)
+                                      .where(AccessRow.access_id.in_(ids))))
+                entries = [e for e in entries if e.access_id not in there]
+                if not entries:
+                    return 0
+            s.execute(AccessRow.__table__.insert(), [
+                {"access_id": e.access_id, "at": e.at, "key_id": e.key_id,
+                 "key_name": e.key_name, "agency": e.agency, "action": str(e.action),
+                 "purpose_code": e.purpose.code, "purpose_text": e.purpose.text,
+                 "request_id": e.request_id, "record_ids": list(e.record_ids),
+                 "citizen_ids": sorted(set(e.citizen_ids)), "archived_key": archived_key}
+                for e in entries])
+            citizens = [{"citizen_id": c, "access_id": e.access_id}
+                        for e in entries for c in sorted(set(e.citizen_ids))]
+            if citizens:
+                s.execute(AccessCitizenRow.__table__.insert(), citizens)
+        return len(entries)
 
     def for_citizen(self, citizen_id: str, *, limit: int = 100,
                     before: int | None = None) -> tuple[list[AccessEntry], int | None]:
         """Reads of this citizen's data, newest first, and the cursor for older ones."""
-        stmt = (select(AccessRow).join(AccessCitizenRow, AccessCitizenRow.seq == AccessRow.seq)
+        stmt = (select(AccessRow)
+                .join(AccessCitizenRow, AccessCitizenRow.access_id == AccessRow.access_id)
                 .where(AccessCitizenRow.citizen_id == citizen_id))
         if before is not None:
             stmt = stmt.where(AccessRow.seq < before)
@@ -148,23 +149,36 @@ class AccessLog:
                 return
 
     def archive_pending(self, limit: int = SEGMENT_MAX) -> int:
-        """Move entries not yet in the object store there as one segment; how many."""
+        """Move entries not yet in the object store there as one segment; how many.
+
+        PostgreSQL: the rows are locked (``SKIP LOCKED``) while the segment is written, so
+        replicas take different rows. SQLite: the rows are read, the segment written, then
+        the rows marked in a short write transaction (the write lock is not held over an S3
+        call); two processes racing may both write a row, which is one entry by its id."""
         if self.store is None:
             return 0
         stmt = (select(AccessRow).where(AccessRow.archived_key.is_(None))
                 .order_by(AccessRow.seq).limit(limit))
-        if self.index.backend == "postgresql":
+        pg = self.index.backend == "postgresql"
+        if pg:
             stmt = stmt.with_for_update(skip_locked=True)
-        with self.index._session("archive the access log", write=True) as s:
+        with self.index._session("archive the access log", write=pg) as s:
             rows = list(s.scalars(stmt))
             if not rows:
                 return 0
             data = "".join(_entry(r).model_dump_json() + "\n" for r in rows).encode("utf-8")
             key = self.store.put_access_segment(utcnow(), f"{rows[0].seq}-{uuid.uuid4().hex[:8]}",
                                                 data)
-            s.execute(update(AccessRow).where(AccessRow.seq.in_([r.seq for r in rows]))
-                      .values(archived_key=key))
-            return len(rows)
+            seqs = [r.seq for r in rows]
+            if pg:
+                s.execute(update(AccessRow).where(AccessRow.seq.in_(seqs))
+                          .values(archived_key=key))
+        if not pg:
+            with self.index._session("archive the access log", write=True) as s:
+                s.execute(update(AccessRow).where(AccessRow.seq.in_(seqs),
+                                                  AccessRow.archived_key.is_(None))
+                          .values(archived_key=key))
+        return len(rows)
 
     def restore(self) -> int:
         """Index every entry of the object store's segments that the index lacks."""
@@ -176,6 +190,59 @@ class AccessLog:
                        for line in data.decode("utf-8").splitlines() if line.strip()]
             restored += self._insert(entries, archived_key=key)
         return restored
+
+
+class _Slot:
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+class AccessWriter:
+    """Writes access entries in group commits: a request hands its entry over and waits
+    until the transaction holding it has committed (or failed: then the request fails too);
+    the entries of requests that arrive meanwhile go in the next transaction together. So a
+    busy server writes one transaction per round, not one per read (on SQLite every write
+    transaction takes the one write lock)."""
+
+    def __init__(self, log_: AccessLog, max_batch: int = 500) -> None:
+        self.log = log_
+        self.max_batch = max_batch
+        self._cv = threading.Condition()
+        self._pending: list[tuple[AccessEntry, _Slot]] = []
+        self._thread: threading.Thread | None = None
+
+    def record(self, entry: AccessEntry) -> None:
+        slot = _Slot()
+        with self._cv:
+            self._pending.append((entry, slot))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="access-writer",
+                                                daemon=True)
+                self._thread.start()
+            self._cv.notify()
+        slot.done.wait()
+        if slot.error is not None:
+            raise slot.error
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                if not self._cv.wait_for(lambda: bool(self._pending), timeout=60):
+                    self._thread = None
+                    return  # idle: the next record() starts a thread again
+                batch = self._pending[:self.max_batch]
+                del self._pending[:self.max_batch]
+            error: BaseException | None = None
+            try:
+                self.log._insert([e for e, _ in batch])
+            except Exception as e:  # noqa: BLE001 - handed to every waiting request
+                error = e
+            for _, slot in batch:
+                slot.error = error
+                slot.done.set()
 
 
 class AccessArchiver:
@@ -226,6 +293,3 @@ def export_csv(entries: Sequence[AccessEntry]) -> str:
                     " ".join(e.record_ids), e.request_id or ""])
     return out.getvalue()
 
-
-def dumps(entries: Sequence[AccessEntry]) -> str:
-    return json.dumps([e.model_dump(mode="json") for e in entries], ensure_ascii=False)

@@ -47,6 +47,7 @@ from models.records import IndexEntry, RecordStatus, fold
 from storage.index import Base, RecordCitizenRow, RecordIndex, RecordRow, UTCDateTime
 
 __all__ = ["RecordTextRow", "RecordValueRow", "SearchQuery", "SearchPage", "write_search",
+           "citizen_lookup", "LookupRow",
            "search", "words_of", "is_name_field", "MAX_PAGES_TEXT", "SERVED_STATUSES"]
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -276,6 +277,65 @@ def search(index: RecordIndex, query: SearchQuery) -> SearchPage:
         entries = index._entries(s, [rows[r] for _, r in page if r in rows])
     return SearchPage(entries, str(page[-1][0]) if len(found) > limit else None,
                       [d for d, _ in page])
+
+
+@dataclass
+class LookupRow:
+    """What a citizen lookup needs of a record, read in one statement."""
+
+    record_id: str
+    version_id: str | None
+    doctype: str
+    status: str
+    settled: bool
+    leased: bool
+    citizen_ids: list[str]
+
+    @property
+    def served(self) -> bool:
+        return self.settled and self.status in SERVED_STATUSES
+
+    @property
+    def queue_status(self) -> str:
+        leased_review = self.status == RecordStatus.needs_review.value and self.leased
+        return RecordStatus.in_review.value if leased_review else self.status
+
+
+_LOOKUP = text(
+    "SELECT r.record_id, r.version_id, r.doctype, r.status, r.settled, r.lease_expires, "
+    "o.citizen_id FROM record_citizens c JOIN records r ON r.record_id = c.record_id "
+    "JOIN record_citizens o ON o.record_id = r.record_id WHERE c.citizen_id = :cid "
+    "ORDER BY r.created_at, r.record_id, o.citizen_id")
+
+
+def citizen_lookup(index: RecordIndex, citizen_id: str) -> list[LookupRow]:
+    """The records naming a citizen, oldest first, with every citizen each names: one
+    statement on a pooled connection, no ORM objects (the lookup other systems call most)."""
+    from datetime import UTC
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.errors import StorageError
+
+    now = datetime.now(UTC)
+    out: dict[str, LookupRow] = {}
+    try:
+        with index.engine.connect() as c:
+            for rid, version, doctype, status, settled, lease, other in c.execute(
+                    _LOOKUP, {"cid": citizen_id}):
+                row = out.get(rid)
+                if row is None:
+                    if isinstance(lease, str):  # SQLite keeps times as text
+                        lease = datetime.fromisoformat(lease)
+                    if lease is not None and lease.tzinfo is None:
+                        lease = lease.replace(tzinfo=UTC)
+                    row = out[rid] = LookupRow(rid, version, doctype, status, bool(settled),
+                                               lease is not None and lease > now, [])
+                row.citizen_ids.append(other)
+    except SQLAlchemyError as e:
+        raise StorageError(f"cannot look up citizen {citizen_id} in the index at "
+                           f"{index.url}: {e}") from e
+    return list(out.values())
 
 
 def citizens_of(index: RecordIndex, record_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -50,8 +50,8 @@ def upgrade() -> None:
     op.create_table(
         "access_citizens",
         sa.Column("citizen_id", sa.String(64), primary_key=True),
-        sa.Column("seq", _SEQ, sa.ForeignKey("access_log.seq", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column("access_id", sa.String(64),
+                  sa.ForeignKey("access_log.access_id", ondelete="CASCADE"), primary_key=True),
     )
 
 
