@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,9 +102,13 @@ def _ocr_loaded_page(page: LoadedPage, opts: OcrOptions, *, path: Path | None,
     # The image OSD would look at (cleanup's gray at its working resolution) is kept from
     # this first cleanup, so a page OSD finds upright is not cleaned a second time.
     seen: list[np.ndarray] = []
+
+    def keep_upright(gray: np.ndarray) -> int:
+        seen.append(gray)
+        return 0
+
     t = time.perf_counter()
-    cleaned = clean_page(page.image, dpi_hint=page.dpi,
-                         orientation=lambda gray: seen.append(gray) or 0)
+    cleaned = clean_page(page.image, dpi_hint=page.dpi, orientation=keep_upright)
     timings["cleanup"] = time.perf_counter() - t
     result = _recognize(cleaned, opts, timings)
     if opts.detect_orientation and looks_turned(result):
@@ -177,7 +182,7 @@ def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
     boundaries; results come back file by file, in order. A bad file yields its error and
     the others go on. A single page is read in this process (no pool to start).
     """
-    from ocr.pool import PageJob, get_pool, run_page_job
+    from ocr.pool import PageJob, PageOutcome, get_pool, run_page_job
 
     tesseract.check_engine(opts.engine or tesseract.default_engine(), opts.tesseract_cmd,
                            opts.lang)
@@ -190,13 +195,14 @@ def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
     total = sum(n for n in counts if isinstance(n, int))
     in_process = workers <= 1 or total <= 1
     pool = None if in_process else get_pool(workers, opts)
-    queued = []
+    # Each file's error, or its pages: jobs read here, or the pool's futures (None once read).
+    queued: list[tuple[Path, DossierError | list[PageJob | Future[PageOutcome] | None]]] = []
     for p, n in zip(paths, counts, strict=True):
         if isinstance(n, DossierError):
             queued.append((p, n))
             continue
         jobs = [PageJob(str(p), i, opts, limits, page_images) for i in range(n)]
-        queued.append((p, jobs if in_process else [pool.submit(j) for j in jobs]))
+        queued.append((p, [*jobs] if pool is None else [pool.submit(j) for j in jobs]))
     for p, work in queued:
         if isinstance(work, DossierError):
             yield FileResult(path=p, error=work)
@@ -205,14 +211,17 @@ def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
         pages = []
         for i, item in enumerate(work):
             # One page at a time in this process: nothing waits in memory but small results.
-            outcome = run_page_job(item) if in_process else item.result()
+            if isinstance(item, PageJob):
+                outcome = run_page_job(item)
+            else:
+                assert item is not None  # emptied only below, once read
+                outcome = item.result()
             work[i] = None  # the future would keep its result alive a second time
             err = outcome.error(str(p))
             if err is not None:
-                if not in_process:
-                    for rest in work:
-                        if rest is not None:
-                            rest.cancel()
+                for rest in work:
+                    if isinstance(rest, Future):
+                        rest.cancel()
                 fr.error = err
                 break
             pages.append(outcome.ocr)

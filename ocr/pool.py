@@ -363,10 +363,11 @@ class OcrPool:
         while True:
             with self._lock:
                 if self._closed:
-                    busy = [w for w in self._procs if w.item is not None]
-                    for w in busy:
-                        w.item.future.cancel() or w.item.future.set_exception(
-                            RuntimeError("the OCR pool was shut down"))
+                    busy = [w.item for w in self._procs if w.item is not None]
+                    for running in busy:
+                        if not running.future.cancel():
+                            running.future.set_exception(
+                                RuntimeError("the OCR pool was shut down"))
                     return
                 idle = [w for w in self._procs if w.item is None]
                 while idle and self._queue:
@@ -410,15 +411,15 @@ class OcrPool:
                     w.process.kill()  # its pipe closed under it: it is on its way out
                 if w.process.sentinel in ready or not w.process.is_alive() or w.conn in ready:
                     w.process.join(timeout=5)
-                    item, w.item = w.item, None
+                    lost, w.item = w.item, None
                     code = w.process.exitcode
                     log.warning("OCR worker pid %s died (exit %s)%s", w.process.pid, code,
-                                f" on page {item.page + 1}" if item and item.page is not None
+                                f" on page {lost.page + 1}" if lost and lost.page is not None
                                 else "")
                     self._replace(w)
-                    if item is not None:
-                        where = f"page {item.page + 1}" if item.page is not None else "a job"
-                        self._fail(item, f"the OCR process died on {where} (exit {code})",
+                    if lost is not None:
+                        where = f"page {lost.page + 1}" if lost.page is not None else "a job"
+                        self._fail(lost, f"the OCR process died on {where} (exit {code})",
                                    retry=True)
                 elif w.item is not None and now >= w.deadline:
                     item, w.item = w.item, None
