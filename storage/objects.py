@@ -26,6 +26,7 @@ import urllib3
 from minio import Minio
 from minio.commonconfig import ENABLED, Tags
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+from minio.helpers import DictType
 from minio.versioningconfig import VersioningConfig
 
 from models.errors import ConfigurationError, NotFoundError, StorageError
@@ -314,7 +315,8 @@ class ObjectStore:
             return OriginalRef(sha256=sha256, key=key, size=size, created=False)
 
         # Prefixed explicitly: minio would send names like "content-disposition" as headers.
-        meta = {"x-amz-meta-filename": _encode_meta(filename), "x-amz-meta-sha256": sha256}
+        meta: DictType = {"x-amz-meta-filename": _encode_meta(filename),
+                          "x-amz-meta-sha256": sha256}
         for name, value in (metadata or {}).items():
             if not _META_KEY_RE.match(name):
                 raise ValueError(f"metadata key {name!r}: use ASCII letters, digits and '-'")
@@ -334,6 +336,7 @@ class ObjectStore:
         uploaded = self._call("upload", bucket, key, upload)
         if uploaded != sha256:
             # The file changed between hashing and upload: the object is not what its key says.
+            assert not isinstance(source, bytes)  # bytes are hashed as they are sent
             self._call("remove", bucket, key, lambda: self.client.remove_object(bucket, key))
             raise StorageError(f"{source} changed while it was being stored; store it again",
                                path=str(source))
@@ -555,16 +558,18 @@ class ObjectStore:
                                filename: str | None = None) -> str:
         """A GET URL for an original, valid for ``expires``; it downloads under ``filename``."""
         key = self._original_key(sha256)
-        headers = ({"response-content-disposition":
-                    f"attachment; filename*=UTF-8''{quote(filename, safe='')}"}
-                   if filename else None)
+        headers: DictType | None = None
+        if filename:
+            headers = {"response-content-disposition":
+                       f"attachment; filename*=UTF-8''{quote(filename, safe='')}"}
         return self._presign_client().presigned_get_object(
             self.originals_bucket, key, expires=expires, response_headers=headers)
 
     def presigned_derived_url(self, key: str, expires: timedelta, *,
                               content_type: str | None = None) -> str:
         """A GET URL for a derived artifact (a searchable PDF), valid for ``expires``."""
-        headers = {"response-content-type": content_type} if content_type else None
+        headers: DictType | None = (
+            {"response-content-type": content_type} if content_type else None)
         return self._presign_client().presigned_get_object(
             self.derived_bucket, key, expires=expires, response_headers=headers)
 
