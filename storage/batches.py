@@ -284,7 +284,7 @@ class BatchLedger:
             rows = s.execute(select(BatchRow.batch_id, BatchRow.run_id).where(
                 BatchRow.state == BatchState.queued.value, BatchRow.run_id.is_not(None),
                 BatchRow.heartbeat_at < cutoff)).all()
-        return [(b, r) for b, r in rows]
+        return [(b, r) for b, r in rows if r is not None]
 
     def release(self, batch_id: str, run_id: str) -> bool:
         """Forget the queued batch's run ``run_id`` (it will never run); True for exactly one
