@@ -21,6 +21,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Table,
     Text,
     select,
     update,
@@ -80,7 +82,7 @@ class AccessCitizenRow(Base):
 
 def _entry(r: AccessRow) -> AccessEntry:
     return AccessEntry(access_id=r.access_id, at=r.at, key_id=r.key_id, key_name=r.key_name,
-                       agency=r.agency, action=r.action,  # type: ignore[arg-type]
+                       agency=r.agency, action=r.action,
                        purpose=Purpose(code=r.purpose_code, text=r.purpose_text),
                        record_ids=list(r.record_ids or []),
                        citizen_ids=list(r.citizen_ids or []), request_id=r.request_id)
@@ -112,7 +114,8 @@ class AccessLog:
                 entries = [e for e in entries if e.access_id not in there]
                 if not entries:
                     return 0
-            s.execute(AccessRow.__table__.insert(), [
+            # A mapped class's __table__ is typed as any FromClause; here it is its Table.
+            s.execute(cast(Table, AccessRow.__table__).insert(), [
                 {"access_id": e.access_id, "at": e.at, "key_id": e.key_id,
                  "key_name": e.key_name, "agency": e.agency, "action": str(e.action),
                  "purpose_code": e.purpose.code, "purpose_text": e.purpose.text,
@@ -122,7 +125,7 @@ class AccessLog:
             citizens = [{"citizen_id": c, "access_id": e.access_id}
                         for e in entries for c in sorted(set(e.citizen_ids))]
             if citizens:
-                s.execute(AccessCitizenRow.__table__.insert(), citizens)
+                s.execute(cast(Table, AccessCitizenRow.__table__).insert(), citizens)
         return len(entries)
 
     def for_citizen(self, citizen_id: str, *, limit: int = 100,
