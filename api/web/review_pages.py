@@ -30,7 +30,8 @@ Reviewer = Annotated[UserInfo, Depends(require_user(Role.reviewer))]
 
 
 def _svc(request: Request) -> ReviewService:
-    return request.app.state.review  # type: ignore[no-any-return]
+    svc: ReviewService = request.app.state.review
+    return svc
 
 
 def _filter(batch: str | None, doctype: str | None, station: str | None,
@@ -198,9 +199,9 @@ def page_image(request: Request, record_id: str, pos: int, user: Reviewer) -> Re
     if svc.index.get_record(record_id) is None:
         raise HTTPException(404, "no such record")
     record = svc.load(record_id)
-    if not 0 <= pos < len(record.pages) or record.pages[pos].cleaned_key is None:
+    if not 0 <= pos < len(record.pages) or (key := record.pages[pos].cleaned_key) is None:
         raise HTTPException(404, "no image for this page")
-    data = svc.store.get_derived(record.pages[pos].cleaned_key)
+    data = svc.store.get_derived(key)
     return Response(data, media_type="image/png",
                     headers={"Cache-Control": "private, max-age=3600"})
 
