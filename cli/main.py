@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -94,9 +94,10 @@ def ocr(files: Annotated[list[Path], typer.Argument(help="images (JPEG, PNG, TIF
             continue
         (target / f"{name}.{'json' if as_json else 'txt'}").write_text(text, encoding="utf-8")
         if pdf:
+            # A page image that did not encode is left out: zip then refuses the mismatch.
+            images = [im for im in result.page_images if im is not None]
             (target / f"{name}.pdf").write_bytes(
-                searchable_pdf(zip(result.page_images, doc.pages, strict=True),
-                               title=result.path.name))
+                searchable_pdf(zip(images, doc.pages, strict=True), title=result.path.name))
         err.print(f"{result.path} -> {target / name}.*", highlight=False, soft_wrap=True)
     if failed:
         err.print(f"{failed} of {len(files)} file(s) failed; the others were read.")
@@ -169,7 +170,8 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
                              calibration=s.resolved_calibration())
     why = page_explanations(pages, docs, types, opts.lang, read_as) if explain else []
     if as_json:
-        out = {"file": str(file), "documents": [d.model_dump(mode="json") for d in docs]}
+        out: dict[str, Any] = {"file": str(file),
+                               "documents": [d.model_dump(mode="json") for d in docs]}
         if explain:
             out["pages"] = why
             for d, dumped in zip(docs, out["documents"], strict=True):
