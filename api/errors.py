@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from babel.numbers import format_decimal
@@ -93,7 +94,7 @@ async def _use_page_lang(request: Request) -> None:
 
 async def answer(request: Request, status: int, message: str, hint: str = "", *, kind: str,
                  params: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> Response:
+                 headers: Mapping[str, str] | None = None) -> Response:
     """The error answer: JSON, or the error page for a page opened in the browser."""
     rid = request_id(request.scope)
     params = params or {}

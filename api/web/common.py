@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,7 @@ def require_user(*roles: Role) -> Callable[[Request], UserInfo]:
 
 
 def render(request: Request, name: str, ctx: dict[str, Any] | None = None, *,
-           status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+           status_code: int = 200, headers: Mapping[str, str] | None = None) -> HTMLResponse:
     user = current_user(request)
     token_fn = request.scope.get("csrftoken")
     base = {"request": request, "user": user, "langs": LANGS,
