@@ -814,7 +814,8 @@ def test_a_documents_decisions_are_stored_together_when_it_is_approved(stack,
     WHEN the clerk decides each with the keyboard (one typed, one not on the document, one kept
          as printed) and presses Ctrl+Enter
     THEN nothing is stored while they decide (the page counts the decisions not saved yet and
-         marks each field); the approval stores them all in one version after the machine's,
+         marks each field; leaving asks first); the approval stores them all in one version
+         after the machine's,
          with an audit event per field of that one revision; the history reads as one
          decision by the clerk
     """
@@ -837,6 +838,12 @@ def test_a_documents_decisions_are_stored_together_when_it_is_approved(stack,
     assert page.locator("#field-list li.pending").count() == 3
     shot(page, "review-pending.png")
     assert stored(stack, "HAND-ONE").revision == 1
+    # Leaving now asks first (the clerk stays: the dialog is dismissed).
+    with page.expect_event("dialog") as asked:
+        page.close(run_before_unload=True)
+    assert asked.value.type == "beforeunload"
+    asked.value.dismiss()
+    assert not page.is_closed() and page.inner_text("#pending-count") == "3"
     page.keyboard.press("Control+Enter")
     page.wait_for_url(lambda url: not url.endswith("HAND-ONE"))
     rec = stored(stack, "HAND-ONE")
