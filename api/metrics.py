@@ -3,7 +3,9 @@
 
 ``/metrics`` is computed when scraped, from the shared index, by a custom collector: every
 web process and worker writes its progress to the index, so any replica answers for all of
-them, and a process that restarts loses nothing. Series, named by Prometheus' conventions:
+them, and a process that restarts loses nothing (its first scrape counts the whole ledger,
+later ones only what changed since ten minutes before the last: see
+:class:`storage.indicators.CounterCache`). Series, named by Prometheus' conventions:
 
 - ``dossier_pages_total{station,stage}``: pages that reached a final stage (done,
   needs_review, duplicate, failed), counted since the beginning;
@@ -56,9 +58,10 @@ class IndexCollector(Collector):
 
     def __init__(self, index: RecordIndex) -> None:
         self.index = index
+        self.cache = indicators.CounterCache()
 
     def collect(self) -> Iterator[Metric]:
-        t = indicators.totals(self.index)
+        t = indicators.totals(self.index, self.cache)
         pages = CounterMetricFamily("dossier_pages", "Pages that reached a final stage",
                                     labels=["station", "stage"])
         for (station, stage), n in sorted(t.pages.items()):

@@ -367,6 +367,52 @@ def test_prometheus_gets_the_pipelines_series_from_the_index(world: dict[str, An
     assert not [k for k in samples if not k[0].startswith("dossier_")]
 
 
+def test_a_scrape_counts_what_changed_since_its_horizon_and_agrees_with_a_full_count(
+        world: dict[str, Any]) -> None:
+    """
+    GIVEN reads and a batch from yesterday, and a scrape cache whose horizon is a minute back
+    WHEN it is scraped, new reads and a new batch's pages arrive, and it is scraped again
+    THEN each scrape says what a count of the whole index says (yesterday's reads from the
+         cache, the rest counted anew), and the horizon moves on
+    """
+    from models.access import AccessEntry, Purpose
+    from storage import indicators
+
+    index = world["index"]
+    log = AccessLog(index)
+
+    def read(at, agency: str) -> None:
+        log.record(AccessEntry(access_id=uuid.uuid4().hex, at=at, key_id="k", key_name="k",
+                               agency=agency, action=AccessAction.citizen_lookup,
+                               purpose=Purpose(code="1.004227"), citizen_ids=[AN]))
+
+    yesterday = utcnow() - timedelta(days=1)
+    for _ in range(3):
+        read(yesterday, "Sở Tư pháp")
+    _batch(BatchLedger(index), "B3", "Q1-03", timedelta(days=1), [("D5", Stage.done, 5)])
+    cache = indicators.CounterCache(lag=timedelta(minutes=1))
+
+    def same() -> indicators.Totals:
+        cached, full = indicators.totals(index, cache), indicators.totals(index)
+        assert (cached.pages, cached.files_failed, cached.reads) == \
+            (full.pages, full.files_failed, full.reads)
+        return cached
+
+    first = same()
+    assert first.reads[("Sở Tư pháp", "citizen_lookup")] == 3
+    assert first.pages[("Q1-03", "done")] == 3 + 5
+    horizon = cache.horizon
+    read(utcnow(), "Sở Tư pháp")
+    read(utcnow(), "UBND Phường 1")
+    _batch(BatchLedger(index), "B4", "Q9-99", timedelta(0), [("D6", Stage.failed, 2)])
+    second = same()
+    assert second.reads[("Sở Tư pháp", "citizen_lookup")] == 4
+    assert second.reads[("UBND Phường 1", "citizen_lookup")] == 1
+    assert second.pages[("Q9-99", "failed")] == 2
+    assert second.files_failed[("Q9-99", "CorruptFile")] == 1
+    assert cache.horizon is not None and horizon is not None and cache.horizon >= horizon
+
+
 # -- in Chromium ------------------------------------------------------------------------------
 
 def _free_port() -> int:
