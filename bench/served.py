@@ -1,0 +1,223 @@
+"""Benchmark of the path operators use, beside bare Tesseract on the same pages in the same run.
+
+Everything a new user gets: a zero-config ``dossier serve`` (its own embedded S3 server, local
+Prefect server, SQLite index and one warm worker) in a fresh data dir, fed over
+``POST /v1/batches``. On the held-out (test split) pages of the bench corpus it measures:
+
+- bare ``tesseract PAGE stdout -l vie+eng`` (``OMP_THREAD_LIMIT=1``, one process per core);
+- ``dossier ocr`` on the same pages (one command, its start-up included);
+- one page uploaded to the idle, warm worker: from the upload request to its record stored;
+- one batch of the pages, each its own single-page dossier: pages/min from the 202 to the
+  batch's end;
+- with ``--uploads N``: N single-page uploads at once from 8 clients, pages/min from the first
+  request to the last batch's end;
+- the peak resident memory of the whole stack (serve and everything it started) throughout.
+
+    python -m bench.served --pages 24 [--uploads 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+DOSSIER = Path(sys.executable).with_name("dossier")
+FINAL = {"done", "needs_review", "duplicate", "failed"}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [pid], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class PeakRss(threading.Thread):
+    """Samples the summed resident memory of a process and all its descendants."""
+
+    def __init__(self, pid: int, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak_kb = pid, every, 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.peak_kb = max(self.peak_kb, sum(_rss_kb(p) for p in _tree(self.pid)))
+
+
+def _pages(n: int, workers: int) -> list[Path]:
+    from bench.corpus import CorpusKey, ensure_corpus
+
+    corpus = ensure_corpus(ROOT / ".dossier" / "bench" / "corpora", CorpusKey(split="test"),
+                           min_pages=n, workers=workers, progress=print)
+    return [p.image for p in corpus.pages][:n]
+
+
+def _wait_finished(client: httpx.Client, batch_id: str, timeout: float = 1800) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = client.get(f"/v1/batches/{batch_id}").json()
+        if s["state"] == "finished" and all(f["stage"] in FINAL for f in s["files"]):
+            return s
+        time.sleep(0.05)
+    raise RuntimeError(f"batch {batch_id} did not finish in {timeout} s")
+
+
+def _upload(client: httpx.Client, files: list[Path], prefix: str) -> str:
+    parts = [("files", (f"{prefix}-{i:03d}-{f.name}", f.read_bytes(), "image/png"))
+             for i, f in enumerate(files)]
+    r = client.post("/v1/batches", files=parts, timeout=600)
+    r.raise_for_status()
+    return r.json()["batch_id"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pages", type=int, default=24)
+    ap.add_argument("--uploads", type=int, default=0,
+                    help="also N single-page uploads at once from 8 clients")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--out", type=Path, help="also write the report (markdown) here")
+    args = ap.parse_args(argv)
+
+    from bench.baselines import run_tesseract_cli
+
+    images = _pages(args.pages + 1 + args.uploads, args.workers)
+    batch, probe, many = (images[:args.pages], images[args.pages],
+                          images[args.pages + 1:])
+    rows: list[tuple[str, str]] = []
+
+    bare = run_tesseract_cli(batch, workers=args.workers, lang="vie+eng")
+    if bare.skipped:
+        print(f"bare tesseract: {bare.skipped}")
+        return 5
+    bare_ppm = len(batch) / bare.wall_s * 60
+    rows.append((f"bare `tesseract` on {len(batch)} pages ({args.workers} at a time)",
+                 f"{bare_ppm:.1f} pages/min"))
+
+    work = Path(tempfile.mkdtemp(prefix="bench-served-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOSSIER_", "PREFECT_"))}
+    env.update(DOSSIER_DATA_DIR=str(work / "data"), DOSSIER_WORKERS=str(args.workers))
+    t0 = time.perf_counter()
+    subprocess.run([str(DOSSIER), "ocr", "--out-dir", str(work / "ocr"), *map(str, batch)],
+                   env=env, check=True, capture_output=True)
+    ocr_ppm = len(batch) / (time.perf_counter() - t0) * 60
+    rows.append((f"`dossier ocr` on the same {len(batch)} pages",
+                 f"{ocr_ppm:.1f} pages/min, ×{ocr_ppm / bare_ppm:.2f} of bare tesseract"))
+
+    key = subprocess.run([str(DOSSIER), "apikey", "create", "--name", "bench", "--scope",
+                          "batches:write"], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip().splitlines()[-1]
+    port = _port()
+    log = (work / "serve.log").open("wb")
+    serve = subprocess.Popen([str(DOSSIER), "serve", "--port", str(port)], env=env, cwd=work,
+                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    peak = PeakRss(serve.pid)
+    peak.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.perf_counter()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"serve did not become healthy; see {work / 'serve.log'}")
+        rows.append(("zero-config `dossier serve` healthy (S3, Prefect, index, warm worker)",
+                     f"{time.perf_counter() - started:.1f} s after start"))
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
+                              timeout=60)
+        time.sleep(5)  # let the worker finish loading (an idle, warm worker is measured)
+
+        t0 = time.perf_counter()
+        one = _upload(client, [probe], "probe")
+        _wait_finished(client, one)
+        rows.append(("one page, idle warm worker: upload request to record stored",
+                     f"{time.perf_counter() - t0:.2f} s"))
+
+        parts = [("files", (f"p{i:03d}-{f.name}", f.read_bytes(), "image/png"))
+                 for i, f in enumerate(batch)]
+        r = client.post("/v1/batches", files=parts, timeout=600)
+        r.raise_for_status()
+        t0 = time.perf_counter()
+        status = _wait_finished(client, r.json()["batch_id"])
+        served_ppm = len(batch) / (time.perf_counter() - t0) * 60
+        failed = sum(f["stage"] == "failed" for f in status["files"])
+        rows.append((f"one batch of {len(batch)} single-page dossiers, 202 to batch end",
+                     f"{served_ppm:.1f} pages/min, ×{served_ppm / bare_ppm:.2f} of bare "
+                     f"tesseract ({failed} failed)"))
+
+        if many:
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                ids = list(pool.map(lambda a: _upload(client, [a[1]], f"u{a[0]}"),
+                                    enumerate(many)))
+            for b in ids:
+                _wait_finished(client, b)
+            ppm = len(many) / (time.perf_counter() - t0) * 60
+            rows.append((f"{len(many)} single-page uploads at once (8 clients)",
+                         f"{ppm:.1f} pages/min, ×{ppm / bare_ppm:.2f} of bare tesseract"))
+        rows.append(("peak RSS of the whole zero-config stack (serve, Prefect, S3, worker, "
+                     "OCR processes)", f"{peak.peak_kb / 1024:.0f} MB"))
+    finally:
+        peak.stopped.set()
+        os.killpg(serve.pid, 15)
+        serve.wait(timeout=120)
+        log.close()
+        subprocess.run([str(DOSSIER), "stop"], env=env, capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+    lines = [f"# Served path, {datetime.now():%Y-%m-%d %H:%M}, {args.workers} cores", "",
+             "| measure | result |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
