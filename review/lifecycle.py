@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from extraction.classify import UNKNOWN as UNKNOWN_DOCTYPE
 from models.errors import ReviewError
@@ -31,6 +31,9 @@ __all__ = ["UNKNOWN_DOCTYPE", "FieldAction", "FieldDecision", "ValueRefused", "a
            "decide", "approve", "reject", "retype", "machine_status", "unresolved_fields",
            "new_event", "AS_PRINTED"]
 
+# The longest a page may hold a decision before sending it: a working day.
+MAX_DECIDED_AGO_MS = 12 * 3600 * 1000
+
 # The audit's words for a value kept against a check because the document says so.
 AS_PRINTED = "the document says so: {problem}"
 
@@ -49,6 +52,9 @@ class FieldDecision(BaseModel):
     # another field of the same person (the ID's birth year against the birth date). Only
     # that check can be overridden, and the audit keeps it.
     as_printed: bool = False
+    # How long before it was sent the person made this decision (a page sends its decisions
+    # together): the audit's time for it, so that the time spent on each field is known.
+    decided_ms_ago: int | None = Field(default=None, ge=0, le=MAX_DECIDED_AGO_MS)
 
 
 class ValueRefused(ReviewError):
@@ -130,10 +136,13 @@ def _decide(new: Record, decisions: list[FieldDecision], actor: str, at: datetim
             kinds: dict[str, str]) -> list[AuditEvent]:
     events: list[AuditEvent] = []
     pairs = birth_pairs({f.name: kinds.get(f.name, "text") for f in new.fields})
+    when = at - timedelta(milliseconds=MAX_DECIDED_AGO_MS)
     for d in decisions:
         f = new.field(d.field)
         if f is None:
             raise ReviewError(f"record {new.record_id} has no field {d.field!r}")
+        # When the person made it; never before the decision sent ahead of it.
+        when = max(when, at - timedelta(milliseconds=d.decided_ms_ago or 0))
         old = f.value
         if f.machine_value is None and f.reviewed_by is None:
             f.machine_value = f.value
@@ -158,7 +167,7 @@ def _decide(new: Record, decisions: list[FieldDecision], actor: str, at: datetim
                     FieldSource.person
                 f.problems = []
                 new.corrections.append(Correction(field=f.name, old=old, new=checked.value,
-                                                  by=actor, at=at))
+                                                  by=actor, at=when))
                 action = AuditAction.corrected
             else:
                 if f.status != FieldStatus.corrected:
@@ -168,8 +177,8 @@ def _decide(new: Record, decisions: list[FieldDecision], actor: str, at: datetim
         else:  # not on the document
             f.value, f.status, f.problems = None, FieldStatus.not_on_document, []
             action = AuditAction.not_on_document
-        f.reviewed_by, f.reviewed_at = actor, at
-        events.append(new_event(new, action, actor, at, field=f.name, old_value=old,
+        f.reviewed_by, f.reviewed_at = actor, when
+        events.append(new_event(new, action, actor, when, field=f.name, old_value=old,
                                 new_value=f.value, reason=reason,
                                 record_version=new.revision))
     if new.status in (RecordStatus.extracted, RecordStatus.verified) and not new.settled:

@@ -816,8 +816,8 @@ def test_a_documents_decisions_are_stored_together_when_it_is_approved(stack,
     THEN nothing is stored while they decide (the page counts the decisions not saved yet and
          marks each field; leaving asks first); the approval stores them all in one version
          after the machine's,
-         with an audit event per field of that one revision; the history reads as one
-         decision by the clerk
+         with an audit event per field of that one revision, each at the time the field was
+         decided; the history reads as one decision by the clerk
     """
     base, rt = stack["base"], stack["rt"]
     put_record(stack, marriage("HAND-ONE"))
@@ -855,6 +855,9 @@ def test_a_documents_decisions_are_stored_together_when_it_is_approved(stack,
     assert sorted((e.action, e.field or "") for e in events) == [
         ("confirmed", "husband_id"), ("confirmed", "wife_name"), ("not_on_document", "wife_id"),
         ("verified", "")]
+    # Each field's event says when the clerk decided it, before the approval.
+    assert [e.field for e in events] == ["wife_name", "wife_id", "husband_id", None]
+    assert events[0].at < events[1].at < events[2].at < events[3].at
     page.goto(f"{base}/review/HAND-ONE/history")
     decisions = page.locator("p.decision")
     assert decisions.count() == 1 and "an" in decisions.inner_text()

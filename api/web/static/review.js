@@ -28,6 +28,7 @@
   // (the server checks each against those before it, as the page did): the decision sent,
   // and the field as the page shows it meanwhile.
   const pending = new Map();
+  const MAX_AGO_MS = 12 * 3600 * 1000;  // review/lifecycle.py: MAX_DECIDED_AGO_MS
 
   // -- values shown vs stored: dates are shown as dd/mm/yyyy, stored ISO ----------------------
   const show = (f, v) => {
@@ -452,8 +453,12 @@
     if (pending.size) say(T.pending_count.replace("{n}", String(pending.size)));
   }
 
+  // Each decision says how long ago the clerk made it: the audit keeps when each field was
+  // decided, and the review metrics the time spent on it.
   function decisions() {
-    return [...pending.values()].map((p) => p.decision);
+    const now = performance.now();
+    return [...pending.values()].map((p) => Object.assign({}, p.decision, {
+      decided_ms_ago: Math.min(MAX_AGO_MS, Math.max(0, Math.round(now - p.at))) }));
   }
 
   // A value the server refused: its words beside the field, which gets the focus.
@@ -535,6 +540,7 @@
       if (asPrinted) decision.as_printed = true;
       pending.set(name, {
         decision,
+        at: performance.now(),
         value: unchanged ? s.value : storedForm(f, value),
         status: unchanged && s.status !== "corrected" ? "confirmed" : "corrected",
       });
@@ -563,7 +569,7 @@
     const name = el.dataset.name;
     pending.delete(name);
     pending.set(name, { decision: { field: name, action: "not_on_document" }, value: null,
-                        status: "not_on_document" });
+                        status: "not_on_document", at: performance.now() });
     el.value = "";
     showCheck(name, []);
     updateFields(null);
