@@ -206,10 +206,10 @@ def search_records(
         request: Request, key: Read, purpose: Why,
         citizen_id: Annotated[str | None, Query(description="a 12-digit citizen ID")] = None,
         name: Annotated[str | None, Query(
-            description="a person's name, with or without diacritics; the last word may "
-                        "be cut short")] = None,
+            description="a person's name (whole words, in order), with or without "
+                        "diacritics")] = None,
         q: Annotated[str | None, Query(
-            description="words anywhere: ids, values, the pages' text (each word a prefix)")]
+            description="whole words anywhere: ids, values, the pages' text")]
         = None,
         doctype: Annotated[list[str] | None, Query(description="document types")] = None,
         status: StatusQuery = None,
