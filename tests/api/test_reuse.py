@@ -291,3 +291,22 @@ def test_the_pages_text_is_searchable_and_survives_reindex(world: dict[str, Any]
     assert [x["record_id"] for x in c.get("/v1/records", params=find, headers=h).json()[
         "records"]] == [rid]
     assert len(AccessLog(index).for_citizen(AN)[0]) == 2  # kept through the reindex
+
+
+def test_a_record_is_served_as_the_model_serves_it(world: dict[str, Any]) -> None:
+    """
+    GIVEN a settled record and one with a field left for review, stored by this version
+    WHEN both are read through /v1 (served as stored, without the model)
+    THEN each is exactly the model's own JSON with its settled flag
+    """
+    store, index = world["store"], world["index"]
+    rec = record(f"x-{uuid.uuid4().hex[:6]}", "cccd_front", [AN], "Nguyễn Văn An",
+                 world["sha"])
+    rec.fields[0].status = FieldStatus.review
+    rec.status = RecordStatus.needs_review
+    RecordStore(store, index).put_machine(rec)
+    for rid in (world["card"], rec.record_id):
+        got = world["client"].get(f"/v1/records/{rid}", headers={**world["reader"], **WHY})
+        model = Record.from_json(store.get_record(rid))
+        assert got.json() == {**model.model_dump(mode="json"), "settled": model.settled}
+    assert got.json()["settled"] is False
