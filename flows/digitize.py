@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from prefect import flow, task
 from prefect.cache_policies import NONE as NO_CACHE
@@ -48,6 +49,7 @@ from models.ocr import PageOCR
 from models.records import (
     ExtractedDocument,
     FileStatus,
+    IngestFileResult,
     IngestReport,
     PageRef,
     Record,
@@ -74,7 +76,7 @@ def _transient(task, task_run, state) -> bool:
 
 # A task meets a short store outage (a server restarting) by trying again; a longer one is
 # waited out by the flow (see _StoreDown), so no file is ever failed for it.
-_RETRY_DELAYS = [1, 3, 6]
+_RETRY_DELAYS: list[float] = [1, 3, 6]
 
 
 class _StoreDown(Exception):
@@ -280,7 +282,10 @@ def _store_record(job: ExtractJob, dossier_id: str, n: int, doc: ExtractedDocume
 
 # -- wiring ---------------------------------------------------------------------------------
 
-def _outcome(future: PrefectFuture) -> tuple[object, Exception | None]:
+T = TypeVar("T")
+
+
+def _outcome(future: PrefectFuture[T]) -> tuple[T, None] | tuple[None, Exception]:
     """A task's value, or whatever exception it raised: the caller records it on the file."""
     try:
         return future.result(), None
@@ -293,12 +298,13 @@ class _DossierRun:
     dossier: BatchDossier
     pages: dict[int, int] = field(default_factory=dict)  # file_no -> page count
     problems: dict[int, FileProblem] = field(default_factory=dict)
-    futures: list[tuple[PageJob, PrefectFuture]] = field(default_factory=list)
-    duplicate_of: dict[int, object] = field(default_factory=dict)
+    futures: list[tuple[PageJob, PrefectFuture[PageResult]]] = field(default_factory=list)
+    duplicate_of: dict[int, IngestFileResult | None] = field(default_factory=dict)
 
 
 def _start_dossier(plan: BatchPlan, d: BatchDossier,
-                   reading: dict[tuple[str, int], PrefectFuture] | None = None) -> _DossierRun:
+                   reading: dict[tuple[str, int], PrefectFuture[PageResult]] | None = None,
+                   ) -> _DossierRun:
     """Count the dossier's pages and start reading them. ``reading`` holds the pages this
     batch already started, by content: the same page twice in a batch is read once."""
     rt = get_runtime()
@@ -308,7 +314,7 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
         if f.problem is not None:
             run.problems[f.file_no] = f.problem
     stored = [f for f in d.files if f.sha256 and f.problem is None]
-    known = [rt.index.find_file(f.sha256) for f in stored]
+    known = [rt.index.find_file(f.sha256) for f in stored if f.sha256]
     if decisions.is_duplicate_dossier(d.dossier_id, known):
         run.duplicate_of = {f.file_no: k for f, k in zip(stored, known, strict=True)}
         return run
@@ -320,6 +326,7 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
         if error is not None:
             run.problems[f.file_no] = decisions.problem_from(error, f.name)
             continue
+        assert counted_file is not None  # no error: the task returned it
         if counted_file.problem is not None:
             run.problems[f.file_no] = counted_file.problem
             continue
@@ -330,10 +337,10 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
         for i in range(n):
             job = PageJob(batch_id=plan.batch_id, file_no=f.file_no, sha256=f.sha256,
                           source_page=i, dossier=d.name)
-            fut = reading.get((f.sha256, i))
-            if fut is None:
-                fut = reading[(f.sha256, i)] = ocr_page.submit(job)
-            run.futures.append((job, fut))
+            page = reading.get((job.sha256, i))
+            if page is None:
+                page = reading[(job.sha256, i)] = ocr_page.submit(job)
+            run.futures.append((job, page))
     emit(ProgressEvent("pages_planned", d.name, count=len(run.futures)))
     return run
 
@@ -356,6 +363,7 @@ def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
         if error is not None:
             r = PageResult(file_no=job.file_no, sha256=job.sha256, source_page=job.source_page,
                            problem=decisions.problem_from(error, f"page {job.source_page + 1}"))
+        assert r is not None  # read, or made for its error
         if r.problem is not None:
             rt.ledger.set_pages(plan.batch_id, job.file_no, [job.source_page], Stage.failed,
                                 r.problem.text)
@@ -376,9 +384,10 @@ def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
             rt.ledger.set_file(plan.batch_id, no, Stage.extracting)
             rt.ledger.set_pages(plan.batch_id, no, [p.source_page for p in good
                                                     if p.file_no == no], Stage.extracting)
-        job = ExtractJob(batch_id=plan.batch_id, dossier_id=d.dossier_id, pages=good,
-                         station=plan.station, operator=plan.operator)
-        states, error = _outcome(extract_dossier.submit(job))
+        extract_job = ExtractJob(batch_id=plan.batch_id, dossier_id=d.dossier_id, pages=good,
+                                 station=plan.station, operator=plan.operator)
+        made, error = _outcome(extract_dossier.submit(extract_job))
+        states = made or []
         if error is not None and is_outage(error):
             raise _StoreDown(str(error)) from error
         if error is not None:
@@ -551,8 +560,10 @@ def _pages_in_flight() -> int:
 
 # The task runner's threads bound how many pages of this batch wait for the OCR pool at once;
 # the pool is shared by every batch the process runs, so batches' pages interleave there.
+# (Prefect types task_runner as an invariant TaskRunner[PrefectFuture[Any]], which its own
+# ThreadPoolTaskRunner is not.)
 @flow(name="digitize-batch", log_prints=False,
-      task_runner=ThreadPoolTaskRunner(max_workers=_pages_in_flight()))
+      task_runner=ThreadPoolTaskRunner(max_workers=_pages_in_flight()))  # type: ignore[arg-type]
 def digitize_batch(batch_id: str) -> IngestReport:
     """Digitize an accepted batch (see ``storage/intake.py``); a failing file or dossier never
     stops the rest, and a store outage fails none: the dossiers it stopped are tried again
