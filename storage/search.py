@@ -192,7 +192,7 @@ _COMMON_VALUE = 2000
 def _common_values(index: RecordIndex,
                    values: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """The (field, value) pairs many records hold (counted up to a cap, on the index)."""
-    out = set()
+    out: set[tuple[str, str]] = set()
     if not values:
         return out
     with index._session("search records") as s:
@@ -253,13 +253,13 @@ def search(index: RecordIndex, query: SearchQuery) -> SearchPage:
         else:
             where.append(f"t.record_id IN (SELECT v.record_id FROM record_values v WHERE {cond})")
     for name, lo, hi in query.ranges:
-        cond = [f"v.field = {param(name)}"]
+        bounds = [f"v.field = {param(name)}"]
         if lo:
-            cond.append(f"v.norm >= {param(lo)}")
+            bounds.append(f"v.norm >= {param(lo)}")
         if hi:
-            cond.append(f"v.norm <= {param(hi)}")
+            bounds.append(f"v.norm <= {param(hi)}")
         where.append("t.record_id IN (SELECT v.record_id FROM record_values v WHERE "
-                     + " AND ".join(cond) + ")")
+                     + " AND ".join(bounds) + ")")
     if query.created_from:
         where.append(f"t.created_at >= {param(query.created_from)}")
     if query.created_to:
