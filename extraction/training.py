@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -88,7 +89,9 @@ def trees_of(model) -> tuple[float, list]:
     return float(np.ravel(model._baseline_prediction)[0]), trees
 
 
-def calibrated_maps(oof, y, kinds):
+def calibrated_maps(oof: np.ndarray, y: np.ndarray, kinds: np.ndarray,
+                    ) -> tuple[np.ndarray, tuple[list[float], list[float]],
+                               dict[str, list[list[float]]]]:
     """Isotonic maps from held-out scores to the share right: overall, and per field type
     with enough values. Returns the calibrated scores and the maps."""
     from sklearn.isotonic import IsotonicRegression
@@ -143,7 +146,7 @@ def fit(examples: Sequence[Example], say: Callable[[str], None], *, trained_on: 
     # did not see; the model that accepts the most values at the required precision is kept.
     # Each value's score is the mean over REPEATS ways of cutting the dossiers into folds, so
     # that the threshold does not hang on one cut.
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     rng = np.random.default_rng(0)
     names = np.unique(groups)
     if len(names) < 2:
