@@ -9,8 +9,10 @@ demo: setup
 test: setup
 	.venv/bin/python -m pytest -q
 
+# The shape: ruff over the tree, mypy over the core packages ([tool.mypy] in pyproject.toml).
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 
 # Known vulnerabilities in the installed packages; needs PyPI's JSON API or OSV (not in CI).
 audit: setup
