@@ -331,6 +331,11 @@ class RecordIndex:
                 )
             _private_sqlite_file(Path(parsed.database))
             connect_args["timeout"] = _SQLITE_BUSY_TIMEOUT_MS / 1000
+        else:
+            # psycopg prepares a statement run five times, and PostgreSQL then plans it once
+            # for any value: a search for a value most records hold got the plan of a rare
+            # one (a second instead of 2 ms). Every statement is planned with its values.
+            connect_args["prepare_threshold"] = None
         try:
             # No test query on every checkout (half of a lookup's SQL time under load): a
             # server connection idle for a while is pinged first (_ping_when_idle); a SQLite
