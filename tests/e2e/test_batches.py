@@ -99,15 +99,20 @@ def test_a_crash_in_extraction_fails_that_dossier_only(runtime, tmp_path, monkey
     assert ok.record_ids
 
 
-def test_dossier_workers_sets_the_flow_concurrency(tmp_path):
+@pytest.mark.parametrize(("settings", "threads"), [
+    ({"DOSSIER_WORKERS": "3"}, "4"),
+    ({"DOSSIER_WORKERS": "3", "DOSSIER_BATCH_PAGES_IN_FLIGHT": "6"}, "6")])
+def test_pages_in_flight_set_the_flow_concurrency(tmp_path, settings, threads):
+    """A batch keeps one page more than the OCR processes waiting for them (so none idles
+    while a page is stored), or DOSSIER_BATCH_PAGES_IN_FLIGHT."""
     code = ("from flows.digitize import digitize_batch; "
             "print(digitize_batch.task_runner._max_workers)")
-    env = {"DOSSIER_WORKERS": "3", "DOSSIER_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin",
+    env = {**settings, "DOSSIER_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin",
            "HOME": str(tmp_path), "PREFECT_HOME": str(tmp_path / "p")}
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "3"
+    assert out.stdout.strip().splitlines()[-1] == threads
 
 
 def _accept_and_run(runtime, tmp_path, uploads, station):
