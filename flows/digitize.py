@@ -20,7 +20,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 from prefect import flow, task
 from prefect.cache_policies import NONE as NO_CACHE
@@ -49,7 +48,6 @@ from models.ocr import PageOCR
 from models.records import (
     ExtractedDocument,
     FileStatus,
-    IngestFileResult,
     IngestReport,
     PageRef,
     Record,
@@ -76,7 +74,7 @@ def _transient(task, task_run, state) -> bool:
 
 # A task meets a short store outage (a server restarting) by trying again; a longer one is
 # waited out by the flow (see _StoreDown), so no file is ever failed for it.
-_RETRY_DELAYS: list[float] = [1, 3, 6]
+_RETRY_DELAYS = [1, 3, 6]
 
 
 class _StoreDown(Exception):
@@ -194,35 +192,11 @@ def ocr_page(job: PageJob) -> PageResult:
     return done
 
 
-def _read_again(ref: PageRef, langs: str, psm: int) -> PageOCR:
-    """A page read again as its document type says (``lang``, ``page_layout``), kept beside
-    its first reading; ``ref`` then names that reading."""
-    from ocr import pool
-    from ocr.pipeline import OcrOptions
-
-    rt = get_runtime()
-    key = _ocr_key(ref.original_sha256, ref.source_page).removesuffix(".json") + \
-        f".{langs}.psm{psm}.json"
-    if rt.store.derived_exists(key):
-        page = PageOCR.from_dict(json.loads(rt.store.get_derived(key)))
-    else:
-        s = rt.settings
-        opts = OcrOptions(lang=langs, tesseract_cmd=s.tesseract_cmd,
-                          timeout=s.tesseract_timeout_s, engine=s.ocr_engine or None, psm=psm)
-        path = _local_original(ref.original_sha256)
-        page = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s).run(pool.PageJob(
-            str(path), ref.source_page, opts, _limits())).result(str(path))
-        rt.store.put_derived(key, json.dumps(page.export(), ensure_ascii=False).encode("utf-8"),
-                             "application/json")
-    ref.ocr_key = key
-    return page
-
-
 @task(name="extract-dossier", retries=len(_RETRY_DELAYS), retry_delay_seconds=_RETRY_DELAYS,
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def extract_dossier(job: ExtractJob) -> list[RecordState]:
     """Classify, split and extract a dossier's pages; store one record per document."""
-    from extraction import extract_documents, read_as_their_types, wait_for_warm_up
+    from extraction import extract_documents, wait_for_warm_up
     from storage.verified import IndexKnown
 
     rt = get_runtime()
@@ -237,9 +211,6 @@ def extract_dossier(job: ExtractJob) -> list[RecordState]:
         refs.append(PageRef(index=i, original_sha256=p.sha256, source_page=p.source_page,
                             ocr_key=p.ocr_key, cleaned_key=p.cleaned_key,
                             ocr_confidence=round(page.confidence, 4)))
-    # A page of a type that says how it is read (its languages, its layout) is read so.
-    ocr_pages = read_as_their_types(ocr_pages, rt.doctypes, rt.settings.lang,
-                                    lambda i, langs, psm: _read_again(refs[i], langs, psm))
     by_id = {d.id: d for d in rt.doctypes}
     out: list[RecordState] = []
     # One uploaded file may be a scanned stack of several dossiers cut by separator sheets.
@@ -282,10 +253,7 @@ def _store_record(job: ExtractJob, dossier_id: str, n: int, doc: ExtractedDocume
 
 # -- wiring ---------------------------------------------------------------------------------
 
-T = TypeVar("T")
-
-
-def _outcome(future: PrefectFuture[T]) -> tuple[T, None] | tuple[None, Exception]:
+def _outcome(future: PrefectFuture) -> tuple[object, Exception | None]:
     """A task's value, or whatever exception it raised: the caller records it on the file."""
     try:
         return future.result(), None
@@ -298,13 +266,12 @@ class _DossierRun:
     dossier: BatchDossier
     pages: dict[int, int] = field(default_factory=dict)  # file_no -> page count
     problems: dict[int, FileProblem] = field(default_factory=dict)
-    futures: list[tuple[PageJob, PrefectFuture[PageResult]]] = field(default_factory=list)
-    duplicate_of: dict[int, IngestFileResult | None] = field(default_factory=dict)
+    futures: list[tuple[PageJob, PrefectFuture]] = field(default_factory=list)
+    duplicate_of: dict[int, object] = field(default_factory=dict)
 
 
 def _start_dossier(plan: BatchPlan, d: BatchDossier,
-                   reading: dict[tuple[str, int], PrefectFuture[PageResult]] | None = None,
-                   ) -> _DossierRun:
+                   reading: dict[tuple[str, int], PrefectFuture] | None = None) -> _DossierRun:
     """Count the dossier's pages and start reading them. ``reading`` holds the pages this
     batch already started, by content: the same page twice in a batch is read once."""
     rt = get_runtime()
@@ -314,7 +281,7 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
         if f.problem is not None:
             run.problems[f.file_no] = f.problem
     stored = [f for f in d.files if f.sha256 and f.problem is None]
-    known = [rt.index.find_file(f.sha256) for f in stored if f.sha256]
+    known = [rt.index.find_file(f.sha256) for f in stored]
     if decisions.is_duplicate_dossier(d.dossier_id, known):
         run.duplicate_of = {f.file_no: k for f, k in zip(stored, known, strict=True)}
         return run
@@ -326,7 +293,6 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
         if error is not None:
             run.problems[f.file_no] = decisions.problem_from(error, f.name)
             continue
-        assert counted_file is not None  # no error: the task returned it
         if counted_file.problem is not None:
             run.problems[f.file_no] = counted_file.problem
             continue
@@ -337,10 +303,10 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
         for i in range(n):
             job = PageJob(batch_id=plan.batch_id, file_no=f.file_no, sha256=f.sha256,
                           source_page=i, dossier=d.name)
-            page = reading.get((job.sha256, i))
-            if page is None:
-                page = reading[(job.sha256, i)] = ocr_page.submit(job)
-            run.futures.append((job, page))
+            fut = reading.get((f.sha256, i))
+            if fut is None:
+                fut = reading[(f.sha256, i)] = ocr_page.submit(job)
+            run.futures.append((job, fut))
     emit(ProgressEvent("pages_planned", d.name, count=len(run.futures)))
     return run
 
@@ -363,7 +329,6 @@ def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
         if error is not None:
             r = PageResult(file_no=job.file_no, sha256=job.sha256, source_page=job.source_page,
                            problem=decisions.problem_from(error, f"page {job.source_page + 1}"))
-        assert r is not None  # read, or made for its error
         if r.problem is not None:
             rt.ledger.set_pages(plan.batch_id, job.file_no, [job.source_page], Stage.failed,
                                 r.problem.text)
@@ -384,10 +349,9 @@ def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
             rt.ledger.set_file(plan.batch_id, no, Stage.extracting)
             rt.ledger.set_pages(plan.batch_id, no, [p.source_page for p in good
                                                     if p.file_no == no], Stage.extracting)
-        extract_job = ExtractJob(batch_id=plan.batch_id, dossier_id=d.dossier_id, pages=good,
-                                 station=plan.station, operator=plan.operator)
-        made, error = _outcome(extract_dossier.submit(extract_job))
-        states = made or []
+        job = ExtractJob(batch_id=plan.batch_id, dossier_id=d.dossier_id, pages=good,
+                         station=plan.station, operator=plan.operator)
+        states, error = _outcome(extract_dossier.submit(job))
         if error is not None and is_outage(error):
             raise _StoreDown(str(error)) from error
         if error is not None:
@@ -560,10 +524,8 @@ def _pages_in_flight() -> int:
 
 # The task runner's threads bound how many pages of this batch wait for the OCR pool at once;
 # the pool is shared by every batch the process runs, so batches' pages interleave there.
-# (Prefect types task_runner as an invariant TaskRunner[PrefectFuture[Any]], which its own
-# ThreadPoolTaskRunner is not.)
 @flow(name="digitize-batch", log_prints=False,
-      task_runner=ThreadPoolTaskRunner(max_workers=_pages_in_flight()))  # type: ignore[arg-type]
+      task_runner=ThreadPoolTaskRunner(max_workers=_pages_in_flight()))
 def digitize_batch(batch_id: str) -> IngestReport:
     """Digitize an accepted batch (see ``storage/intake.py``); a failing file or dossier never
     stops the rest, and a store outage fails none: the dossiers it stopped are tried again
