@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from prefect import flow, task
 from prefect.cache_policies import NONE as NO_CACHE
@@ -48,6 +49,7 @@ from models.ocr import PageOCR
 from models.records import (
     ExtractedDocument,
     FileStatus,
+    IngestFileResult,
     IngestReport,
     PageRef,
     Record,
@@ -74,7 +76,7 @@ def _transient(task, task_run, state) -> bool:
 
 # A task meets a short store outage (a server restarting) by trying again; a longer one is
 # waited out by the flow (see _StoreDown), so no file is ever failed for it.
-_RETRY_DELAYS = [1, 3, 6]
+_RETRY_DELAYS: list[float] = [1, 3, 6]
 
 
 class _StoreDown(Exception):
@@ -163,10 +165,10 @@ def ocr_page(job: PageJob) -> PageResult:
         done.reused = True
         done.cleaned_key = cleaned if rt.store.derived_exists(cleaned) else None
         return done
+    path = _local_original(job.sha256)
     rt.ledger.set_pages(job.batch_id, job.file_no, [job.source_page], Stage.reading)
     start_warm_up()  # this process extracts the pages it reads: its loading overlaps OCR
     s = rt.settings
-    path = _local_original(job.sha256)
     # Decoded, cleaned and read in the OCR process pool (models kept loaded per worker).
     opts = OcrOptions(lang=s.lang, tesseract_cmd=s.tesseract_cmd,
                       timeout=s.tesseract_timeout_s, engine=s.ocr_engine or None)
@@ -179,24 +181,53 @@ def ocr_page(job: PageJob) -> PageResult:
                           problem=FileProblem(kind=e.kind, message=f"page {job.source_page + 1}: "
                                               f"{e.message}", hint=e.hint))
     result = outcome.result(str(path))
+    # A page read is not read again for a store outage: its results wait for the store.
+    give_up_at = time.monotonic() + s.store_outage_s
     done.cleaned_key = None
     if outcome.cleaned_png is not None:
-        rt.store.put_derived(cleaned, outcome.cleaned_png, "image/png")
+        png = outcome.cleaned_png
+        _patiently(f"page {cleaned}", lambda: rt.store.put_derived(cleaned, png, "image/png"),
+                   give_up_at)
         done.cleaned_key = cleaned
     data = result.export()
     data["timings"] = {k: round(v, 4) for k, v in outcome.timings.items()}
+    body = json.dumps(data, ensure_ascii=False).encode("utf-8")
     # Written last: its presence is what tells a resumed run that the page is done.
-    rt.store.put_derived(key, json.dumps(data, ensure_ascii=False).encode("utf-8"),
-                         "application/json")
+    _patiently(f"page {key}", lambda: rt.store.put_derived(key, body, "application/json"),
+               give_up_at)
     emit(ProgressEvent("page_done", job.dossier))
     return done
+
+
+def _read_again(ref: PageRef, langs: str, psm: int) -> PageOCR:
+    """A page read again as its document type says (``lang``, ``page_layout``), kept beside
+    its first reading; ``ref`` then names that reading."""
+    from ocr import pool
+    from ocr.pipeline import OcrOptions
+
+    rt = get_runtime()
+    key = _ocr_key(ref.original_sha256, ref.source_page).removesuffix(".json") + \
+        f".{langs}.psm{psm}.json"
+    if rt.store.derived_exists(key):
+        page = PageOCR.from_dict(json.loads(rt.store.get_derived(key)))
+    else:
+        s = rt.settings
+        opts = OcrOptions(lang=langs, tesseract_cmd=s.tesseract_cmd,
+                          timeout=s.tesseract_timeout_s, engine=s.ocr_engine or None, psm=psm)
+        path = _local_original(ref.original_sha256)
+        page = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s).run(pool.PageJob(
+            str(path), ref.source_page, opts, _limits())).result(str(path))
+        rt.store.put_derived(key, json.dumps(page.export(), ensure_ascii=False).encode("utf-8"),
+                             "application/json")
+    ref.ocr_key = key
+    return page
 
 
 @task(name="extract-dossier", retries=len(_RETRY_DELAYS), retry_delay_seconds=_RETRY_DELAYS,
       retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def extract_dossier(job: ExtractJob) -> list[RecordState]:
     """Classify, split and extract a dossier's pages; store one record per document."""
-    from extraction import extract_documents, wait_for_warm_up
+    from extraction import extract_documents, read_as_their_types, wait_for_warm_up
     from storage.verified import IndexKnown
 
     rt = get_runtime()
@@ -211,6 +242,9 @@ def extract_dossier(job: ExtractJob) -> list[RecordState]:
         refs.append(PageRef(index=i, original_sha256=p.sha256, source_page=p.source_page,
                             ocr_key=p.ocr_key, cleaned_key=p.cleaned_key,
                             ocr_confidence=round(page.confidence, 4)))
+    # A page of a type that says how it is read (its languages, its layout) is read so.
+    ocr_pages = read_as_their_types(ocr_pages, rt.doctypes, rt.settings.lang,
+                                    lambda i, langs, psm: _read_again(refs[i], langs, psm))
     by_id = {d.id: d for d in rt.doctypes}
     out: list[RecordState] = []
     # One uploaded file may be a scanned stack of several dossiers cut by separator sheets.
@@ -253,7 +287,10 @@ def _store_record(job: ExtractJob, dossier_id: str, n: int, doc: ExtractedDocume
 
 # -- wiring ---------------------------------------------------------------------------------
 
-def _outcome(future: PrefectFuture) -> tuple[object, Exception | None]:
+T = TypeVar("T")
+
+
+def _outcome(future: PrefectFuture[T]) -> tuple[T, None] | tuple[None, Exception]:
     """A task's value, or whatever exception it raised: the caller records it on the file."""
     try:
         return future.result(), None
@@ -266,12 +303,13 @@ class _DossierRun:
     dossier: BatchDossier
     pages: dict[int, int] = field(default_factory=dict)  # file_no -> page count
     problems: dict[int, FileProblem] = field(default_factory=dict)
-    futures: list[tuple[PageJob, PrefectFuture]] = field(default_factory=list)
-    duplicate_of: dict[int, object] = field(default_factory=dict)
+    futures: list[tuple[PageJob, PrefectFuture[PageResult]]] = field(default_factory=list)
+    duplicate_of: dict[int, IngestFileResult | None] = field(default_factory=dict)
 
 
 def _start_dossier(plan: BatchPlan, d: BatchDossier,
-                   reading: dict[tuple[str, int], PrefectFuture] | None = None) -> _DossierRun:
+                   reading: dict[tuple[str, int], PrefectFuture[PageResult]] | None = None,
+                   ) -> _DossierRun:
     """Count the dossier's pages and start reading them. ``reading`` holds the pages this
     batch already started, by content: the same page twice in a batch is read once."""
     rt = get_runtime()
@@ -281,7 +319,7 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
         if f.problem is not None:
             run.problems[f.file_no] = f.problem
     stored = [f for f in d.files if f.sha256 and f.problem is None]
-    known = [rt.index.find_file(f.sha256) for f in stored]
+    known = [rt.index.find_file(f.sha256) for f in stored if f.sha256]
     if decisions.is_duplicate_dossier(d.dossier_id, known):
         run.duplicate_of = {f.file_no: k for f, k in zip(stored, known, strict=True)}
         return run
@@ -293,6 +331,7 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
         if error is not None:
             run.problems[f.file_no] = decisions.problem_from(error, f.name)
             continue
+        assert counted_file is not None  # no error: the task returned it
         if counted_file.problem is not None:
             run.problems[f.file_no] = counted_file.problem
             continue
@@ -303,10 +342,10 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
         for i in range(n):
             job = PageJob(batch_id=plan.batch_id, file_no=f.file_no, sha256=f.sha256,
                           source_page=i, dossier=d.name)
-            fut = reading.get((f.sha256, i))
-            if fut is None:
-                fut = reading[(f.sha256, i)] = ocr_page.submit(job)
-            run.futures.append((job, fut))
+            page = reading.get((job.sha256, i))
+            if page is None:
+                page = reading[(job.sha256, i)] = ocr_page.submit(job)
+            run.futures.append((job, page))
     emit(ProgressEvent("pages_planned", d.name, count=len(run.futures)))
     return run
 
@@ -329,6 +368,7 @@ def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
         if error is not None:
             r = PageResult(file_no=job.file_no, sha256=job.sha256, source_page=job.source_page,
                            problem=decisions.problem_from(error, f"page {job.source_page + 1}"))
+        assert r is not None  # read, or made for its error
         if r.problem is not None:
             rt.ledger.set_pages(plan.batch_id, job.file_no, [job.source_page], Stage.failed,
                                 r.problem.text)
@@ -349,9 +389,10 @@ def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
             rt.ledger.set_file(plan.batch_id, no, Stage.extracting)
             rt.ledger.set_pages(plan.batch_id, no, [p.source_page for p in good
                                                     if p.file_no == no], Stage.extracting)
-        job = ExtractJob(batch_id=plan.batch_id, dossier_id=d.dossier_id, pages=good,
-                         station=plan.station, operator=plan.operator)
-        states, error = _outcome(extract_dossier.submit(job))
+        extract_job = ExtractJob(batch_id=plan.batch_id, dossier_id=d.dossier_id, pages=good,
+                                 station=plan.station, operator=plan.operator)
+        made, error = _outcome(extract_dossier.submit(extract_job))
+        states = made or []
         if error is not None and is_outage(error):
             raise _StoreDown(str(error)) from error
         if error is not None:
@@ -524,8 +565,10 @@ def _pages_in_flight() -> int:
 
 # The task runner's threads bound how many pages of this batch wait for the OCR pool at once;
 # the pool is shared by every batch the process runs, so batches' pages interleave there.
+# (Prefect types task_runner as an invariant TaskRunner[PrefectFuture[Any]], which its own
+# ThreadPoolTaskRunner is not.)
 @flow(name="digitize-batch", log_prints=False,
-      task_runner=ThreadPoolTaskRunner(max_workers=_pages_in_flight()))
+      task_runner=ThreadPoolTaskRunner(max_workers=_pages_in_flight()))  # type: ignore[arg-type]
 def digitize_batch(batch_id: str) -> IngestReport:
     """Digitize an accepted batch (see ``storage/intake.py``); a failing file or dossier never
     stops the rest, and a store outage fails none: the dossiers it stopped are tried again
