@@ -164,19 +164,35 @@ def backlog(index: RecordIndex, now: datetime | None = None) -> Backlog:
                    oldest_seconds=max(ages) if ages else None, by_doctype=rows)
 
 
-def reuse(index: RecordIndex, since: datetime, until: datetime) -> Reuse:
+def _access_counts(index: RecordIndex, since: datetime, until: datetime
+                   ) -> dict[tuple[str, str, bool], int]:
+    """Reads in [since, until) by (agency, action, whether they returned a record): one pass
+    over the period for the lookups and the reads per agency alike."""
+    found = _nonempty(index, AccessRow.record_ids)
+    agency = func.coalesce(AccessRow.agency, literal(NO_STATION))
+    out: Counter[tuple[str, str, bool]] = Counter()
+    with index._session("count reads") as s:
+        for a, action, hit, n in s.execute(
+                select(agency, AccessRow.action, found, func.count())
+                .where(AccessRow.at >= since, AccessRow.at < until)
+                .group_by(agency, AccessRow.action, found)):
+            out[(a, action, bool(hit))] += int(n)
+    return out
+
+
+def reuse(index: RecordIndex, since: datetime, until: datetime,
+          counts: dict[tuple[str, str, bool], int] | None = None) -> Reuse:
     """Reuse at the counter and lookups that found a record, from the access log.
 
     A procedure is a counter lookup: one person, one procedure code, one day, one set of
     citizens shown (looking the same citizen up again for it is the same procedure). It
     reused a record when the same person recorded a reuse for that code that day naming a
     record the lookup showed."""
+    counts = _access_counts(index, since, until) if counts is None else counts
+    lookups = sum(n for (_, action, _), n in counts.items() if action in _LOOKUPS)
+    found = sum(n for (_, action, hit), n in counts.items() if action in _LOOKUPS and hit)
     in_period = [AccessRow.at >= since, AccessRow.at < until]
     with index._session("read lookups and reuses") as s:
-        lookups, found = s.execute(
-            select(func.count(), func.sum(case((_nonempty(index, AccessRow.record_ids), 1),
-                                               else_=0)))
-            .where(*in_period, AccessRow.action.in_(_LOOKUPS))).one()
         rows = list(s.execute(
             select(AccessRow.action, AccessRow.key_id, AccessRow.purpose_code, AccessRow.at,
                    AccessRow.record_ids, AccessRow.citizen_ids)
@@ -196,21 +212,18 @@ def reuse(index: RecordIndex, since: datetime, until: datetime) -> Reuse:
                   if shown & reuses.get((key_id, code, day), set()))
     return Reuse(procedures=len(procedures), procedures_reusing=reusing,
                  reuse_rate=_share(reusing, len(procedures)),
-                 records_reused=len(records_reused), lookups=int(lookups or 0),
-                 lookups_found=int(found or 0),
-                 lookup_hit_rate=_share(int(found or 0), int(lookups or 0)))
+                 records_reused=len(records_reused), lookups=lookups, lookups_found=found,
+                 lookup_hit_rate=_share(found, lookups))
 
 
-def reads_by_agency(index: RecordIndex, since: datetime, until: datetime
+def reads_by_agency(index: RecordIndex, since: datetime, until: datetime,
+                    counts: dict[tuple[str, str, bool], int] | None = None
                     ) -> list[AgencyReads]:
-    stmt = (select(AccessRow.agency, AccessRow.action, func.count())
-            .where(AccessRow.at >= since, AccessRow.at < until)
-            .group_by(AccessRow.agency, AccessRow.action))
+    counts = _access_counts(index, since, until) if counts is None else counts
     by: dict[str, dict[str, int]] = defaultdict(dict)
-    with index._session("count reads per agency") as s:
-        for agency, action, n in s.execute(stmt):
-            acts = by[agency or NO_STATION]
-            acts[action] = acts.get(action, 0) + int(n)
+    for (agency, action, _), n in counts.items():
+        acts = by[agency]
+        acts[action] = acts.get(action, 0) + n
     out = [AgencyReads(agency=a, reads=sum(acts.values()), by_action=dict(sorted(acts.items())))
            for a, acts in by.items()]
     return sorted(out, key=lambda r: (-r.reads, r.agency))
@@ -221,11 +234,13 @@ def summary(index: RecordIndex, since: datetime, until: datetime | None = None
     """Every indicator over [since, until) (until: now); the backlog as it stands now."""
     until = until or utcnow()
     days = digitized(index, since, until)
+    reads = _access_counts(index, since, until)
     return MetricsSummary(
         since=since, until=until, digitized=days,
         dossiers=sum(d.dossiers for d in days), pages=sum(d.pages for d in days),
         documents=document_outcomes(index, since, until), backlog=backlog(index),
-        reuse=reuse(index, since, until), reads_by_agency=reads_by_agency(index, since, until))
+        reuse=reuse(index, since, until, reads),
+        reads_by_agency=reads_by_agency(index, since, until, reads))
 
 
 def period(days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
