@@ -4,12 +4,13 @@ as JSON or as CSV a citizen can be handed."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from api.auth import require_scope
+from api.schema import CITIZEN_ID, CURSOR, AccessLogPage, errors
 from models.records import ApiKeyInfo
 from storage.access import AccessLog, export_csv
 
@@ -25,12 +26,16 @@ def check_citizen_id(citizen_id: str) -> None:
         raise HTTPException(422, "a citizen ID is 12 digits")
 
 
-@router.get("/citizens/{citizen_id}/access-log")
-def access_log(citizen_id: str, request: Request, _key: Auditor,
+@router.get("/citizens/{citizen_id}/access-log",
+            responses={200: {"model": AccessLogPage,
+                             "content": {"text/csv": {"schema": {"type": "string"}}},
+                             "description": "JSON, or CSV with format=csv"}, **errors()})
+def access_log(citizen_id: Annotated[str, Path(pattern=CITIZEN_ID)], request: Request,
+               _key: Auditor,
                before: Annotated[str | None, Query(
-                   description="the `next` of the previous page")] = None,
+                   description="the `next` of the previous page", pattern=CURSOR)] = None,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-               format: Annotated[str, Query(  # noqa: A002 - the parameter's name
+               format: Annotated[Literal["json", "csv"], Query(  # noqa: A002 - its name
                    description="json (default) or csv (every read, for the citizen)")] = "json",
                ) -> Any:
     """Every read of this citizen's data through ``/v1``: time, agency, key, what was read

@@ -11,11 +11,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import errors
 from api.middleware import RequestContext, request_id
+from api.schema import Health
 from api.web.csrf import CsrfMiddleware, CsrfProblem
 from models.errors import (
     ConflictError,
@@ -43,6 +46,36 @@ class _RedactIds(logging.Filter):
                                 for a in record.args)
         record.msg = _ID_RE.sub("***", str(record.msg))
         return True
+
+
+_KINDS = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 409: "Conflict",
+          422: "InvalidRequest"}
+
+
+def _invalid(e: RequestValidationError) -> str:
+    """FastAPI's validation errors in one sentence: where and what, per error."""
+    said = []
+    for err in e.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))
+        said.append(f"{where}: {err.get('msg', 'not valid')}" if where else
+                    str(err.get("msg", "not valid")))
+    return "; ".join(said) or "the request is not valid"
+
+
+def _allowed(app: FastAPI, request: Request) -> str:
+    """The methods of every route of the request's path (Starlette's 405 names only the
+    first route that matched the path)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        found = getattr(route, "methods", None)
+        if found and match != Match.NONE:
+            methods |= set(found)
+            if "GET" in found:
+                methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def redact_access_log() -> None:
@@ -118,6 +151,7 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
         from storage.access import AccessArchiver, AccessLog, AccessWriter
 
         app.state.access_writer = AccessWriter(AccessLog(app.state.index))
+
         archiver = AccessArchiver(AccessLog(app.state.index, app.state.store),
                                   settings.access_archive_s).start()
         try:
@@ -179,8 +213,20 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
                                        headers=e.headers)
         if e.status_code in (204, 304):
             return Response(status_code=e.status_code, headers=e.headers)
-        return JSONResponse({"detail": e.detail, "request_id": request_id(request.scope)},
-                            status_code=e.status_code, headers=e.headers)
+        headers = e.headers
+        if e.status_code == 405:  # every method the path has, not only its first route's
+            headers = {**(e.headers or {}), "Allow": _allowed(app, request)}
+        return JSONResponse({"detail": e.detail, "kind": _KINDS.get(e.status_code, "HTTPError"),
+                             "request_id": request_id(request.scope)},
+                            status_code=e.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, e: RequestValidationError) -> Response:
+        """``/v1`` says what is not valid in its own error body (as its OpenAPI declares);
+        the pages keep FastAPI's answer."""
+        if errors.is_page(request):
+            return await request_validation_exception_handler(request, e)
+        return await errors.answer(request, 422, _invalid(e), kind="InvalidRequest")
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, _: LoginRequired) -> Response:
@@ -203,7 +249,8 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
     def docs_page() -> Response:
         return _docs_page(app.title)
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Health,
+             responses={503: {"model": Health, "description": "a part is down"}})
     def healthz() -> JSONResponse:
         from api.health import health
 

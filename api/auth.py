@@ -118,7 +118,10 @@ def parse_purpose(raw: str) -> Purpose | None:
 def required_purpose(request: Request,
                      purpose: Annotated[str | None, Query(
                          description="why the data is read, when no X-Purpose header is "
-                         "sent: PROCEDURE-CODE or PROCEDURE-CODE; words")] = None) -> Purpose:
+                         "sent: PROCEDURE-CODE or PROCEDURE-CODE; words",
+                         # Documented with the X-Purpose header (api.schema.PURPOSE_PARAM),
+                         # which the OpenAPI gives as the way.
+                         include_in_schema=False)] = None) -> Purpose:
     """The purpose of a read of citizen data; 400 without one."""
     raw = request.headers.get(PURPOSE_HEADER)
     if raw is not None:

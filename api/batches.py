@@ -21,6 +21,14 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.auth import any_scope
 from api.errors import N_, PlainHTTPError
+from api.schema import (
+    BATCH_UPLOAD,
+    FILE_UPLOAD,
+    BatchList,
+    BatchReceipt,
+    ReplaceReceipt,
+    errors,
+)
 from models.batches import BatchPlan, BatchStatus, BatchSummary
 from models.errors import NotFoundError
 from models.records import ApiKeyInfo
@@ -178,7 +186,8 @@ write = Depends(any_scope("batches:write"))
 read = Depends(any_scope("batches:read", "batches:write"))
 
 
-@router.post("/v1/batches", status_code=202)
+@router.post("/v1/batches", status_code=202, response_model=BatchReceipt,
+             responses=errors(400, 413, 415), openapi_extra=BATCH_UPLOAD)
 async def create_batch(request: Request, key: ApiKeyInfo = write) -> dict[str, Any]:
     """Upload files as one batch (multipart parts named ``files``; a part's file name
     ``folder/page.png`` puts it in dossier ``folder``; optional fields ``station`` and
@@ -191,13 +200,13 @@ async def create_batch(request: Request, key: ApiKeyInfo = write) -> dict[str, A
     return _receipt(plan)
 
 
-@router.get("/v1/batches")
+@router.get("/v1/batches", response_model=BatchList, responses=errors())
 def list_batches(request: Request, station: str | None = None, limit: int = 20,
                  _key: ApiKeyInfo = read) -> dict[str, list[BatchSummary]]:
     return {"batches": _ledger(request).recent(station, min(max(limit, 1), 200))}
 
 
-@router.get("/v1/batches/{batch_id}")
+@router.get("/v1/batches/{batch_id}", responses=errors(404))
 def get_batch(batch_id: str, request: Request, _key: ApiKeyInfo = read) -> BatchStatus:
     try:
         return _ledger(request).status(batch_id)
@@ -205,7 +214,9 @@ def get_batch(batch_id: str, request: Request, _key: ApiKeyInfo = read) -> Batch
         raise HTTPException(404, f"no batch {batch_id}") from e
 
 
-@router.post("/v1/batches/{batch_id}/files/{file_no}", status_code=202)
+@router.post("/v1/batches/{batch_id}/files/{file_no}", status_code=202,
+             response_model=ReplaceReceipt, responses=errors(400, 404, 413, 415),
+             openapi_extra=FILE_UPLOAD)
 async def replace_file(batch_id: str, file_no: int, request: Request,
                        _key: ApiKeyInfo = write) -> dict[str, Any]:
     """Replace one file of a batch (one multipart part named ``file``) in the same dossier;

@@ -7,12 +7,14 @@ How a receiver checks a delivery's signature: ``docs/api.md``."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_scope
+from api.schema import DeliveryPage, EventPage, WebhookList, errors
 from models.events import EVENT_TYPES, WebhookCreated, WebhookInfo
 from models.records import ApiKeyInfo
 from storage.events import EventFeed, parse_cursor
@@ -29,17 +31,21 @@ Reader = Annotated[ApiKeyInfo, Depends(require_scope(EVENTS_READ))]
 Manager = Annotated[ApiKeyInfo, Depends(require_scope(WEBHOOKS_MANAGE))]
 
 
+# What a limit and a cursor may be, as the OpenAPI says (and checked as it says: 400).
+LIMIT_RE = r"^ *([1-9][0-9]{0,2}|1000)? *$"
+CURSOR_RE = r"^ *[0-9]{0,18} *$"
+
+
 def _limit(value: str | None, default: int) -> int:
     if value is None or value.strip() == "":
         return default
-    value = value.strip()
-    if not value.isdigit() or not 1 <= int(value[:6]) <= MAX_LIMIT:
+    if not re.fullmatch(LIMIT_RE, value):
         raise HTTPException(400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
     return int(value)
 
 
 def _cursor(name: str, value: str | None) -> int:
-    if value is not None and value.strip() and not value.strip().isdigit():
+    if value is not None and not re.fullmatch(CURSOR_RE, value):
         raise HTTPException(400, f"{name} must be a cursor this API gave out (a whole number), "
                                  "or 0 for the start")
     return parse_cursor(value)
@@ -54,13 +60,14 @@ def _types(values: list[str] | None) -> list[str] | None:
     return wanted or None
 
 
-@router.get("/events")
+@router.get("/events", response_model=EventPage, responses=errors(400))
 def events(request: Request, _key: Reader,
            after: Annotated[str | None, Query(
                description="the `next` of the previous answer; empty or 0: from the first "
-                           "event")] = None,
+                           "event", json_schema_extra={"pattern": CURSOR_RE})] = None,
            limit: Annotated[str | None, Query(
-               description=f"events per answer, 1 to {MAX_LIMIT} (default 100)")] = None,
+               description=f"events per answer, 1 to {MAX_LIMIT} (default 100)",
+               json_schema_extra={"pattern": LIMIT_RE})] = None,
            type: Annotated[list[str] | None, Query(  # noqa: A002 - the parameter's name
                description="only these event types (repeat or comma-separate)")] = None,
            ) -> dict[str, Any]:
@@ -85,19 +92,24 @@ _WEBHOOK_BODY = {
     "content": {"application/json": {"schema": {
         "type": "object", "required": ["url", "types"], "additionalProperties": False,
         "properties": {
-            "url": {"type": "string", "maxLength": MAX_URL_CHARS,
+            "url": {"type": "string", "maxLength": MAX_URL_CHARS, "format": "uri",
+                    "pattern": r"^https?://([a-z0-9]+(-[a-z0-9]+)*\.)+[a-z]{2,6}"
+                               r"(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$",
                     "description": "http(s) URL the events are POSTed to; no credentials in "
                                    "it, redirects are not followed"},
             "types": {"type": "array", "minItems": 1, "items": {
                 "type": "string", "enum": sorted(EVENT_TYPES) + ["record.*", "batch.*", "*"]}},
-            "after": {"type": "string", "description":
-                      "deliver events after this cursor too (default: from now on)"},
+            "after": {"anyOf": [{"type": "string", "pattern": CURSOR_RE},
+                                {"type": "integer", "minimum": 0, "maximum": 10**15},
+                                {"type": "null"}],
+                      "description": "deliver events after this cursor too (default: from "
+                                     "now on); past the newest event: 409"},
         }}}},
 }
 
 
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated,
-             openapi_extra={"requestBody": _WEBHOOK_BODY})
+             responses=errors(400, 409), openapi_extra={"requestBody": _WEBHOOK_BODY})
 async def create_webhook(request: Request, key: Manager) -> WebhookCreated:
     """Subscribe this key to event types at a URL. The answer holds the secret that signs
     every delivery (``X-Dossier-Signature``); it is shown only here."""
@@ -123,7 +135,9 @@ async def create_webhook(request: Request, key: Manager) -> WebhookCreated:
         raise HTTPException(400, "types must be a list of event types, e.g. "
                                  "[\"record.verified\", \"batch.finished\"]")
     after = body.get("after")
-    if after is not None and not isinstance(after, str | int):
+    if isinstance(after, float) and after.is_integer():  # 384.0 is the integer 384 in JSON
+        after = int(after)
+    if after is not None and (isinstance(after, bool) or not isinstance(after, str | int)):
         raise HTTPException(400, "after must be a cursor the events feed gave out")
     start = None if after is None else _cursor("after", str(after))
     hooks = Webhooks(request.app.state.index,
@@ -131,32 +145,34 @@ async def create_webhook(request: Request, key: Manager) -> WebhookCreated:
     return await run_in_threadpool(hooks.create, key.key_id, url, types, start)
 
 
-@router.get("/webhooks")
+@router.get("/webhooks", response_model=WebhookList, responses=errors())
 def list_webhooks(request: Request, key: Manager) -> dict[str, Any]:
     """This key's subscriptions (never their secrets), with where each one is."""
     hooks = Webhooks(request.app.state.index).of_key(key.key_id)
     return {"webhooks": [h.model_dump(mode="json") for h in hooks]}
 
 
-@router.get("/webhooks/{webhook_id}", response_model=WebhookInfo)
+@router.get("/webhooks/{webhook_id}", response_model=WebhookInfo, responses=errors(404))
 def get_webhook(webhook_id: str, request: Request, key: Manager) -> WebhookInfo:
     return Webhooks(request.app.state.index).get(key.key_id, webhook_id)
 
 
-@router.delete("/webhooks/{webhook_id}", status_code=204)
+@router.delete("/webhooks/{webhook_id}", status_code=204, responses=errors(404))
 def delete_webhook(webhook_id: str, request: Request, key: Manager) -> Response:
     """Stop the subscription; its delivery log goes with it."""
     Webhooks(request.app.state.index).delete(key.key_id, webhook_id)
     return Response(status_code=204)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries")
+@router.get("/webhooks/{webhook_id}/deliveries", response_model=DeliveryPage,
+            responses=errors(400, 404))
 def webhook_deliveries(webhook_id: str, request: Request, key: Manager,
                        limit: Annotated[str | None, Query(
                            description=f"attempts per answer, 1 to {MAX_LIMIT} (default "
-                                       "100)")] = None,
+                                       "100)", json_schema_extra={"pattern": LIMIT_RE})] = None,
                        before: Annotated[str | None, Query(
-                           description="the `next` of the previous answer")] = None,
+                           description="the `next` of the previous answer",
+                           json_schema_extra={"pattern": CURSOR_RE})] = None,
                        ) -> dict[str, Any]:
     """The delivery log, newest attempt first: each POST of each event, with its outcome
     (delivered, failed, gave_up), the receiver's status code or the error, and the time."""

@@ -41,6 +41,7 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import METRICS_READ, require_scope
+from api.schema import INSTANT_RE, errors
 from models.indicators import MetricsSummary
 from models.records import ApiKeyInfo
 from storage import indicators
@@ -120,8 +121,9 @@ def registry_for(index: RecordIndex) -> CollectorRegistry:
 
 
 @router.get("/metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}},
-                             "description": "Prometheus' text exposition format"}})
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                             "description": "Prometheus' text exposition format"},
+                       **errors()})
 async def prometheus_metrics(request: Request, _key: Reader) -> Response:
     """The pipeline's series for Prometheus (``Authorization: Bearer KEY``, scope
     ``metrics:read``), computed from the index at each scrape."""
@@ -142,15 +144,17 @@ def _when(raw: str | None, what: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-@router.get("/v1/metrics/summary", response_model=MetricsSummary)
+@router.get("/v1/metrics/summary", response_model=MetricsSummary, responses=errors())
 def metrics_summary(
         request: Request, _key: Reader,
         days: Annotated[int, Query(ge=1, le=MAX_DAYS,
                                    description="the last N days (UTC), today included")] = 30,
         since: Annotated[str | None, Query(
-            description="the period's start (ISO date or time); overrides days")] = None,
+            description="the period's start (ISO date or time); overrides days",
+            pattern=INSTANT_RE)] = None,
         until: Annotated[str | None, Query(
-            description="the period's end, excluded (ISO date or time); default: now")] = None,
+            description="the period's end, excluded (ISO date or time); default: now",
+            pattern=INSTANT_RE)] = None,
 ) -> MetricsSummary:
     """The reform's indicators over a period: dossiers and pages digitized per station and
     day, documents settled by the machine alone or after review and the median time from
@@ -159,6 +163,5 @@ def metrics_summary(
     start, end = indicators.period(days)
     start = _when(since, "since") or start
     end = _when(until, "until") or end
-    if end <= start:
-        raise HTTPException(422, "until must be after since")
+    end = max(end, start)  # until before since: the empty period, nothing in it
     return indicators.summary(request.app.state.index, start, end)

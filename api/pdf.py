@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.auth import require_scope, required_purpose
 from api.records import log_access, readable_entry
+from api.schema import PURPOSE_PARAM, PresignedUrl, RecordOriginals, errors
 from models.access import AccessAction, Purpose
 from models.records import ApiKeyInfo, Record, utcnow
 
@@ -31,8 +32,12 @@ def _ttl(request: Request) -> timedelta:
 
 
 @router.get("/records/{record_id}/pdf", status_code=307, response_class=Response,
-            responses={307: {"description": "Location: a presigned URL of the PDF; the body "
-                                            "says the same as JSON {url, expires_at}"}})
+            responses={307: {"model": PresignedUrl,
+                             "description": "Location: a presigned URL of the PDF; the body "
+                                            "says the same as JSON {url, expires_at}"},
+                       200: {"model": PresignedUrl, "description": "with redirect=false"},
+                       **errors(400, 404)},
+            openapi_extra={"parameters": [PURPOSE_PARAM]})
 def record_pdf(record_id: str, request: Request, key: Files, purpose: Why,
                version: str | None = None,
                redirect: Annotated[bool, Query(
@@ -56,7 +61,8 @@ def record_pdf(record_id: str, request: Request, key: Files, purpose: Why,
     return JSONResponse(body, status_code=307, headers={"Location": url})
 
 
-@router.get("/records/{record_id}/originals")
+@router.get("/records/{record_id}/originals", response_model=RecordOriginals,
+            responses=errors(400, 404), openapi_extra={"parameters": [PURPOSE_PARAM]})
 def record_originals(record_id: str, request: Request, key: Files,
                      purpose: Why) -> dict[str, Any]:
     """The original scans the record was read from (each file once, in page order), each

@@ -18,12 +18,28 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from api.auth import require_scope, required_purpose
 from api.errors import PlainHTTPError
 from api.middleware import request_id
+from api.schema import (
+    CITIZEN_ID,
+    CURSOR,
+    INSTANT_RE,
+    PURPOSE_PARAM,
+    CitizenRecords,
+    FieldValue,
+    RangeValue,
+    RecordAudit,
+    RecordVersions,
+    ReviewStats,
+    SearchPage,
+    ServedRecord,
+    StatusValue,
+    errors,
+)
 from models.access import AccessAction, AccessEntry, Purpose
 from models.records import (
     RECORD_SCHEMA_VERSION,
@@ -156,13 +172,19 @@ def _json(parts: dict[str, Any], records: Sequence[bytes]) -> Response:
     return Response(body, media_type="application/json")
 
 
-StatusQuery = Annotated[list[str] | None, Query(
+StatusQuery = Annotated[list[StatusValue] | None, Query(
     description="record statuses to include (repeat or comma-separate): settled (default), "
                 "extracted, needs_review, in_review, verified, rejected, all")]
 
 
-@router.get("/citizens/{citizen_id}/records")
-def citizen_records(citizen_id: str, request: Request, key: Read, purpose: Why,
+# Reads of citizen data: the purpose header, and 400 without it.
+_CITIZEN_READ = {"openapi_extra": {"parameters": [PURPOSE_PARAM]}}
+
+
+@router.get("/citizens/{citizen_id}/records", responses={200: {"model": CitizenRecords},
+                                                         **errors(400)}, **_CITIZEN_READ)
+def citizen_records(citizen_id: Annotated[str, Path(pattern=CITIZEN_ID)], request: Request,
+                    key: Read, purpose: Why,
                     status: StatusQuery = None) -> Response:
     """Records naming this citizen ID, oldest first.
 
@@ -235,10 +257,11 @@ def _instant(raw: str | None, what: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-@router.get("/records")
+@router.get("/records", response_model=SearchPage, responses=errors(400), **_CITIZEN_READ)
 def search_records(
         request: Request, key: Read, purpose: Why,
-        citizen_id: Annotated[str | None, Query(description="a 12-digit citizen ID")] = None,
+        citizen_id: Annotated[str | None, Query(description="a 12-digit citizen ID",
+                                                pattern=CITIZEN_ID)] = None,
         name: Annotated[str | None, Query(
             description="a person's name (whole words, in order), with or without "
                         "diacritics")] = None,
@@ -250,22 +273,24 @@ def search_records(
         station: str | None = None,
         batch: str | None = None,
         dossier: Annotated[str | None, Query(description="the dossier code")] = None,
-        field: Annotated[list[str] | None, Query(
+        field: Annotated[list[FieldValue] | None, Query(
             description="FIELD:VALUE, the field reads so (case and diacritics aside); repeat "
                         "for several")] = None,
-        date: Annotated[list[str] | None, Query(  # noqa: A002 - the parameter's name
+        date: Annotated[list[RangeValue] | None, Query(  # noqa: A002 - the parameter's name
             description="FIELD:FROM..TO, a date field in that range (YYYY-MM-DD, either end "
                         "may be left out)")] = None,
         created_from: Annotated[str | None, Query(
-            description="digitized at or after (ISO date or time)")] = None,
-        created_to: Annotated[str | None, Query(description="digitized before")] = None,
+            description="digitized at or after (ISO date or time)", pattern=INSTANT_RE)]
+        = None,
+        created_to: Annotated[str | None, Query(description="digitized before",
+                                                pattern=INSTANT_RE)] = None,
         after: Annotated[str | None, Query(
-            description="the `next` of the previous page")] = None,
+            description="the `next` of the previous page", pattern=CURSOR)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_LIMIT)] = 50) -> dict[str, Any]:
     """Search records; newest first, a page at a time (``next`` is the cursor of the next
-    page, null at the end). Every given parameter must hold. Settled records only unless
-    ``status`` says otherwise. Each hit is the index's projection of the record: its key
-    values, ids, type and status (the whole record is ``GET /v1/records/{id}``). Needs a
+    page, null at the end). Every given parameter must hold (none: every record). Settled
+    records only unless ``status`` says otherwise. Each hit is the index's projection of the
+    record: its key values, ids, type and status (the whole record is ``GET /v1/records/{id}``). Needs a
     purpose; the hits are recorded in the access log of every citizen they name."""
     from storage.search import SearchQuery, search
 
@@ -273,11 +298,6 @@ def search_records(
         raise HTTPException(422, "a citizen ID is 12 digits")
     if after is not None and not after.strip().isdigit():
         raise HTTPException(422, "after must be the `next` of a previous answer")
-    given = [citizen_id, name, q, doctype, station, batch, dossier, field, date, created_from,
-             created_to]
-    if not any(given):
-        raise HTTPException(422, "say what to search for: citizen_id, name, q, doctype, "
-                                 "field, date, station, batch, dossier or created_from/to")
     query = SearchQuery(
         citizen_id=citizen_id, name=name, q=q,
         doctypes=[d.strip() for v in doctype or [] for d in v.split(",") if d.strip()],
@@ -294,7 +314,8 @@ def search_records(
             "records": [_hit(e) for e in page.entries]}
 
 
-@router.get("/records/{record_id}")
+@router.get("/records/{record_id}",
+            responses={200: {"model": ServedRecord}, **errors(400, 404)}, **_CITIZEN_READ)
 def get_record(record_id: str, request: Request, key: Read, purpose: Why,
                version: str | None = None) -> Response:
     """One record (its latest version, or ``version``). Needs a purpose; recorded."""
@@ -304,7 +325,8 @@ def get_record(record_id: str, request: Request, key: Read, purpose: Why,
                     media_type="application/json")
 
 
-@router.get("/records/{record_id}/versions")
+@router.get("/records/{record_id}/versions", response_model=RecordVersions,
+            responses=errors(404))
 def record_versions(record_id: str, request: Request, key: Read) -> dict[str, Any]:
     readable_entry(request, key, record_id)
     versions = request.app.state.store.record_versions(record_id)
@@ -314,7 +336,8 @@ def record_versions(record_id: str, request: Request, key: Read) -> dict[str, An
                           if v.last_modified else None} for v in versions]}
 
 
-@router.get("/records/{record_id}/audit")
+@router.get("/records/{record_id}/audit", response_model=RecordAudit,
+            responses=errors(400, 404), **_CITIZEN_READ)
 def record_audit(record_id: str, request: Request, key: Read,
                  purpose: Why) -> dict[str, Any]:
     """Every audit event of the record, oldest first: who, when, field, old and new value.
@@ -325,7 +348,7 @@ def record_audit(record_id: str, request: Request, key: Read,
     return {"record_id": record_id, "events": [e.model_dump(mode="json") for e in events]}
 
 
-@router.get("/review/stats")
+@router.get("/review/stats", response_model=ReviewStats, responses=errors())
 def review_stats(request: Request, _key: Read,
                  days: Annotated[int, Query(ge=1, le=366)] = 7) -> dict[str, Any]:
     """Per reviewer and per document type: documents per hour, active seconds per document,

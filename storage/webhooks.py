@@ -40,7 +40,7 @@ import httpx
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, delete, func, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.errors import InvalidInputError, NotFoundError, StorageError
+from models.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
 from models.events import (
     EVENT_TYPES,
     DeliveryAttempt,
@@ -235,13 +235,13 @@ class Webhooks:
             count = s.scalar(select(func.count()).select_from(WebhookRow)
                              .where(WebhookRow.key_id == key_id)) or 0
             if count >= MAX_PER_KEY:
-                raise InvalidInputError(f"this key has {count} webhooks, the most it may have",
-                                        hint="delete one it no longer needs")
+                raise ConflictError(f"this key has {count} webhooks, the most it may have",
+                                    hint="delete one it no longer needs")
             head = int(s.scalar(select(func.max(EventRow.seq))) or 0)
             if after is not None and after > head:
-                raise InvalidInputError(f"the cursor {after} is past the newest event ({head})",
-                                        hint="send a cursor the events feed gave out, or none "
-                                             "for events from now on")
+                raise ConflictError(f"the cursor {after} is past the newest event ({head})",
+                                    hint="send a cursor the events feed gave out, or none "
+                                         "for events from now on")
             row = WebhookRow(webhook_id=uuid.uuid4().hex[:24], key_id=key_id, url=url,
                              types=types, secret=secret, created_at=utcnow(),
                              cursor=head if after is None else after, attempts=0)

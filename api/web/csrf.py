@@ -37,6 +37,11 @@ COOKIE = "csrftoken"
 FIELD = "csrftoken"
 HEADER = "x-csrftoken"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# The unsafe methods the app has routes for; any other method changes nothing and gets the
+# app's own 405.
+ROUTED_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Read by machines with an API key (or none), like /v1.
+_MACHINE_PATHS = frozenset({"/healthz", "/metrics"})
 MAX_FORM_BYTES = 1 << 20
 
 
@@ -102,7 +107,8 @@ class CsrfMiddleware:
         self.refuse = refuse
 
     def _exempt(self, path: str, cookies: dict[str, str]) -> bool:
-        return (path == "/v1" or path.startswith("/v1/")) and self.session_cookie not in cookies
+        return ((path == "/v1" or path.startswith("/v1/") or path in _MACHINE_PATHS)
+                and self.session_cookie not in cookies)
 
     def _same_origin(self, scope: dict[str, Any], headers: Headers) -> bool:
         host = headers.get("host")
@@ -153,7 +159,8 @@ class CsrfMiddleware:
                 message = {**message, "headers": out}
             await send(message)
 
-        if scope["method"] in SAFE_METHODS or self._exempt(scope["path"], cookies):
+        if (scope["method"] in SAFE_METHODS or scope["method"] not in ROUTED_UNSAFE
+                or self._exempt(scope["path"], cookies)):
             await self.app(scope, receive, send_with_cookie)
             return
 
