@@ -203,11 +203,12 @@ def citizen_records(citizen_id: Annotated[str, Path(pattern=CITIZEN_ID)], reques
                 if ("settled" in wanted and r.served) or r.queue_status in wanted]
     rows = [r for r in rows if key.may_read(r.doctype)]
     log_access(request, key, purpose, AccessAction.citizen_lookup, rows, [citizen_id])
-    if len(rows) > 1:  # the object store's GETs of a citizen's records at once
-        out = list(_fetcher().map(lambda r: _served_bytes(request, r.record_id, r.version_id),
-                                  rows))
-    else:
-        out = [_served_bytes(request, r.record_id, r.version_id) for r in rows]
+    cache: RecordCache | None = getattr(request.app.state, "record_cache", None)
+    missing = [r for r in rows if cache is None or cache.get(r.record_id, r.version_id) is None]
+    if len(missing) > 1:  # the object store's GETs of a citizen's records at once
+        list(_fetcher().map(lambda r: _served_bytes(request, r.record_id, r.version_id),
+                            missing))
+    out = [_served_bytes(request, r.record_id, r.version_id) for r in rows]
     return _json({"citizen_id": citizen_id, "statuses": sorted(wanted), "count": len(out)},
                  out)
 

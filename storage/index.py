@@ -340,9 +340,12 @@ class RecordIndex:
             # No test query on every checkout (half of a lookup's SQL time under load): a
             # server connection idle for a while is pinged first (_ping_when_idle); a SQLite
             # file needs none.
+            # The pool holds as many connections as the web app's threads use at once (40),
+            # so a busy server does not open and close one per request past the pool's size
+            # (a SQLite connection's set-up takes locks; a PostgreSQL one a round of auth).
             self.engine = create_engine(parsed, echo=echo, pool_pre_ping=False,
-                                        pool_size=10, max_overflow=20,
-                                        connect_args=connect_args)
+                                        pool_size=40 if self.backend == "sqlite" else 20,
+                                        max_overflow=20, connect_args=connect_args)
         except (SQLAlchemyError, ImportError) as e:
             raise ConfigurationError(f"cannot use index URL {self.url}: {e}") from e
         if self.backend == "sqlite":
