@@ -178,11 +178,11 @@ StatusQuery = Annotated[list[StatusValue] | None, Query(
 
 
 # Reads of citizen data: the purpose header, and 400 without it.
-_CITIZEN_READ = {"openapi_extra": {"parameters": [PURPOSE_PARAM]}}
+_PURPOSE: dict[str, Any] = {"parameters": [PURPOSE_PARAM]}
 
 
-@router.get("/citizens/{citizen_id}/records", responses={200: {"model": CitizenRecords},
-                                                         **errors(400)}, **_CITIZEN_READ)
+@router.get("/citizens/{citizen_id}/records",
+            responses={200: {"model": CitizenRecords}, **errors(400)}, openapi_extra=_PURPOSE)
 def citizen_records(citizen_id: Annotated[str, Path(pattern=CITIZEN_ID)], request: Request,
                     key: Read, purpose: Why,
                     status: StatusQuery = None) -> Response:
@@ -258,7 +258,8 @@ def _instant(raw: str | None, what: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-@router.get("/records", response_model=SearchPage, responses=errors(400), **_CITIZEN_READ)
+@router.get("/records", response_model=SearchPage, responses=errors(400),
+            openapi_extra=_PURPOSE)
 def search_records(
         request: Request, key: Read, purpose: Why,
         citizen_id: Annotated[str | None, Query(description="a 12-digit citizen ID",
@@ -316,7 +317,7 @@ def search_records(
 
 
 @router.get("/records/{record_id}",
-            responses={200: {"model": ServedRecord}, **errors(400, 404)}, **_CITIZEN_READ)
+            responses={200: {"model": ServedRecord}, **errors(400, 404)}, openapi_extra=_PURPOSE)
 def get_record(record_id: str, request: Request, key: Read, purpose: Why,
                version: str | None = None) -> Response:
     """One record (its latest version, or ``version``). Needs a purpose; recorded."""
@@ -338,7 +339,7 @@ def record_versions(record_id: str, request: Request, key: Read) -> dict[str, An
 
 
 @router.get("/records/{record_id}/audit", response_model=RecordAudit,
-            responses=errors(400, 404), **_CITIZEN_READ)
+            responses=errors(400, 404), openapi_extra=_PURPOSE)
 def record_audit(record_id: str, request: Request, key: Read,
                  purpose: Why) -> dict[str, Any]:
     """Every audit event of the record, oldest first: who, when, field, old and new value.
