@@ -292,8 +292,9 @@ def search_records(
     """Search records; newest first, a page at a time (``next`` is the cursor of the next
     page, null at the end). Every given parameter must hold (none: every record). Settled
     records only unless ``status`` says otherwise. Each hit is the index's projection of the
-    record: its key values, ids, type and status (the whole record is ``GET /v1/records/{id}``). Needs a
-    purpose; the hits are recorded in the access log of every citizen they name."""
+    record: its key values, ids, type and status (the whole record is
+    ``GET /v1/records/{id}``). Needs a purpose; the hits are recorded in the access log of
+    every citizen they name."""
     from storage.search import SearchQuery, search
 
     if citizen_id is not None and not (citizen_id.isdigit() and len(citizen_id) == 12):
