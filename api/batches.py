@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -62,6 +62,9 @@ def _settings(request: Request) -> Settings:
 # a file name or a station: the index (PostgreSQL) refuses NUL and they garble every list.
 _DROPPED = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
 MAX_FIELD_CHARS = 200
+# File numbers count a batch's files (replacements included); the index keeps them as 32-bit
+# integers.
+MAX_FILE_NO = 2**31 - 1
 
 
 def clean_text(value: str) -> str:
@@ -217,7 +220,8 @@ def get_batch(batch_id: str, request: Request, _key: ApiKeyInfo = read) -> Batch
 @router.post("/v1/batches/{batch_id}/files/{file_no}", status_code=202,
              response_model=ReplaceReceipt, responses=errors(400, 404, 413, 415),
              openapi_extra=FILE_UPLOAD)
-async def replace_file(batch_id: str, file_no: int, request: Request,
+async def replace_file(batch_id: str, file_no: Annotated[int, Path(ge=1, le=MAX_FILE_NO)],
+                       request: Request,
                        _key: ApiKeyInfo = write) -> dict[str, Any]:
     """Replace one file of a batch (one multipart part named ``file``) in the same dossier;
     the batch runs again for it."""
