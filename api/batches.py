@@ -73,8 +73,9 @@ def clean_text(value: str) -> str:
 
 
 def _field(fields: dict[str, str], name: str) -> str | None:
-    value = clean_text(fields.get(name) or "")
-    if len(value) > MAX_FIELD_CHARS:
+    raw = fields.get(name) or ""
+    value = clean_text(raw)
+    if len(raw) > MAX_FIELD_CHARS:  # as sent, as the OpenAPI's maxLength counts
         raise PlainHTTPError(400, N_("The field '{name}' is over {limit} characters."),
                              N_("Send a shorter value."), kind="FieldTooLong", name=name,
                              limit=MAX_FIELD_CHARS)

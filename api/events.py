@@ -11,6 +11,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_scope
@@ -34,6 +35,10 @@ Manager = Annotated[ApiKeyInfo, Depends(require_scope(WEBHOOKS_MANAGE))]
 # What a limit and a cursor may be, as the OpenAPI says (and checked as it says: 400).
 LIMIT_RE = r"^ *([1-9][0-9]{0,2}|1000)? *$"
 CURSOR_RE = r"^ *[0-9]{0,18} *$"
+_TYPE = "|".join(re.escape(t) for t in sorted(EVENT_TYPES))
+TYPES_RE = rf"^( *({_TYPE})? *,)* *({_TYPE})? *$"
+# Declared, and checked by _types with the feed's own words (400).
+TypeValue = Annotated[str, Field(json_schema_extra={"pattern": TYPES_RE})]
 
 
 def _limit(value: str | None, default: int) -> int:
@@ -53,7 +58,8 @@ def _cursor(name: str, value: str | None) -> int:
 
 def _types(values: list[str] | None) -> list[str] | None:
     wanted = sorted({t.strip() for v in (values or []) for t in v.split(",") if t.strip()})
-    unknown = [t for t in wanted if t not in EVENT_TYPES]
+    unknown = [t for t in wanted if t not in EVENT_TYPES] or [
+        v for v in values or [] if not re.fullmatch(TYPES_RE, v)]
     if unknown:
         raise HTTPException(400, f"unknown event type {', '.join(unknown)}; known types: "
                                  f"{', '.join(sorted(EVENT_TYPES))}")
@@ -68,7 +74,7 @@ def events(request: Request, _key: Reader,
            limit: Annotated[str | None, Query(
                description=f"events per answer, 1 to {MAX_LIMIT} (default 100)",
                json_schema_extra={"pattern": LIMIT_RE})] = None,
-           type: Annotated[list[str] | None, Query(  # noqa: A002 - the parameter's name
+           type: Annotated[list[TypeValue] | None, Query(  # noqa: A002 - its name
                description="only these event types (repeat or comma-separate)")] = None,
            ) -> dict[str, Any]:
     """Events after the cursor ``after``, oldest first, and the cursor to ask from next.
