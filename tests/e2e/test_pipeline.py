@@ -310,7 +310,11 @@ def test_cli_ingest_report_records_and_reindex(s3_endpoint, tmp_path):
 
     # `dossier serve`: the real server process, queried over HTTP.
     port = free_port()
-    server = subprocess.Popen([str(DOSSIER_BIN), "serve", "--port", str(port)], env=env,
+    auditor = run_cli(["apikey", "create", "--name", "inspector", "--scope", "access-log:read"],
+                      env, tmp_path).stdout.strip().splitlines()[-1].strip()
+    # Two web processes on one port (uvicorn workers), each logging without citizen IDs.
+    server = subprocess.Popen([str(DOSSIER_BIN), "serve", "--port", str(port),
+                               "--web-workers", "2"], env=env,
                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
     try:
@@ -325,6 +329,11 @@ def test_cli_ingest_report_records_and_reindex(s3_endpoint, tmp_path):
         rid = r.json()["records"][0]["record_id"]
         audit = httpx.get(f"{base}/v1/records/{rid}/audit", headers=auth).json()["events"]
         assert [(e["action"], e["actor"]) for e in audit] == [("extracted", "machine")]
+        # Both reads are in the citizen's access log, whichever process answered them.
+        log = httpx.get(f"{base}/v1/citizens/{cid}/access-log",
+                        headers={"Authorization": f"Bearer {auditor}"}).json()
+        assert [(e["action"], e["purpose"]["code"]) for e in log["entries"]] == [
+            ("record", "1.004227"), ("citizen_lookup", "1.004227")]
     finally:
         server.terminate()
         out, _ = server.communicate(timeout=30)
