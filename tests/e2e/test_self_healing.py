@@ -167,6 +167,33 @@ def test_the_s3_server_killed_mid_batch_comes_back_where_it_was_and_every_file_f
     service.wait_finished(stack["base"], stack["key"], again.json()["batch_id"], timeout=120)
 
 
+def test_the_prefect_server_killed_comes_back_on_its_port_and_uploads_go_on(stack):
+    """GIVEN the Prefect server `dossier serve` started WHEN it is killed with SIGKILL THEN
+    serve starts it again on the same address, and an upload made afterwards is digitized."""
+    info_file = Path(stack["env"]["DOSSIER_DATA_DIR"]) / "prefect-server.json"
+    before = json.loads(info_file.read_text())
+    os.killpg(before["pid"], signal.SIGKILL)
+
+    def back():
+        try:
+            now = json.loads(info_file.read_text())
+        except (OSError, ValueError):
+            return None
+        if now["pid"] == before["pid"] or not service.alive(now["pid"]):
+            return None
+        try:
+            return now if httpx.get(f"{now['api_url']}/health", timeout=2).status_code == 200 \
+                else None
+        except httpx.TransportError:
+            return None
+    after = _wait(back, 120, "the Prefect server was not started again")
+    assert after["api_url"] == before["api_url"]
+    r = service.upload(stack["base"], stack["key"], _pages(1, 4))
+    assert r.status_code == 202, r.text
+    final = service.wait_finished(stack["base"], stack["key"], r.json()["batch_id"], timeout=240)
+    _stored_once(stack, final)
+
+
 def test_healthz_names_the_part_that_is_down_without_addresses(tmp_path, monkeypatch):
     """GIVEN an app whose object store and Prefect API do not answer (nothing listens on
     their ports) WHEN /healthz is asked THEN 503 names S3 and Prefect as down, the index as up,
