@@ -213,10 +213,6 @@ class Supervisor(threading.Thread):
             except Exception as e:  # noqa: BLE001 - keep supervising; the next round retries
                 log.warning("supervisor: %s", e)
 
-    def workers_alive(self) -> int:
-        with self._lock:
-            return sum(p.poll() is None for p in self.procs)
-
     def stop(self) -> None:
         self.stopped.set()
         if self.is_alive():
@@ -233,7 +229,6 @@ def local_stack(settings: Settings, *, workers: int = 1,
     (``PREFECT_API_URL``, else a local server started here), the deployment, ``workers``
     local `dossier worker` processes, a watchdog and a :class:`Supervisor`; everything started
     here is stopped on exit. Yields the Prefect API URL."""
-    global _supervisor
     for k, v in prefect_env(settings).items():
         os.environ.setdefault(k, v)
     server = None
@@ -257,10 +252,8 @@ def local_stack(settings: Settings, *, workers: int = 1,
         # Batches of a dead worker are taken over here too, whether or not a worker lives.
         watchdog = Watchdog(settings)
         watchdog.start()
-        _supervisor = supervisor
         yield os.environ["PREFECT_API_URL"]
     finally:
-        _supervisor = None
         if watchdog is not None:
             watchdog.stop()
         if supervisor is not None:
@@ -269,13 +262,6 @@ def local_stack(settings: Settings, *, workers: int = 1,
             server.stop()
             os.environ.pop("PREFECT_API_URL", None)
 
-
-_supervisor: Supervisor | None = None
-
-
-def local_supervisor() -> Supervisor | None:
-    """The supervisor of this process's :func:`local_stack`, if one runs (for /healthz)."""
-    return _supervisor
 
 
 def ensure_deployment(settings: Settings) -> None:
