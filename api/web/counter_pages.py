@@ -113,11 +113,11 @@ def _shown(request: Request, entries: list[IndexEntry]) -> list[dict[str, Any]]:
     return out
 
 
-def _page(request: Request, user: UserInfo, **ctx: Any) -> Response:
+def _page(request: Request, user: UserInfo, *, status: int = 200, **ctx: Any) -> Response:
     base: dict[str, Any] = {"procedure": "", "procedure_text": "", "card": None,
                             "records": None, "notice": None, "error": None, "reused": []}
     base.update(ctx)
-    return render(request, "counter.html", base, status_code=ctx.pop("status", 200))
+    return render(request, "counter.html", base, status_code=status)
 
 
 @router.get("", include_in_schema=False)
