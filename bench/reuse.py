@@ -287,7 +287,10 @@ def fill_postgres(url: str, schema: str, rows: Iterator[Row], say: Any) -> None:
         for name, ddl in indexes:
             say(f"index {name}")
             db.execute(ddl)
-        db.execute("ANALYZE")
+        db.commit()
+        db.autocommit = True
+        # As autovacuum leaves a table that has settled: statistics and the visibility map.
+        db.execute("VACUUM ANALYZE")
 
 
 # -- record JSON in S3 for a sample of citizens ---------------------------------------------
