@@ -128,6 +128,21 @@ def _accept_and_run(runtime, tmp_path, uploads, station):
     return plan
 
 
+def _unique(path: Path) -> bytes:
+    """The sample's image as a PNG of its own: the same page, content no other test sent."""
+    import io
+    import uuid
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("test", uuid.uuid4().hex)
+    out = io.BytesIO()
+    with Image.open(path) as im:
+        im.save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
 def _replace_and_run(runtime, tmp_path, batch_id, file_no, name, data):
     import io
 
@@ -156,9 +171,9 @@ def test_replacements_at_two_stations_each_write_their_own_record(runtime, tmp_p
     two = _accept_and_run(runtime, tmp_path, [Upload(name="ho-so/p.png", stream=io.BytesIO())],
                           "S2")
     assert runtime.ledger.status(one.batch_id).files[0].stage == Stage.failed
-    card = _replace_and_run(runtime, tmp_path, one.batch_id, 1, "p.png", CARD.read_bytes())
+    card = _replace_and_run(runtime, tmp_path, one.batch_id, 1, "p.png", _unique(CARD))
     first = Record.from_json(runtime.store.get_record(card.records[0].record_id))
-    form = _replace_and_run(runtime, tmp_path, two.batch_id, 1, "p.png", FORM.read_bytes())
+    form = _replace_and_run(runtime, tmp_path, two.batch_id, 1, "p.png", _unique(FORM))
     assert card.records and form.records
     assert {r.record_id for r in card.records}.isdisjoint(r.record_id for r in form.records)
     after = Record.from_json(runtime.store.get_record(card.records[0].record_id))
@@ -177,7 +192,7 @@ def test_the_same_folder_in_any_order_is_one_dossier_read_once(runtime, tmp_path
     from models.records import Record
     from storage.intake import Upload
 
-    pages = {"trang 2.png": CARD.read_bytes(), "trang 10.png": FORM.read_bytes()}
+    pages = {"trang 2.png": _unique(CARD), "trang 10.png": _unique(FORM)}
     uploads = [Upload(name=f"a/{n}", stream=io.BytesIO(pages[n]))
                for n in ("trang 10.png", "trang 2.png")]
     uploads += [Upload(name=f"b/{n}", stream=io.BytesIO(pages[n]))
