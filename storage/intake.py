@@ -190,7 +190,7 @@ def accept_batch(uploads: Iterable[Upload], *, store: ObjectStore, ledger: Batch
         dossiers.setdefault(f.dossier, []).append(f)
     plan = BatchPlan(batch_id=batch_id, station=station, operator=operator)
     file_no = 0
-    for name in sorted(dossiers, key=page_order):
+    for name in dossiers:  # dossiers in the order they came; pages in page order
         files = sorted(dossiers[name], key=lambda f: page_order(f.name))
         for f in files:  # numbered in page order, whatever order they were sent in
             file_no += 1
