@@ -34,6 +34,16 @@ def _svc(request: Request) -> ReviewService:
     return svc
 
 
+def _hours(text: str | None) -> float | None:
+    """The queue form's "waiting at least" box: empty, or not a positive number (a comma
+    as the decimal mark is fine), filters nothing."""
+    try:
+        hours = float((text or "").strip().replace(",", "."))
+    except ValueError:
+        return None
+    return hours if 0 < hours < 24 * 366 * 10 else None
+
+
 def _filter(batch: str | None, doctype: str | None, station: str | None,
             min_age_hours: float | None, order: str | None) -> QueueFilter:
     return QueueFilter(batch_id=batch or None, doctype=doctype or None, station=station or None,
@@ -49,15 +59,16 @@ def _day_start() -> datetime:
 @router.get("", include_in_schema=False)
 def queue_page(request: Request, user: Reviewer, batch: str | None = None,
                doctype: str | None = None, station: str | None = None,
-               min_age_hours: float | None = None, order: str | None = None,
+               min_age_hours: str | None = None, order: str | None = None,
                q: str | None = None, empty: int = 0) -> Response:
     index = request.app.state.index
-    f = _filter(batch, doctype, station, min_age_hours, order)
+    hours = _hours(min_age_hours)
+    f = _filter(batch, doctype, station, hours, order)
     rows = index.search_records(q, limit=100) if q else index.review_queue(f, limit=100)
     return render(request, "review_queue.html", {
         "rows": rows, "counts": index.queue_counts(f, day_start=_day_start()), "q": q or "",
         "filters": {"batch": batch or "", "doctype": doctype or "", "station": station or "",
-                    "min_age_hours": min_age_hours or "", "order": f.order},
+                    "min_age_hours": hours or "", "order": f.order},
         "doctypes": sorted(request.app.state.review.kinds), "now": utcnow(),
         "empty": bool(empty), "RecordStatus": RecordStatus})
 

@@ -126,6 +126,10 @@ def test_login_is_slowed_after_failures_and_sessions_are_httponly(tmp_path: Path
         cookie = ok.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
         assert c.get("/review").status_code == 200
+        # The queue's filter form sent with its boxes empty, or a number typed the local way.
+        for hours in ("", "2,5", "abc", "-3"):
+            assert c.get("/review", params={"batch": "", "doctype": "", "station": "",
+                                            "min_age_hours": hours}).status_code == 200
         assert c.post("/logout", data={"csrftoken": token},
                       follow_redirects=False).status_code == 303
         assert c.get("/review", follow_redirects=False).status_code == 303
