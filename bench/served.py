@@ -70,17 +70,42 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _role(pid: int) -> str:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "gone"
+    for needle, role in (("dossier serve", "serve"), ("prefect server", "Prefect server"),
+                         ("dossier worker", "worker"), ("weed", "S3 server"),
+                         ("spawn_main", "OCR processes"), ("resource_tracker", "other")):
+        if needle in cmd:
+            return role
+    return "other"
+
+
 class PeakRss(threading.Thread):
-    """Samples the summed resident memory of a process and all its descendants."""
+    """Samples the summed resident memory of a process and all its descendants, and the
+    peak of each kind of process among them."""
 
     def __init__(self, pid: int, every: float = 0.25) -> None:
         super().__init__(daemon=True)
         self.pid, self.every, self.peak_kb = pid, every, 0
+        self.by_role: dict[str, int] = {}
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
-            self.peak_kb = max(self.peak_kb, sum(_rss_kb(p) for p in _tree(self.pid)))
+            now: dict[str, int] = {}
+            for p in _tree(self.pid):
+                role = _role(p)
+                now[role] = now.get(role, 0) + _rss_kb(p)
+            self.peak_kb = max(self.peak_kb, sum(now.values()))
+            for role, kb in now.items():
+                self.by_role[role] = max(self.by_role.get(role, 0), kb)
+
+    def roles(self) -> str:
+        return ", ".join(f"{role} {kb / 1024:.0f}" for role, kb in
+                         sorted(self.by_role.items(), key=lambda kv: -kv[1]) if kb)
 
 
 def _pages(n: int, workers: int) -> list[Path]:
@@ -222,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"{len(many)} single-page uploads at once (8 clients)",
                          f"{ppm:.1f} pages/min, ×{ppm / bare_ppm:.2f} of bare tesseract"))
         rows.append(("peak RSS of the whole zero-config stack (serve, Prefect, S3, worker, "
-                     "OCR processes)", f"{peak.peak_kb / 1024:.0f} MB"))
+                     "OCR processes)", f"{peak.peak_kb / 1024:.0f} MB (each kind's own peak, "
+                                       f"MB: {peak.roles()})"))
     finally:
         peak.stopped.set()
         os.killpg(serve.pid, 15)

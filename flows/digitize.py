@@ -298,6 +298,15 @@ def _outcome(future: PrefectFuture[T]) -> tuple[T, None] | tuple[None, Exception
         return None, e
 
 
+def _called(task_fn, arg):
+    """``task_fn(arg)`` run as a task in this thread: its value, or the exception it raised
+    (recorded on the file by the caller)."""
+    try:
+        return task_fn(arg), None
+    except Exception as e:  # noqa: BLE001 - one file's fault is recorded on that file only
+        return None, e
+
+
 @dataclass
 class _DossierRun:
     dossier: BatchDossier
@@ -391,7 +400,9 @@ def _finish_dossier(plan: BatchPlan, run: _DossierRun) -> list:
                                                     if p.file_no == no], Stage.extracting)
         extract_job = ExtractJob(batch_id=plan.batch_id, dossier_id=d.dossier_id, pages=good,
                                  station=plan.station, operator=plan.operator)
-        made, error = _outcome(extract_dossier.submit(extract_job))
+        # Run here, in the flow's thread, not queued behind the batch's pages in the task
+        # runner: the dossier is extracted while the OCR pool reads the next pages.
+        made, error = _called(extract_dossier, extract_job)
         states = made or []
         if error is not None and is_outage(error):
             raise _StoreDown(str(error)) from error
