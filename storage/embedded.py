@@ -222,10 +222,15 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 class EmbeddedS3:
     """Start, reuse and stop the embedded SeaweedFS S3 server whose data lives under ``data_dir``."""
 
-    def __init__(self, data_dir: Path, *, weed_binary: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, *, weed_binary: Path | None = None,
+                 volume_size_mb: int | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.root = (self.data_dir / "s3").absolute()
         self.weed_binary = weed_binary
+        # Each bucket takes volumes of its own, and the server has as many as free disk space
+        # divided by this size (128 MB unless given): many small buckets (a test suite's) need
+        # small volumes.
+        self.volume_size_mb = volume_size_mb
         self.last_start_seconds: float | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -433,6 +438,8 @@ class EmbeddedS3:
             # graceful HTTP shutdown (apparently until idle keep-alive connections time out) until
             # SIGKILL; with a short idle timeout the wait is bounded by it.
             "-idleTimeout=5",
+            *([f"-master.volumeSizeLimitMB={self.volume_size_mb}"]
+              if self.volume_size_mb else []),
         ]
 
     def _pick_ports(self, reuse: bool = True) -> dict[str, int]:

@@ -20,7 +20,8 @@ from storage.objects import ObjectStore
 @pytest.fixture(scope="session")
 def embedded_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS3]:
     """The embedded S3 server (SeaweedFS ``weed mini``), started once and stopped at the end."""
-    server = EmbeddedS3(tmp_path_factory.mktemp("embedded-s3"))
+    # Every test module makes buckets of its own: small volumes, so they never run out.
+    server = EmbeddedS3(tmp_path_factory.mktemp("embedded-s3"), volume_size_mb=8)
     server.ensure_running(timeout=60)
     try:
         yield server
