@@ -12,9 +12,6 @@ for more (``DOSSIER_CONFORMANCE_SEED`` another seed)."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from api.app import create_app
 from models.settings import Settings
 from storage.index import RecordIndex
 from storage.objects import ObjectStore
+from tests.e2e.service import app_served
 
 EXAMPLES = int(os.environ.get("DOSSIER_CONFORMANCE_EXAMPLES", "6"))
 SEED = int(os.environ.get("DOSSIER_CONFORMANCE_SEED", "20261207"))
@@ -33,17 +31,9 @@ def prefect_down(batch_id: str) -> str:
     raise ConnectionError("Prefect is not reachable in this test")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path: Path, object_store: ObjectStore) -> Iterator[tuple[str, str]]:
     """The app over HTTP on 127.0.0.1 and a key with every scope."""
-    import uvicorn
-
     index = RecordIndex(f"sqlite:///{tmp_path / 'data' / 'index.sqlite3'}")
     key, _ = index.create_api_key("conformance", ["*"])
     # Small limits, so generated uploads meet them too.
@@ -51,20 +41,10 @@ def served(tmp_path: Path, object_store: ObjectStore) -> Iterator[tuple[str, str
                         max_file_bytes=100_000, webhook_delivery=False)
     app = create_app(settings, store=object_store, index=index)
     app.state.submit_batch = prefect_down
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", key
+        with app_served(app) as base:
+            yield base, key
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         index.close()
 
 

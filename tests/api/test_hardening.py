@@ -18,8 +18,6 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +36,7 @@ from storage.batches import BatchLedger
 from storage.embedded import S3Endpoint
 from storage.index import RecordIndex
 from storage.objects import ObjectStore
+from tests.e2e.service import app_served
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "api" / "web" / "templates"
@@ -480,33 +479,14 @@ def test_docs_are_served_by_the_app_itself(client) -> None:
 
 # -- 5 and 3 in the browser ------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
 def served(tmp_path, object_store, sqlite_index) -> Iterator[str]:
-    import uvicorn
-
     add_people(sqlite_index)
     app = make_app(settings_for(tmp_path / "data", max_upload_bytes=200_000), object_store,
                    sqlite_index)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with app_served(app) as base:
+        yield base
 
 
 # Every Content-Security-Policy violation the page sees, kept for the test to read.

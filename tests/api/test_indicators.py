@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -49,6 +46,7 @@ from storage.embedded import S3Endpoint
 from storage.index import RecordIndex
 from storage.objects import ObjectStore
 from storage.records import RecordStore
+from tests.e2e.service import app_served
 
 AN = "079085001234"
 QR = f"{AN}|025123456|Nguyễn Văn An|02031985|Nam|12 Lê Lợi, Phường Bến Nghé, Quận 1|15082021"
@@ -415,32 +413,13 @@ def test_a_scrape_counts_what_changed_since_its_horizon_and_agrees_with_a_full_c
 
 # -- in Chromium ------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture
 def served(world: dict[str, Any]) -> Iterator[str]:
-    import uvicorn
-
     if world["index"].backend != "sqlite":
         pytest.skip("the browser test runs once, on SQLite")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(world["app"], host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with app_served(world["app"]) as base:
+        yield base
 
 
 _WATCH_CSP = """window.__csp = [];

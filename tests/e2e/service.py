@@ -7,8 +7,12 @@ import io
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -113,3 +117,25 @@ def wait_finished(base: str, key: str, batch_id: str, timeout: float = 400) -> d
             return status
         time.sleep(0.5)
     raise AssertionError(f"batch {batch_id} did not finish in {timeout} s: {status}")
+
+
+@contextmanager
+def app_served(app: Any) -> Iterator[str]:
+    """The app served over HTTP by uvicorn on a free 127.0.0.1 port, from a thread of this
+    process; yields its base URL and stops it on exit."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

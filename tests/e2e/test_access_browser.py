@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,26 +16,18 @@ from playwright import sync_api as playwright_api
 
 from models.records import ExtractedField, FieldStatus, PageRef, Record, RecordStatus
 from storage.embedded import S3Endpoint
+from tests.e2e.service import app_served
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse 1"
 AN = "079085001234"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: S3Endpoint) -> Iterator[dict]:
     """A record of Nguyễn Văn An in S3 and the index, a reviewer and an operator, an
     agency's key, and the app served on a free port."""
-    import uvicorn
-
     from api.app import create_app
     from api.web.accounts import hash_password
     from models.accounts import Role
@@ -64,35 +53,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: S3Endpoint) ->
     index.create_user("op", hash_password(PASSWORD), Role.operator)
     key, _ = index.create_api_key("portal", ["records:read"], agency="Sở Tư pháp")
     app = create_app(settings, store=store, index=index)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
     try:
-        yield {"base": f"http://127.0.0.1:{port}", "key": key, "record_id": rid}
+        with app_served(app) as base:
+            yield {"base": base, "key": key, "record_id": rid}
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         index.close()
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup.sh (installs Debian's chromium)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def login(browser, base: str, name: str):

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
 import time
 import unicodedata
 import uuid
@@ -26,6 +24,7 @@ from models.records import (
     RecordStatus,
 )
 from storage.embedded import S3Endpoint
+from tests.e2e.service import app_served
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -37,23 +36,14 @@ SAMPLES = ROOT / "sample_scans"
 # a fax-quality registration.
 DOCS = [SAMPLES / "birth-registration-clean.png", SAMPLES / "cccd-front-skewed-phone.jpg",
         SAMPLES / "enterprise-registration-fax-200x100.png"]
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse 1"
 LEASE_MINUTES = 0.1  # six seconds, so the expiry of a lease can be watched
 SETTLED = ("st-accepted", "st-confirmed", "st-corrected", "st-not_on_document")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: S3Endpoint) -> Iterator[dict]:
     """Dossiers ingested through the flow, users, and the app served on a free port."""
-    import uvicorn
-
     from api.app import create_app
     from api.web.accounts import hash_password
     from cli.ingest import ingest_paths
@@ -79,38 +69,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: S3Endpoint) -> 
                 rt.index.create_user(name, hash_password(PASSWORD), role)
             key, _ = rt.index.create_api_key("portal", ["records:read"])
             app = create_app(settings, store=rt.store, index=rt.index)
-            port = _free_port()
-            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                                   log_level="warning"))
-            thread = threading.Thread(target=server.run, daemon=True)
-            thread.start()
-            deadline = time.monotonic() + 30
-            while not server.started:
-                assert time.monotonic() < deadline, "the app did not start"
-                time.sleep(0.05)
-            try:
-                yield {"base": f"http://127.0.0.1:{port}", "rt": rt, "key": key,
+            with app_served(app) as base:
+                yield {"base": base, "rt": rt, "key": key,
                        "report": report}
-            finally:
-                server.should_exit = True
-                thread.join(timeout=10)
         finally:
             set_runtime(None)
             rt.close()
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup.sh (installs Debian's chromium)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Clerk:
