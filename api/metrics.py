@@ -25,10 +25,9 @@ later ones only what changed since ten minutes before the last: see
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -41,7 +40,7 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import METRICS_READ, require_scope
-from api.schema import INSTANT_RE, errors
+from api.schema import INSTANT_RE, errors, instant
 from models.indicators import MetricsSummary
 from models.records import ApiKeyInfo
 from storage import indicators
@@ -134,14 +133,6 @@ async def prometheus_metrics(request: Request, _key: Reader) -> Response:
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
-def _when(raw: str | None, what: str) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        when = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise HTTPException(422, f"{what}: {raw!r} is not a date or time (ISO 8601)") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @router.get("/v1/metrics/summary", response_model=MetricsSummary, responses=errors())
@@ -161,7 +152,7 @@ def metrics_summary(
     upload to settled, the review backlog now, the reuse rate at the counter and the share
     of lookups that found a record, and reads of citizen data per agency."""
     start, end = indicators.period(days)
-    start = _when(since, "since") or start
-    end = _when(until, "until") or end
+    start = instant(since, "since") or start
+    end = instant(until, "until") or end
     end = max(end, start)  # until before since: the empty period, nothing in it
     return indicators.summary(request.app.state.index, start, end)

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -39,6 +39,7 @@ from api.schema import (
     ServedRecord,
     StatusValue,
     errors,
+    instant,
 )
 from models.access import AccessAction, AccessEntry, Purpose
 from models.records import (
@@ -248,14 +249,6 @@ def _range(raw: str) -> tuple[str, str | None, str | None]:
             _day(hi, "date") if hi.strip() else None)
 
 
-def _instant(raw: str | None, what: str) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        when = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise HTTPException(422, f"{what}: {raw!r} is not a date or time (ISO 8601)") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @router.get("/records", response_model=SearchPage, responses=errors(400),
@@ -307,8 +300,8 @@ def search_records(
         statuses=sorted(_statuses(status)), station=station, batch_id=batch,
         dossier_id=dossier, values=[_pair(f, "field") for f in field or []],
         ranges=[_range(d) for d in date or []],
-        created_from=_instant(created_from, "created_from"),
-        created_to=_instant(created_to, "created_to"),
+        created_from=instant(created_from, "created_from"),
+        created_to=instant(created_to, "created_to"),
         allowed_doctypes=key.doctypes, after=int(after) if after else None, limit=limit)
     page = search(request.app.state.index, query)
     if page.entries:

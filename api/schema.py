@@ -5,9 +5,10 @@ bodies of the uploads (read as a stream by the handlers, so declared here)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from fastapi import HTTPException
 from pydantic import BaseModel, Field, StringConstraints
 
 from models.access import AccessEntry
@@ -20,7 +21,7 @@ __all__ = ["ErrorBody", "errors", "PURPOSE_PARAM", "BATCH_UPLOAD", "FILE_UPLOAD"
            "RecordVersions", "RecordAudit", "ReviewStats", "FileReceipt", "BatchReceipt",
            "BatchList", "ReplaceReceipt", "PresignedUrl", "OriginalFile", "RecordOriginals",
            "EventPage", "WebhookList", "DeliveryPage", "AccessLogPage", "Health",
-           "CITIZEN_ID", "CURSOR", "STATUS_RE", "INSTANT_RE", "StatusValue", "FieldValue",
+           "CITIZEN_ID", "CURSOR", "STATUS_RE", "INSTANT_RE", "instant", "StatusValue", "FieldValue",
            "RangeValue"]
 
 CITIZEN_ID = r"^[0-9]{12}$"
@@ -247,6 +248,18 @@ _DAY = (r"([1-9][0-9]{3}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2]
 RANGE_RE = rf"^[^:]*{_VISIBLE}[^:]*: *({_DAY})? *\.\. *({_DAY})? *$"
 INSTANT_RE = (rf"^{_DAY}([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{{1,6}})?)?"
               r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$")
+
+
+def instant(raw: str | None, what: str) -> datetime | None:
+    """A time parameter (``INSTANT_RE``) as a time, UTC when it names no zone; None when not
+    given; a plain 422 naming the parameter when it is not a date or time."""
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise HTTPException(422, f"{what}: {raw!r} is not a date or time (ISO 8601)") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 StatusValue = Annotated[str, StringConstraints(pattern=STATUS_RE)]
 FieldValue = Annotated[str, StringConstraints(pattern=FIELD_RE)]
 RangeValue = Annotated[str, StringConstraints(pattern=RANGE_RE)]
