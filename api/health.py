@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import urllib3
-from sqlalchemy import text
 
 from models.settings import Settings
 
@@ -38,8 +37,7 @@ def _s3(store: Any) -> str:
 
 def _index(index: Any) -> str:
     try:
-        with index._session("check the index") as s:
-            s.execute(text("SELECT 1"))
+        index.ping()
     except Exception as e:  # noqa: BLE001 - any failure means the index is not usable
         log.warning("health: index: %s", e)
         return DOWN

@@ -26,8 +26,6 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, text
-
 from models.records import utcnow
 from storage import indicators
 from storage.access import AccessRow
@@ -102,8 +100,7 @@ def fill(index: RecordIndex, pages: int, seed: int = 1) -> dict[str, int]:
     for table, rows in ((BatchRow, batches), (BatchFileRow, files), (BatchPageRow, page_rows),
                         (RecordRow, records), (AccessRow, access)):
         for chunk in _chunks(rows):
-            with index._session("fill the bench index", write=True) as s:
-                s.execute(insert(table), chunk)
+            index.insert_rows(table, chunk)
     return {"batches": len(batches), "files": len(files), "pages": len(page_rows),
             "records": len(records), "access_entries": len(access)}
 
@@ -145,8 +142,7 @@ def main() -> None:
             sizes = fill(index, args.pages)
             filled_s = round(time.perf_counter() - t, 1)
             if args.backend == "postgresql":
-                with index._session("analyze", write=True) as s:
-                    s.execute(text("ANALYZE"))
+                index.analyze()
             since, until = indicators.period(30)
             registry = registry_for(index)
             t = time.perf_counter()

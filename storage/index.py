@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +35,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     select,
     text,
 )
@@ -398,6 +399,26 @@ class RecordIndex:
 
     def _insert(self) -> Any:
         return postgresql.insert if self.backend == "postgresql" else sqlite.insert
+
+    # -- for operators and tools -------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Raise :class:`StorageError` unless the database answers a query."""
+        with self._session("check the index") as s:
+            s.execute(text("SELECT 1"))
+
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics (``ANALYZE``), after a bulk load."""
+        with self._session("analyze the index", write=True) as s:
+            s.execute(text("ANALYZE"))
+
+    def insert_rows(self, table: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows as they are into one table, in one transaction: for tools that fill an
+        index in bulk (``bench.indicators``). The application writes through the methods of
+        each part of the index, which keep their rules."""
+        if rows:
+            with self._session(f"fill table {table.__tablename__}", write=True) as s:
+                s.execute(insert(table), list(rows))
 
     # -- records -----------------------------------------------------------------------------
 

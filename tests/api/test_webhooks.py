@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from api.app import create_app
 from models.batches import BatchDossier, BatchFile, BatchPlan
@@ -33,7 +32,7 @@ from models.settings import Settings
 from storage.batches import BatchLedger
 from storage.index import RecordIndex
 from storage.objects import ObjectStore
-from storage.webhooks import WebhookDelivery, WebhookRow, Webhooks, delivering
+from storage.webhooks import WebhookDelivery, Webhooks, delivering
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -312,15 +311,15 @@ def test_a_lost_acknowledgement_is_sent_again_and_a_day_of_failing_is_given_up(
     assert attempts[0].status_code == 302 and "redirect" in (attempts[0].error or "")
     assert attempts[0].outcome == "failed"
 
+    # Time passes for the delivery: its clock is moved on, the rows keep what was written.
+    passed = [timedelta()]
+    monkeypatch.setattr("storage.webhooks.utcnow", lambda: utcnow() + passed[0])
     receiver.mode = "503"
-    with index._session("age the failure", write=True) as s:
-        s.execute(update(WebhookRow).values(failing_since=utcnow() - timedelta(hours=25),
-                                            next_attempt_at=None))
+    passed[0] = timedelta(hours=25)  # B1 has been failing for more than a day
     ledger.create(plan("B2"))
     other.run_once()  # B1 fails once more, now past a day: given up; B2 fails (503)
     receiver.mode = "up"
-    with index._session("retry now", write=True) as s:
-        s.execute(update(WebhookRow).values(next_attempt_at=None))
+    passed[0] += timedelta(seconds=other.retry_max_s + 1)  # B2's retry is due
     other.run_once()
     assert [e["batch_id"] for e in receiver.got["/hook"]] == ["B0", "B0", "B2"]
     log = hooks.deliveries(info.key_id, hook.id)
