@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from api.auth import require_scope
 from api.schema import CITIZEN_ID, CURSOR, AccessLogPage, errors
+from models.errors import InvalidParameterError
 from models.records import ApiKeyInfo
 from storage.access import AccessLog, export_csv
 
@@ -23,7 +24,7 @@ Auditor = Annotated[ApiKeyInfo, Depends(require_scope(ACCESS_LOG_READ))]
 
 def check_citizen_id(citizen_id: str) -> None:
     if not (citizen_id.isdigit() and len(citizen_id) == 12):
-        raise HTTPException(422, "a citizen ID is 12 digits")
+        raise InvalidParameterError("a citizen ID is 12 digits")
 
 
 @router.get("/citizens/{citizen_id}/access-log",
@@ -42,7 +43,7 @@ def access_log(citizen_id: Annotated[str, Path(pattern=CITIZEN_ID)], request: Re
     (citizen lookup, record, PDF, original, search hit), the records and the purpose."""
     check_citizen_id(citizen_id)
     if before is not None and not before.isdigit():
-        raise HTTPException(422, "before must be the `next` of a previous answer")
+        raise InvalidParameterError("before must be the `next` of a previous answer")
     log = AccessLog(request.app.state.index)
     if format == "csv":
         text = export_csv(list(log.all_for_citizen(citizen_id)))
@@ -50,7 +51,7 @@ def access_log(citizen_id: Annotated[str, Path(pattern=CITIZEN_ID)], request: Re
                         headers={"Content-Disposition":
                                  f'attachment; filename="access-log-{citizen_id}.csv"'})
     if format != "json":
-        raise HTTPException(422, "format is json or csv")
+        raise InvalidParameterError("format is json or csv")
     entries, nxt = log.for_citizen(citizen_id, limit=limit,
                                    before=int(before) if before else None)
     return {"citizen_id": citizen_id, "count": len(entries),

@@ -20,14 +20,7 @@ from api import errors
 from api.middleware import RequestContext, request_id
 from api.schema import Health
 from api.web.csrf import CsrfMiddleware, CsrfProblem
-from models.errors import (
-    ConflictError,
-    DossierError,
-    InvalidInputError,
-    NotFoundError,
-    ReviewError,
-    StorageError,
-)
+from models.errors import DossierError
 from models.settings import Settings
 
 __all__ = ["create_app", "served_app", "redact_access_log"]
@@ -190,20 +183,7 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
                        refuse=csrf_refused)
     app.add_middleware(RequestContext, crash=crashed)
 
-    @app.exception_handler(DossierError)
-    async def dossier_error(request: Request, e: DossierError) -> Response:
-        status = (404 if isinstance(e, NotFoundError) else 503 if isinstance(e, StorageError)
-                  else 409 if isinstance(e, ConflictError)
-                  else 422 if isinstance(e, ReviewError)
-                  else 400 if isinstance(e, InvalidInputError) else 500)
-        if status >= 500:
-            return await errors.server_error(request, status, e)
-        if "://" in e.message:  # an object key or address: said in the log, not to clients
-            log.info("request %s: %s", request_id(request.scope), e)
-            return await errors.answer(request, status, *errors.NOT_FOUND, kind=e.kind)
-        return JSONResponse({"detail": e.message, "hint": e.hint, "kind": e.kind,
-                             "request_id": request_id(request.scope)},
-                            status_code=status)
+    app.add_exception_handler(DossierError, errors.dossier_error)  # type: ignore[arg-type]
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException) -> Response:

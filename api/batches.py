@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import AsyncGenerator, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -82,7 +82,7 @@ def _field(fields: dict[str, str], name: str) -> str | None:
     return value or None
 
 
-def upload_limit_error(limit: int, size: int | None = None) -> HTTPException:
+def upload_limit_error(limit: int, size: int | None = None) -> PlainHTTPError:
     if size:
         return PlainHTTPError(413, N_("The upload is {size} bytes, over the limit of {limit} "
                                       "bytes (DOSSIER_MAX_UPLOAD_BYTES)."),
@@ -215,7 +215,7 @@ def get_batch(batch_id: str, request: Request, _key: ApiKeyInfo = read) -> Batch
     try:
         return _ledger(request).status(batch_id)
     except NotFoundError as e:
-        raise HTTPException(404, f"no batch {batch_id}") from e
+        raise NotFoundError(f"no batch {batch_id}") from e
 
 
 @router.post("/v1/batches/{batch_id}/files/{file_no}", status_code=202,

@@ -5,6 +5,10 @@ something failed; the detail (database URL, SQL, S3 endpoint, object key, traceb
 the log under the request id, which the body and the ``X-Request-ID`` header carry. Answers
 to the pages are in the user's language (``/v1`` answers in English); a page opened in the
 browser gets the error page, a script call JSON ``{detail, hint, kind, request_id}``.
+
+Any :class:`~models.errors.DossierError` a route raises (or lets through) is answered here with
+its class's ``http_status`` and its plain message (:func:`dossier_error`): routes raise
+``NotFoundError``, ``InvalidParameterError``... and never build an HTTP answer themselves.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.middleware import request_id
 from api.web.i18n import current_lang, gettext, use_lang
+from models.errors import DossierError, InvalidParameterError
 
-__all__ = ["PlainHTTPError", "answer", "server_error", "is_page", "N_", "UNAVAILABLE",
-           "INTERNAL"]
+__all__ = ["PlainHTTPError", "answer", "server_error", "dossier_error", "is_page", "N_",
+           "UNAVAILABLE", "INTERNAL"]
 
 log = logging.getLogger(__name__)
 
@@ -128,3 +133,18 @@ async def server_error(request: Request, status: int, error: BaseException) -> R
     return await answer(request, status, words[0], words[1],
                         kind="Unavailable" if status == 503 else "InternalError",
                         headers={"Retry-After": "30"} if status == 503 else None)
+
+
+async def dossier_error(request: Request, error: DossierError) -> Response:
+    """A pipeline error with its class's HTTP status and its plain message and hint; a 5xx is
+    a plain :func:`server_error`, and a message naming an object key or address says only
+    that nothing was found (the message goes to the log)."""
+    status = error.http_status
+    if status >= 500:
+        return await server_error(request, status, error)
+    if "://" in error.message and not isinstance(error, InvalidParameterError):
+        # An object key or address: said in the log, not to clients. (A route's own words
+        # about the request, an example URL included, are shown as they are.)
+        log.info("request %s: %s", request_id(request.scope), error)
+        return await answer(request, status, *NOT_FOUND, kind=error.kind)
+    return await answer(request, status, error.message, error.hint, kind=error.kind)

@@ -10,12 +10,13 @@ import json
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_scope
 from api.schema import DeliveryPage, EventPage, WebhookList, errors
+from models.errors import MalformedRequestError
 from models.events import EVENT_TYPES, WebhookCreated, WebhookInfo
 from models.records import ApiKeyInfo
 from storage.events import EventFeed, parse_cursor
@@ -45,14 +46,14 @@ def _limit(value: str | None, default: int) -> int:
     if value is None or value.strip() == "":
         return default
     if not re.fullmatch(LIMIT_RE, value):
-        raise HTTPException(400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
+        raise MalformedRequestError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     return int(value)
 
 
 def _cursor(name: str, value: str | None) -> int:
     if value is not None and not re.fullmatch(CURSOR_RE, value):
-        raise HTTPException(400, f"{name} must be a cursor this API gave out (a whole number), "
-                                 "or 0 for the start")
+        raise MalformedRequestError(f"{name} must be a cursor this API gave out (a whole number), "
+                                    "or 0 for the start")
     return parse_cursor(value)
 
 
@@ -61,8 +62,8 @@ def _types(values: list[str] | None) -> list[str] | None:
     unknown = [t for t in wanted if t not in EVENT_TYPES] or [
         v for v in values or [] if not re.fullmatch(TYPES_RE, v)]
     if unknown:
-        raise HTTPException(400, f"unknown event type {', '.join(unknown)}; known types: "
-                                 f"{', '.join(sorted(EVENT_TYPES))}")
+        raise MalformedRequestError(f"unknown event type {', '.join(unknown)}; known types: "
+                                    f"{', '.join(sorted(EVENT_TYPES))}")
     return wanted or None
 
 
@@ -123,28 +124,28 @@ async def create_webhook(request: Request, key: Manager) -> WebhookCreated:
     try:
         body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
-        raise HTTPException(400, "the body is not JSON; send {\"url\": \"https://...\", "
-                                 "\"types\": [\"record.verified\"]}") from None
+        raise MalformedRequestError("the body is not JSON; send {\"url\": \"https://...\", "
+                                    "\"types\": [\"record.verified\"]}") from None
     if not isinstance(body, dict):
-        raise HTTPException(400, "send a JSON object: {\"url\": \"https://...\", "
-                                 "\"types\": [\"record.verified\"]}")
+        raise MalformedRequestError("send a JSON object: {\"url\": \"https://...\", "
+                                    "\"types\": [\"record.verified\"]}")
     extra = sorted(set(body) - {"url", "types", "after"})
     if extra:
-        raise HTTPException(400, f"unknown field {', '.join(extra)}; send url, types and "
-                                 "optionally after")
+        raise MalformedRequestError(f"unknown field {', '.join(extra)}; send url, types and "
+                                    "optionally after")
     url, types = body.get("url"), body.get("types")
     if not isinstance(url, str):
-        raise HTTPException(400, "url must be a string, the http(s) URL to deliver to")
+        raise MalformedRequestError("url must be a string, the http(s) URL to deliver to")
     if isinstance(types, str):
         types = [types]
     if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
-        raise HTTPException(400, "types must be a list of event types, e.g. "
-                                 "[\"record.verified\", \"batch.finished\"]")
+        raise MalformedRequestError("types must be a list of event types, e.g. "
+                                    "[\"record.verified\", \"batch.finished\"]")
     after = body.get("after")
     if isinstance(after, float) and after.is_integer():  # 384.0 is the integer 384 in JSON
         after = int(after)
     if after is not None and (isinstance(after, bool) or not isinstance(after, str | int)):
-        raise HTTPException(400, "after must be a cursor the events feed gave out")
+        raise MalformedRequestError("after must be a cursor the events feed gave out")
     start = None if after is None else _cursor("after", str(after))
     hooks = Webhooks(request.app.state.index,
                      allow_local=request.app.state.settings.webhook_allow_local)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import require_scope, required_purpose
 from api.records import log_access, readable_entry
 from api.schema import PURPOSE_PARAM, PresignedUrl, RecordOriginals, errors
 from models.access import AccessAction, Purpose
+from models.errors import NotFoundError
 from models.records import ApiKeyInfo, Record, utcnow
 
 __all__ = ["router", "ORIGINALS_READ"]
@@ -48,8 +49,8 @@ def record_pdf(record_id: str, request: Request, key: Files, purpose: Why,
     entry = readable_entry(request, key, record_id)
     record = Record.from_json(request.app.state.store.get_record(record_id, version))
     if not record.pdf_key:
-        raise HTTPException(404, f"record {record_id} has no searchable PDF "
-                                 "(digitized before PDFs were made: ingest it again)")
+        raise NotFoundError(f"record {record_id} has no searchable PDF "
+                            "(digitized before PDFs were made: ingest it again)")
     ttl = _ttl(request)
     log_access(request, key, purpose, AccessAction.pdf, [entry])
     url = request.app.state.store.presigned_derived_url(record.pdf_key, ttl,

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from api.auth import require_scope, required_purpose
@@ -42,6 +42,7 @@ from api.schema import (
     instant,
 )
 from models.access import AccessAction, AccessEntry, Purpose
+from models.errors import InvalidParameterError, NotFoundError
 from models.records import (
     RECORD_SCHEMA_VERSION,
     SETTLED_FIELD_STATUSES,
@@ -149,7 +150,7 @@ def readable_entry(request: Request, key: ApiKeyInfo, record_id: str) -> IndexEn
     """The record's index entry, if it exists and this key may read its document type."""
     entry = request.app.state.index.get_record(record_id)
     if entry is None:
-        raise HTTPException(404, f"no record {record_id}")
+        raise NotFoundError(f"no record {record_id}")
     if not key.may_read(entry.doctype):
         raise PlainHTTPError(403, "this key may not read {doctype} records",
                              "ask for a key that covers this document type",
@@ -161,8 +162,8 @@ def _statuses(status: list[str] | None, default: str = "settled") -> set[str]:
     wanted = {s.strip() for v in (status or [default]) for s in v.split(",") if s.strip()}
     unknown = wanted - _STATUSES
     if unknown:
-        raise HTTPException(422, f"unknown status {', '.join(sorted(unknown))}; use one of "
-                                 f"{', '.join(sorted(_STATUSES))}")
+        raise InvalidParameterError(f"unknown status {', '.join(sorted(unknown))}; use one of "
+                                    f"{', '.join(sorted(_STATUSES))}")
     return wanted
 
 
@@ -194,7 +195,7 @@ def citizen_records(citizen_id: Annotated[str, Path(pattern=CITIZEN_ID)], reques
     Needs a purpose; the read is recorded in the citizen's access log.
     """
     if not (citizen_id.isdigit() and len(citizen_id) == 12):
-        raise HTTPException(422, "a citizen ID is 12 digits")
+        raise InvalidParameterError("a citizen ID is 12 digits")
     from storage.search import citizen_lookup
 
     wanted = _statuses(status)
@@ -228,7 +229,7 @@ def _hit(e: IndexEntry) -> dict[str, Any]:
 def _pair(raw: str, what: str) -> tuple[str, str]:
     name, sep, value = raw.partition(":")
     if not sep or not name.strip() or not value.strip():
-        raise HTTPException(422, f"{what} is FIELD:VALUE, e.g. {what}=place_of_birth:Hà Nội")
+        raise InvalidParameterError(f"{what} is FIELD:VALUE, e.g. {what}=place_of_birth:Hà Nội")
     return name.strip(), value.strip()
 
 
@@ -236,15 +237,15 @@ def _day(raw: str, what: str) -> str:
     try:
         return date.fromisoformat(raw.strip()).isoformat()
     except ValueError:
-        raise HTTPException(422, f"{what}: {raw!r} is not a date (YYYY-MM-DD)") from None
+        raise InvalidParameterError(f"{what}: {raw!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _range(raw: str) -> tuple[str, str | None, str | None]:
     name, value = _pair(raw, "date")
     lo, sep, hi = value.partition("..")
     if not sep:
-        raise HTTPException(422, "date is FIELD:FROM..TO (either end may be left out), e.g. "
-                                 "date=date_of_birth:1985-01-01..1985-12-31")
+        raise InvalidParameterError("date is FIELD:FROM..TO (either end may be left out), e.g. "
+                                    "date=date_of_birth:1985-01-01..1985-12-31")
     return (name, _day(lo, "date") if lo.strip() else None,
             _day(hi, "date") if hi.strip() else None)
 
@@ -291,9 +292,9 @@ def search_records(
     from storage.search import SearchQuery, search
 
     if citizen_id is not None and not (citizen_id.isdigit() and len(citizen_id) == 12):
-        raise HTTPException(422, "a citizen ID is 12 digits")
+        raise InvalidParameterError("a citizen ID is 12 digits")
     if after is not None and not after.strip().isdigit():
-        raise HTTPException(422, "after must be the `next` of a previous answer")
+        raise InvalidParameterError("after must be the `next` of a previous answer")
     query = SearchQuery(
         citizen_id=citizen_id, name=name, q=q,
         doctypes=[d.strip() for v in doctype or [] for d in v.split(",") if d.strip()],

@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import HTTPException
 from pydantic import BaseModel, Field, StringConstraints
 
 from models.access import AccessEntry
 from models.batches import BatchSummary
+from models.errors import InvalidParameterError
 from models.events import DeliveryAttempt, Event, WebhookInfo
 from models.records import AuditEvent, Record, RecordStatus
 
@@ -258,7 +258,7 @@ def instant(raw: str | None, what: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise HTTPException(422, f"{what}: {raw!r} is not a date or time (ISO 8601)") from None
+        raise InvalidParameterError(f"{what}: {raw!r} is not a date or time (ISO 8601)") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 StatusValue = Annotated[str, StringConstraints(pattern=STATUS_RE)]
 FieldValue = Annotated[str, StringConstraints(pattern=FIELD_RE)]

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from models.errors import CalibrationError
 from models.records import ExtractedDocument, ExtractedField, FieldStatus
 
 __all__ = ["FEATURES", "TREE_FEATURES", "Tree", "Calibrator", "evidence_base", "features_of",
@@ -168,8 +169,8 @@ class _Forest:
                 value.append(t.value[i] if i < len(t.leaf) else 0.0)
         if max(feature) >= TREE_FEATURES:
             # Rows are read flat: a split past the row's end would read the next value's.
-            raise ValueError("a tree of the calibration splits on a feature the trees are not "
-                             "given: retrain it with `python -m bench.trust train`")
+            raise CalibrationError("a tree of the calibration splits on a feature the trees "
+                                   "are not given: retrain it with `python -m bench.trust train`")
         return cls(feature=np.array(feature, dtype=np.intp),
                    threshold=np.array(threshold, dtype=np.float64),
                    left=np.array(left, dtype=np.intp), right=np.array(right, dtype=np.intp),
@@ -285,8 +286,8 @@ class Calibrator:
     def from_json(cls, text: str) -> Calibrator:
         data = json.loads(text)
         if data.get("features") != list(FEATURES):
-            raise ValueError("the calibration file was trained on other features: retrain it "
-                             "with `python -m bench.trust train`")
+            raise CalibrationError("the calibration file was trained on other features: "
+                                   "retrain it with `python -m bench.trust train`")
         return cls(coef=data["coef"], intercept=data["intercept"], threshold=data["threshold"],
                    means=data["means"], scales=data["scales"], info=data.get("info", {}),
                    iso_x=data.get("iso_x", []), iso_y=data.get("iso_y", []),

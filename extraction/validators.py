@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from extraction.text import collapse_ws, fold, repair_digits
+from models.errors import MissingDependencyError
 
 __all__ = ["Parsed", "PARSERS", "parse_value", "province_codes", "province_table",
            "check_citizen_id", "parse_date", "parse_money", "CENTURY_BASE", "DATE_ORDERS"]
@@ -39,8 +40,8 @@ def province_table(units: str) -> dict[str, dict]:
     second), which an ID number's check does not need."""
     spec = importlib.util.find_spec("vietnamadminunits")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("the vietnamadminunits package is not installed; install "
-                                  "the project with `bash scripts/setup.sh`")
+        raise MissingDependencyError("the vietnamadminunits package is not installed",
+                                     hint="install the project with `bash scripts/setup.sh`")
     data = Path(spec.submodule_search_locations[0]) / "data" / f"parser_{units}.json"
     return json.loads(data.read_text("utf-8"))["DICT_PROVINCE"]
 

@@ -1,12 +1,14 @@
 """One error hierarchy for the whole pipeline.
 
 Every error says what went wrong, with which file, and what the user can do about it.
-The CLI, the flow and the API each translate these in exactly one place.
+The CLI, the flow and the API each translate these in exactly one place: each class carries
+its exit code (``exit_code``, for the CLI) and its HTTP status (``http_status``, for the API).
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import ClassVar
 
 __all__ = [
     "ExitCode",
@@ -29,6 +31,11 @@ __all__ = [
     "ConflictError",
     "ReviewError",
     "PermissionDeniedError",
+    "InvalidParameterError",
+    "MalformedRequestError",
+    "RecordSchemaError",
+    "CalibrationError",
+    "WeakPasswordError",
 ]
 
 
@@ -53,6 +60,10 @@ class DossierError(Exception):
     """Base of all errors the pipeline reports to a user."""
 
     exit_code: ExitCode = ExitCode.internal
+    #: The API's answer: a 5xx says only that storage is down or that something failed.
+    http_status: int = 500
+    #: The ``kind`` an API answer names: the class's name unless the class names another.
+    kind_name: ClassVar[str] = ""
     hint: str = ""
 
     def __init__(self, message: str, *, path: str | None = None, hint: str | None = None):
@@ -69,13 +80,14 @@ class DossierError(Exception):
 
     @property
     def kind(self) -> str:
-        return type(self).__name__
+        return self.kind_name or type(self).__name__
 
 
 class InputFileError(DossierError):
     """An input file cannot be digitized as it is; the rest of the batch goes on."""
 
     exit_code = ExitCode.input_file
+    http_status = 422
     hint = "check the file, rescan it if needed, and ingest it again"
 
 
@@ -94,6 +106,7 @@ class CorruptFileError(InputFileError):
 class TooLargeError(InputFileError):
     """A file over the per-file size limit, refused when it is uploaded."""
 
+    http_status = 413
     hint = ("scan at a lower resolution or split the file, or ask the administrator to raise "
             "DOSSIER_MAX_FILE_BYTES")
 
@@ -115,16 +128,19 @@ class TooManyPagesError(InputFileError):
 
 class OcrEngineError(DossierError):
     exit_code = ExitCode.ocr_engine
+    http_status = 500
     hint = "check that Tesseract and its vie/eng language data are installed (`make setup`)"
 
 
 class MissingDependencyError(DossierError):
     exit_code = ExitCode.missing_dependency
+    http_status = 500
     hint = "run `make setup` to install what is missing"
 
 
 class StorageError(DossierError):
     exit_code = ExitCode.storage
+    http_status = 503
     hint = "check the object store / database settings (DOSSIER_S3_ENDPOINT, DOSSIER_INDEX_URL)"
 
 
@@ -133,21 +149,25 @@ class InvalidInputError(DossierError):
     request that brought it is at fault, not the store, and trying again will not help."""
 
     exit_code = ExitCode.invalid_request
+    http_status = 400
     hint = "remove control characters and shorten the value, then send it again"
 
 
 class NotFoundError(DossierError):
     exit_code = ExitCode.not_found
+    http_status = 404
     hint = ""
 
 
 class DoctypeDefinitionError(DossierError):
     exit_code = ExitCode.configuration
+    http_status = 500
     hint = "fix the document-type definition file; the format is described in docs/doctypes.md"
 
 
 class ConfigurationError(DossierError):
     exit_code = ExitCode.configuration
+    http_status = 500
     hint = "check the DOSSIER_* settings"
 
 
@@ -155,6 +175,7 @@ class ConflictError(DossierError):
     """Someone else changed the thing first (a stale save, a document claimed by another)."""
 
     exit_code = ExitCode.conflict
+    http_status = 409
     hint = "reload and try again"
 
 
@@ -163,8 +184,46 @@ class ReviewError(DossierError):
     still unresolved, rejecting without a reason, an invalid corrected value)."""
 
     exit_code = ExitCode.invalid_request
+    http_status = 422
 
 
 class PermissionDeniedError(DossierError):
     exit_code = ExitCode.permission
+    http_status = 403
     hint = "ask an administrator for the right role"
+
+
+class InvalidParameterError(DossierError):
+    """A query parameter, form field or path part that is not valid as sent (a citizen ID
+    that is not 12 digits, a date that is not one, a cursor this API did not give out)."""
+
+    exit_code = ExitCode.invalid_request
+    http_status = 422
+    kind_name = "InvalidRequest"  # as FastAPI's own validation answers say
+
+
+class MalformedRequestError(InvalidParameterError):
+    """A request the handler cannot take as sent (a body that is not the JSON it needs, a
+    limit or cursor out of range), answered 400."""
+
+    http_status = 400
+    kind_name = "BadRequest"
+
+
+class RecordSchemaError(DossierError, ValueError):
+    """A stored record of a schema newer than this software (the message says to upgrade)."""
+
+    exit_code = ExitCode.configuration
+
+
+class CalibrationError(ConfigurationError, ValueError):
+    """A calibration file (the field scorer) that does not fit this software's features (the
+    message says how to retrain it)."""
+
+    hint = ""
+
+
+class WeakPasswordError(InvalidParameterError, ValueError):
+    """A password too short to be set."""
+
+    exit_code = ExitCode.bad_args

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr
 
+from models.errors import RecordSchemaError
 from models.ocr import BBox
 
 __all__ = [
@@ -237,7 +238,7 @@ class Record(BaseModel):
         obj = json.loads(data) if isinstance(data, bytes | str) else dict(data)
         version = obj.get("schema_version", 1)
         if version > RECORD_SCHEMA_VERSION:
-            raise ValueError(
+            raise RecordSchemaError(
                 f"record schema version {version} is newer than this software "
                 f"({RECORD_SCHEMA_VERSION}): upgrade the dossier pipeline"
             )

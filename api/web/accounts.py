@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from models.errors import WeakPasswordError
 from models.records import utcnow
 
 __all__ = ["hash_password", "check_password", "login_wait", "throttle_keys", "MIN_PASSWORD"]
@@ -25,7 +26,7 @@ _DUMMY = _hasher.hash("not a real password")
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise ValueError(f"a password has at least {MIN_PASSWORD} characters")
+        raise WeakPasswordError(f"a password has at least {MIN_PASSWORD} characters")
     return _hasher.hash(password)
 
 

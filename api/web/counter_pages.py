@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import parse_purpose
@@ -25,6 +25,7 @@ from api.web.i18n import gettext as _
 from api.web.i18n import use_lang
 from models.access import AccessAction, AccessEntry, Purpose
 from models.accounts import Role, UserInfo
+from models.errors import InvalidParameterError
 from models.records import IndexEntry, Record, utcnow
 from storage.access import AccessLog, new_access_id
 from storage.records import RecordStore
@@ -159,7 +160,7 @@ def reuse(request: Request, user: Staff, citizen_id: Annotated[str, Form()],
     card = citizen_id_from(citizen_id)
     purpose = _purpose(procedure, procedure_text)
     if card is None or purpose is None:
-        raise HTTPException(422, "a citizen ID and a procedure code are needed")
+        raise InvalidParameterError("a citizen ID and a procedure code are needed")
     ctx: dict[str, Any] = {"procedure": purpose.code, "procedure_text": purpose.text or ""}
     served = _served(request, card.citizen_id)
     chosen = set(record or [])
@@ -184,7 +185,7 @@ def open_pdf(request: Request, record_id: str, user: Staff, procedure: str = "",
     use_lang(user.lang)
     purpose = _purpose(procedure, procedure_text)
     if purpose is None:
-        raise HTTPException(422, "a procedure code is needed")
+        raise InvalidParameterError("a procedure code is needed")
     entry = request.app.state.index.get_record(record_id)
     if entry is None or not RecordStore.served(entry):
         return render(request, "error.html", {"message": _("No such record.")},

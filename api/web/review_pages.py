@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -197,7 +197,7 @@ def suggestions(request: Request, record_id: str, user: Reviewer) -> dict[str, A
     asked for by the page once it is shown, so the page never waits for them."""
     svc = _svc(request)
     if svc.index.get_record(record_id) is None:
-        raise HTTPException(404, "no such record")
+        raise NotFoundError("no such record")
     record = svc.load(record_id)
     if record.status == RecordStatus.rejected:
         return {"suggestions": {}}
@@ -208,10 +208,10 @@ def suggestions(request: Request, record_id: str, user: Reviewer) -> dict[str, A
 def page_image(request: Request, record_id: str, pos: int, user: Reviewer) -> Response:
     svc = _svc(request)
     if svc.index.get_record(record_id) is None:
-        raise HTTPException(404, "no such record")
+        raise NotFoundError("no such record")
     record = svc.load(record_id)
     if not 0 <= pos < len(record.pages) or (key := record.pages[pos].cleaned_key) is None:
-        raise HTTPException(404, "no image for this page")
+        raise NotFoundError("no image for this page")
     data = svc.store.get_derived(key)
     return Response(data, media_type="image/png",
                     headers={"Cache-Control": "private, max-age=3600"})

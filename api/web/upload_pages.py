@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -183,6 +183,6 @@ def dossier_records(dossier_id: str, request: Request, user: Operator) -> Respon
     entries = [e for e in _ledger(request).dossier_records(dossier_id)
                if _may_see(user, e.station)]
     if not entries:
-        raise HTTPException(404, f"no records for dossier {dossier_id}")
+        raise NotFoundError(f"no records for dossier {dossier_id}")
     return render(request, "upload_dossier.html", {"dossier_id": dossier_id,
                                                    "entries": entries})
