@@ -23,10 +23,11 @@ __all__ = ["run_spec", "main"]
 def run_spec(spec: dict) -> dict:
     """Run the pipeline over ``spec["dossiers"]``; returns timings and (if asked) outputs."""
     t_start = time.perf_counter()
+    from models.batches import PageJob
     from ocr import tesseract
     from ocr.loading import Limits
     from ocr.pipeline import OcrOptions
-    from ocr.pool import PageJob, get_pool, shutdown_pool
+    from ocr.pool import get_pool, shutdown_pool
 
     opts = OcrOptions(lang=spec.get("lang", "vie+eng"),
                       tesseract_cmd=spec.get("tesseract_cmd", "tesseract"),
@@ -72,7 +73,7 @@ def run_spec(spec: dict) -> dict:
         pending: dict[Future, tuple[str, int, int]] = {}
         for di, d in enumerate(dossiers):
             for pi, page in enumerate(d["pages"]):
-                job = PageJob(str(page["image"]), 0, opts, limits)
+                job = PageJob(path=str(page["image"]), source_page=0, opts=opts, limits=limits)
                 pending[pool.submit(job)] = ("page", di, pi)
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

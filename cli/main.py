@@ -142,9 +142,10 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
         start_warm_up,
         wait_for_warm_up,
     )
+    from models.batches import PageJob
     from ocr.loading import Limits
     from ocr.pipeline import OcrOptions, ocr_file
-    from ocr.pool import PageJob, run_page_job
+    from ocr.pool import run_page_job
 
     s = _settings()
     types = load_doctypes(doctypes or s.doctypes_dir)  # a bad definition stops before OCR
@@ -161,8 +162,9 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
         # A type that says how it is read (its languages, its layout) has its pages read so.
         def reread(i: int, langs: str, psm: int):
             read_as[i] = f"{langs}, page segmentation {psm}"
-            return run_page_job(PageJob(str(file), i, replace(opts, lang=langs, psm=psm),
-                                        limits)).result(str(file))
+            return run_page_job(PageJob(path=str(file), source_page=i, limits=limits,
+                                        opts=replace(opts, lang=langs, psm=psm))
+                                ).result(str(file))
 
         first, pages = pages, read_as_their_types(pages, types, opts.lang, reread)
         read_as = {i: how for i, how in read_as.items() if pages[i] is not first[i]}

@@ -172,8 +172,8 @@ def ocr_page(job: PageJob) -> PageResult:
     # Decoded, cleaned and read in the OCR process pool (models kept loaded per worker).
     opts = OcrOptions(lang=s.lang, tesseract_cmd=s.tesseract_cmd,
                       timeout=s.tesseract_timeout_s, engine=s.ocr_engine or None)
-    outcome = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s).run(pool.PageJob(
-        str(path), job.source_page, opts, _limits(), want_cleaned_png=True))
+    outcome = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s).run(job.model_copy(
+        update={"path": str(path), "opts": opts, "limits": _limits(), "want_cleaned_png": True}))
     e = outcome.error(str(path))
     if isinstance(e, InputFileError):
         emit(ProgressEvent("page_done", job.dossier))
@@ -215,8 +215,9 @@ def _read_again(ref: PageRef, langs: str, psm: int) -> PageOCR:
         opts = OcrOptions(lang=langs, tesseract_cmd=s.tesseract_cmd,
                           timeout=s.tesseract_timeout_s, engine=s.ocr_engine or None, psm=psm)
         path = _local_original(ref.original_sha256)
-        page = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s).run(pool.PageJob(
-            str(path), ref.source_page, opts, _limits())).result(str(path))
+        page = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s).run(PageJob(
+            path=str(path), source_page=ref.source_page, opts=opts, limits=_limits())
+        ).result(str(path))
         rt.store.put_derived(key, json.dumps(page.export(), ensure_ascii=False).encode("utf-8"),
                              "application/json")
     ref.ocr_key = key

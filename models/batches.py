@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
+from models.ocr import Limits, OcrOptions, PageOCR
 from models.records import RecordStatus, utcnow
 
 __all__ = [
@@ -99,13 +101,25 @@ class BatchPlan(BaseModel):
 
 
 class PageJob(BaseModel):
-    """One page of a stored original to clean up and read."""
+    """One page of one file to clean up and read, the job an OCR process takes.
 
-    batch_id: str
-    file_no: int
-    sha256: str
-    source_page: int  # page number inside the original file
-    dossier: str
+    The process reads page ``source_page`` of the file at ``path`` (on this machine) with
+    ``opts`` within ``limits``. A job of the batch flow also names the stored original
+    (``sha256``) and the batch, file and dossier the page belongs to; its ``path`` is set once
+    the original is fetched.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    source_page: int  # page number inside the file, from 0
+    path: str = ""
+    opts: OcrOptions = OcrOptions()
+    limits: Limits = Limits()
+    want_cleaned_png: bool = False  # send the cleaned page back (as PNG) with its OCR
+    batch_id: str = ""
+    file_no: int = 0
+    sha256: str = ""
+    dossier: str = ""
 
 
 class PageCount(BaseModel):
@@ -117,15 +131,27 @@ class PageCount(BaseModel):
 
 
 class PageResult(BaseModel):
-    """What became of a page: its OCR JSON's key, or the problem that stopped it."""
+    """What became of a page.
 
-    file_no: int
-    sha256: str
-    source_page: int
+    Between the flow's tasks: its OCR JSON's key (and its cleaned image's), or the problem
+    that stopped it; the OCR tree and the image stay in the object store. Read in one
+    process (:func:`ocr.pipeline.ocr_loaded_page`): the OCR tree itself (``ocr``), the
+    cleaned image its boxes refer to (``cleaned``, never serialized) and the time each step
+    took.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    file_no: int = 0
+    sha256: str = ""
+    source_page: int = 0
     ocr_key: str | None = None
     cleaned_key: str | None = None
     problem: FileProblem | None = None
     reused: bool = False  # already done by an earlier (interrupted) run
+    ocr: PageOCR | None = None
+    cleaned: np.ndarray | None = Field(default=None, exclude=True, repr=False)
+    timings: dict[str, float] = Field(default_factory=dict)
 
 
 class ExtractJob(BaseModel):

@@ -1,16 +1,19 @@
 """The OCR result tree: Document > Page > Line > Word, every level with boxes and confidences.
 
 Boxes are ``[x0, y0, x1, y1]`` in pixels of the cleaned page image the OCR ran on.
-Confidences are 0..1.
+Confidences are 0..1. Beside it, how a page is read (:class:`OcrOptions`) and the limits on an
+untrusted input file (:class:`Limits`): plain data a page's job carries to an OCR process.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["BBox", "Word", "MachineCode", "CardShape", "Line", "PageOCR", "OcrDocument", "union_box"]
+__all__ = ["BBox", "Word", "MachineCode", "CardShape", "Line", "PageOCR", "OcrDocument", "union_box",
+           "OcrOptions", "Limits"]
 
 BBox = tuple[int, int, int, int]
 
@@ -154,3 +157,30 @@ class OcrDocument(BaseModel):
     def from_dict(cls, data: dict[str, Any]) -> OcrDocument:
         return cls(source=data.get("source", ""),
                    pages=[PageOCR.from_dict(p) for p in data.get("pages", [])])
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How a page is cleaned up and read."""
+
+    lang: str = "vie+eng"
+    tesseract_cmd: str = "tesseract"
+    timeout: float = 180.0
+    detect_orientation: bool = True
+    use_text_layer: bool = True
+    cleanup: bool = True
+    read_codes: bool = True  # QR codes and barcodes (zxing-cpp), about 60 ms a page
+    engine: str | None = None  # "tesserocr" or "cli"; None: tesserocr when installed
+    # Tesseract's page segmentation: 3 finds columns and blocks; 4 reads the page as one
+    # column of lines of varying size (a receipt: its amounts stay on their labels' lines).
+    psm: int = 3
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an input file may be: every input file is untrusted."""
+
+    max_file_bytes: int = 300 * 1024 * 1024
+    max_image_pixels: int = 120_000_000
+    max_pages: int = 1000
+    pdf_render_dpi: int = 300

@@ -22,6 +22,7 @@ from models.errors import (
     TooManyPagesError,
     UnsupportedFormatError,
 )
+from models.ocr import Limits
 
 __all__ = ["Limits", "LoadedPage", "sniff_format", "count_pages", "load_page", "iter_pages",
            "SUPPORTED_SUFFIXES"]
@@ -29,14 +30,6 @@ __all__ = ["Limits", "LoadedPage", "sniff_format", "count_pages", "load_page", "
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".pdf"}
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_file_bytes: int = 300 * 1024 * 1024
-    max_image_pixels: int = 120_000_000
-    max_pages: int = 1000
-    pdf_render_dpi: int = 300
 
 
 @dataclass

@@ -11,39 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
+from models.batches import PageResult
 from models.errors import DossierError
-from models.ocr import OcrDocument, PageOCR
+from models.ocr import Limits, OcrDocument, OcrOptions, PageOCR
 from ocr import tesseract
 from ocr.cleanup import CleanupResult, clean_page
-from ocr.loading import Limits, LoadedPage, count_pages
+from ocr.loading import LoadedPage, count_pages
 from ocr.order import reading_order
 from ocr.textlayer import text_layer_page
 
 __all__ = ["OcrOptions", "PageResult", "FileResult", "ocr_loaded_page", "ocr_file", "ocr_files"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class OcrOptions:
-    lang: str = "vie+eng"
-    tesseract_cmd: str = "tesseract"
-    timeout: float = 180.0
-    detect_orientation: bool = True
-    use_text_layer: bool = True
-    cleanup: bool = True
-    read_codes: bool = True  # QR codes and barcodes (zxing-cpp), about 60 ms a page
-    engine: str | None = None  # "tesserocr" or "cli"; None: tesserocr when installed
-    # Tesseract's page segmentation: 3 finds columns and blocks; 4 reads the page as one
-    # column of lines of varying size (a receipt: its amounts stay on their labels' lines).
-    psm: int = 3
-
-
-@dataclass
-class PageResult:
-    ocr: PageOCR
-    cleaned: np.ndarray | None
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _orientation_fn(opts: OcrOptions) -> Callable[[np.ndarray], int]:
@@ -62,6 +41,7 @@ def ocr_loaded_page(page: LoadedPage, opts: OcrOptions = OcrOptions(), *,
     from ocr.shapes import find_card
 
     result = _ocr_loaded_page(page, opts, path=path, index=index)
+    assert result.ocr is not None  # read, or the page's error was raised
     t = time.perf_counter()
     result.ocr.card = find_card(page.image)
     result.timings["card"] = time.perf_counter() - t
@@ -182,7 +162,8 @@ def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
     boundaries; results come back file by file, in order. A bad file yields its error and
     the others go on. A single page is read in this process (no pool to start).
     """
-    from ocr.pool import PageJob, PageOutcome, get_pool, run_page_job
+    from models.batches import PageJob
+    from ocr.pool import PageOutcome, get_pool, run_page_job
 
     tesseract.check_engine(opts.engine or tesseract.default_engine(), opts.tesseract_cmd,
                            opts.lang)
@@ -201,7 +182,8 @@ def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
         if isinstance(n, DossierError):
             queued.append((p, n))
             continue
-        jobs = [PageJob(str(p), i, opts, limits, page_images) for i in range(n)]
+        jobs = [PageJob(path=str(p), source_page=i, opts=opts, limits=limits,
+                        want_cleaned_png=page_images) for i in range(n)]
         queued.append((p, [*jobs] if pool is None else [pool.submit(j) for j in jobs]))
     for p, work in queued:
         if isinstance(work, DossierError):

@@ -35,25 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from models import errors
+from models.batches import PageJob
 from models.errors import DossierError, OcrEngineError
-from models.ocr import PageOCR
-from ocr.loading import Limits
-from ocr.pipeline import OcrOptions
+from models.ocr import OcrOptions, PageOCR
 
-__all__ = ["PageJob", "PageOutcome", "OcrPool", "get_pool", "shutdown_pool", "run_page_job",
+__all__ = ["PageOutcome", "OcrPool", "get_pool", "shutdown_pool", "run_page_job",
            "WorkerLost"]
 
 log = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class PageJob:
-    """One page of one file to clean up and read."""
-
-    path: str
-    index: int
-    opts: OcrOptions = OcrOptions()
-    limits: Limits = Limits()
-    want_cleaned_png: bool = False
 
 
 @dataclass
@@ -96,9 +85,9 @@ def run_page_job(job: PageJob) -> PageOutcome:
     out = PageOutcome()
     try:
         t = time.perf_counter()
-        page = load_page(Path(job.path), job.index, job.limits)
+        page = load_page(Path(job.path), job.source_page, job.limits)
         load_s = time.perf_counter() - t
-        result = ocr_loaded_page(page, job.opts, path=Path(job.path), index=job.index)
+        result = ocr_loaded_page(page, job.opts, path=Path(job.path), index=job.source_page)
         out.ocr = result.ocr
         out.timings = {"load": load_s, **result.timings}
         if job.want_cleaned_png:
@@ -112,7 +101,8 @@ def run_page_job(job: PageJob) -> PageOutcome:
         del page, result
     except DossierError as e:
         # Exceptions with keyword arguments do not survive pickling: send the parts.
-        out.error_kind, out.error_message, out.error_hint = e.kind, e.message, e.hint
+        # The class's own name, which error() finds again (a kind may be a name of its own).
+        out.error_kind, out.error_message, out.error_hint = type(e).__name__, e.message, e.hint
     if _trim is not None:
         _trim()
     out.worker_peak_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -270,7 +260,7 @@ class OcrPool:
     def submit(self, job: PageJob) -> Future[PageOutcome]:
         """Queue a page; its future always gives a :class:`PageOutcome` (a page the pool could
         not read, by timeout or a dead worker, has the error as its outcome)."""
-        return self._put(_Item(run_page_job, (job,), Future(), job.index))
+        return self._put(_Item(run_page_job, (job,), Future(), job.source_page))
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Run ``fn(*args)`` in a worker (a picklable module-level function)."""

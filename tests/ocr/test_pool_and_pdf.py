@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
+from models.batches import PageJob
 from models.errors import OcrEngineError, UnsupportedFormatError
 from ocr import tesseract
 from ocr.pipeline import OcrOptions, ocr_files
-from ocr.pool import PageJob, get_pool, run_page_job
+from ocr.pool import get_pool, run_page_job
 from ocr.searchable import searchable_pdf
 from tests.pages import BIRTH_FORM, render, save
 
@@ -72,13 +73,14 @@ def test_many_files_through_the_pool_one_result_each_in_order(read, files):
 
 
 def test_a_page_error_comes_back_as_the_pipelines_own_error(files):
-    outcome = get_pool(2).run(PageJob(str(files[1]), 0))
+    outcome = get_pool(2).run(PageJob(path=str(files[1]), source_page=0))
     err = outcome.error("scan.png")
     assert isinstance(err, UnsupportedFormatError) and err.path == "scan.png"
     with pytest.raises(UnsupportedFormatError):
         outcome.result()
     # and in-process the same job gives the same answer
-    assert run_page_job(PageJob(str(files[1]), 0)).error_kind == "UnsupportedFormatError"
+    outcome = run_page_job(PageJob(path=str(files[1]), source_page=0))
+    assert outcome.error_kind == "UnsupportedFormatError"
 
 
 def test_searchable_pdf_has_the_ocr_words_on_their_boxes_in_reading_order(read):

@@ -13,8 +13,9 @@ import stat
 import time
 from pathlib import Path
 
+from models.batches import PageJob
 from ocr.pipeline import OcrOptions
-from ocr.pool import OcrPool, PageJob
+from ocr.pool import OcrPool
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_scans" / "cccd-front-clean.png"
 
@@ -51,8 +52,8 @@ def test_a_page_that_hangs_fails_alone_after_the_page_timeout(tmp_path):
     try:
         pool.start()
         before = set(pool.pids())
-        stuck = pool.submit(PageJob(str(SAMPLE), 0, hang))
-        good = [pool.submit(PageJob(str(SAMPLE), 0)) for _ in range(3)]
+        stuck = pool.submit(PageJob(path=str(SAMPLE), source_page=0, opts=hang))
+        good = [pool.submit(PageJob(path=str(SAMPLE), source_page=0)) for _ in range(3)]
         outcome = stuck.result(timeout=120)
         assert outcome.error_kind == "OcrEngineError"
         assert "did not finish within 4 s" in outcome.error_message
@@ -80,8 +81,8 @@ def test_a_page_that_kills_its_ocr_process_fails_alone_and_the_process_is_replac
     killer = OcrOptions(engine="cli", tesseract_cmd=_fake_tesseract(tmp_path, "kill -9 $PPID"))
     pool = OcrPool(2, OcrOptions(), page_timeout=60)
     try:
-        bad = pool.submit(PageJob(str(SAMPLE), 0, killer))
-        good = [pool.submit(PageJob(str(SAMPLE), 0)) for _ in range(2)]
+        bad = pool.submit(PageJob(path=str(SAMPLE), source_page=0, opts=killer))
+        good = [pool.submit(PageJob(path=str(SAMPLE), source_page=0)) for _ in range(2)]
         outcome = bad.result(timeout=120)
         assert outcome.error_kind == "OcrEngineError" and "died" in outcome.error_message
         assert all(f.result(timeout=120).error_kind is None for f in good)
@@ -96,7 +97,7 @@ def test_a_worker_killed_from_outside_mid_page_costs_nothing(tmp_path):
     page is read again on a fresh process and every page comes back read."""
     pool = OcrPool(2, OcrOptions(), page_timeout=60)
     try:
-        futures = [pool.submit(PageJob(str(SAMPLE), 0)) for _ in range(4)]
+        futures = [pool.submit(PageJob(path=str(SAMPLE), source_page=0)) for _ in range(4)]
         _wait(lambda: any(w.item is not None for w in pool._procs))
         victim = next(w.process.pid for w in pool._procs if w.item is not None)
         os.kill(victim, signal.SIGKILL)
