@@ -249,10 +249,12 @@ def evaluate(split: str, pages: int, workers: int, data_dir: Path, say, *,
     fig["straight_through"] = straight_through(list(predictions.values()), items)
     st = fig["straight_through"]
     say(f"documents settled with no person: {st['settled']} of {st['documents']} "
-        f"({_pct(st['share'])})")
+        f"({_pct(st['share'])}); every value read right (the most a perfect scorer could "
+        f"settle): {st['all_right']} ({_pct(st['all_right_share'])})")
     for t, v in st["by_doctype"].items():
         say(f"  {t:28s} documents {v['documents']:4d}  settled alone {v['settled']:4d} "
-            f"({_pct(v['share']):>8s})  values to review {_pct(v['review_share']):>8s}  "
+            f"({_pct(v['share']):>8s}) of {v['all_right']:3d} all right  "
+            f"values to review {_pct(v['review_share']):>8s}  "
             f"accepted right {_pct(v['accepted_precision']):>8s}  held by: "
             + ", ".join(f"{n} {c}" for n, c in v["held_by"][:6]))
     wrong = [s for s in items if s.status == FieldStatus.accepted and not s.correct]
@@ -268,28 +270,35 @@ def straight_through(runs: list[tuple], items: list[Scored]) -> dict:
     accepted ones, and the fields that most often hold a document for a person."""
     from collections import Counter
 
+    right = {id(s.field): s.correct for s in items if s.field is not None}
     by_type: dict[str, dict] = {}
     for _, docs in runs:
         for doc in docs:
-            t = by_type.setdefault(doc.doctype, {"documents": 0, "settled": 0,
+            t = by_type.setdefault(doc.doctype, {"documents": 0, "settled": 0, "all_right": 0,
                                                   "held": Counter()})
             t["documents"] += 1
             held = [f.name for f in doc.fields if not f.settled]
             if not held:
                 t["settled"] += 1
+            # What a perfect scorer could settle: every field found and read right.
+            if all(right.get(id(f), False) if f.value is not None else f.settled
+                   for f in doc.fields):
+                t["all_right"] += 1
             t["held"].update(held)
     out: dict[str, dict] = {}
     for name, t in sorted(by_type.items()):
         mine = [s for s in items if s.doctype == name]
         st = _stats(mine) if mine else {"review_share": None, "accepted_precision": None}
         out[name] = {"documents": t["documents"], "settled": t["settled"],
-                     "share": t["settled"] / t["documents"],
+                     "share": t["settled"] / t["documents"], "all_right": t["all_right"],
                      "review_share": st["review_share"],
                      "accepted_precision": st["accepted_precision"],
                      "held_by": t["held"].most_common()}
     n = sum(v["documents"] for v in out.values())
     k = sum(v["settled"] for v in out.values())
-    return {"documents": n, "settled": k, "share": k / n if n else None, "by_doctype": out}
+    r = sum(v["all_right"] for v in out.values())
+    return {"documents": n, "settled": k, "share": k / n if n else None, "all_right": r,
+            "all_right_share": r / n if n else None, "by_doctype": out}
 
 
 def field_figures(runs: list[tuple], say, *, misses: list[str] | None = None) -> dict:

@@ -110,7 +110,8 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     types = {(d.id, f.name): f.type for d in (*doctypes, generic_identity())
              for f in d.fields}
     restore_names(out, types)
-    annotate_addresses(out, types)
+    annotate_addresses(out, types, {(d.id, f.name) for d in doctypes for f in d.fields
+                                    if f.units_only})
     apply_known(out, known, {(d.id, f.name) for d in doctypes for f in d.fields if f.citizen},
                 types)
     if calibrate:

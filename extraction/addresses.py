@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
 from functools import lru_cache
 
+from extraction.known import LIST_EXACT, norm
 from extraction.text import fold, in_case
 from extraction.validators import province_table
 from models.records import ExtractedDocument, ExtractedField
 
-__all__ = ["address_codes", "annotate_addresses", "normalize_address", "ends_with_province",
+__all__ = ["address_codes", "annotate_addresses", "normalize_address", "place_address",
+           "Placement", "ends_with_province",
            "restore_unit_kinds"]
 
 log = logging.getLogger(__name__)
@@ -82,9 +86,33 @@ def restore_unit_kinds(text: str) -> str:
     return ",".join(out)
 
 
+@dataclass(frozen=True)
+class Placement:
+    """An address's administrative units placed in the official list."""
+
+    value: str  # the address with its units spelt as officially named
+    codes: dict[str, str]  # the units' official codes, and which list ("units")
+    share: float  # the share of the list's levels placed
+    head: int  # how many parts come before the units (street, hamlet)
+    # Every level placed, and each unit's part as read exactly its official name (with or
+    # without the kind of unit; an office named after its ward, "Ủy ban nhân dân xã X", counts
+    # its ward): the units are a member of the official list, not a reading near one.
+    exact: bool
+
+
+# Offices named after the unit they serve ("Ủy ban nhân dân xã X", "Công an phường Y").
+OFFICES = ("Ủy ban nhân dân", "UBND", "Công an")
+
+
 def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
     """The address with its administrative units spelt as officially named, their codes, and
-    the share of its levels placed.
+    the share of its levels placed (``place_address``)."""
+    p = place_address(text)
+    return p.value, p.codes, p.share
+
+
+def place_address(text: str) -> Placement:
+    """The address's units placed in the official list.
 
     Old three-level addresses (ward, district, province) are tried first, then the 2025
     two-level ones (ward, province). The units replace the address's last comma-separated
@@ -96,7 +124,7 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
     if parts and (lead := fix_lead_term(parts[0])) != parts[0]:
         parts[0] = lead
         text = ", ".join(parts)
-    best: tuple[str, dict[str, str], float] = (text, {}, 0.0)
+    best = Placement(text, {}, 0.0, len(parts), False)
     for mode, levels in (("LEGACY", ("ward", "district", "province")),
                          ("FROM_2025", ("ward", "province"))):
         try:
@@ -110,18 +138,33 @@ def normalize_address(text: str) -> tuple[str, dict[str, str], float]:
         # parser also guesses from a few letters: "Tỉnh Thai Bình" is no ward of Thanh Hóa).
         out = list(parts)
         codes: dict[str, str] = {}
+        exact = len(parts) >= len(levels)
         for k in range(1, min(len(parts), len(levels)) + 1):
             lv, name = levels[-k], names[-k]
             fitted = _fit(parts[-k], str(name)) if name else None
             if fitted is not None and getattr(unit, f"{lv}_code", None):
                 out[-k] = fitted
                 codes[lv] = str(getattr(unit, f"{lv}_code"))
+                exact = exact and _exactly(parts[-k], str(name), office=k == len(levels))
+            else:
+                exact = False
         share = len(codes) / len(levels)
-        if share > best[2]:
-            best = (", ".join(out), {**codes, "units": _UNITS[mode]}, share)
+        if share > best.share:
+            best = Placement(", ".join(out), {**codes, "units": _UNITS[mode]}, share,
+                             len(parts) - len(codes), exact and share == 1.0)
         if share == 1.0:
             break
     return best
+
+
+def _exactly(part: str, name: str, *, office: bool) -> bool:
+    """Whether ``part`` is, as read, exactly the unit's official ``name`` (with or without
+    its kind); ``office``: or an office named after it ("Ủy ban nhân dân xã X")."""
+    forms = {norm(name), norm(_KIND_PREFIX.sub("", name))}
+    read = norm(part)
+    if read in forms:
+        return True
+    return office and any(read == f"{norm(o)} {f}" for o in OFFICES for f in forms)
 
 
 _UNITS = {"LEGACY": "legacy", "FROM_2025": "2025"}
@@ -163,20 +206,28 @@ def address_codes(text: str) -> tuple[dict[str, str], float]:
     return codes, share
 
 
-def annotate_addresses(docs: list[ExtractedDocument], kinds: dict[tuple[str, str], str]) -> None:
+def annotate_addresses(docs: list[ExtractedDocument], kinds: dict[tuple[str, str], str],
+                       units_only: Collection[tuple[str, str]] = ()) -> None:
     """Official spelling and codes for every address found; how much of it was placed is
-    scoring evidence."""
+    scoring evidence. ``units_only``: the (document type, field) pairs whose value names
+    official units only (a place of origin, an office named after its ward)."""
     for d in docs:
         for f in d.fields:
             if kinds.get((d.doctype, f.name)) == "address" and f.value:
-                _annotate(f)
+                _annotate(f, (d.doctype, f.name) in units_only)
 
 
-def _annotate(f: ExtractedField) -> None:
-    value, codes, share = normalize_address(f.value or "")
-    value = restore_unit_kinds(value)
-    f.codes = codes
-    f._evidence["addr_units"] = share
+def _annotate(f: ExtractedField, units_only: bool) -> None:
+    p = place_address(f.value or "")
+    value = restore_unit_kinds(p.value)
+    f.codes = p.codes
+    f._evidence["addr_units"] = p.share
+    if p.exact:
+        f._evidence["addr_exact"] = 1.0
+        if units_only and p.head == 0:
+            # Nothing but official units, each exactly as named in the list, in one
+            # consistent hierarchy: a member of a closed list (``extraction.known``).
+            f._evidence[LIST_EXACT] = 1.0
     if value != f.value:
         f._evidence["addr_fixed"] = 1.0
         f.value = value

@@ -97,6 +97,9 @@ class FieldDef(BaseModel):
     # The value is one of a closed list (``extraction/lists/NAME.txt``: ethnic_groups,
     # nationalities, relationships): a reading that is exactly a member is accepted.
     closed_list: str | None = None
+    # An ``address`` that names official units only (a place of origin; an office named
+    # after its ward): a reading whose every unit is exactly an official name is accepted.
+    units_only: bool = False
 
     @field_validator("closed_list")
     @classmethod
@@ -166,6 +169,8 @@ def _option_problems(f: FieldDef) -> list[str]:
     if f.keep_punctuation and f.type not in ("text", "address"):
         out.append(f"`keep_punctuation` is for `type: text` or `type: address`, not "
                    f"{f.type!r}")
+    if f.units_only and f.type != "address":
+        out.append(f"`units_only` is for `type: address`, not {f.type!r}")
     return out
 
 

@@ -365,7 +365,8 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
     knows beside their neighbours (for review); the reading stays in ``raw``."""
     if f.value is None or not isinstance(f.value, str):
         return
-    if mark_closed_list(f.value, fdef.closed_list):  # as read, before any snapping
+    # As read, before any snapping: exactly a member of the field's closed list or choices.
+    if mark_closed_list(f.value, fdef.closed_list, fdef.choices):
         f._evidence[LIST_EXACT] = 1.0
     if fdef.words:
         f.value, _ = restore_words(_CM.sub(_cm, f.value), fdef.words)

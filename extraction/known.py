@@ -23,7 +23,7 @@ from typing import Protocol
 
 from extraction.names import RESTORED as NAME_ACCENTS_RESTORED
 from extraction.sources import ID_FROM_NAME, SEX_FROM_ID
-from extraction.text import nfc
+from extraction.text import fold, nfc
 from extraction.vocab import LEXICON_RESTORED
 from models.records import ExtractedDocument, FieldSource, FieldStatus, Reading
 
@@ -183,9 +183,19 @@ def apply_known(docs: list[ExtractedDocument], lookup: KnownLookup | None,
                     f._evidence[PERSON_AGREE] = 1.0
 
 
-def mark_closed_list(value: str | None, list_name: str | None) -> bool:
-    """Whether ``value``, as read, is exactly a member of the closed list."""
-    return bool(value and list_name and norm(value) in closed_list(list_name))
+def mark_closed_list(value: str | None, list_name: str | None,
+                     choices: Collection[str] = ()) -> bool:
+    """Whether ``value``, as read, is exactly a member of the closed list ``list_name`` or
+    one of the field's ``choices``; or has, accents lost or misread, the letters of exactly
+    one choice (OCR drops the accents of capitals: "BO CONG AN"), which the field then takes
+    (``extraction.vocab.snap_choice``)."""
+    if not value:
+        return False
+    n = norm(value)
+    if list_name and n in closed_list(list_name):
+        return True
+    keys = [norm(c) for c in choices]
+    return n in keys or sum(fold(k) == fold(n) for k in keys) == 1
 
 
 __all__ += ["mark_closed_list"]

@@ -1,0 +1,71 @@
+"""Values a closed list settles with no person: an address's official units read exactly as
+the national list names them, a procedure of the national catalogue, one of a field's
+choices (on real OCR of a committed sample, and on readings as OCR gives them)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from extraction import extract_documents, load_doctypes
+from extraction.addresses import place_address
+from extraction.known import LIST_EXACT, closed_list, mark_closed_list, norm
+from models.records import FieldStatus
+from ocr.loading import Limits, load_page
+from ocr.pipeline import OcrOptions, ocr_loaded_page
+
+CARD = Path(__file__).resolve().parents[2] / "sample_scans" / "cccd-front-clean.png"
+AUTHORITIES = ["CỤC TRƯỞNG CỤC CẢNH SÁT ĐKQL CƯ TRÚ VÀ DLQG VỀ DÂN CƯ",
+               "CỤC TRƯỞNG CỤC CẢNH SÁT QUẢN LÝ HÀNH CHÍNH VỀ TRẬT TỰ XÃ HỘI", "BỘ CÔNG AN"]
+
+
+@pytest.mark.parametrize(("text", "exact", "head"), [
+    ("Xã Hưng Thịnh, Huyện Trảng Bom, Tỉnh Đồng Nai", True, 0),
+    ("xã Hưng Thịnh, huyện Trảng Bom, tỉnh Đồng Nai.", True, 0),
+    ("Hưng Thịnh, Trảng Bom, Đồng Nai", True, 0),  # a 2016 card leaves the kinds out
+    ("Thôn 3, Xã Hưng Thịnh, Huyện Trảng Bom, Tỉnh Đồng Nai", True, 1),
+    ("Ủy ban nhân dân xã Hưng Thịnh, Huyện Trảng Bom, Tỉnh Đồng Nai", True, 0),
+    ("Xã Hưng Thinh, Huyện Trảng Bom, Tỉnh Đồng Nai", False, 0),  # an accent misread
+    ("Xã Hưng Thịnh, Huyện Trảng Bom", False, 0),  # the province lost
+    ("Xã Hưng Thịnh, Huyện Yên Minh, Tỉnh Đồng Nai", False, 0),  # not that district's
+])
+def test_an_address_is_exact_only_when_every_unit_reads_as_officially_named(text, exact, head):
+    p = place_address(text)
+    assert p.exact is exact, (text, p)
+    if exact:
+        assert p.head == head and p.share == 1.0 and p.codes["ward"]
+
+
+def test_a_place_of_origin_read_exactly_is_accepted_and_one_misread_is_not():
+    """GIVEN the clean card read by Tesseract
+    THEN its place of origin, read as the national list names its units, is accepted as a
+    member of that list; the same card with one accent of the ward misread is not."""
+    page = load_page(CARD, 0, Limits())
+    ocr = ocr_loaded_page(page, OcrOptions(), index=0).ocr
+    truth = json.loads(Path(f"{CARD}.truth.json").read_text(encoding="utf-8"))
+    want = truth["documents"][0]["fields"]["place_of_origin"]
+    (doc,) = extract_documents([ocr], load_doctypes())
+    f = doc.field("place_of_origin")
+    assert f is not None and f.value == want
+    assert f._evidence.get(LIST_EXACT) == 1.0
+    assert f.status == FieldStatus.accepted
+
+    for w in (w for ln in ocr.lines for w in ln.words if w.text.startswith("Tân")):
+        w.text = w.text.replace("Tân", "Tăn")
+    (doc,) = extract_documents([ocr], load_doctypes())
+    f = doc.field("place_of_origin")
+    assert f is not None and not f._evidence.get(LIST_EXACT)
+
+
+def test_procedures_and_choices_are_closed_lists():
+    assert norm("Đăng ký khai sinh") in closed_list("procedures")
+    assert mark_closed_list("Đăng ký khai sinh.", "procedures")
+    # Accents count in a closed list: the reading without them is not the member.
+    assert not mark_closed_list("Dang ky khai sinh", "procedures")
+    assert not mark_closed_list("Đăng ký khai sinh con", "procedures")
+    # A field's choices: letter for letter, accents lost, when only one choice has them.
+    assert mark_closed_list("BO CONG AN", None, AUTHORITIES)
+    assert not mark_closed_list("BO CONG AN TINH", None, AUTHORITIES)
+    assert not mark_closed_list("Mương", None, ["Mường", "Muông"])
