@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     ForeignKey,
     Integer,
@@ -34,13 +33,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.access import AccessEntry, Purpose
 from models.errors import DossierError
 from models.records import utcnow
-from storage.index import Base, RecordIndex, UTCDateTime
+from storage.db import Base, PortableJSON, UTCDateTime
+from storage.index import RecordIndex
 from storage.objects import ObjectStore
 
 __all__ = ["AccessRow", "AccessCitizenRow", "AccessLog", "AccessWriter", "AccessArchiver",
@@ -49,7 +48,6 @@ __all__ = ["AccessRow", "AccessCitizenRow", "AccessLog", "AccessWriter", "Access
 log = logging.getLogger(__name__)
 
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
-_JSON = JSON().with_variant(postgresql.JSONB(), "postgresql")
 SEGMENT_MAX = 5000
 
 
@@ -67,8 +65,8 @@ class AccessRow(Base):
     purpose_code: Mapped[str] = mapped_column(String(64))
     purpose_text: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(64))
-    record_ids: Mapped[list[str]] = mapped_column(_JSON)
-    citizen_ids: Mapped[list[str]] = mapped_column(_JSON)
+    record_ids: Mapped[list[str]] = mapped_column(PortableJSON)
+    citizen_ids: Mapped[list[str]] = mapped_column(PortableJSON)
     archived_key: Mapped[str | None] = mapped_column(String(300))
 
 
@@ -106,7 +104,7 @@ class AccessLog:
         there (a segment restored twice) is skipped. Returns how many were written."""
         if not entries:
             return 0
-        with self.index._session("write the access log", write=True) as s:
+        with self.index.transaction("write the access log", write=True) as s:
             if archived_key is not None:  # a restore: some may be there already
                 ids = [e.access_id for e in entries]
                 there = set(s.scalars(select(AccessRow.access_id)
@@ -137,7 +135,7 @@ class AccessLog:
         if before is not None:
             stmt = stmt.where(AccessRow.seq < before)
         stmt = stmt.order_by(AccessRow.seq.desc()).limit(limit + 1)
-        with self.index._session(f"read the access log of citizen {citizen_id}") as s:
+        with self.index.transaction(f"read the access log of citizen {citizen_id}") as s:
             rows = list(s.scalars(stmt))
         more = len(rows) > limit
         rows = rows[:limit]
@@ -165,7 +163,7 @@ class AccessLog:
         pg = self.index.backend == "postgresql"
         if pg:
             stmt = stmt.with_for_update(skip_locked=True)
-        with self.index._session("archive the access log", write=pg) as s:
+        with self.index.transaction("archive the access log", write=pg) as s:
             rows = list(s.scalars(stmt))
             if not rows:
                 return 0
@@ -177,7 +175,7 @@ class AccessLog:
                 s.execute(update(AccessRow).where(AccessRow.seq.in_(seqs))
                           .values(archived_key=key))
         if not pg:
-            with self.index._session("archive the access log", write=True) as s:
+            with self.index.transaction("archive the access log", write=True) as s:
                 s.execute(update(AccessRow).where(AccessRow.seq.in_(seqs),
                                                   AccessRow.archived_key.is_(None))
                           .values(archived_key=key))

@@ -36,8 +36,10 @@ from models.batches import (
 from models.errors import NotFoundError
 from models.events import EventType
 from models.records import IndexEntry, utcnow
+from storage.db import Base, PortableJSON, UTCDateTime
+from storage.db.projection import RecordRow, entries
 from storage.events import append_events, batch_event
-from storage.index import _JSON, Base, RecordIndex, RecordRow, UTCDateTime
+from storage.index import RecordIndex
 
 __all__ = ["BatchLedger", "BatchRow", "BatchFileRow", "BatchPageRow"]
 
@@ -75,7 +77,7 @@ class BatchFileRow(Base):
     error_kind: Mapped[str | None] = mapped_column(String(100))
     hint: Mapped[str | None] = mapped_column(Text)
     refused: Mapped[bool] = mapped_column(default=False)  # refused on upload: never retried
-    record_ids: Mapped[list[str]] = mapped_column(_JSON)
+    record_ids: Mapped[list[str]] = mapped_column(PortableJSON)
     replaced_by: Mapped[int | None] = mapped_column(Integer)
     # Place in the dossier's page order (migration 0004); a replacement takes the old one's.
     position: Mapped[int | None] = mapped_column(Integer)
@@ -105,7 +107,7 @@ class BatchLedger:
     def create(self, plan: BatchPlan) -> None:
         """Register an accepted batch (its originals already durable) as queued."""
         now = utcnow()
-        with self.index._session(f"register batch {plan.batch_id}", write=True) as s:
+        with self.index.transaction(f"register batch {plan.batch_id}", write=True) as s:
             s.add(BatchRow(batch_id=plan.batch_id, station=plan.station, operator=plan.operator,
                            state=BatchState.queued.value, created_at=plan.created_at,
                            attempts=0))
@@ -141,7 +143,7 @@ class BatchLedger:
         """
         from storage.intake import dossier_id_for
         now = utcnow()
-        with self.index._session(f"replace a file of batch {batch_id}", write=True) as s:
+        with self.index.transaction(f"replace a file of batch {batch_id}", write=True) as s:
             batch = s.get(BatchRow, batch_id, with_for_update=True)
             old = s.get(BatchFileRow, (batch_id, file_no), with_for_update=True)
             if batch is None or old is None:
@@ -179,7 +181,7 @@ class BatchLedger:
 
     def plan(self, batch_id: str) -> BatchPlan:
         """The batch's current files (replaced ones left out), grouped by dossier."""
-        with self.index._session(f"read batch {batch_id}") as s:
+        with self.index.transaction(f"read batch {batch_id}") as s:
             batch = s.get(BatchRow, batch_id)
             if batch is None:
                 raise NotFoundError(f"no batch {batch_id}")
@@ -205,7 +207,7 @@ class BatchLedger:
 
     def submitted(self, batch_id: str, run_id: str) -> None:
         """The batch was handed to Prefect as flow run ``run_id``."""
-        with self.index._session(f"note the run of batch {batch_id}", write=True) as s:
+        with self.index.transaction(f"note the run of batch {batch_id}", write=True) as s:
             s.execute(update(BatchRow).where(BatchRow.batch_id == batch_id,
                                              BatchRow.state == BatchState.queued.value)
                       .values(run_id=run_id, heartbeat_at=utcnow()))
@@ -215,7 +217,7 @@ class BatchLedger:
         """The run ``run_id`` starts (or resumes) the batch. False when there is nothing to do:
         the batch is finished, or another run holds it and is still beating."""
         now = utcnow()
-        with self.index._session(f"claim batch {batch_id}", write=True) as s:
+        with self.index.transaction(f"claim batch {batch_id}", write=True) as s:
             batch = s.get(BatchRow, batch_id, with_for_update=True)
             if batch is None:
                 raise NotFoundError(f"no batch {batch_id}")
@@ -239,7 +241,7 @@ class BatchLedger:
 
     def heartbeat(self, batch_id: str, run_id: str) -> bool:
         """Keep the lease; False when another run has taken the batch over."""
-        with self.index._session(f"beat for batch {batch_id}", write=True) as s:
+        with self.index.transaction(f"beat for batch {batch_id}", write=True) as s:
             res = s.execute(update(BatchRow).where(BatchRow.batch_id == batch_id,
                                                    BatchRow.run_id == run_id,
                                                    BatchRow.state == BatchState.running.value)
@@ -256,11 +258,11 @@ class BatchLedger:
         unsent = ((BatchRow.state == BatchState.queued.value) & BatchRow.run_id.is_(None)
                   & (func.coalesce(BatchRow.heartbeat_at, BatchRow.created_at) < cutoff))
         taken: list[tuple[str, str | None]] = []
-        with self.index._session("look for stalled batches") as s:
+        with self.index.transaction("look for stalled batches") as s:
             rows = s.execute(select(BatchRow.batch_id, BatchRow.run_id)
                              .where(stalled | unsent)).all()
         for batch_id, old_run in rows:
-            with self.index._session(f"take over batch {batch_id}", write=True) as s:
+            with self.index.transaction(f"take over batch {batch_id}", write=True) as s:
                 row = s.scalars(select(BatchRow).where(BatchRow.batch_id == batch_id,
                                                        stalled | unsent)
                                 .with_for_update()).first()
@@ -280,7 +282,7 @@ class BatchLedger:
         """Queued batches handed to Prefect more than ``older_than`` ago, with their run id:
         the caller asks Prefect whether that run is still coming."""
         cutoff = utcnow() - older_than
-        with self.index._session("list waiting batches") as s:
+        with self.index.transaction("list waiting batches") as s:
             rows = s.execute(select(BatchRow.batch_id, BatchRow.run_id).where(
                 BatchRow.state == BatchState.queued.value, BatchRow.run_id.is_not(None),
                 BatchRow.heartbeat_at < cutoff)).all()
@@ -289,7 +291,7 @@ class BatchLedger:
     def release(self, batch_id: str, run_id: str) -> bool:
         """Forget the queued batch's run ``run_id`` (it will never run); True for exactly one
         caller, which must submit the batch again."""
-        with self.index._session(f"release batch {batch_id}", write=True) as s:
+        with self.index.transaction(f"release batch {batch_id}", write=True) as s:
             res = s.execute(update(BatchRow).where(
                 BatchRow.batch_id == batch_id, BatchRow.run_id == run_id,
                 BatchRow.state == BatchState.queued.value)
@@ -297,7 +299,7 @@ class BatchLedger:
             return bool(getattr(res, "rowcount", 0))
 
     def finish(self, batch_id: str, run_id: str) -> None:
-        with self.index._session(f"finish batch {batch_id}", write=True) as s:
+        with self.index.transaction(f"finish batch {batch_id}", write=True) as s:
             batch = s.get(BatchRow, batch_id, with_for_update=True)
             if batch is None or batch.run_id != run_id:
                 return
@@ -326,7 +328,7 @@ class BatchLedger:
             values.update(error=None, error_kind=None, hint=None)
         if record_ids is not None:
             values["record_ids"] = list(record_ids)
-        with self.index._session(f"update file {file_no} of batch {batch_id}", write=True) as s:
+        with self.index.transaction(f"update file {file_no} of batch {batch_id}", write=True) as s:
             s.execute(update(BatchFileRow).where(BatchFileRow.batch_id == batch_id,
                                                  BatchFileRow.file_no == file_no)
                       .values(**values))
@@ -337,11 +339,10 @@ class BatchLedger:
         if not pages:
             return
         now = utcnow()
-        ins = self.index._insert()
         reading = int(stage == Stage.reading)
-        with self.index._session(f"update pages of batch {batch_id}", write=True) as s:
+        with self.index.transaction(f"update pages of batch {batch_id}", write=True) as s:
             for p in pages:
-                stmt = ins(BatchPageRow).values(batch_id=batch_id, file_no=file_no,
+                stmt = self.index.insert(BatchPageRow).values(batch_id=batch_id, file_no=file_no,
                                                 source_page=p, stage=stage.value, error=error,
                                                 reads=reading, updated_at=now)
                 s.execute(stmt.on_conflict_do_update(
@@ -353,7 +354,7 @@ class BatchLedger:
     # -- reading -----------------------------------------------------------------------------
 
     def status(self, batch_id: str) -> BatchStatus:
-        with self.index._session(f"read batch {batch_id}") as s:
+        with self.index.transaction(f"read batch {batch_id}") as s:
             b = s.get(BatchRow, batch_id)
             if b is None:
                 raise NotFoundError(f"no batch {batch_id}")
@@ -384,16 +385,16 @@ class BatchLedger:
     def dossier_records(self, dossier_id: str) -> list[IndexEntry]:
         """The index entries of a dossier's records, in order; for a scanned stack cut by
         separator sheets, those of every dossier cut from it (``<id>.1``, ``<id>.2``...)."""
-        with self.index._session(f"list records of dossier {dossier_id}") as s:
+        with self.index.transaction(f"list records of dossier {dossier_id}") as s:
             rows = s.scalars(select(RecordRow).where(or_(
                 RecordRow.dossier_id == dossier_id,
                 RecordRow.dossier_id.startswith(f"{dossier_id}.", autoescape=True)))
                 .order_by(RecordRow.record_id)).all()
-            return self.index._entries(s, rows)
+            return entries(s, rows)
 
     def recent(self, station: str | None = None, limit: int = 20) -> list[BatchSummary]:
         """The newest batches (of one station, if given) with their outcome counts."""
-        with self.index._session("list batches") as s:
+        with self.index.transaction("list batches") as s:
             q = select(BatchRow).order_by(BatchRow.created_at.desc()).limit(limit)
             if station is not None:
                 q = q.where(BatchRow.station == station)

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.errors import InvalidInputError
 from models.events import Event, EventType
 from models.records import AuditEvent, IndexEntry, RecordStatus, utcnow
-from storage.index import _JSON, Base, RecordIndex, UTCDateTime
+from storage.db import Base, PortableJSON, UTCDateTime
+from storage.index import RecordIndex
 
 __all__ = ["EventRow", "EventFeed", "record_event", "batch_event", "append_events",
            "parse_cursor", "SEQ"]
@@ -48,7 +49,7 @@ class EventRow(Base):
     dossier_id: Mapped[str | None] = mapped_column(String(200))
     batch_id: Mapped[str | None] = mapped_column(String(200), index=True)
     doctype: Mapped[str | None] = mapped_column(String(100))
-    data: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    data: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
 
 
 _STATUS_EVENTS = {
@@ -133,10 +134,10 @@ class EventFeed:
         if types:
             stmt = stmt.where(EventRow.type.in_(list(types)))
         stmt = stmt.order_by(EventRow.seq).limit(limit)
-        with self.index._session("read events") as s:
+        with self.index.transaction("read events") as s:
             return [to_event(r) for r in s.scalars(stmt)]
 
     def head(self) -> int:
         """The cursor of the newest event (0 when there is none)."""
-        with self.index._session("read the newest event") as s:
+        with self.index.transaction("read the newest event") as s:
             return int(s.scalar(select(func.max(EventRow.seq))) or 0)

@@ -36,7 +36,8 @@ from models.indicators import (
 from models.records import RecordStatus, utcnow
 from storage.access import AccessRow
 from storage.batches import BatchFileRow, BatchPageRow, BatchRow
-from storage.index import RecordIndex, RecordRow
+from storage.db.projection import RecordRow
+from storage.index import RecordIndex
 
 __all__ = ["summary", "Totals", "totals", "CounterCache", "period", "DIGITIZED_STAGES",
            "NO_STATION", "HORIZON_LAG"]
@@ -92,7 +93,7 @@ def digitized(index: RecordIndex, since: datetime, until: datetime) -> list[Stat
                    BatchFileRow.stage.in_(DIGITIZED_STAGES),
                    BatchFileRow.replaced_by.is_(None))
             .group_by(station, day))
-    with index._session("count what was digitized") as s:
+    with index.transaction("count what was digitized") as s:
         rows = [StationDay(station=st, day=_as_date(d), dossiers=int(n), pages=int(p or 0))
                 for st, d, n, p in s.execute(stmt)]
     return sorted(rows, key=lambda r: (r.day, r.station))
@@ -125,7 +126,7 @@ def document_outcomes(index: RecordIndex, since: datetime, until: datetime
     """How the documents created in the period stand, and how fast they settled."""
     in_period = [RecordRow.created_at >= since, RecordRow.created_at < until]
     counts: Counter[str] = Counter()
-    with index._session("count how documents settled") as s:
+    with index.transaction("count how documents settled") as s:
         for status, settled, n in s.execute(
                 select(RecordRow.status, RecordRow.settled, func.count())
                 .where(*in_period).group_by(RecordRow.status, RecordRow.settled)):
@@ -171,7 +172,7 @@ def _access_counts(index: RecordIndex, since: datetime, until: datetime
     found = _nonempty(index, AccessRow.record_ids)
     agency = func.coalesce(AccessRow.agency, literal(NO_STATION))
     out: Counter[tuple[str, str, bool]] = Counter()
-    with index._session("count reads") as s:
+    with index.transaction("count reads") as s:
         for a, action, hit, n in s.execute(
                 select(agency, AccessRow.action, found, func.count())
                 .where(AccessRow.at >= since, AccessRow.at < until)
@@ -192,7 +193,7 @@ def reuse(index: RecordIndex, since: datetime, until: datetime,
     lookups = sum(n for (_, action, _), n in counts.items() if action in _LOOKUPS)
     found = sum(n for (_, action, hit), n in counts.items() if action in _LOOKUPS and hit)
     in_period = [AccessRow.at >= since, AccessRow.at < until]
-    with index._session("read lookups and reuses") as s:
+    with index.transaction("read lookups and reuses") as s:
         rows = list(s.execute(
             select(AccessRow.action, AccessRow.key_id, AccessRow.purpose_code, AccessRow.at,
                    AccessRow.record_ids, AccessRow.citizen_ids)
@@ -324,7 +325,7 @@ class CounterCache:
 def totals(index: RecordIndex, cache: CounterCache | None = None) -> Totals:
     """Everything Prometheus is given, in a handful of grouped queries."""
     out = Totals(batches={x.value: 0 for x in BatchState})
-    with index._session("measure the pipeline") as s:
+    with index.transaction("measure the pipeline") as s:
         pages, failed, reads = (cache.counters(index, s) if cache is not None
                                 else _counters(index, s, None, None))
         out.pages, out.files_failed, out.reads = dict(pages), dict(failed), dict(reads)

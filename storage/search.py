@@ -46,7 +46,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.records import IndexEntry, RecordStatus, fold
-from storage.index import Base, RecordCitizenRow, RecordIndex, RecordRow, UTCDateTime
+from storage.db import Base, Database, UTCDateTime
+from storage.db.projection import RecordCitizenRow, RecordRow, entries
 
 __all__ = ["RecordTextRow", "RecordValueRow", "SearchQuery", "SearchPage", "write_search",
            "citizen_lookup", "LookupRow",
@@ -191,13 +192,13 @@ _COMMON_VALUE = 2000
 _WALK = 5000
 
 
-def _common_values(index: RecordIndex,
+def _common_values(index: Database,
                    values: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """The (field, value) pairs many records hold (counted up to a cap, on the index)."""
     out: set[tuple[str, str]] = set()
     if not values:
         return out
-    with index._session("search records") as s:
+    with index.transaction("search records") as s:
         for name, value in values:
             n = s.execute(text(
                 "SELECT count(*) FROM (SELECT 1 FROM record_values WHERE field = :f AND "
@@ -208,7 +209,7 @@ def _common_values(index: RecordIndex,
     return out
 
 
-def search(index: RecordIndex, query: SearchQuery) -> SearchPage:
+def search(index: Database, query: SearchQuery) -> SearchPage:
     """One page of records matching ``query``, newest first, and the cursor after it."""
     pg = index.backend == "postgresql"
     where: list[str] = []
@@ -319,7 +320,7 @@ def search(index: RecordIndex, query: SearchQuery) -> SearchPage:
                 f"t.names_tsv FROM record_text t {'WHERE ' + ' AND '.join(where) if where else ''}"
                 f" ORDER BY t.doc_id DESC LIMIT {_WALK}) t WHERE {' AND '.join(text_where)} "
                 f"ORDER BY t.doc_id DESC LIMIT {limit + 1}")
-    with index._session("search records") as s:
+    with index.transaction("search records") as s:
         found = []
         if walk is not None:
             found = [(int(d), r) for d, r in s.execute(text(walk), params)]
@@ -328,8 +329,8 @@ def search(index: RecordIndex, query: SearchQuery) -> SearchPage:
         page = found[:limit]
         rows = {r.record_id: r for r in s.scalars(
             select(RecordRow).where(RecordRow.record_id.in_([r for _, r in page])))}
-        entries = index._entries(s, [rows[r] for _, r in page if r in rows])
-    return SearchPage(entries, str(page[-1][0]) if len(found) > limit else None,
+        found_entries = entries(s, [rows[r] for _, r in page if r in rows])
+    return SearchPage(found_entries, str(page[-1][0]) if len(found) > limit else None,
                       [d for d, _ in page])
 
 
@@ -362,7 +363,7 @@ _LOOKUP = text(
     "ORDER BY r.created_at, r.record_id, o.citizen_id")
 
 
-def citizen_lookup(index: RecordIndex, citizen_id: str) -> list[LookupRow]:
+def citizen_lookup(index: Database, citizen_id: str) -> list[LookupRow]:
     """The records naming a citizen, oldest first, with every citizen each names: one
     statement on a pooled connection, no ORM objects (the lookup other systems call most)."""
     from datetime import UTC
@@ -392,12 +393,12 @@ def citizen_lookup(index: RecordIndex, citizen_id: str) -> list[LookupRow]:
     return list(out.values())
 
 
-def citizens_of(index: RecordIndex, record_ids: Sequence[str]) -> dict[str, list[str]]:
+def citizens_of(index: Database, record_ids: Sequence[str]) -> dict[str, list[str]]:
     """The citizen IDs each record names."""
     out: dict[str, list[str]] = {r: [] for r in record_ids}
     if not record_ids:
         return out
-    with index._session("read citizen ids") as s:
+    with index.transaction("read citizen ids") as s:
         for rid, cid in s.execute(select(RecordCitizenRow.record_id, RecordCitizenRow.citizen_id)
                                   .where(RecordCitizenRow.record_id.in_(list(record_ids)))):
             out[rid].append(cid)

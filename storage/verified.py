@@ -32,7 +32,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from extraction.known import KnownValues, norm
 from models.records import IndexEntry
-from storage.index import Base, RecordCitizenRow, RecordIndex
+from storage.db import Base
+from storage.db.projection import RecordCitizenRow
+from storage.index import RecordIndex
 
 __all__ = ["VerifiedValueRow", "IndexKnown", "write_verified", "closest_verified",
            "SUGGEST_RATIO"]
@@ -74,7 +76,7 @@ class IndexKnown:
     def known_values(self, citizen_ids: Collection[str],
                      candidates: Collection[tuple[str, str, str]]) -> KnownValues:
         known = KnownValues()
-        with self.index._session("read the values people verified") as s:
+        with self.index.transaction("read the values people verified") as s:
             ids = sorted(set(citizen_ids))
             if ids:
                 found = s.execute(
@@ -113,7 +115,7 @@ def closest_verified(index: RecordIndex, doctype: str,
     rows (an index range) of a length such a ratio allows are ranked in the database by the
     reading's words they contain, and only the best few are compared in full."""
     out: dict[str, str] = {}
-    with index._session("read the values people verified") as s:
+    with index.transaction("read the values people verified") as s:
         for name, reading in readings.items():
             n = norm(reading)[:1000]
             words = sorted(set(_WORD.findall(n)), key=len, reverse=True)[:_WORDS]

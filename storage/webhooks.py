@@ -50,8 +50,10 @@ from models.events import (
     WebhookInfo,
 )
 from models.records import utcnow
+from storage.db import Base, PortableJSON, UTCDateTime
+from storage.db.accounts import ApiKeyRow
 from storage.events import SEQ, EventRow, to_event
-from storage.index import _JSON, ApiKeyRow, Base, RecordIndex, UTCDateTime
+from storage.index import RecordIndex
 
 __all__ = ["WebhookRow", "DeliveryRow", "Webhooks", "WebhookDelivery", "sign", "check_url",
            "check_types", "delivering", "SIGNATURE_HEADER", "EVENT_ID_HEADER", "MAX_PER_KEY"]
@@ -73,7 +75,7 @@ class WebhookRow(Base):
     key_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("api_keys.key_id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(Text)
-    types: Mapped[list[str]] = mapped_column(_JSON)
+    types: Mapped[list[str]] = mapped_column(PortableJSON)
     secret: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cursor: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -231,7 +233,7 @@ class Webhooks:
         from after the cursor ``after``. The secret is in the answer, and only there."""
         url, types = check_url(url, allow_local=self.allow_local), check_types(types)
         secret = "whsec_" + secrets.token_urlsafe(32)
-        with self.index._session("create a webhook", write=True) as s:
+        with self.index.transaction("create a webhook", write=True) as s:
             count = s.scalar(select(func.count()).select_from(WebhookRow)
                              .where(WebhookRow.key_id == key_id)) or 0
             if count >= MAX_PER_KEY:
@@ -250,7 +252,7 @@ class Webhooks:
             return WebhookCreated(**self._info(row).model_dump(), secret=secret)
 
     def of_key(self, key_id: str) -> list[WebhookInfo]:
-        with self.index._session("list webhooks") as s:
+        with self.index.transaction("list webhooks") as s:
             rows = s.scalars(select(WebhookRow).where(WebhookRow.key_id == key_id)
                              .order_by(WebhookRow.created_at, WebhookRow.webhook_id))
             return [self._info(r) for r in rows]
@@ -262,11 +264,11 @@ class Webhooks:
         return row
 
     def get(self, key_id: str, webhook_id: str) -> WebhookInfo:
-        with self.index._session("read a webhook") as s:
+        with self.index.transaction("read a webhook") as s:
             return self._info(self._own(s, key_id, webhook_id))
 
     def delete(self, key_id: str, webhook_id: str) -> None:
-        with self.index._session("delete a webhook", write=True) as s:
+        with self.index.transaction("delete a webhook", write=True) as s:
             row = self._own(s, key_id, webhook_id)
             s.execute(delete(DeliveryRow).where(DeliveryRow.webhook_id == webhook_id))
             s.delete(row)
@@ -274,7 +276,7 @@ class Webhooks:
     def deliveries(self, key_id: str, webhook_id: str, limit: int = 100,
                    before: int | None = None) -> list[DeliveryAttempt]:
         """The delivery log, newest attempt first."""
-        with self.index._session("read a webhook's deliveries") as s:
+        with self.index.transaction("read a webhook's deliveries") as s:
             self._own(s, key_id, webhook_id)
             stmt = select(DeliveryRow).where(DeliveryRow.webhook_id == webhook_id)
             if before is not None:
@@ -304,12 +306,12 @@ class Webhooks:
                           WebhookRow.webhook_id)
                 .limit(1))
         # Most polls find nothing: look first without taking SQLite's write lock.
-        with self.index._session("look for due webhooks") as s:
+        with self.index.transaction("look for due webhooks") as s:
             if s.scalars(stmt.with_only_columns(WebhookRow.webhook_id)).first() is None:
                 return None
         if self.index.backend == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=WebhookRow)
-        with self.index._session("claim a webhook", write=True) as s:
+        with self.index.transaction("claim a webhook", write=True) as s:
             row = s.scalars(stmt).first()
             if row is None:
                 return None
@@ -323,7 +325,7 @@ class Webhooks:
         """The next events after the claim's cursor, of every type, oldest first."""
         stmt = (select(EventRow).where(EventRow.seq > claim.cursor).order_by(EventRow.seq)
                 .limit(limit))
-        with self.index._session("read events to deliver") as s:
+        with self.index.transaction("read events to deliver") as s:
             return [to_event(r) for r in s.scalars(stmt)]
 
     def settle(self, claim: Claim, lease: timedelta, *, cursor: int,
@@ -334,7 +336,7 @@ class Webhooks:
         False when the claim's lease was lost (the subscription deleted, or its lease ran out
         and another process took it): the caller stops."""
         now = utcnow()
-        with self.index._session("note a webhook delivery", write=True) as s:
+        with self.index.transaction("note a webhook delivery", write=True) as s:
             row = s.get(WebhookRow, claim.webhook_id, with_for_update=True)
             if row is None:
                 return False
@@ -358,7 +360,7 @@ class Webhooks:
             return True
 
     def release(self, claim: Claim) -> None:
-        with self.index._session("release a webhook", write=True) as s:
+        with self.index.transaction("release a webhook", write=True) as s:
             row = s.get(WebhookRow, claim.webhook_id, with_for_update=True)
             if row is not None and row.lease_owner == claim.owner:
                 # The release time stays as the lease's end: who was served least recently.
