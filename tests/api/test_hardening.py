@@ -376,8 +376,8 @@ def test_files_under_the_data_dir_are_private_under_umask_022(tmp_path, object_s
          data dir
     THEN every file there is 0600 and every folder 0700
     """
-    from flows.digitize import _local_original
     from flows.runtime import Runtime, set_runtime
+    from flows.stages import local_original
 
     data = tmp_path / "data"
     old = os.umask(0o022)
@@ -397,7 +397,7 @@ def test_files_under_the_data_dir_are_private_under_umask_022(tmp_path, object_s
         runtime = Runtime(settings)
         set_runtime(runtime)
         try:
-            assert _local_original(sha).read_bytes() == _png()
+            assert local_original(sha).read_bytes() == _png()
         finally:
             set_runtime(None)
             runtime.close()
