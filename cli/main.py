@@ -64,8 +64,7 @@ def ocr(files: Annotated[list[Path], typer.Argument(help="images (JPEG, PNG, TIF
     pool of DOSSIER_WORKERS processes. One file prints to stdout; with several files, --pdf
     or --out-dir, each input gets its own output (NAME.txt / NAME.json / NAME.pdf) in
     --out-dir (default: the current folder)."""
-    from ocr.loading import Limits
-    from ocr.pipeline import OcrOptions, ocr_files
+    from ocr.pipeline import ocr_files
     from ocr.searchable import searchable_pdf
 
     s = _settings()
@@ -73,10 +72,8 @@ def ocr(files: Annotated[list[Path], typer.Argument(help="images (JPEG, PNG, TIF
     target = out_dir or Path(".")
     if to_files:
         target.mkdir(parents=True, exist_ok=True)
-    opts = OcrOptions(lang=lang or s.lang, tesseract_cmd=s.tesseract_cmd,
-                      timeout=s.tesseract_timeout_s, cleanup=not no_cleanup,
-                      engine=s.ocr_engine or None)
-    limits = Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages, s.pdf_render_dpi)
+    opts = s.ocr_options(lang=lang, cleanup=not no_cleanup)
+    limits = s.limits()
     names = _output_names(files)
     failed = 0
     for result, name in zip(ocr_files(files, opts, limits=limits, workers=s.workers,
@@ -132,8 +129,6 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
                                   "min_score, and where each value was found")] = False,
             ) -> None:
     """Classify a document and print its fields with values and confidences."""
-    from dataclasses import replace
-
     from cli.explain import field_origins, page_explanations, untyped_pages
     from extraction import (
         extract_documents,
@@ -143,17 +138,16 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
         wait_for_warm_up,
     )
     from models.batches import PageJob
-    from ocr.loading import Limits
-    from ocr.pipeline import OcrOptions, ocr_file
+    from ocr.pipeline import ocr_file
     from ocr.pool import run_page_job
 
     s = _settings()
     types = load_doctypes(doctypes or s.doctypes_dir)  # a bad definition stops before OCR
     # Extraction's tables load while OCR waits on Tesseract.
     start_warm_up()
-    opts = OcrOptions(lang=lang or s.lang, tesseract_cmd=s.tesseract_cmd,
-                      timeout=s.tesseract_timeout_s)
-    limits = Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages, s.pdf_render_dpi)
+    # Read exactly as the pipeline reads: the engine, languages and limits of the settings.
+    opts = s.ocr_options(lang=lang)
+    limits = s.limits()
     doc = ocr_file(file, opts, limits=limits, workers=s.workers)
     pages = doc.pages
     wait_for_warm_up()  # classifying needs spaCy, which the warm-up may be loading
@@ -163,7 +157,7 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
         def reread(i: int, langs: str, psm: int):
             read_as[i] = f"{langs}, page segmentation {psm}"
             return run_page_job(PageJob(path=str(file), source_page=i, limits=limits,
-                                        opts=replace(opts, lang=langs, psm=psm))
+                                        opts=s.ocr_options(lang=langs, psm=psm))
                                 ).result(str(file))
 
         first, pages = pages, read_as_their_types(pages, types, opts.lang, reread)

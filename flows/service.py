@@ -389,12 +389,10 @@ def warm_up(settings: Settings) -> None:
     from extraction import start_warm_up
     from flows.runtime import get_runtime
     from ocr import pool
-    from ocr.pipeline import OcrOptions
 
     get_runtime()
-    opts = OcrOptions(lang=settings.lang, tesseract_cmd=settings.tesseract_cmd,
-                      timeout=settings.tesseract_timeout_s, engine=settings.ocr_engine or None)
-    pool.get_pool(settings.workers, opts, page_timeout=settings.page_timeout_s).start()
+    pool.get_pool(settings.workers, settings.ocr_options(),
+                  page_timeout=settings.page_timeout_s).start()
     start_warm_up()
 
 

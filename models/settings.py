@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.ocr import Limits, OcrOptions
 
 __all__ = ["Settings", "get_settings"]
 
@@ -106,6 +109,20 @@ class Settings(BaseSettings):
     record_cache_size: int = 20_000
     # The access log goes from the index to the object store in segments this often.
     access_archive_s: float = 1.0
+
+    def ocr_options(self, *, lang: str | None = None, psm: int | None = None,
+                    cleanup: bool = True) -> OcrOptions:
+        """How pages are read here: the engine, languages (``lang`` for other ones) and
+        timeouts of these settings."""
+        opts = OcrOptions(lang=lang or self.lang, tesseract_cmd=self.tesseract_cmd,
+                          timeout=self.tesseract_timeout_s, engine=self.ocr_engine or None,
+                          cleanup=cleanup)
+        return opts if psm is None else replace(opts, psm=psm)
+
+    def limits(self) -> Limits:
+        """What an input file may be, by these settings."""
+        return Limits(self.max_file_bytes, self.max_image_pixels, self.max_pages,
+                      self.pdf_render_dpi)
 
     def installed_calibration_path(self) -> Path:
         return (self.data_dir / "calibration.json").resolve()
