@@ -651,13 +651,13 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrupted")
         sys.exit(130)
-    except Exception as e:  # click usage errors and the like
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(ExitCode.bad_args)
-        raise
+    except typer.TyperException as e:  # usage errors: an unknown option, a bad value
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"error: {e.format_message()}", highlight=False, markup=False)
+        sys.exit(ExitCode.bad_args)
 
 
 if __name__ == "__main__":

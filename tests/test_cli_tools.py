@@ -128,3 +128,11 @@ def test_ocr_many_files_one_output_each_and_a_searchable_pdf(tmp_path):
     assert "KHAI SINH" in text
     with pdfplumber.open(out / "birth-registration-clean.png.pdf") as pdf:
         assert "KHAI SINH" in pdf.pages[0].extract_text()
+
+
+@pytest.mark.parametrize("args", [["ocr", "--no-such-option"], ["bench", "--split", "nope"]])
+def test_a_bad_option_is_a_usage_error_in_plain_words(tmp_path, args):
+    p = dossier(*args, cwd=tmp_path)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "Traceback" not in p.stderr and "╭" not in p.stderr
+    assert args[-1] in p.stderr
