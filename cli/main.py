@@ -214,17 +214,17 @@ def ingest(paths: Annotated[list[Path], typer.Argument(help="folders, images or 
                "--split-folders", help="each file/subfolder of a folder is its own dossier")]
            = False,
            api: Annotated[str | None, typer.Option(
-               envvar="DOSSIER_API_URL",
                help="upload to this `dossier serve` (POST /v1/batches) instead of digitizing "
-                    "here; the key (scope batches:write) comes from DOSSIER_API_KEY")] = None,
+                    "here (default DOSSIER_API_URL); the key (scope batches:write) comes from "
+                    "DOSSIER_API_KEY")] = None,
            ) -> None:
     """Upload and digitize a batch; one folder or one file is one dossier."""
-    import os
-
     from cli.ingest import run_ingest, run_remote
 
+    s = _settings()
+    api = api or s.api_url
     if api:
-        key = os.environ.get("DOSSIER_API_KEY", "")
+        key = s.api_key.get_secret_value()
         if not key:
             raise typer.BadParameter("--api needs an API key in DOSSIER_API_KEY "
                                      "(`dossier apikey create --scope batches:write`)")

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     # The access log goes from the index to the object store in segments this often.
     access_archive_s: float = 1.0
 
+    # `dossier ingest --api`: the `dossier serve` to upload to instead of digitizing here (the
+    # option overrides it), and its API key (scope batches:write).
+    api_url: str = ""
+    api_key: SecretStr = SecretStr("")
+
     def ocr_options(self, *, lang: str | None = None, psm: int | None = None,
                     cleanup: bool = True) -> OcrOptions:
         """How pages are read here: the engine, languages (``lang`` for other ones) and

@@ -130,6 +130,20 @@ def test_ocr_many_files_one_output_each_and_a_searchable_pdf(tmp_path):
         assert "KHAI SINH" in pdf.pages[0].extract_text()
 
 
+def test_ingest_takes_the_served_app_from_the_settings(tmp_path):
+    """GIVEN DOSSIER_API_URL in the working folder's .env and no API key WHEN `dossier ingest`
+    runs THEN it means to upload to that app (not to digitize here) and asks for the key."""
+    import os
+
+    (tmp_path / ".env").write_text("DOSSIER_API_URL=http://127.0.0.1:9\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_API_")}
+    p = subprocess.run([str(DOSSIER_BIN), "ingest", str(SAMPLES / "cccd-front-clean.png")],
+                       capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "DOSSIER_API_KEY" in p.stderr
+    assert not (tmp_path / ".dossier").exists()
+
+
 @pytest.mark.parametrize("args", [["ocr", "--no-such-option"], ["bench", "--split", "nope"]])
 def test_a_bad_option_is_a_usage_error_in_plain_words(tmp_path, args):
     p = dossier(*args, cwd=tmp_path)
