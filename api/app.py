@@ -108,7 +108,14 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
     from fastapi.staticfiles import StaticFiles
 
     from api import access, batches, events, metrics, pdf, records
-    from api.web import access_pages, auth_pages, counter_pages, dashboard_pages, review_pages
+    from api.web import (
+        access_pages,
+        auth_pages,
+        counter_pages,
+        dashboard_pages,
+        review_pages,
+        upload_pages,
+    )
     from api.web.common import (
         HERE,
         SESSION_COOKIE,
@@ -246,6 +253,7 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
     app.include_router(auth_pages.router)
     app.include_router(review_pages.router)
     app.include_router(batches.router)
+    app.include_router(upload_pages.router)  # the upload page, on the code of /v1/batches
     app.include_router(pdf.router)
     app.include_router(events.router)
     app.include_router(access.router)

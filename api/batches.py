@@ -32,7 +32,7 @@ from api.schema import (
 from models.batches import BatchPlan, BatchStatus, BatchSummary
 from models.errors import NotFoundError
 from models.records import ApiKeyInfo
-from models.settings import Settings, get_settings
+from models.settings import Settings
 
 __all__ = ["router", "accept_upload", "submit", "upload_limit_error", "read_multipart",
            "clean_text"]
@@ -42,20 +42,14 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 
-def _include_pages() -> None:
-    # The upload page shares this code path; its routes come in with this router.
-    from api.web import upload_pages
-
-    router.include_router(upload_pages.router)
-
-
 class _Parser(MultiPartParser):
     # Each part goes to disk past 64 KiB, so 200 pages at once stay small in memory.
     spool_max_size = 64 * 1024
 
 
 def _settings(request: Request) -> Settings:
-    return getattr(request.app.state, "settings", None) or get_settings()
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 # Control and format characters (NUL, line breaks, bidirectional overrides) have no place in
@@ -262,6 +256,3 @@ async def replace_from_request(request: Request, batch_id: str, file_no: int,
         await files[0].close()
     await run_in_threadpool(submit, request, batch_id)
     return int(new_no)
-
-
-_include_pages()
