@@ -206,8 +206,10 @@ def list_batches(request: Request, station: str | None = None, limit: int = 20,
 
 @router.get("/v1/batches/{batch_id}", responses=errors(404))
 def get_batch(batch_id: str, request: Request, _key: ApiKeyInfo = read) -> BatchStatus:
+    from api.health import with_waiting
+
     try:
-        return _ledger(request).status(batch_id)
+        return with_waiting(request.app.state, _ledger(request).status(batch_id))
     except NotFoundError as e:
         raise NotFoundError(f"no batch {batch_id}") from e
 

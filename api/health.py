@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -14,7 +16,7 @@ import urllib3
 
 from models.settings import Settings
 
-__all__ = ["health"]
+__all__ = ["health", "stores_down", "with_waiting"]
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +74,32 @@ def health(settings: Settings, store: Any, index: Any) -> tuple[int, dict[str, A
     if down:
         body["down"] = down
     return (503 if down else 200), body
+
+
+_probing = threading.Lock()
+_STORES_MAX_AGE_S = 3.0
+
+
+def stores_down(state: Any) -> list[str]:
+    """The stores (``"s3"``, ``"index"``) this process cannot reach now: while one is down, an
+    unfinished batch waits for it (its worker retries, nothing is lost). Probed at most every
+    few seconds, the answer shared by every request of the process (``state``: the app's)."""
+    with _probing:
+        seen = getattr(state, "stores_down_seen", None)
+        if seen is not None and time.monotonic() - seen[0] < _STORES_MAX_AGE_S:
+            return list(seen[1])
+        down = [name for name, state_of in (("s3", lambda: _s3(state.store)),
+                                            ("index", lambda: _index(state.index)))
+                if state_of() == DOWN]
+        state.stores_down_seen = (time.monotonic(), down)
+        return list(down)
+
+
+def with_waiting(state: Any, status: Any) -> Any:
+    """The batch's status (:class:`models.batches.BatchStatus`) with the stores it waits for,
+    if it is unfinished."""
+    from models.batches import BatchState
+
+    if status.state != BatchState.finished:
+        status.waiting_for = stores_down(state)
+    return status

@@ -207,6 +207,11 @@ class BatchStatus(BaseModel):
     finished_at: datetime | None = None
     attempts: int = 0
     worker: str | None = None  # host:pid of the worker that ran it last
+    # An unfinished batch whose store ("s3", "index") is unreachable waits for it: its worker
+    # retries, nothing is lost, and it goes on by itself once the store is back.
+    waiting_for: list[str] = Field(default_factory=list, description=(
+        "stores the unfinished batch waits for (s3, index): unreachable now, retried, "
+        "nothing lost"))
     files: list[FileStatusView] = Field(default_factory=list)
 
     @property

@@ -1,6 +1,8 @@
 """The scanning station's upload page: drop files or whole folders (a folder is a dossier),
 watch each dossier and page go through (server-sent events), replace a failed file, see the
-station's recent batches and open a dossier's records.
+station's recent batches and open a dossier's records. While the object store or the index is
+unreachable, an unfinished batch says it is waiting for storage (nothing is lost: its worker
+retries) and goes back to its progress once the store is back.
 
 Uploads go through the same code as ``POST /v1/batches`` (``api/batches.py``); the page
 sends the CSRF token as the ``x-csrftoken`` header, so the upload body is never buffered.
@@ -19,11 +21,13 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import N_, PlainHTTPError
+from api.health import stores_down
 from api.web.common import render, require_user
 from api.web.i18n import gettext as _
 from models.accounts import Role, UserInfo
 from models.batches import BatchState, BatchStatus
-from models.errors import NotFoundError
+from models.errors import NotFoundError, StorageError
+from storage.faults import is_outage
 
 __all__ = ["router", "plain_problem"]
 
@@ -160,11 +164,20 @@ async def events(batch_id: str, request: Request, user: Operator) -> StreamingRe
 
     async def stream() -> AsyncIterator[str]:
         last = None
+        view: dict[str, Any] = {"batch_id": batch_id, "finished": False, "dossiers": []}
         while not await request.is_disconnected():
-            status = await run_in_threadpool(_ledger(request).status, batch_id)
-            view = _view(status)
-            for d in view["dossiers"]:
-                d["stage_text"] = lang_words[d["stage"]]
+            try:
+                status = await run_in_threadpool(_ledger(request).status, batch_id)
+            except StorageError as e:  # the index is down: the last view, waiting for it
+                if not is_outage(e):
+                    raise
+                view["waiting_for"] = ["index"]
+            else:
+                view = _view(status)
+                for d in view["dossiers"]:
+                    d["stage_text"] = lang_words[d["stage"]]
+                view["waiting_for"] = [] if view["finished"] else await run_in_threadpool(
+                    stores_down, request.app.state)
             data = json.dumps(view, ensure_ascii=False, default=str)
             if data != last:
                 last = data

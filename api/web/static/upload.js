@@ -104,7 +104,13 @@
     } catch (err) { notice(`${W.upload_failed}: ${err.message}`, "warn"); }
   });
 
+  // A store (object store or index) unreachable: the batch waits, its worker retries and
+  // nothing is lost; the progress drawn last stays until the store is back.
   function render(view) {
+    const waiting = view.waiting_for || [];
+    $("waiting").hidden = !waiting.length;
+    $("progress-card").dataset.waiting = waiting.join(" ");
+    if (waiting.length && !view.dossiers.length) return;
     const box = $("progress");
     box.replaceChildren(...view.dossiers.map((d) => {
       const head = el("h3", {}, d.name, " ", el("span", { class: `badge ${d.stage}`, "data-stage": d.stage }, d.stage_text));
@@ -129,6 +135,14 @@
     source = new EventSource(`/upload/batches/${id}/events`);
     source.onmessage = (e) => render(JSON.parse(e.data));
     source.addEventListener("finished", () => { source.close(); source = null; });
+    // The browser gives up on a stream the server refused (it could not answer for a while):
+    // follow the batch again a little later.
+    const mine = source;
+    source.onerror = () => {
+      if (mine.readyState !== EventSource.CLOSED || source !== mine) return;
+      source = null;
+      setTimeout(() => { if (batchId === id && source === null) follow(id); }, 3000);
+    };
   }
 
   const given = $("progress-card").dataset.batch;
