@@ -2,10 +2,10 @@
 noisy text. Values are stored in Unicode NFC, so "Nguyễn" typed with combining marks and
 "Nguyễn" typed precomposed are the same value.
 
-The review page's script applies these same rules as the clerk types (``review.js``); the
-limits it needs (:data:`RULES`) and each field's partner for the ID-against-birth-date check
-(:func:`birth_pairs`) come from here, and every problem is a :class:`Problem` code the page
-and the server word alike.
+The review page's script applies these same rules as the clerk types
+(``api/web/static/review/validation.js``); the limits it needs (:data:`RULES`) and each
+field's partner for the ID-against-birth-date check (:func:`birth_pairs`) come from here, and
+every problem is a :class:`Problem` code the page and the server word alike.
 """
 
 from __future__ import annotations
