@@ -53,8 +53,9 @@ def build_long_pdf(images: list[tuple[Path, int]], pages: int, target: Path) -> 
 def run_spec(spec: dict) -> dict:
     """Read ``spec["pdf"]`` with ``spec["workers"]`` OCR workers; timings and peaks."""
     t0 = time.perf_counter()
+    from ocr.files import ocr_files
     from ocr.loading import Limits
-    from ocr.pipeline import OcrOptions, ocr_files
+    from ocr.pipeline import OcrOptions
     from ocr.pool import shutdown_pool
 
     opts = OcrOptions(lang=spec.get("lang", "vie+eng"), engine=spec.get("engine") or None,

@@ -64,7 +64,7 @@ def ocr(files: Annotated[list[Path], typer.Argument(help="images (JPEG, PNG, TIF
     pool of DOSSIER_WORKERS processes. One file prints to stdout; with several files, --pdf
     or --out-dir, each input gets its own output (NAME.txt / NAME.json / NAME.pdf) in
     --out-dir (default: the current folder)."""
-    from ocr.pipeline import ocr_files
+    from ocr.files import ocr_files
     from ocr.searchable import searchable_pdf
 
     s = _settings()
@@ -138,7 +138,7 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
         wait_for_warm_up,
     )
     from models.batches import PageJob
-    from ocr.pipeline import ocr_file
+    from ocr.files import ocr_file
     from ocr.pool import run_page_job
 
     s = _settings()

@@ -133,7 +133,8 @@ FEATURES = [
 def features(tmp_path_factory: pytest.TempPathFactory) -> PageOCR:
     """A page with a label printed several times, dates in several notations, a shop's
     name under a greeting and its address, read once by Tesseract as the pipeline reads."""
-    from ocr.pipeline import OcrOptions, ocr_file
+    from ocr.files import ocr_file
+    from ocr.pipeline import OcrOptions
 
     path = _render(FEATURES, tmp_path_factory.mktemp("features") / "features.png")
     page = ocr_file(path, OcrOptions(lang="eng", psm=4)).pages[0]

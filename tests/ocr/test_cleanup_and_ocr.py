@@ -10,8 +10,9 @@ import pytest
 
 from models.ocr import PageOCR
 from ocr import cleanup, tesseract
+from ocr.files import ocr_file
 from ocr.loading import LoadedPage
-from ocr.pipeline import OcrOptions, ocr_file, ocr_loaded_page
+from ocr.pipeline import OcrOptions, ocr_loaded_page
 from tests.pages import BIRTH_FORM, render, save
 
 

@@ -11,7 +11,8 @@ import pytest
 from models.batches import PageJob
 from models.errors import OcrEngineError, UnsupportedFormatError
 from ocr import tesseract
-from ocr.pipeline import OcrOptions, ocr_files
+from ocr.files import ocr_files
+from ocr.pipeline import OcrOptions
 from ocr.pool import get_pool, run_page_job
 from ocr.searchable import searchable_pdf
 from tests.pages import BIRTH_FORM, render, save
