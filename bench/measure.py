@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Measured", "run_measured", "spec_main"]
+__all__ = ["Measured", "run_measured", "spec_main", "descendants"]
 
 
 @dataclass
@@ -41,6 +41,23 @@ class Measured:
             return f"{what} timed out after {self.wall_s:.0f} s"
         tail = self.stderr.strip().splitlines()[-3:]
         return f"{what} exited {self.returncode}: {' / '.join(tail)}"
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, read from /proc (children before their own children)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
 
 
 def run_measured(args: list[str], *, timeout: float, env: dict[str, str] | None = None,

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.measure import descendants
+
 ROOT = Path(__file__).resolve().parents[1]
 DOSSIER = Path(sys.executable).with_name("dossier")
 FINAL = {"done", "needs_review", "duplicate", "failed"}
@@ -42,22 +44,6 @@ def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _tree(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [pid], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def _rss_kb(pid: int) -> int:
@@ -96,7 +82,7 @@ class PeakRss(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(self.every):
             now: dict[str, int] = {}
-            for p in _tree(self.pid):
+            for p in [self.pid, *descendants(self.pid)]:
                 role = _role(p)
                 now[role] = now.get(role, 0) + _rss_kb(p)
             self.peak_kb = max(self.peak_kb, sum(now.values()))

@@ -16,26 +16,10 @@ from typing import Any
 
 import httpx
 
+from bench.measure import descendants as descendants  # every process below a pid
 from tests.e2e.test_pipeline import DOSSIER_BIN, free_port
 
 FINAL = {"done", "needs_review", "duplicate", "failed"}
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def cmdline(pid: int) -> str:
