@@ -157,7 +157,27 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
         proc.wait(timeout=10)
 
 
-class Supervisor(threading.Thread):
+class Periodic(threading.Thread):
+    """A daemon thread that runs :meth:`check` every ``every`` seconds until ``stopped`` is
+    set; a round that fails is logged and the next one tries again."""
+
+    def __init__(self, name: str, every: float) -> None:
+        super().__init__(name=name, daemon=True)
+        self.every = every
+        self.stopped = threading.Event()
+
+    def check(self) -> object:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            try:
+                self.check()
+            except Exception as e:  # noqa: BLE001 - keep going; the next round retries
+                log.warning("%s: %s", self.name, e)
+
+
+class Supervisor(Periodic):
     """Keeps what ``dossier serve`` started alive: a local worker that exits is started again
     (after a pause that grows while it keeps dying), the local Prefect server is started again
     on its own port, and the embedded S3 server on its own ports, so every process finds them
@@ -165,14 +185,12 @@ class Supervisor(threading.Thread):
 
     def __init__(self, settings: Settings, start_worker: Callable[[], subprocess.Popen],
                  workers: int, server: LocalPrefectServer | None, every: float = 1.0) -> None:
-        super().__init__(name="supervisor", daemon=True)
+        super().__init__("supervisor", every)
         self.settings = settings
         self.start_worker = start_worker
         self.procs: list[subprocess.Popen] = [start_worker() for _ in range(workers)]
         self.server = server
-        self.every = every
         self.restarts = 0
-        self.stopped = threading.Event()
         self._lock = threading.Lock()
         self._not_before = [0.0] * workers
         self._pause = [1.0] * workers
@@ -205,13 +223,6 @@ class Supervisor(threading.Thread):
             if s3.pid() is None:
                 log.warning("the embedded S3 server is not running; starting it again")
                 s3.ensure_running()
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.every):
-            try:
-                self.check()
-            except Exception as e:  # noqa: BLE001 - keep supervising; the next round retries
-                log.warning("supervisor: %s", e)
 
     def stop(self) -> None:
         self.stopped.set()
@@ -336,12 +347,12 @@ def _never_coming(run_id: str, stale: timedelta) -> bool:
     return state.timestamp is not None and utcnow() - state.timestamp > stale
 
 
-class Watchdog(threading.Thread):
+class Watchdog(Periodic):
     """Every few seconds: batches whose run stopped beating (its worker died) or that were
     never handed to Prefect are submitted again. Exactly one watchdog takes each one over."""
 
     def __init__(self, settings: Settings, submit=submit_batch) -> None:
-        super().__init__(name="batch-watchdog", daemon=True)
+        super().__init__("batch-watchdog", max(1.0, settings.batch_heartbeat_s))
         from storage.batches import BatchLedger
         from storage.index import RecordIndex
 
@@ -349,7 +360,6 @@ class Watchdog(threading.Thread):
         self.submit = submit
         self.index = RecordIndex(settings.resolved_index_url())
         self.ledger = BatchLedger(self.index)
-        self.stopped = threading.Event()
 
     def check(self) -> list[str]:
         """One round; returns the batches submitted again."""
@@ -368,14 +378,6 @@ class Watchdog(threading.Thread):
                         run_id)
             resubmitted.append(batch_id)
         return resubmitted
-
-    def run(self) -> None:
-        every = max(1.0, self.settings.batch_heartbeat_s)
-        while not self.stopped.wait(every):
-            try:
-                self.check()
-            except Exception as e:  # noqa: BLE001 - keep watching; the next round retries
-                log.warning("batch watchdog: %s", e)
 
     def stop(self) -> None:
         self.stopped.set()
