@@ -8,13 +8,18 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from models.errors import DossierError, ExitCode
+
+if TYPE_CHECKING:
+    from storage.index import RecordIndex
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Digitize paper dossiers and reuse their data.")
@@ -33,6 +38,18 @@ def _settings():
     from models.settings import get_settings
 
     return get_settings()
+
+
+@contextmanager
+def _index() -> Iterator[RecordIndex]:
+    """The index of the settings, closed when the block ends."""
+    from storage.index import RecordIndex
+
+    index = RecordIndex(_settings().resolved_index_url())
+    try:
+        yield index
+    finally:
+        index.close()
 
 
 def _private_data_dir():
@@ -265,14 +282,10 @@ def records(citizen_id: Annotated[str, typer.Option("--citizen-id", help="12-dig
             as_json: Annotated[bool, typer.Option("--json", help="full record JSON")] = False
             ) -> None:
     """Every record that names a citizen ID."""
-    from storage.index import RecordIndex
 
     s = _settings()
-    index = RecordIndex(s.resolved_index_url())
-    try:
+    with _index() as index:
         entries = index.records_for_citizen(citizen_id)
-    finally:
-        index.close()
     if as_json:
         from models.records import Record
         from storage.objects import open_object_store
@@ -299,17 +312,13 @@ def records(citizen_id: Annotated[str, typer.Option("--citizen-id", help="12-dig
 @app.command()
 def reindex() -> None:
     """Rebuild the SQL index from the record JSON and audit events in the object store."""
-    from storage.index import RecordIndex
     from storage.objects import open_object_store
     from storage.records import RecordStore
 
     s = _settings()
     store = open_object_store(s)
-    index = RecordIndex(s.resolved_index_url())
-    try:
+    with _index() as index:
         n, removed, events = RecordStore(store, index).reindex()
-    finally:
-        index.close()
     console.print(f"Index rebuilt: {n} records (was {removed}), {events} audit events.")
 
 
@@ -483,7 +492,6 @@ def apikey_create(name: Annotated[str, typer.Option(help="who uses the key")],
                       help="limit the key to this document type (repeat for several); "
                            "default: every type")] = None) -> None:
     """Create a key; it is printed once and stored only as a hash."""
-    from storage.index import RecordIndex
 
     s = _settings()
     if doctype:
@@ -494,11 +502,8 @@ def apikey_create(name: Annotated[str, typer.Option(help="who uses the key")],
         if unknown:
             raise _bad_args(f"unknown document type {', '.join(unknown)}; known: "
                             f"{', '.join(sorted(known))}")
-    index = RecordIndex(s.resolved_index_url())
-    try:
+    with _index() as index:
         key, info = index.create_api_key(name, scope, agency=agency, doctypes=doctype or None)
-    finally:
-        index.close()
     limits = f", document types {', '.join(info.doctypes)}" if info.doctypes else ""
     err.print(f"API key {info.key_id} for {info.name!r}"
               f"{f' ({info.agency})' if info.agency else ''}, scopes "
@@ -509,28 +514,20 @@ def apikey_create(name: Annotated[str, typer.Option(help="who uses the key")],
 @apikey_app.command("list")
 def apikey_list() -> None:
     """List keys (never the keys themselves)."""
-    from storage.index import RecordIndex
 
-    index = RecordIndex(_settings().resolved_index_url())
-    try:
+    with _index() as index:
         for k in index.list_api_keys():
             console.print(f"{k.key_id}  {k.name}  {k.agency or '-'}  {','.join(k.scopes)}  "
                           f"{','.join(k.doctypes) if k.doctypes else 'all types'}  "
                           f"{'revoked' if k.revoked else 'active'}")
-    finally:
-        index.close()
 
 
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: str) -> None:
     """Revoke a key by its id."""
-    from storage.index import RecordIndex
 
-    index = RecordIndex(_settings().resolved_index_url())
-    try:
+    with _index() as index:
         index.revoke_api_key(key_id)
-    finally:
-        index.close()
     console.print(f"Key {key_id} revoked.")
 
 
@@ -560,7 +557,6 @@ def user_create(name: Annotated[str, typer.Argument(help="login name")],
     """Create a user; the password is prompted for, or read from stdin."""
     from api.web.accounts import hash_password
     from models.accounts import LANGUAGES, Role
-    from storage.index import RecordIndex
 
     if role not in {r.value for r in Role}:
         raise _bad_args(f"--role {role!r}: use operator, reviewer, counter or admin")
@@ -570,38 +566,27 @@ def user_create(name: Annotated[str, typer.Argument(help="login name")],
         hashed = hash_password(_read_password())
     except ValueError as e:
         raise _bad_args(str(e)) from None
-    index = RecordIndex(_settings().resolved_index_url())
-    try:
+    with _index() as index:
         index.create_user(name, hashed, Role(role), lang=lang, station=station)
-    finally:
-        index.close()
     console.print(f"User {name!r} created with role {role}.")
 
 
 @user_app.command("list")
 def user_list() -> None:
     """List users with their role and state."""
-    from storage.index import RecordIndex
 
-    index = RecordIndex(_settings().resolved_index_url())
-    try:
+    with _index() as index:
         for u in index.list_users():
             console.print(f"{u.name}  {u.role.value}  {u.station or '-'}  {u.lang}  "
                           f"{'disabled' if u.disabled else 'active'}", highlight=False)
-    finally:
-        index.close()
 
 
 @user_app.command("disable")
 def user_disable(name: str) -> None:
     """Disable a user; their sessions end at once."""
-    from storage.index import RecordIndex
 
-    index = RecordIndex(_settings().resolved_index_url())
-    try:
+    with _index() as index:
         index.update_user(name, disabled=True)
-    finally:
-        index.close()
     console.print(f"User {name!r} disabled.")
 
 
@@ -609,17 +594,13 @@ def user_disable(name: str) -> None:
 def corrections_export(out: Annotated[Path, typer.Option("--out", help="JSON-lines file")]) -> None:
     """Every field a person confirmed or changed: crop key, OCR text, machine and final value."""
     from review.corrections import export_corrections
-    from storage.index import RecordIndex
     from storage.objects import open_object_store
 
     s = _settings()
     store = open_object_store(s)
-    index = RecordIndex(s.resolved_index_url())
-    try:
+    with _index() as index:
         with out.open("w", encoding="utf-8") as f:
             n = export_corrections(store, index, f)
-    finally:
-        index.close()
     console.print(f"{n} reviewed fields written to {out}.")
 
 
