@@ -447,18 +447,21 @@ class ObjectStore:
         # Servers list newest first; keep that order, but the latest always leads.
         return sorted(versions, key=lambda v: not v.is_latest)
 
-    def record_ids(self) -> list[str]:
-        """Ids of every stored record."""
+    def _keys_under(self, prefix: str, suffix: str) -> list[str]:
+        """The keys of the records bucket under ``prefix`` that end in ``suffix``, in order."""
         bucket = self.records_bucket
 
         def listing() -> list[str]:
-            return [
-                o.object_name[len(_RECORDS_PREFIX):-len(".json")]
-                for o in self.client.list_objects(bucket, prefix=_RECORDS_PREFIX, recursive=True)
-                if o.object_name and o.object_name.endswith(".json")
-            ]
+            return sorted(o.object_name for o in self.client.list_objects(
+                bucket, prefix=prefix, recursive=True)
+                if o.object_name and o.object_name.endswith(suffix))
 
-        return self._call("list", bucket, _RECORDS_PREFIX, listing)
+        return self._call("list", bucket, prefix, listing)
+
+    def record_ids(self) -> list[str]:
+        """Ids of every stored record."""
+        return [key[len(_RECORDS_PREFIX):-len(".json")]
+                for key in self._keys_under(_RECORDS_PREFIX, ".json")]
 
     def iter_records(self) -> Iterator[tuple[str, bytes, str | None]]:
         """``(record_id, latest JSON, version id)`` of every record, to rebuild the index."""
@@ -495,15 +498,8 @@ class ObjectStore:
         return key
 
     def _audit_under(self, prefix: str) -> Iterator[AuditEvent]:
-        bucket = self.records_bucket
-
-        def listing() -> list[str]:
-            return sorted(o.object_name for o in self.client.list_objects(
-                bucket, prefix=prefix, recursive=True)
-                if o.object_name and o.object_name.endswith(".json"))
-
-        for key in self._call("list", bucket, prefix, listing):
-            yield AuditEvent.model_validate_json(self._read("read", bucket, key))
+        for key in self._keys_under(prefix, ".json"):
+            yield AuditEvent.model_validate_json(self._read("read", self.records_bucket, key))
 
     def audit_events(self, record_id: str) -> list[AuditEvent]:
         """A record's audit events, oldest first."""
@@ -526,15 +522,8 @@ class ObjectStore:
 
     def iter_access_segments(self) -> Iterator[tuple[str, bytes]]:
         """Every access-log segment ``(key, JSON lines)``, oldest first."""
-        bucket = self.records_bucket
-
-        def listing() -> list[str]:
-            return sorted(o.object_name for o in self.client.list_objects(
-                bucket, prefix=_ACCESS_PREFIX, recursive=True)
-                if o.object_name and o.object_name.endswith(".jsonl"))
-
-        for key in self._call("list", bucket, _ACCESS_PREFIX, listing):
-            yield key, self._read("read", bucket, key)
+        for key in self._keys_under(_ACCESS_PREFIX, ".jsonl"):
+            yield key, self._read("read", self.records_bucket, key)
 
     # -- presigned URLs: a client fetches the bytes from the object store itself ----------
 
