@@ -4,6 +4,7 @@ province stored beside the text, for the old three-level units and the 2025 two-
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -56,6 +57,11 @@ def fix_lead_term(part: str) -> str:
             return " ".join([term, *words[n:]]) if head != term else part
     return part
 
+
+# The words of an address's first parts that name no place: unit terms, house number, lane.
+_HEAD_TERMS = frozenset(w for t in (*LEAD_TERMS, "ngõ", "ngách", "hẻm", "kiệt", "đường",
+                                    "phố", "số", "nhà")
+                        for w in fold(t).split())
 
 # The kinds of units an address's parts begin with ("Ấp 2", "Tổ dân phố 5", "Tỉnh Cà Mau"):
 # Vietnamese administrative and residential units, and the house number's "Số".
@@ -213,7 +219,10 @@ def annotate_addresses(docs: list[ExtractedDocument], kinds: dict[tuple[str, str
     official units only (a place of origin, an office named after its ward)."""
     for d in docs:
         for f in d.fields:
-            if kinds.get((d.doctype, f.name)) == "address" and f.value:
+            kind = kinds.get((d.doctype, f.name))
+            if kind in ("address", "text") and f.value and names_unknown_unit(f.value):
+                f._evidence["unit_unknown"] = 1.0
+            if kind == "address" and f.value:
                 _annotate(f, (d.doctype, f.name) in units_only)
 
 
@@ -222,6 +231,11 @@ def _annotate(f: ExtractedField, units_only: bool) -> None:
     value = restore_unit_kinds(p.value)
     f.codes = p.codes
     f._evidence["addr_units"] = p.share
+    # The words before the units that no pattern vouches for: a street's or a hamlet's name
+    # ("Số 12, ngõ 5 đường Lê Lợi": two; "Xóm 3", "Tổ dân phố 12": none).
+    head = [w for part in p.value.split(",")[:p.head] for w in part.split()]
+    f._evidence["head_free"] = math.log1p(sum(
+        not (w.isdigit() or fold(w) in _HEAD_TERMS) for w in head))
     if p.exact:
         f._evidence["addr_exact"] = 1.0
         if units_only and p.head == 0:
@@ -245,3 +259,53 @@ def ends_with_province(text: str) -> bool:
     last = text.rsplit(",", 1)[-1]
     key = re.sub(r"[^a-z0-9]", "", fold(last))
     return key in _province_keys()
+
+
+# A unit named in running text: its kind, then its name's capitalized words or its number
+# ("Xã Hành Đức", "Phường 1", "Thành phố Hồ Chí Minh").
+_NAMED_UNIT = re.compile(
+    r"\b(?i:tỉnh|thành phố|quận|huyện|thị xã|phường|xã|thị trấn|đặc khu)"
+    r"((?:\s+(?:[A-ZĐÀ-Ỹ][^\s,.;:()]*|\d+))+)")
+
+
+@lru_cache(maxsize=1)
+def _unit_names() -> frozenset[str]:
+    """The names of every province, district and ward, old and 2025 (without their kind),
+    as ``extraction.known.norm`` writes them."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("vietnamadminunits")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    data = Path(spec.submodule_search_locations[0]) / "data"
+    names: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key in ("provinceShort", "districtShort", "wardShort"):
+                if isinstance(node.get(key), str):
+                    names.add(norm(node[key]))
+            for v in node.values():
+                walk(v)
+
+    for table in ("parser_legacy.json", "parser_from_2025.json"):
+        walk(json.loads((data / table).read_text("utf-8")))
+    return frozenset(names)
+
+
+def names_unknown_unit(text: str) -> bool:
+    """Whether ``text`` names a unit ("Xã Hành Đúc") with a name no province, district or
+    ward has, as read: a misreading, since official names are what papers print."""
+    known = _unit_names()
+    if not known:
+        return False
+    for m in _NAMED_UNIT.finditer(text):
+        words = m.group(1).split()
+        if words[0].isdigit():
+            continue  # "Phường 1": numbered wards are not in the list by name
+        # The unit's name is its first words; what follows may be other text in capitals.
+        if not any(norm(" ".join(words[:n])) in known for n in range(len(words), 0, -1)):
+            return True
+    return False

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from extraction.vocab import lexicon_share
 from models.errors import CalibrationError
 from models.records import ExtractedDocument, ExtractedField, FieldStatus
 
@@ -49,6 +50,7 @@ EVIDENCE: tuple[str, ...] = (
     "exact_source", "exact_agree", "exact_disagree", "doc_agree", "doc_disagree",
     "folded_agree", "ascii_letters", "bare_share", "upper",
     "check_ok", "check_bad", "addr_units", "addr_fixed", "ocr_differs", "generic",
+    "lex_share", "addr_exact", "head_free",
 )
 # The scorer's inputs, in order: the evidence, the field type, and the evidence per field
 # type (what makes a date trustworthy is not what makes a name trustworthy).
@@ -79,6 +81,8 @@ def evidence_base(kind: str, words: list, parsed, raw: str) -> dict[str, float]:
         "odd_chars": min(1.0, odd / max(1, len(value)) * 5),
         # Vietnamese words nearly always carry diacritics: text with none has probably lost them.
         "ascii_letters": float(len(letters) >= 4 and all(ch.isascii() for ch in letters)),
+        # As read: a slipped letter or accent mostly makes a syllable Vietnamese does not have.
+        "lex_share": lexicon_share(value),
         f"type_{kind}": 1.0,
     }
 
@@ -368,11 +372,14 @@ def confirmed(f: ExtractedField) -> bool:
 def held_for_review(f: ExtractedField) -> bool:
     """Whether the rule sends a value to review whatever its probability: a validator
     problem, readings that disagree, a document no definition matched (read by guesswork),
-    or a word Tesseract itself doubts (``MIN_WORD_CONFIDENCE``) that nothing confirms."""
+    a word Tesseract itself doubts (``MIN_WORD_CONFIDENCE``) or a unit the national list does
+    not name, that nothing confirms."""
     ev = f._evidence
     # Another document of the dossier reads otherwise, but this reading is what a person
     # verified for this citizen: the other reading is the doubtful one.
     disagree = ev.get("exact_disagree") or (ev.get("doc_disagree")
                                             and not ev.get("person_agree"))
     doubted = ev.get("ocr_min", 1.0) < MIN_WORD_CONFIDENCE and not confirmed(f)
-    return bool(f.problems or disagree or ev.get("generic") or doubted)
+    # It names a ward, district or province no list has ("Xã Hành Đúc"): a misreading.
+    misnamed = ev.get("unit_unknown") and not confirmed(f)
+    return bool(f.problems or disagree or ev.get("generic") or doubted or misnamed)

@@ -16,7 +16,7 @@ from functools import lru_cache
 from extraction.text import fold, in_case, nfc
 
 __all__ = ["snap_choice", "snap_prefix", "restore_words", "restore_bare_syllables",
-           "LEXICON_RESTORED"]
+           "LEXICON_RESTORED", "syllables", "lexicon_share"]
 
 LEXICON_RESTORED = "accents of some words restored from the Vietnamese word list: check them"
 
@@ -195,3 +195,24 @@ def restore_bare_syllables(value: str) -> tuple[str, int]:
         changed += 1
     out.append(value[last:])
     return "".join(out), changed
+
+
+@lru_cache(maxsize=1)
+def syllables() -> frozenset[str]:
+    """Every syllable of pyvi's Vietnamese word list, lower case and composed (about 7,000):
+    OCR that slips a letter or an accent mostly writes a syllable Vietnamese does not have."""
+    from importlib import resources
+
+    text = resources.files("pyvi").joinpath("models/words.txt").read_text("utf-8")
+    return frozenset(nfc(s) for line in text.splitlines() for s in line.lower().split()
+                     if s.isalpha())
+
+
+def lexicon_share(text: str) -> float:
+    """The share of the words of ``text`` (letters only) that are Vietnamese syllables, as
+    read; 1.0 when it has none."""
+    words = [w.lower() for w in _WORD.findall(nfc(text))]
+    if not words:
+        return 1.0
+    known = syllables()
+    return sum(w in known for w in words) / len(words)

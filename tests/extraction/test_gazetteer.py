@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from extraction import extract_documents, load_doctypes
-from extraction.addresses import place_address
+from extraction.addresses import names_unknown_unit, place_address
+from extraction.confidence import held_for_review
 from extraction.known import LIST_EXACT, closed_list, mark_closed_list, norm
-from models.records import FieldStatus
+from models.records import ExtractedField, FieldStatus
 from ocr.loading import Limits, load_page
 from ocr.pipeline import OcrOptions, ocr_loaded_page
 
@@ -69,3 +70,19 @@ def test_procedures_and_choices_are_closed_lists():
     assert mark_closed_list("BO CONG AN", None, AUTHORITIES)
     assert not mark_closed_list("BO CONG AN TINH", None, AUTHORITIES)
     assert not mark_closed_list("Mương", None, ["Mường", "Muông"])
+
+
+@pytest.mark.parametrize(("text", "unknown"), [
+    ("Xã Hành Đúc", True),  # one accent misread: no ward has that name
+    ("Xã Hành Đức", False),
+    ("Ủy ban nhân dân xã Sting Thai, Huyện Yên Minh, Tỉnh Hà Giang", True),
+    ("CÔNG AN XÃ KIÊN MỘC", False),
+    ("Số 12 đường Lê Lợi, Phường 1, Thành phố Tuy Hòa, Tỉnh Phú Yên", False),
+    ("Phường 1, Thành phố Hòa, Tỉnh Phú Yên", True),  # "Tuy" lost
+    ("Bệnh viện Phụ sản Thành phố Hồ Chí Minh", False),
+])
+def test_a_unit_the_national_list_does_not_name_holds_the_value(text, unknown):
+    assert names_unknown_unit(text) is unknown
+    f = ExtractedField(name="x", value=text, status=FieldStatus.review)
+    f._evidence.update({"unit_unknown": 1.0} if unknown else {})
+    assert held_for_review(f) is unknown
