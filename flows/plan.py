@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocr.loading import SUPPORTED_SUFFIXES
-from storage.intake import dossier_id_for
+from storage.batches import dossier_id_for
 
 __all__ = ["DossierInput", "discover", "dossier_id_for", "sha256_file"]
 

@@ -81,7 +81,7 @@ class BatchFile(BaseModel):
 
 class BatchDossier(BaseModel):
     name: str
-    dossier_id: str  # from the content (see storage.intake.dossier_id_for); a replacement
+    dossier_id: str  # from the content (see storage.batches.dossier_id_for); a replacement
     # changes the content and so the id
     files: list[BatchFile] = Field(default_factory=list)
 

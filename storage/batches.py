@@ -13,6 +13,7 @@ same transaction.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,7 +42,22 @@ from storage.db.projection import RecordRow, entries
 from storage.events import append_events, batch_event
 from storage.index import RecordIndex
 
-__all__ = ["BatchLedger", "BatchRow", "BatchFileRow", "BatchPageRow"]
+__all__ = ["BatchLedger", "BatchRow", "BatchFileRow", "BatchPageRow", "dossier_id_for"]
+
+
+def dossier_id_for(file_hashes: list[str | None], *, batch_id: str, dossier: str) -> str:
+    """The id of a dossier whose files, in page order, hash to ``file_hashes``.
+
+    When every file is stored, the id is the content's: the same files in the same order are
+    the same dossier, whatever their names, the batch or the station. A dossier with a file
+    that was refused (``None``) has no known content, so its id is its batch's own and can
+    never be shared with another batch's dossier.
+    """
+    stored = [h for h in file_hashes if h]
+    if file_hashes and len(stored) == len(file_hashes):
+        return "D" + hashlib.sha256(":".join(stored).encode()).hexdigest()[:20]
+    own = f"batch:{batch_id}:{dossier}"
+    return "D" + hashlib.sha256(own.encode()).hexdigest()[:20]
 
 
 class BatchRow(Base):
@@ -141,7 +157,6 @@ class BatchLedger:
         is still refused, its batch's own): a replacement never writes under an id that another
         batch's dossier may have, and the records of what was uploaded before stay as they are.
         """
-        from storage.intake import dossier_id_for
         now = utcnow()
         with self.index.transaction(f"replace a file of batch {batch_id}", write=True) as s:
             batch = s.get(BatchRow, batch_id, with_for_update=True)

@@ -29,11 +29,11 @@ from models.errors import (
     StorageError,
     TooLargeError,
 )
-from storage.batches import BatchLedger
+from storage.batches import BatchLedger, dossier_id_for
 from storage.objects import ObjectStore
 from storage.private import open_private, private_dir
 
-__all__ = ["Upload", "new_batch_id", "dossier_id_for", "split_name", "accept_batch",
+__all__ = ["Upload", "new_batch_id", "split_name", "accept_batch",
            "spool", "Spooled", "content_type_for", "page_order"]
 
 log = logging.getLogger(__name__)
@@ -57,21 +57,6 @@ def page_order(name: str) -> tuple:
     API, the CLI) orders a dossier's files by this key alone; names differing only in case
     still get one order."""
     return (_natural(name), _natural_exact(name))
-
-
-def dossier_id_for(file_hashes: list[str | None], *, batch_id: str, dossier: str) -> str:
-    """The id of a dossier whose files, in page order, hash to ``file_hashes``.
-
-    When every file is stored, the id is the content's: the same files in the same order are
-    the same dossier, whatever their names, the batch or the station. A dossier with a file
-    that was refused (``None``) has no known content, so its id is its batch's own and can
-    never be shared with another batch's dossier.
-    """
-    stored = [h for h in file_hashes if h]
-    if file_hashes and len(stored) == len(file_hashes):
-        return "D" + hashlib.sha256(":".join(stored).encode()).hexdigest()[:20]
-    own = f"batch:{batch_id}:{dossier}"
-    return "D" + hashlib.sha256(own.encode()).hexdigest()[:20]
 
 
 def content_type_for(name: str) -> str:
