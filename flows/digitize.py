@@ -253,17 +253,20 @@ def _run_id() -> str:
     return str(flow_run.id or uuid.uuid4())
 
 
-def _pages_in_flight() -> int:
-    s = get_settings()
-    return max(1, s.batch_pages_in_flight or s.workers + 1)
+class _PagesInFlight(ThreadPoolTaskRunner):
+    """The flow's task runner. Its threads bound how many pages of a batch wait for the OCR
+    pool at once (``Settings.pages_in_flight``); the pool is shared by every batch the process
+    runs, so batches' pages interleave there. Each run gets a runner of its own
+    (``duplicate``), sized from the settings then, not when this module is imported."""
+
+    def duplicate(self) -> _PagesInFlight:
+        return type(self)(max_workers=get_settings().pages_in_flight())
 
 
-# The task runner's threads bound how many pages of this batch wait for the OCR pool at once;
-# the pool is shared by every batch the process runs, so batches' pages interleave there.
 # (Prefect types task_runner as an invariant TaskRunner[PrefectFuture[Any]], which its own
 # ThreadPoolTaskRunner is not.)
 @flow(name="digitize-batch", log_prints=False,
-      task_runner=ThreadPoolTaskRunner(max_workers=_pages_in_flight()))  # type: ignore[arg-type]
+      task_runner=_PagesInFlight())  # type: ignore[arg-type]
 def digitize_batch(batch_id: str) -> IngestReport:
     """Digitize an accepted batch (see ``storage/intake.py``); a failing file or dossier never
     stops the rest, and a store outage fails none: the dossiers it stopped are tried again

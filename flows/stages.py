@@ -71,8 +71,7 @@ def local_original(sha256: str) -> Path:
 
 
 def ocr_limits() -> Limits:
-    s = get_runtime().settings
-    return Limits(s.max_file_bytes, s.max_image_pixels, s.max_pages, s.pdf_render_dpi)
+    return get_runtime().settings.limits()
 
 
 def ocr_key(sha256: str, source_page: int) -> str:
@@ -120,7 +119,6 @@ def read_page(job: PageJob) -> PageResult:
     """Cleanup and OCR one page of a stored original (see ``flows.digitize.ocr_page``)."""
     from extraction import start_warm_up
     from ocr import pool
-    from ocr.pipeline import OcrOptions
 
     rt = get_runtime()
     key = ocr_key(job.sha256, job.source_page)
@@ -137,8 +135,7 @@ def read_page(job: PageJob) -> PageResult:
     start_warm_up()  # this process extracts the pages it reads: its loading overlaps OCR
     s = rt.settings
     # Decoded, cleaned and read in the OCR process pool (models kept loaded per worker).
-    opts = OcrOptions(lang=s.lang, tesseract_cmd=s.tesseract_cmd,
-                      timeout=s.tesseract_timeout_s, engine=s.ocr_engine or None)
+    opts = s.ocr_options()
     outcome = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s).run(job.model_copy(
         update={"path": str(path), "opts": opts, "limits": ocr_limits(),
                 "want_cleaned_png": True}))
@@ -171,7 +168,6 @@ def read_again(ref: PageRef, langs: str, psm: int) -> PageOCR:
     """A page read again as its document type says (``lang``, ``page_layout``), kept beside
     its first reading; ``ref`` then names that reading."""
     from ocr import pool
-    from ocr.pipeline import OcrOptions
 
     rt = get_runtime()
     key = ocr_key(ref.original_sha256, ref.source_page).removesuffix(".json") + \
@@ -180,8 +176,7 @@ def read_again(ref: PageRef, langs: str, psm: int) -> PageOCR:
         page = PageOCR.from_dict(json.loads(rt.store.get_derived(key)))
     else:
         s = rt.settings
-        opts = OcrOptions(lang=langs, tesseract_cmd=s.tesseract_cmd,
-                          timeout=s.tesseract_timeout_s, engine=s.ocr_engine or None, psm=psm)
+        opts = s.ocr_options(lang=langs, psm=psm)
         path = local_original(ref.original_sha256)
         page = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s).run(PageJob(
             path=str(path), source_page=ref.source_page, opts=opts, limits=ocr_limits())

@@ -129,6 +129,11 @@ class Settings(BaseSettings):
         return Limits(self.max_file_bytes, self.max_image_pixels, self.max_pages,
                       self.pdf_render_dpi)
 
+    def pages_in_flight(self) -> int:
+        """How many pages of one batch wait for the OCR pool at once: one more than its
+        processes (so none idles while a page is stored), or ``batch_pages_in_flight``."""
+        return max(1, self.batch_pages_in_flight or self.workers + 1)
+
     def installed_calibration_path(self) -> Path:
         return (self.data_dir / "calibration.json").resolve()
 

@@ -104,9 +104,10 @@ def test_a_crash_in_extraction_fails_that_dossier_only(runtime, tmp_path, monkey
     ({"DOSSIER_WORKERS": "3", "DOSSIER_BATCH_PAGES_IN_FLIGHT": "6"}, "6")])
 def test_pages_in_flight_set_the_flow_concurrency(tmp_path, settings, threads):
     """A batch keeps one page more than the OCR processes waiting for them (so none idles
-    while a page is stored), or DOSSIER_BATCH_PAGES_IN_FLIGHT."""
+    while a page is stored), or DOSSIER_BATCH_PAGES_IN_FLIGHT: the task runner a run of the
+    flow gets (Prefect's flow engine runs each on a duplicate of the flow's)."""
     code = ("from flows.digitize import digitize_batch; "
-            "print(digitize_batch.task_runner._max_workers)")
+            "print(digitize_batch.task_runner.duplicate()._max_workers)")
     env = {**settings, "DOSSIER_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin",
            "HOME": str(tmp_path), "PREFECT_HOME": str(tmp_path / "p")}
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
