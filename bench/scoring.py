@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from models.records import ExtractedDocument, FieldStatus
+
+if TYPE_CHECKING:
+    from bench.corpus import BenchDossier
 
 __all__ = [
     "ErrorCount",
@@ -24,6 +29,7 @@ __all__ = [
     "SplitOutcome",
     "score_split",
     "page_doctypes",
+    "score_documents",
 ]
 
 # Dotted leaders and fill lines are graphics, not text: the truth leaves them out, and
@@ -240,3 +246,97 @@ def score_split(truth_docs: list[dict], predicted: list[ExtractedDocument],
         documents_found=sum((d["doctype"], tuple(sorted(d["pages"]))) in found
                             for d in truth_docs),
     )
+
+
+def _rate(n: int, d: int) -> float | None:
+    return n / d if d else None
+
+
+def _field_stats(outcomes: list[FieldOutcome]) -> dict:
+    emitted = [o for o in outcomes if o.emitted]
+    scored = [o for o in outcomes if o.truth is not None]
+    return {
+        "instances": len(scored),
+        "expected": sum(o.expected for o in scored),
+        "emitted": len(emitted),
+        "correct": sum(o.correct for o in emitted),
+        "precision": _rate(sum(o.correct for o in emitted), len(emitted)),
+        "recall": _rate(sum(o.correct for o in scored), sum(o.expected for o in scored)),
+        "exact": _rate(sum(o.exact for o in scored), len(scored)),
+    }
+
+
+def score_documents(dossiers: list[BenchDossier], result: dict, defined: set[str]) -> dict:
+    """A run's documents against the truth: page types, splits, fields (overall, per
+    document type of ``defined`` or not, per field) and the share left to review.
+    ``result["dossiers"]`` holds each dossier's predicted ``documents`` as JSON."""
+    outcomes: list[FieldOutcome] = []
+    pages = typed = starts_true = starts_pred = starts_hit = 0
+    multi = multi_exact = docs = docs_found = 0
+    per_type: dict[str, Counter] = defaultdict(Counter)
+    docs_all_exact: Counter = Counter()
+    for d, out in zip(dossiers, result["dossiers"], strict=True):
+        predicted = [ExtractedDocument.model_validate(x) for x in out.get("documents", [])]
+        truth_docs = d.truth["documents"]
+        s = score_split(truth_docs, predicted, len(d.pages))
+        pages += s.pages
+        typed += s.pages_typed_right
+        starts_true += len(s.true_starts)
+        starts_pred += len(s.predicted_starts)
+        starts_hit += len(s.true_starts & s.predicted_starts)
+        docs += s.documents
+        docs_found += s.documents_found
+        if len(d.pages) > 1:
+            multi += 1
+            multi_exact += s.exact
+        for tt, pt in zip(page_doctypes(truth_docs, len(d.pages)),
+                          page_doctypes(predicted, len(d.pages)), strict=True):
+            per_type[tt]["pages"] += 1
+            per_type[tt]["typed_right"] += tt == pt
+        fo = score_fields(truth_docs, predicted)
+        outcomes.extend(fo)
+        # A truth document is fully right when every one of its fields matches exactly.
+        # score_fields lists each truth document's fields in order, then the unpaired extras.
+        at = 0
+        for td in truth_docs:
+            mine = fo[at:at + len(td["fields"])]
+            at += len(td["fields"])
+            per_type[td["doctype"]]["docs"] += 1
+            docs_all_exact[td["doctype"]] += bool(mine) and all(o.exact for o in mine)
+    by_type = {}
+    for t in sorted({o.doctype for o in outcomes} | set(per_type)):
+        st = _field_stats([o for o in outcomes if o.doctype == t])
+        c = per_type.get(t, Counter())
+        st.update(defined=t in defined, docs=c["docs"], pages=c["pages"],
+                  page_type_accuracy=_rate(c["typed_right"], c["pages"]),
+                  docs_all_exact=_rate(docs_all_exact[t], c["docs"]))
+        by_type[t] = st
+    by_field = {}
+    for t, name in sorted({(o.doctype, o.name) for o in outcomes}):
+        by_field[f"{t}.{name}"] = _field_stats([o for o in outcomes
+                                                if o.doctype == t and o.name == name])
+    found = [o for o in outcomes if o.emitted]
+    accepted = [o for o in found if o.status in (FieldStatus.accepted, FieldStatus.confirmed)]
+    review = [o for o in found if o.status == FieldStatus.review]
+    return {
+        "pages": pages,
+        "page_type_accuracy": _rate(typed, pages),
+        "documents": docs,
+        "documents_found": _rate(docs_found, docs),
+        "boundary_precision": _rate(starts_hit, starts_pred),
+        "boundary_recall": _rate(starts_hit, starts_true),
+        "multi_page_dossiers": multi,
+        "split_exact": _rate(multi_exact, multi),
+        "fields": _field_stats(outcomes),
+        "by_type": by_type,
+        "by_field": by_field,
+        "review": {
+            "found": len(found),
+            "accepted": len(accepted),
+            "accepted_precision": _rate(sum(o.correct for o in accepted), len(accepted)),
+            "review": len(review),
+            "review_share": _rate(len(review), len(found)),
+            "review_precision": _rate(sum(o.correct for o in review), len(review)),
+            "threshold": None,
+        },
+    }

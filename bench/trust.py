@@ -22,13 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.scoring import best_match, normalize_value
+from bench.scoring import best_match, normalize_value, score_documents, score_fields
 from models.records import ExtractedDocument, ExtractedField, FieldStatus
 
 __all__ = ["Scored", "scored_fields", "trust_figures", "reliability", "ece", "main"]
 
 from extraction.training import BINS
-from extraction.training import choose_threshold as _choose_threshold  # noqa: F401
 
 
 @dataclass
@@ -305,14 +304,12 @@ def field_figures(runs: list[tuple], say, *, misses: list[str] | None = None) ->
     """Exact match per document type and field, page types and splits, as ``dossier bench``
     scores them (``bench.run``), from (bench dossier, predicted documents) pairs; then every
     wrong value of the ``misses`` document types (``all``: every type), truth beside it."""
-    from bench.run import _score_documents
-    from bench.scoring import score_fields
     from extraction import load_doctypes
 
     dossiers = [d for d, _ in runs]
     result = {"dossiers": [{"documents": [x.model_dump(mode="json") for x in docs]}
                            for _, docs in runs]}
-    sc = _score_documents(dossiers, result, {d.id for d in load_doctypes()})
+    sc = score_documents(dossiers, result, {d.id for d in load_doctypes()})
     say(f"fields exact {_pct(sc['fields']['exact'])} of {sc['fields']['instances']}; "
         f"document type per page {_pct(sc['page_type_accuracy'])}; documents found "
         f"{_pct(sc['documents_found'])}; multi-page dossiers split exactly "

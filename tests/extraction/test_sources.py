@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.trust import Scored, _choose_threshold, ece
+from bench.trust import Scored, ece
 from extraction.addresses import fix_lead_term, normalize_address
 from extraction.confidence import (
     EVIDENCE,
@@ -24,6 +24,7 @@ from extraction.confidence import (
     load_calibrator,
 )
 from extraction.sources import apply_exact_sources, parse_cccd_qr, parse_mrz, reconcile
+from extraction.training import choose_threshold
 from models.ocr import MachineCode, PageOCR
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus
 from ocr.codes import _decode, read_codes
@@ -163,9 +164,9 @@ def test_address_units_get_official_names_and_codes() -> None:
 def test_threshold_is_the_lowest_meeting_the_precision() -> None:
     probs = [0.99, 0.98, 0.97, 0.9, 0.8, 0.7]
     right = [True, True, True, True, False, False]
-    assert _choose_threshold(probs, right, 0.99) == 0.9
-    assert _choose_threshold(probs, right, 0.8) == 0.8
-    assert _choose_threshold([0.9], [False], 0.99) == 1.0
+    assert choose_threshold(probs, right, 0.99) == 0.9
+    assert choose_threshold(probs, right, 0.8) == 0.8
+    assert choose_threshold([0.9], [False], 0.99) == 1.0
 
 
 def test_ece_of_calibrated_and_overconfident_scores() -> None:
