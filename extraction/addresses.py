@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from extraction.known import LIST_EXACT, norm
 from extraction.text import fold, in_case
-from extraction.validators import province_table
+from extraction.validators import province_table, unit_names
 from models.records import ExtractedDocument, ExtractedField
 
 __all__ = ["address_codes", "annotate_addresses", "normalize_address", "place_address",
@@ -270,37 +270,15 @@ _NAMED_UNIT = re.compile(
 
 @lru_cache(maxsize=1)
 def _unit_names() -> frozenset[str]:
-    """The names of every province, district and ward, old and 2025 (without their kind),
-    as ``extraction.known.norm`` writes them."""
-    import importlib.util
-    import json
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("vietnamadminunits")
-    if spec is None or not spec.submodule_search_locations:
-        return frozenset()
-    data = Path(spec.submodule_search_locations[0]) / "data"
-    names: set[str] = set()
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key in ("provinceShort", "districtShort", "wardShort"):
-                if isinstance(node.get(key), str):
-                    names.add(norm(node[key]))
-            for v in node.values():
-                walk(v)
-
-    for table in ("parser_legacy.json", "parser_from_2025.json"):
-        walk(json.loads((data / table).read_text("utf-8")))
-    return frozenset(names)
+    """The names of every province, district and ward (``unit_names``), as ``norm`` writes
+    them."""
+    return frozenset(norm(n) for n in unit_names())
 
 
 def names_unknown_unit(text: str) -> bool:
     """Whether ``text`` names a unit ("Xã Hành Đúc") with a name no province, district or
     ward has, as read: a misreading, since official names are what papers print."""
     known = _unit_names()
-    if not known:
-        return False
     for m in _NAMED_UNIT.finditer(text):
         words = m.group(1).split()
         if words[0].isdigit():

@@ -14,7 +14,8 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from extraction.text import collapse_ws, fold, repair_digits
+from extraction.mrz import checked_td1
+from extraction.text import collapse_ws, fold, nfc, repair_digits
 from models.errors import MissingDependencyError
 
 __all__ = ["Parsed", "PARSERS", "parse_value", "province_codes", "province_table",
@@ -44,6 +45,31 @@ def province_table(units: str) -> dict[str, dict]:
                                      hint="install the project with `bash scripts/setup.sh`")
     data = Path(spec.submodule_search_locations[0]) / "data" / f"parser_{units}.json"
     return json.loads(data.read_text("utf-8"))["DICT_PROVINCE"]
+
+
+@lru_cache(maxsize=1)
+def unit_names() -> frozenset[str]:
+    """The names of every province, district and ward, old and 2025, without their kind
+    ("Hành Đức", "Hồ Chí Minh"), composed and in lower case; read from the package's data
+    files as :func:`province_table` reads them."""
+    spec = importlib.util.find_spec("vietnamadminunits")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError("the vietnamadminunits package is not installed",
+                                     hint="install the project with `bash scripts/setup.sh`")
+    data = Path(spec.submodule_search_locations[0]) / "data"
+    names: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key in ("provinceShort", "districtShort", "wardShort"):
+                if isinstance(node.get(key), str):
+                    names.add(collapse_ws(nfc(node[key])).lower())
+            for v in node.values():
+                walk(v)
+
+    for table in ("parser_legacy.json", "parser_from_2025.json"):
+        walk(json.loads((data / table).read_text("utf-8")))
+    return frozenset(names)
 
 
 @lru_cache(maxsize=1)
@@ -367,16 +393,14 @@ def _code(raw: str) -> Parsed:
 
 def _mrz(raw: str) -> Parsed:
     """The three 30-character lines of an ID card's machine-readable zone, check digits held."""
-    from extraction.sources import parse_mrz
-
     text = re.sub(r"[^A-Z0-9<]", "", raw.upper().replace("«", "<"))
     if len(text) < 80:
         return Parsed(None, ["no machine-readable zone found"])
     lines = [text[:30], text[30:60], text[60:90]]
-    found = parse_mrz(lines)
-    if found is None:
+    zone = checked_td1(lines)
+    if zone is None:
         return Parsed("\n".join(lines), ["the MRZ check digits do not hold"])
-    mrz = found.values["mrz"]
+    mrz = zone.text
     return Parsed(mrz, mrz_problems(mrz))
 
 

@@ -13,7 +13,9 @@ import re
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+from extraction.names import FAMILY, GIVEN
 from extraction.text import fold, in_case, nfc
+from extraction.validators import unit_names
 
 __all__ = ["snap_choice", "snap_prefix", "restore_words", "restore_bare_syllables",
            "LEXICON_RESTORED", "syllables", "lexicon_share"]
@@ -199,13 +201,14 @@ def restore_bare_syllables(value: str) -> tuple[str, int]:
 
 @lru_cache(maxsize=1)
 def syllables() -> frozenset[str]:
-    """Every syllable of pyvi's Vietnamese word list, lower case and composed (about 7,000):
+    """Every syllable of pyvi's Vietnamese word list, of common family and given names, and
+    of the names of provinces, districts and wards, lower case and composed (about 8,000):
     OCR that slips a letter or an accent mostly writes a syllable Vietnamese does not have."""
     from importlib import resources
 
     text = resources.files("pyvi").joinpath("models/words.txt").read_text("utf-8")
-    return frozenset(nfc(s) for line in text.splitlines() for s in line.lower().split()
-                     if s.isalpha())
+    words = [*text.splitlines(), *FAMILY, *GIVEN, *unit_names()]
+    return frozenset(nfc(s) for line in words for s in line.lower().split() if s.isalpha())
 
 
 def lexicon_share(text: str) -> float:
