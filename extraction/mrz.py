@@ -13,11 +13,15 @@ check digit of the zone holds.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date
 from itertools import product
+from typing import Any, NamedTuple
 
-__all__ = ["check_digit", "clean", "rebuild_td1", "name_line"]
+__all__ = ["check_digit", "clean", "rebuild_td1", "name_line", "CheckedZone", "checked_td1"]
+
+log = logging.getLogger(__name__)
 
 _MRZ_FIX = str.maketrans({"«": "<", "‹": "<", "(": "<", "[": "<", "{": "<", "≤": "<",
                           "£": "<", "¢": "<"})
@@ -166,3 +170,32 @@ def rebuild_td1(lines: list[str]) -> list[str] | None:
     if len(found) != 1:
         return None
     return [*found[0], _line3(raw[2])]
+
+
+class CheckedZone(NamedTuple):
+    """A TD1 zone every check digit of which holds."""
+
+    text: str  # its three lines, joined by newlines
+    fields: Any  # what the ``mrz`` library read in it (``TD1CodeChecker.fields()``)
+
+
+def checked_td1(lines: list[str]) -> CheckedZone | None:
+    """The zone rebuilt from OCR's lines (:func:`rebuild_td1`), when the ``mrz`` library
+    finds every check digit holds; else None."""
+    from mrz.checker.td1 import TD1CodeChecker
+
+    fixed = rebuild_td1(lines)
+    if fixed is None:
+        return None
+    text = "\n".join(fixed)
+    try:
+        checker = TD1CodeChecker(text)
+    except Exception as e:  # the library raises bare errors on malformed input
+        log.debug("MRZ not parsed: %s", e)
+        return None
+    # Every check digit must hold. The library also rejects an expiry of fillers, which a card
+    # without expiry (its holder over 60) carries: that alone is no reason to refuse it.
+    if not (checker.document_number_hash and checker.birth_date_hash
+            and checker.expiry_date_hash and checker.final_hash):
+        return None
+    return CheckedZone(text, checker.fields())

@@ -10,14 +10,13 @@ between documents is never auto-accepted.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
 
+from extraction.mrz import checked_td1, name_line
 from extraction.mrz import clean as mrz_clean
-from extraction.mrz import name_line, rebuild_td1
 from extraction.text import fold
 from extraction.validators import CENTURY_BASE, MRZ_NAME_ODD, check_citizen_id, mrz_problems
 from models.ocr import PageOCR
@@ -25,8 +24,6 @@ from models.records import ExtractedDocument, ExtractedField, FieldSource, Field
 
 __all__ = ["parse_cccd_qr", "parse_mrz", "find_mrz", "apply_exact_sources", "reconcile",
            "PersonData"]
-
-log = logging.getLogger(__name__)
 
 CARD_DOCTYPES = ("cccd_front", "cccd_back")
 
@@ -97,23 +94,11 @@ def _yymmdd(s: str, century: int) -> str | None:
 
 def parse_mrz(lines: list[str]) -> PersonData | None:
     """A TD1 MRZ whose every check digit holds (``mrz`` library), as person data."""
-    from mrz.checker.td1 import TD1CodeChecker
-
-    fixed = rebuild_td1(lines)
-    if fixed is None:
+    zone = checked_td1(lines)
+    if zone is None:
         return None
-    try:
-        checker = TD1CodeChecker("\n".join(fixed))
-    except Exception as e:  # the library raises bare errors on malformed input
-        log.debug("MRZ not parsed: %s", e)
-        return None
-    # Every check digit must hold. The library also rejects an expiry of fillers, which a card
-    # without expiry (its holder over 60) carries: that alone is no reason to refuse it.
-    if not (checker.document_number_hash and checker.birth_date_hash
-            and checker.expiry_date_hash and checker.final_hash):
-        return None
-    f = checker.fields()
-    values: dict[str, str] = {"mrz": "\n".join(fixed)}
+    f = zone.fields
+    values: dict[str, str] = {"mrz": zone.text}
     cid = f.optional_data.replace("<", "")
     if re.fullmatch(r"\d{12}", cid):
         values["citizen_id"] = cid
