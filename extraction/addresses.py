@@ -220,10 +220,11 @@ def annotate_addresses(docs: list[ExtractedDocument], kinds: dict[tuple[str, str
     for d in docs:
         for f in d.fields:
             kind = kinds.get((d.doctype, f.name))
-            if kind in ("address", "text") and f.value and names_unknown_unit(f.value):
-                f._evidence["unit_unknown"] = 1.0
             if kind == "address" and f.value:
                 _annotate(f, (d.doctype, f.name) in units_only)
+            # After the units placed were written as officially named (``addr_fixed``).
+            if kind in ("address", "text") and f.value and names_unknown_unit(f.value):
+                f._evidence["unit_unknown"] = 1.0
 
 
 def _annotate(f: ExtractedField, units_only: bool) -> None:
