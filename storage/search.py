@@ -3,7 +3,8 @@ values and date ranges, status, station, batch, dossier code and the full text o
 values and its pages, a page at a time behind an opaque cursor.
 
 The search projection (migration 0008) is part of the record projection, written with the
-record's row in the same transaction and rebuilt by ``reindex``:
+record's row in the same transaction and rebuilt by ``reindex`` (its rows and their writing:
+:mod:`storage.db.search_rows`):
 
 - ``record_text``: one row per record with the columns searches narrow by and its text,
   folded once in Python (:func:`models.records.fold`: lower case, no diacritics, đ -> d), so
@@ -28,116 +29,33 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    delete,
-    select,
-    text,
-)
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select, text
 
 from models.records import IndexEntry, RecordStatus, fold
-from storage.db import Base, Database, UTCDateTime
+from storage.db import Database
 from storage.db.projection import RecordCitizenRow, RecordRow, entries
+from storage.db.search_rows import (
+    MAX_PAGES_TEXT,
+    MAX_VALUE,
+    SERVED_STATUSES,
+    RecordTextRow,
+    RecordValueRow,
+    is_name_field,
+    write_search,
+)
 
 __all__ = ["RecordTextRow", "RecordValueRow", "SearchQuery", "SearchPage", "write_search",
            "citizen_lookup", "LookupRow",
            "search", "words_of", "is_name_field", "MAX_PAGES_TEXT", "SERVED_STATUSES"]
 
-_ID = BigInteger().with_variant(Integer(), "sqlite")
-# What a record's pages add to its text at most: the text of a few form pages.
-MAX_PAGES_TEXT = 8000
-MAX_VALUE = 300
-SERVED_STATUSES = (RecordStatus.extracted.value, RecordStatus.verified.value)
 _WORD = re.compile(r"[a-z0-9]+")
-
-
-class RecordTextRow(Base):
-    __tablename__ = "record_text"
-    __table_args__ = (
-        Index("ix_record_text_doctype", "doctype", "doc_id"),
-        Index("ix_record_text_status", "status", "doc_id"),
-        Index("ix_record_text_served", "served", "doc_id"),
-        Index("ix_record_text_station", "station", "doc_id"),
-        Index("ix_record_text_batch", "batch_id", "doc_id"),
-        Index("ix_record_text_dossier", "dossier_id", "doc_id"),
-        Index("ix_record_text_created", "created_at"),
-        {"sqlite_autoincrement": True},
-    )
-
-    doc_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    record_id: Mapped[str] = mapped_column(
-        String(200), ForeignKey("records.record_id", ondelete="CASCADE"), unique=True)
-    doctype: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(32))
-    served: Mapped[bool] = mapped_column(Boolean)
-    station: Mapped[str | None] = mapped_column(String(200))
-    batch_id: Mapped[str] = mapped_column(String(200))
-    dossier_id: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    names: Mapped[str] = mapped_column(Text, default="")  # folded person names
-    body: Mapped[str] = mapped_column(Text, default="")  # folded ids, type and every value
-    pages: Mapped[str] = mapped_column(Text, default="")  # folded OCR text of the pages
-
-
-class RecordValueRow(Base):
-    __tablename__ = "record_values"
-    __table_args__ = (Index("ix_record_values_lookup", "field", "norm"),)
-
-    record_id: Mapped[str] = mapped_column(
-        String(200), ForeignKey("records.record_id", ondelete="CASCADE"), primary_key=True)
-    field: Mapped[str] = mapped_column(String(100), primary_key=True)
-    norm: Mapped[str] = mapped_column(String(MAX_VALUE))
-
-
-def is_name_field(name: str) -> bool:
-    """Fields that hold a person's name (``full_name``, ``father_name``, ...)."""
-    return name.endswith("name") or name == "legal_representative"
 
 
 def words_of(query: str) -> list[str]:
     """The words of a query as the index holds them (folded, letters and digits)."""
     return _WORD.findall(fold(query))
-
-
-def _served(entry: IndexEntry) -> bool:
-    return entry.settled and entry.status.value in SERVED_STATUSES
-
-
-def write_search(s: Session, backend: str, entry: IndexEntry) -> None:
-    """Replace the record's search rows with ``entry``'s, in the caller's transaction. The
-    pages' text is kept when ``entry`` brings none (a person's change leaves the pages)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    insert = postgresql.insert if backend == "postgresql" else sqlite.insert
-    values = {
-        "record_id": entry.record_id, "doctype": entry.doctype, "status": str(entry.status),
-        "served": _served(entry), "station": entry.station, "batch_id": entry.batch_id,
-        "dossier_id": entry.dossier_id, "created_at": entry.created_at,
-        "names": " ".join(fold(v) for k, v in sorted(entry.summary.items())
-                          if v and is_name_field(k)),
-        "body": entry.search_text,
-    }
-    pages = fold(entry.pages_text or "")[:MAX_PAGES_TEXT]
-    stmt = insert(RecordTextRow).values(**values, pages=pages)
-    keep = {k for k in values if k != "record_id"} | ({"pages"} if entry.pages_text else set())
-    s.execute(stmt.on_conflict_do_update(index_elements=[RecordTextRow.record_id],
-                                         set_={k: stmt.excluded[k] for k in keep}))
-    s.execute(delete(RecordValueRow).where(RecordValueRow.record_id == entry.record_id))
-    rows = [{"record_id": entry.record_id, "field": k, "norm": fold(v)[:MAX_VALUE]}
-            for k, v in sorted(entry.summary.items()) if v]
-    if rows:
-        # A mapped class's __table__ is typed as any FromClause; here it is its Table.
-        s.execute(cast(Table, RecordValueRow.__table__).insert(), rows)
 
 
 @dataclass

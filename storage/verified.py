@@ -5,7 +5,7 @@ value: the same field of a later document of the same citizen that reads exactly
 document's same field that reads as one of them (a vocabulary of streets, offices,
 procedures), is as good as verified (``extraction.known``). The rows are part of the record
 projection (table ``verified_values``, migration 0005): written with the record's row, in the
-same transaction, and rebuilt by ``reindex``.
+same transaction, and rebuilt by ``reindex`` (:mod:`storage.db.verified_rows`).
 """
 
 from __future__ import annotations
@@ -13,27 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from difflib import SequenceMatcher
-from typing import cast
 
-from sqlalchemy import (
-    ForeignKey,
-    Index,
-    String,
-    Table,
-    Text,
-    case,
-    delete,
-    func,
-    literal,
-    select,
-    tuple_,
-)
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import case, func, literal, select, tuple_
 
 from extraction.known import KnownValues, norm
-from models.records import IndexEntry
-from storage.db import Base
 from storage.db.projection import RecordCitizenRow
+from storage.db.verified_rows import VerifiedValueRow, write_verified
 from storage.index import RecordIndex
 
 __all__ = ["VerifiedValueRow", "IndexKnown", "write_verified", "closest_verified",
@@ -41,30 +26,6 @@ __all__ = ["VerifiedValueRow", "IndexKnown", "write_verified", "closest_verified
 
 # Candidates asked about in one statement: well under every database's parameter limit.
 _CHUNK = 300
-
-
-class VerifiedValueRow(Base):
-    __tablename__ = "verified_values"
-    # One field's vocabulary (migration 0007): the review page's suggestions.
-    __table_args__ = (Index("ix_verified_values_lookup", "doctype", "field", "norm"),)
-
-    record_id: Mapped[str] = mapped_column(
-        String(200), ForeignKey("records.record_id", ondelete="CASCADE"), primary_key=True)
-    field: Mapped[str] = mapped_column(String(100), primary_key=True)
-    doctype: Mapped[str] = mapped_column(String(100))
-    norm: Mapped[str] = mapped_column(String(1000), index=True)  # extraction.known.norm
-    value: Mapped[str] = mapped_column(Text)
-
-
-def write_verified(s: Session, entry: IndexEntry) -> None:
-    """Replace the record's verified values with ``entry``'s, in the caller's transaction."""
-    s.execute(delete(VerifiedValueRow).where(VerifiedValueRow.record_id == entry.record_id))
-    rows = [{"record_id": entry.record_id, "field": name, "doctype": entry.doctype,
-             "norm": norm(value)[:1000], "value": value}
-            for name, value in sorted(entry.verified.items())]
-    if rows:
-        # A mapped class's __table__ is typed as any FromClause; here it is its Table.
-        s.execute(cast(Table, VerifiedValueRow.__table__).insert(), rows)
 
 
 class IndexKnown:

@@ -3,6 +3,8 @@ transactions; ``schema``: the declarative base and column types) and the parts b
 each with its own tables:
 
 - ``projection``: records, the citizens they name and the audit: what ``reindex`` rebuilds;
+  with each record's row, its search rows (``search_rows``) and the values people verified
+  in it (``verified_rows``);
 - ``queue``: the review queue and its leases;
 - ``files``: the registry of ingested files;
 - ``accounts``: users, their sessions and login throttling; API keys.

@@ -1,7 +1,7 @@
 """The projection: what ``dossier reindex`` rebuilds from the object store. A row per record
 (``records``), the citizen ids each names (``record_citizens``), the audit events
-(``audit_events``); the values people verified (:mod:`storage.verified`) and the search rows
-(:mod:`storage.search`) are written with each record's row.
+(``audit_events``); the values people verified (:mod:`storage.db.verified_rows`) and the
+search rows (:mod:`storage.db.search_rows`) are written and cleared with the records' rows.
 
 :class:`storage.records.RecordStore` is its only writer.
 """
@@ -18,6 +18,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.records import AuditAction, AuditEvent, IndexEntry, RecordStatus
 from storage.db.engine import Database
 from storage.db.schema import Base, PortableJSON, UTCDateTime
+from storage.db.search_rows import clear_search, write_search
+from storage.db.verified_rows import clear_verified, write_verified
 
 __all__ = ["Projection", "RecordRow", "RecordCitizenRow", "AuditRow", "entries"]
 
@@ -171,9 +173,6 @@ class Projection(Database):
         )
 
     def _upsert_in(self, s: Session, stmt: Any, entry: IndexEntry) -> None:
-        from storage.search import write_search
-        from storage.verified import write_verified
-
         s.execute(stmt)
         s.execute(delete(RecordCitizenRow).where(RecordCitizenRow.record_id == entry.record_id))
         citizens = sorted(set(entry.citizen_ids))
@@ -231,24 +230,12 @@ class Projection(Database):
     def clear_records(self) -> int:
         """Remove every record row (before a reindex); returns how many there were.
         Leases go with them: a reindex returns every held document to the queue."""
-        from storage.search import RecordTextRow, RecordValueRow
-        from storage.verified import VerifiedValueRow
-
         with self.transaction("clear records", write=True) as s:
-            s.execute(delete(RecordValueRow))
-            s.execute(delete(RecordTextRow))
+            clear_search(s)
             s.execute(delete(RecordCitizenRow))
-            s.execute(delete(VerifiedValueRow))
+            clear_verified(s)
             result = s.execute(delete(RecordRow))
             return int(getattr(result, "rowcount", 0) or 0)
-
-    def search_records(self, query: str, *, limit: int = 50) -> list[IndexEntry]:
-        """Records matching a citizen ID, a name with or without diacritics, a dossier code,
-        a record id, a document type or any value or page text (every word, as a prefix);
-        newest first. The staff search; ``GET /v1/records`` asks :mod:`storage.search`."""
-        from storage.search import SearchQuery, search
-
-        return search(self, SearchQuery(q=query, statuses=("all",), limit=limit)).entries
 
     def list_settled_records(self, limit: int = 100) -> list[IndexEntry]:
         stmt = (select(RecordRow).where(RecordRow.settled.is_(True))
