@@ -29,7 +29,7 @@ from review.validation import MESSAGES, Problem, birth_pairs, check
 
 __all__ = ["UNKNOWN_DOCTYPE", "FieldAction", "FieldDecision", "ValueRefused", "apply_decisions",
            "decide", "approve", "reject", "retype", "machine_status", "unresolved_fields",
-           "new_event", "AS_PRINTED"]
+           "new_event", "AS_PRINTED", "MAX_DECIDED_AGO_MS"]
 
 # The longest a page may hold a decision before sending it: a working day.
 MAX_DECIDED_AGO_MS = 12 * 3600 * 1000

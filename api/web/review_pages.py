@@ -17,7 +17,13 @@ from api.web.i18n import use_lang
 from models.accounts import Role, UserInfo
 from models.errors import ConflictError, NotFoundError
 from models.records import AuditAction, AuditEvent, ExtractedField, Record, RecordStatus, utcnow
-from review.lifecycle import UNKNOWN_DOCTYPE, FieldDecision, ValueRefused, unresolved_fields
+from review.lifecycle import (
+    MAX_DECIDED_AGO_MS,
+    UNKNOWN_DOCTYPE,
+    FieldDecision,
+    ValueRefused,
+    unresolved_fields,
+)
 from review.metrics import review_stats
 from review.service import ReviewService
 from review.validation import RULES, YEARS, birth_pairs, is_multiline, province_codes
@@ -188,7 +194,8 @@ def review_page(request: Request, record_id: str, user: Reviewer) -> Response:
         "doctypes": sorted(((d.id, d.title or d.id) for d in svc.doctypes),
                            key=lambda t: t[1]),
         "provinces": sorted(province_codes()), "rules": RULES,
-        "lease_seconds": int(svc.lease.total_seconds())})
+        "lease_seconds": int(svc.lease.total_seconds()),
+        "max_decided_ago_ms": MAX_DECIDED_AGO_MS})
 
 
 @router.get("/{record_id}/suggestions", include_in_schema=False)

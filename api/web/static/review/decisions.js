@@ -4,11 +4,12 @@
 // actions.js), which sends them together with how long ago each was made.
 import { $ } from "./dom.js";
 import { T, say } from "./messages.js";
-import { ctx, field, input, nextUnresolved, pending, stored } from "./state.js";
+import { CONFIG, ctx, field, input, nextUnresolved, pending, stored } from "./state.js";
 import { clean, multiline, show, storedForm, validate } from "./validation.js";
 import { showCheck, updateFields } from "./fields.js";
 
-const MAX_AGO_MS = 12 * 3600 * 1000;  // review/lifecycle.py: MAX_DECIDED_AGO_MS
+// The longest "how long ago" the server takes (review/lifecycle.py: MAX_DECIDED_AGO_MS).
+const MAX_AGO_MS = CONFIG.max_decided_ago_ms;
 
 // The count of decisions not stored yet, on the Save button and in the status line.
 export function showPending() {
