@@ -11,6 +11,13 @@ is given up and the next one goes. A process that dies between a receiver's 2xx 
 the cursor sends that event again once its lease runs out: at least once, recognizable by
 the ``X-Dossier-Event-Id``. Every attempt is a row of the delivery log.
 
+While the index itself is unreachable (its database restarting, a network cut) nothing can be
+claimed or noted: each delivery thread waits longer after each failed round, doubling from
+the poll interval up to ``outage_max_s``, and goes back to polling once a round succeeds,
+first releasing what the outage left leased to it (so deliveries go on at once rather than when
+that lease runs out). The process says so once when the outage starts and once when it ends,
+not on every round.
+
 A delivery is ``POST url`` with the event as JSON, ``X-Dossier-Event-Id``,
 ``X-Dossier-Event-Type`` and ``X-Dossier-Signature: t=<unix time>,v1=<hex>``, the HMAC-SHA256
 of ``"<t>." + body`` under the subscription's secret (see ``docs/api.md``). Redirects are
@@ -37,7 +44,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, delete, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
@@ -359,6 +377,13 @@ class Webhooks:
             row.lease_until = now + lease
             return True
 
+    def release_all(self, owner: str) -> None:
+        """Release every subscription leased to ``owner``: what a round an index outage cut
+        short left leased (the owner is one delivery thread, between rounds)."""
+        with self.index.transaction("release webhooks", write=True) as s:
+            s.execute(update(WebhookRow).where(WebhookRow.lease_owner == owner)
+                      .values(lease_owner=None, lease_until=utcnow()))
+
     def release(self, claim: Claim) -> None:
         with self.index.transaction("release a webhook", write=True) as s:
             row = s.get(WebhookRow, claim.webhook_id, with_for_update=True)
@@ -376,7 +401,7 @@ class WebhookDelivery:
     def __init__(self, index: RecordIndex, *, poll_s: float = 1.0, timeout_s: float = 10.0,
                  retry_base_s: float = 5.0, retry_max_s: float = 3600.0,
                  give_up: timedelta = timedelta(hours=24), allow_local: bool = False,
-                 threads: int = 4) -> None:
+                 threads: int = 4, outage_max_s: float = 15.0) -> None:
         self.hooks = Webhooks(index)
         # Several threads, so one slow receiver does not hold up the others' deliveries;
         # each subscription is leased to one of them at a time.
@@ -387,6 +412,11 @@ class WebhookDelivery:
         self.retry_base_s = retry_base_s
         self.retry_max_s = retry_max_s
         self.give_up = give_up
+        self.outage_max_s = max(poll_s, outage_max_s)
+        # When this process found the index unreachable (monotonic), while it stays so: one
+        # warning when the outage starts and one when it ends, whichever thread sees them.
+        self._outage_since: float | None = None
+        self._outage_lock = threading.Lock()
         # Long enough for a few deliveries of the slowest receiver; renewed after each one.
         self.lease = timedelta(seconds=max(30.0, 3 * timeout_s))
         self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -408,8 +438,11 @@ class WebhookDelivery:
     # -- the threads -----------------------------------------------------------------------
 
     def start(self) -> WebhookDelivery:
-        self._threads = [threading.Thread(target=self._loop, name=f"webhook-delivery-{i}",
-                                          daemon=True) for i in range(self.threads)]
+        # Each thread leases as an owner of its own, so that what an outage left leased to
+        # one thread is released by that thread without touching another's lease.
+        self._threads = [threading.Thread(target=self._loop, args=(f"{self.owner}/{i}",),
+                                          name=f"webhook-delivery-{i}", daemon=True)
+                         for i in range(self.threads)]
         for t in self._threads:
             t.start()
         return self
@@ -421,28 +454,62 @@ class WebhookDelivery:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
         self._client.close()
 
-    def _loop(self) -> None:
+    def _loop(self, owner: str) -> None:
+        down = 0  # rounds in a row that found the index unreachable
         while not self._stop.is_set():
             try:
-                busy = self.run_once() > 0
-            except StorageError as e:  # the index is unreachable: try again later
-                log.warning("webhook delivery: %s", e)
-                busy = False
+                if down:  # the round the outage cut short may have left its lease behind
+                    self.hooks.release_all(owner)
+                busy = self.run_once(owner=owner) > 0
+            except StorageError as e:  # the index is unreachable: wait longer each time
+                down += 1
+                self._index_down(e)
+                self._stop.wait(self.outage_wait(down))
+                continue
             except Exception:  # noqa: BLE001 - the thread must outlive any one bug
                 log.exception("webhook delivery failed; trying again")
                 busy = False
+            else:
+                down = 0
+                if self._outage_since is not None:
+                    self._index_back()
             if not busy:
                 self._stop.wait(self.poll_s)
 
+    def outage_wait(self, rounds: int) -> float:
+        """Seconds a thread waits after ``rounds`` rounds in a row found the index
+        unreachable: the poll interval, doubled each round, up to ``outage_max_s``."""
+        return min(self.outage_max_s, self.poll_s * 2 ** max(0, min(rounds - 1, 40)))
+
+    def _index_down(self, error: StorageError) -> None:
+        with self._outage_lock:
+            first = self._outage_since is None
+            if first:
+                self._outage_since = time.monotonic()
+        if first:
+            log.warning("webhook delivery: the index is unreachable; deliveries wait and are "
+                        "tried again every %.0f s at most until it answers (%s)",
+                        self.outage_max_s, error)
+        else:
+            log.debug("webhook delivery: the index is still unreachable: %s", error)
+
+    def _index_back(self) -> None:
+        with self._outage_lock:
+            since, self._outage_since = self._outage_since, None
+        if since is not None:
+            log.warning("webhook delivery: the index answers again after %.0f s; deliveries "
+                        "go on", time.monotonic() - since)
+
     # -- one round -------------------------------------------------------------------------
 
-    def run_once(self, max_claims: int = 100) -> int:
-        """Deliver what is due now; the number of attempts made."""
+    def run_once(self, max_claims: int = 100, owner: str | None = None) -> int:
+        """Deliver what is due now, leasing as ``owner`` (this process, unless a thread of
+        it says); the number of attempts made."""
         made = 0
         for _ in range(max_claims):
             if self._stop.is_set():
                 break
-            claim = self.hooks.claim_due(self.owner, self.lease)
+            claim = self.hooks.claim_due(owner or self.owner, self.lease)
             if claim is None:
                 break
             try:

@@ -58,6 +58,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.mode = "up"
+        self.delay = 0.0  # seconds before answering, the event already taken
         self.secrets: dict[str, str] = {}  # path -> the subscription's secret
         self.got: dict[str, list[dict[str, Any]]] = {}  # path -> events taken, as they came
         self.bad: list[str] = []  # anything a receiver would refuse: a bad signature, ...
@@ -102,6 +103,7 @@ class Receiver:
                 self.bad.append("the event id header differs from the body's")
             if mode == "up":
                 self.got.setdefault(path, []).append(event)
+        time.sleep(self.delay)
         if mode == "redirect":
             h.send_response(302)
             h.send_header("Location", self.url("/elsewhere"))
@@ -351,6 +353,85 @@ def test_a_worker_delivers_webhooks_while_it_runs(tmp_path: Path, receiver: Rece
     finally:
         index.close()
     assert [e["batch_id"] for e in receiver.got["/hook"]] == ["B0"] and not receiver.bad
+
+
+def test_an_index_outage_is_waited_out_with_backoff_and_said_once(
+        receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    """
+    GIVEN a delivery (four threads polling every 50 ms) on an index in a PostgreSQL cluster
+          of the test's own, and a subscription that has had an event delivered
+    WHEN the postmaster is killed with SIGKILL while an event's POST is in flight (so its
+         thread can neither note it nor release its lease), stays down 4 s, and is started
+         again
+    THEN the delivery logs one warning when the index goes and one when it is back, its
+         threads try the index less and less often meanwhile (not 80 rounds a second), and
+         within seconds (not once the lease the outage left runs out, 30 s) the event in
+         flight is sent again (at least once) and one made after the restart is delivered
+    """
+    import logging
+    import os
+
+    from tests.e2e.postgres import PrivatePostgres, server_bin
+
+    if os.environ.get("DOSSIER_TEST_NO_POSTGRES"):
+        pytest.skip("DOSSIER_TEST_NO_POSTGRES is set")
+    bin_dir = server_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server installed (/usr/lib/postgresql/*/bin/postgres)")
+    pg = PrivatePostgres(bin_dir)
+    delivery: WebhookDelivery | None = None
+    index: RecordIndex | None = None
+    try:
+        pg.start()
+        index = RecordIndex(pg.url)
+        _, info = index.create_api_key("portal", ["webhooks:manage"])
+        receiver.secrets["/hook"] = Webhooks(index, allow_local=True).create(
+            info.key_id, receiver.url(), ["batch.queued"]).secret
+        ledger = BatchLedger(index)
+        delivery = WebhookDelivery(index, poll_s=0.05, outage_max_s=0.8, allow_local=True)
+        caplog.set_level(logging.DEBUG, logger="storage.webhooks")
+        delivery.start()
+        ledger.create(plan("B0"))
+        wait_for(lambda: receiver.ids(), "the first event")
+
+        def said(level: int, words: str) -> int:
+            return sum(r.name == "storage.webhooks" and r.levelno == level
+                       and words in r.getMessage() for r in caplog.records)
+
+        receiver.delay = 2.0
+        ledger.create(plan("B1"))
+        wait_for(lambda: len(receiver.ids()) == 2, "the second event in flight")
+        pg.kill()
+        time.sleep(4.0)
+        receiver.delay = 0.0
+        rounds = said(logging.DEBUG, "still unreachable")
+        assert said(logging.WARNING, "the index is unreachable") == 1, caplog.text
+        # Without backoff, 4 threads every 50 ms: 320 rounds in 4 s; with it, about 30.
+        assert 4 <= rounds <= 60, rounds
+
+        pg.start()
+
+        def created() -> bool:  # the test's own first write may meet a connection of before
+            try:
+                ledger.create(plan("B2"))
+            except StorageError:
+                return False
+            return True
+
+        wait_for(created, "a write to the restarted index")
+        wait_for(lambda: len(receiver.ids()) == 4, "the events after the restart", 15)
+        wait_for(lambda: said(logging.WARNING, "answers again"), "the recovery said")
+        warnings = [r.getMessage() for r in caplog.records
+                    if r.name == "storage.webhooks" and r.levelno >= logging.WARNING]
+        assert len(warnings) == 2, warnings
+        assert [e["batch_id"] for e in receiver.got["/hook"]] == ["B0", "B1", "B1", "B2"]
+        assert not receiver.bad
+    finally:
+        if delivery is not None:
+            delivery.stop()
+        if index is not None:
+            index.close()
+        pg.stop()
 
 
 @pytest.fixture
