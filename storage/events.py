@@ -24,8 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from models.errors import InvalidInputError
 from models.events import Event, EventType
 from models.records import AuditEvent, IndexEntry, RecordStatus, utcnow
-from storage.db import Base, PortableJSON, UTCDateTime
-from storage.index import RecordIndex
+from storage.db import Base, Database, PortableJSON, UTCDateTime
 
 __all__ = ["EventRow", "EventFeed", "record_event", "batch_event", "append_events",
            "parse_cursor", "SEQ"]
@@ -124,7 +123,7 @@ def to_event(r: EventRow) -> Event:
 class EventFeed:
     """Reading the outbox in order."""
 
-    def __init__(self, index: RecordIndex) -> None:
+    def __init__(self, index: Database) -> None:
         self.index = index
 
     def after(self, cursor: int, limit: int = 100,

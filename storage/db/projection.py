@@ -20,6 +20,7 @@ from storage.db.engine import Database
 from storage.db.schema import Base, PortableJSON, UTCDateTime
 from storage.db.search_rows import clear_search, write_search
 from storage.db.verified_rows import clear_verified, write_verified
+from storage.events import append_events, record_event
 
 __all__ = ["Projection", "RecordRow", "RecordCitizenRow", "AuditRow", "entries"]
 
@@ -133,8 +134,6 @@ class Projection(Database):
         it. The event announcing the change (``storage.events``) is written in the same
         transaction. A failing ``write`` leaves the index as it was, with no event.
         (``storage.records`` is the only caller: the record store's front door.)"""
-        from storage.events import append_events, record_event
-
         with self.transaction(f"write record {record_id}", write=True) as s:
             row = s.get(RecordRow, record_id, with_for_update=True)
             current = entries(s, [row])[0] if row is not None else None
