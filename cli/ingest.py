@@ -13,7 +13,8 @@ from rich.table import Table
 from models.errors import ExitCode
 from models.records import FileStatus, IngestFileResult, IngestReport
 
-__all__ = ["run_ingest", "ingest_paths", "run_served", "run_remote", "report_from_status"]
+__all__ = ["run_ingest", "ingest_paths", "run_served", "run_remote", "report_from_status",
+           "PageTally"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,33 @@ def ingest_paths(paths: list[Path], *, station: str | None = None,
     return _with_problems(report, problems)
 
 
+class PageTally:
+    """The pages of a batch for its progress bar: each dossier's pages counted once, although
+    a dossier a store outage stopped is planned again and its pages already read are done
+    again (reused, not read) when it is tried again."""
+
+    def __init__(self) -> None:
+        self._planned: dict[str, int] = {}
+        self._this_try: dict[str, int] = {}  # pages done since the dossier was last planned
+        self._done: dict[str, int] = {}  # the most pages done in any try
+
+    def planned(self, dossier: str, pages: int) -> None:
+        self._planned[dossier] = pages
+        self._this_try[dossier] = 0
+
+    def page_done(self, dossier: str) -> None:
+        n = self._this_try[dossier] = self._this_try.get(dossier, 0) + 1
+        self._done[dossier] = max(self._done.get(dossier, 0), n)
+
+    @property
+    def total(self) -> int:
+        return sum(self._planned.values())
+
+    @property
+    def done(self) -> int:
+        return sum(min(n, self._planned.get(d, n)) for d, n in self._done.items())
+
+
 def run_ingest(paths: list[Path], *, station: str | None, operator: str | None,
                report_path: Path | None, split_folders: bool, console: Console,
                show_fields: bool = False) -> int:
@@ -60,15 +88,16 @@ def run_ingest(paths: list[Path], *, station: str | None, operator: str | None,
                   TextColumn("pages"), TimeElapsedColumn(), console=console,
                   transient=False) as bar:
         task = bar.add_task("starting", total=None)
-        planned = 0
+        pages = PageTally()
 
         def on_event(ev) -> None:
-            nonlocal planned
             if ev.kind == "pages_planned":
-                planned += ev.count
-                bar.update(task, total=planned, description="digitizing")
+                pages.planned(ev.dossier, ev.count)
+                bar.update(task, total=pages.total, completed=pages.done,
+                           description="digitizing")
             elif ev.kind == "page_done":
-                bar.advance(task)
+                pages.page_done(ev.dossier)
+                bar.update(task, completed=pages.done)
             elif ev.kind == "file_failed":
                 bar.console.print(f"[red]failed[/red] {ev.dossier}: {ev.detail}")
 

@@ -142,6 +142,7 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
         run.duplicate_of = {f.file_no: k for f, k in zip(stored, known, strict=True)}
         return run
     counted = [(f, count_pages.submit(f)) for f in stored]
+    jobs: list[PageJob] = []
     for f, fut in counted:
         counted_file, error = _outcome(fut)
         if error is not None and is_outage(error):
@@ -155,14 +156,16 @@ def _start_dossier(plan: BatchPlan, d: BatchDossier,
             continue
         n = run.pages[f.file_no] = counted_file.pages
         stages.mark_counted(plan, f.file_no, n)
-        for i in range(n):
-            job = PageJob(batch_id=plan.batch_id, file_no=f.file_no, sha256=f.sha256,
-                          source_page=i, dossier=d.name)
-            page = reading.get((job.sha256, i))
-            if page is None:
-                page = reading[(job.sha256, i)] = ocr_page.submit(job)
-            run.futures.append((job, page))
-    emit(ProgressEvent("pages_planned", d.name, count=len(run.futures)))
+        jobs.extend(PageJob(batch_id=plan.batch_id, file_no=f.file_no, sha256=f.sha256,
+                            source_page=i, dossier=d.name) for i in range(n))
+    # Said before any of its pages is done: a dossier tried again after a store outage is
+    # planned again, and whoever counts pages starts its count over from here.
+    emit(ProgressEvent("pages_planned", d.name, count=len(jobs)))
+    for job in jobs:
+        page = reading.get((job.sha256, job.source_page))
+        if page is None:
+            page = reading[(job.sha256, job.source_page)] = ocr_page.submit(job)
+        run.futures.append((job, page))
     return run
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -33,7 +34,8 @@ def test_an_s3_outage_mid_batch_fails_no_file_and_the_batch_finishes_when_it_is_
     """GIVEN `dossier ingest` digitizing four one-page dossiers against an S3 server WHEN the
     server is killed with SIGKILL after the first page and stays down 30 s THEN no file is
     marked failed meanwhile, and once it is back on the same address every file is digitized
-    (exit 0), each page read once."""
+    (exit 0), each page read once, and the progress bar ends at 4/4 pages (the dossiers tried
+    again are not counted twice)."""
     s3 = EmbeddedS3(tmp_path / "s3")
     endpoint = s3.ensure_running(timeout=60)
     data = tmp_path / "data"
@@ -82,6 +84,7 @@ def test_an_s3_outage_mid_batch_fails_no_file_and_the_batch_finishes_when_it_is_
             proc.wait()
         s3.stop()
     assert proc.returncode == 0, out[-3000:]
+    assert re.findall(r"(\d+)/(\d+) pages", out)[-1] == ("4", "4"), out[-3000:]
     files = json.loads(report.read_text())["files"]
     assert len(files) == 4 and all(f["status"] == "accepted" and f["record_ids"] for f in files)
     ledger = _ledger(data)
