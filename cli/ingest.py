@@ -14,7 +14,7 @@ from models.errors import ExitCode
 from models.records import FileStatus, IngestFileResult, IngestReport
 
 __all__ = ["run_ingest", "ingest_paths", "run_served", "run_remote", "report_from_status",
-           "PageTally"]
+           "PageTally", "waiting_line"]
 
 log = logging.getLogger(__name__)
 
@@ -203,10 +203,21 @@ def run_remote(paths: list[Path], *, api: str, key: str, station: str | None,
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("pages"), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task(f"batch {batch_id}", total=None)
+        waiting: list[str] = []
         while True:
             got = httpx.get(f"{base}/v1/batches/{batch_id}", headers=headers, timeout=30)
-            got.raise_for_status()
-            status = BatchStatus.model_validate(got.json())
+            if got.status_code == 503:  # the index is down: the server cannot even look
+                now = ["index"]
+            else:
+                got.raise_for_status()
+                status = BatchStatus.model_validate(got.json())
+                now = list(status.waiting_for)
+            if now != waiting:
+                bar.console.print(waiting_line(now), highlight=False)
+                waiting = now
+            if got.status_code == 503:
+                time.sleep(1)
+                continue
             pages = [p for f in status.files for p in f.pages]
             bar.update(task, total=len(pages) or None, completed=sum(
                 p.stage not in (Stage.queued, Stage.reading) for p in pages))
@@ -227,6 +238,20 @@ def run_remote(paths: list[Path], *, api: str, key: str, station: str | None,
     for failed in report.failed:
         console.print(f"[red]✗[/red] {failed.error}", highlight=False)
     return int(ExitCode.some_files_failed) if report.failed else 0
+
+
+STORES = {"s3": "the object store", "index": "the index database"}
+
+
+def waiting_line(now: list[str]) -> str:
+    """The line ``ingest --api`` prints when the stores the batch waits for (its
+    ``waiting_for``) become ``now``."""
+    if not now:
+        return "[green]Storage is back:[/green] the batch goes on by itself."
+    names = " and ".join(STORES.get(s, s) for s in now)
+    return (f"[yellow]Waiting for storage ({names} cannot be reached) — nothing is lost:"
+            "[/yellow] the originals are stored and the batch goes on by itself once it "
+            "is back; no need to upload again.")
 
 
 def _summary(report: IngestReport, console: Console, show_fields: bool) -> None:
