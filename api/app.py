@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = ["create_app", "served_app", "redact_access_log"]
 log = logging.getLogger(__name__)
 
 _ID_RE = re.compile(r"\d{9,12}")
+SWITCH_INTERVAL_S = 0.001
 
 
 class _RedactIds(logging.Filter):
@@ -149,6 +151,11 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
             delivery = WebhookDelivery.from_settings(app.state.index, settings).start()
         # The access log goes on to the object store from every replica (storage.access).
         from storage.access import AccessArchiver, AccessLog, AccessWriter
+
+        # A thread that waited on the index or S3 gets the interpreter back within 1 ms of
+        # asking (Python's default is 5 ms) while the event loop keeps it busy: the access
+        # writer's commit, which every lookup waits for, hands it over several times.
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
 
         app.state.access_writer = AccessWriter(AccessLog(app.state.index))
 

@@ -14,18 +14,20 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 from urllib.parse import unquote
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import PlainHTTPError
 from models.access import PURPOSE_CODE_RE, Purpose
 from models.records import ApiKeyInfo
 
-__all__ = ["require_scope", "any_scope", "bearer", "verify_key", "required_purpose",
+__all__ = ["require_scope", "any_scope", "bearer", "verify_key", "verify_key_async",
+           "required_purpose",
            "KeyCache", "PURPOSE_HEADER", "METRICS_READ"]
 
 bearer = HTTPBearer(auto_error=False)
@@ -68,29 +70,52 @@ def _unauthorized() -> PlainHTTPError:
                           headers={"WWW-Authenticate": "Bearer"})
 
 
-def verify_key(request: Request, creds: HTTPAuthorizationCredentials | None) -> ApiKeyInfo:
-    """The calling key, checked against the index (or the recent-keys cache); else 401."""
+def _cached_key(request: Request,
+                creds: HTTPAuthorizationCredentials | None) -> tuple[str, ApiKeyInfo | None]:
+    """The presented key, and its description if it was verified within the cache's time."""
     if creds is None or creds.scheme.lower() != "bearer":
         raise _unauthorized()
     cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
-    info = cache.get(creds.credentials) if cache is not None else None
+    return creds.credentials, cache.get(creds.credentials) if cache is not None else None
+
+
+def _checked(request: Request, key: str, info: ApiKeyInfo | None) -> ApiKeyInfo:
     if info is None:
-        info = request.app.state.index.verify_api_key(creds.credentials)
-        if info is None:
-            raise _unauthorized()
-        if cache is not None:
-            cache.put(creds.credentials, info)
+        raise _unauthorized()
+    cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
+    if cache is not None:
+        cache.put(key, info)
+    return info
+
+
+def verify_key(request: Request, creds: HTTPAuthorizationCredentials | None) -> ApiKeyInfo:
+    """The calling key, checked against the index (or the recent-keys cache); else 401."""
+    key, info = _cached_key(request, creds)
+    if info is None:
+        info = _checked(request, key, request.app.state.index.verify_api_key(key))
     request.state.api_key = info
     return info
 
 
-def any_scope(*scopes: str) -> Callable[..., ApiKeyInfo]:
+async def verify_key_async(request: Request,
+                           creds: HTTPAuthorizationCredentials | None) -> ApiKeyInfo:
+    """:func:`verify_key` on the event loop: a key in the cache costs no thread; only the
+    index's check (a key not seen within the cache's time) runs in the thread pool."""
+    key, info = _cached_key(request, creds)
+    if info is None:
+        found = await run_in_threadpool(request.app.state.index.verify_api_key, key)
+        info = _checked(request, key, found)
+    request.state.api_key = info
+    return info
+
+
+def any_scope(*scopes: str) -> Callable[..., Awaitable[ApiKeyInfo]]:
     """A dependency that returns the calling key's description if it holds one of
     ``scopes`` (or ``*``)."""
 
-    def check(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None,
-                                                 Depends(bearer)]) -> ApiKeyInfo:
-        info = verify_key(request, creds)
+    async def check(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None,
+                                                       Depends(bearer)]) -> ApiKeyInfo:
+        info = await verify_key_async(request, creds)
         if not any(s in info.scopes for s in scopes) and "*" not in info.scopes:
             raise PlainHTTPError(403, "this key lacks the {scope} scope",
                                  "ask for a key with that scope", kind="Forbidden",
@@ -100,7 +125,7 @@ def any_scope(*scopes: str) -> Callable[..., ApiKeyInfo]:
     return check
 
 
-def require_scope(scope: str) -> Callable[..., ApiKeyInfo]:
+def require_scope(scope: str) -> Callable[..., Awaitable[ApiKeyInfo]]:
     """A dependency that returns the calling key's description if it may use ``scope``."""
     return any_scope(scope)
 
@@ -115,13 +140,14 @@ def parse_purpose(raw: str) -> Purpose | None:
     return Purpose(code=code, text=text[:500] or None)
 
 
-def required_purpose(request: Request,
-                     purpose: Annotated[str | None, Query(
-                         description="why the data is read, when no X-Purpose header is "
-                         "sent: PROCEDURE-CODE or PROCEDURE-CODE; words",
-                         # Documented with the X-Purpose header (api.schema.PURPOSE_PARAM),
-                         # which the OpenAPI gives as the way.
-                         include_in_schema=False)] = None) -> Purpose:
+async def required_purpose(
+        request: Request,
+        purpose: Annotated[str | None, Query(
+            description="why the data is read, when no X-Purpose header is sent: "
+                        "PROCEDURE-CODE or PROCEDURE-CODE; words",
+            # Documented with the X-Purpose header (api.schema.PURPOSE_PARAM), which the
+            # OpenAPI gives as the way.
+            include_in_schema=False)] = None) -> Purpose:
     """The purpose of a read of citizen data; 400 without one."""
     raw = request.headers.get(PURPOSE_HEADER)
     if raw is not None:

@@ -10,6 +10,7 @@ never changes), so a record read again costs no S3 GET."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections import OrderedDict
@@ -19,6 +20,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.auth import require_scope, required_purpose
@@ -52,10 +54,10 @@ from models.records import (
     RecordStatus,
     utcnow,
 )
-from storage.access import AccessLog, new_access_id
+from storage.access import AccessLog, AccessWriter, new_access_id
 from storage.search import LookupRow
 
-__all__ = ["router", "RecordCache", "log_access", "readable_entry"]
+__all__ = ["router", "RecordCache", "log_access", "log_access_async", "readable_entry"]
 
 router = APIRouter(prefix="/v1", tags=["records"])
 Read = Annotated[ApiKeyInfo, Depends(require_scope("records:read"))]
@@ -132,18 +134,40 @@ def _served_bytes(request: Request, record_id: str, version_id: str | None) -> b
     return out
 
 
+def _access_entry(request: Request, key: ApiKeyInfo, purpose: Purpose, action: AccessAction,
+                  entries: Sequence[IndexEntry | LookupRow],
+                  citizen_ids: Sequence[str]) -> AccessEntry:
+    citizens = sorted({c for e in entries for c in e.citizen_ids} | set(citizen_ids))
+    return AccessEntry(
+        access_id=new_access_id(), at=utcnow(), key_id=key.key_id, key_name=key.name,
+        agency=key.agency, action=action, purpose=purpose,
+        record_ids=[e.record_id for e in entries], citizen_ids=citizens,
+        request_id=request_id(request.scope))
+
+
 def log_access(request: Request, key: ApiKeyInfo, purpose: Purpose, action: AccessAction,
                entries: Sequence[IndexEntry | LookupRow],
                citizen_ids: Sequence[str] = ()) -> None:
     """Write the access record of a read before its data is answered."""
-    citizens = sorted({c for e in entries for c in e.citizen_ids} | set(citizen_ids))
-    writer = getattr(request.app.state, "access_writer", None)
-    target = writer if writer is not None else AccessLog(request.app.state.index)
-    target.record(AccessEntry(
-        access_id=new_access_id(), at=utcnow(), key_id=key.key_id, key_name=key.name,
-        agency=key.agency, action=action, purpose=purpose,
-        record_ids=[e.record_id for e in entries], citizen_ids=citizens,
-        request_id=request_id(request.scope)))
+    entry = _access_entry(request, key, purpose, action, entries, citizen_ids)
+    writer: AccessWriter | None = getattr(request.app.state, "access_writer", None)
+    if writer is not None:
+        writer.record(entry)
+    else:
+        AccessLog(request.app.state.index).record(entry)
+
+
+async def log_access_async(request: Request, key: ApiKeyInfo, purpose: Purpose,
+                           action: AccessAction, entries: Sequence[IndexEntry | LookupRow],
+                           citizen_ids: Sequence[str] = ()) -> None:
+    """:func:`log_access` from the event loop: the request waits, without a thread, until
+    the transaction holding its entry has committed (and fails if it did not)."""
+    entry = _access_entry(request, key, purpose, action, entries, citizen_ids)
+    writer: AccessWriter | None = getattr(request.app.state, "access_writer", None)
+    if writer is not None:
+        await asyncio.wrap_future(writer.submit(entry))
+    else:
+        await run_in_threadpool(AccessLog(request.app.state.index).record, entry)
 
 
 def readable_entry(request: Request, key: ApiKeyInfo, record_id: str) -> IndexEntry:
@@ -183,34 +207,58 @@ StatusQuery = Annotated[list[StatusValue] | None, Query(
 _PURPOSE: dict[str, Any] = {"parameters": [PURPOSE_PARAM]}
 
 
+async def _served_all(request: Request, rows: Sequence[LookupRow]) -> list[bytes]:
+    """The served JSON of each row's version: from the cache, the others read from the
+    object store at once (threads of the fetcher; the event loop waits for them)."""
+    cache: RecordCache | None = getattr(request.app.state, "record_cache", None)
+    out: list[bytes | None] = [cache.get(r.record_id, r.version_id) if cache is not None
+                               else None for r in rows]
+    missing = [i for i, b in enumerate(out) if b is None]
+    if missing:
+        loop = asyncio.get_running_loop()
+        read = await asyncio.gather(*(
+            loop.run_in_executor(_fetcher(), _served_bytes, request, rows[i].record_id,
+                                 rows[i].version_id) for i in missing))
+        for i, data in zip(missing, read, strict=True):
+            out[i] = data
+    return [b for b in out if b is not None]
+
+
 @router.get("/citizens/{citizen_id}/records",
             responses={200: {"model": CitizenRecords}, **errors(400)}, openapi_extra=_PURPOSE)
-def citizen_records(citizen_id: Annotated[str, Path(pattern=CITIZEN_ID)], request: Request,
-                    key: Read, purpose: Why,
-                    status: StatusQuery = None) -> Response:
+async def citizen_records(citizen_id: Annotated[str, Path(pattern=CITIZEN_ID)],
+                          request: Request, key: Read, purpose: Why,
+                          status: StatusQuery = None) -> Response:
     """Records naming this citizen ID, oldest first.
 
     By default only settled records: every field accepted by the machine under the
     calibrated rule, or decided by a person. Others only when ``status`` asks for them.
     Needs a purpose; the read is recorded in the citizen's access log.
     """
+    # Served on the event loop (the lookup other systems call most): the index's one
+    # statement runs in the thread pool; the access record's commit and the object store's
+    # reads are awaited together, so a request holds no thread while it waits.
     if not (citizen_id.isdigit() and len(citizen_id) == 12):
         raise InvalidParameterError("a citizen ID is 12 digits")
     from storage.search import citizen_lookup
 
     wanted = _statuses(status)
-    rows = citizen_lookup(request.app.state.index, citizen_id)
+    rows = await run_in_threadpool(citizen_lookup, request.app.state.index, citizen_id)
     if "all" not in wanted:
         rows = [r for r in rows
                 if ("settled" in wanted and r.served) or r.queue_status in wanted]
     rows = [r for r in rows if key.may_read(r.doctype)]
-    log_access(request, key, purpose, AccessAction.citizen_lookup, rows, [citizen_id])
-    cache: RecordCache | None = getattr(request.app.state, "record_cache", None)
-    missing = [r for r in rows if cache is None or cache.get(r.record_id, r.version_id) is None]
-    if len(missing) > 1:  # the object store's GETs of a citizen's records at once
-        list(_fetcher().map(lambda r: _served_bytes(request, r.record_id, r.version_id),
-                            missing))
-    out = [_served_bytes(request, r.record_id, r.version_id) for r in rows]
+    # The access record is committed while the records not kept here are read from the
+    # object store; the answer goes only once both are done (a read whose entry cannot be
+    # written is refused, whatever was read).
+    logged, out = await asyncio.gather(
+        log_access_async(request, key, purpose, AccessAction.citizen_lookup, rows,
+                         [citizen_id]),
+        _served_all(request, rows), return_exceptions=True)
+    if isinstance(logged, BaseException):
+        raise logged
+    if isinstance(out, BaseException):
+        raise out
     return _json({"citizen_id": citizen_id, "statuses": sorted(wanted), "count": len(out)},
                  out)
 

@@ -89,7 +89,8 @@ class Citizen:
 
 
 def _citizens(rng: random.Random, n: int) -> list[Citizen]:
-    out, seen = [], set()
+    out: list[Citizen] = []
+    seen: set[str] = set()
     while len(out) < n:
         year = rng.randint(1940, 2020)
         century = (0 if year < 2000 else 2) + rng.randint(0, 1)
@@ -422,19 +423,62 @@ async def _concurrent(port: int, key: str, paths: list[str], clients: int,
             "p95_ms": _pct(lat, 95), "p99_ms": _pct(lat, 99)}
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user and system) the processes have used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it (the web processes uvicorn started)."""
+    parents: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += parents.get(p, [])
+    return out
+
+
+async def _measured(pids: list[int], phase: Any) -> dict[str, Any]:
+    """A phase's results with the machine's load average when it started and the web
+    processes' CPU time per request it made."""
+    load = os.getloadavg()[0]
+    before = _cpu_s(pids)
+    out: dict[str, Any] = await phase
+    out["server_cpu_ms"] = round((_cpu_s(pids) - before) / max(1, out["n"]) * 1000, 2)
+    out["load_avg"] = round(load, 2)
+    return out
+
+
 def load_main(spec_file: str) -> None:
     """The load process: runs the phases of the spec, prints the results as JSON."""
     import uvloop
 
     spec = json.loads(Path(spec_file).read_text())
-    port, key = spec["port"], spec["key"]
+    port, key, pids = spec["port"], spec["key"], spec.get("pids", [])
 
     async def go() -> dict[str, Any]:
         out: dict[str, Any] = {}
         await _concurrent(port, key, spec["warm"], 8, 30)
-        out["lookup_serial"] = await _serial(port, key, spec["serial"], spec["seconds"])
-        out["lookup_concurrent"] = await _concurrent(port, key, spec["concurrent"],
-                                                     spec["clients"], spec["seconds"])
+        out["lookup_serial"] = await _measured(
+            pids, _serial(port, key, spec["serial"], spec["seconds"]))
+        out["lookup_concurrent"] = await _measured(
+            pids, _concurrent(port, key, spec["concurrent"], spec["clients"],
+                              spec["seconds"]))
         kinds: dict[str, list[float]] = {}
         conn = await _client(port)
         end = time.monotonic() + spec["seconds"]
@@ -550,6 +594,7 @@ def run(records: int, backend: str, seed: int, web_workers: int, clients: int,
         look = [f"/v1/citizens/{c}/records" for c in sampled]
         rng.shuffle(look)
         spec = {"port": port, "key": key, "clients": clients, "seconds": seconds,
+                "pids": _descendants(server.pid),
                 "warm": look[:200], "serial": look[200:2200],
                 "concurrent": [rng.choice(look) for _ in range(40_000)],
                 "search": _search_mix(rng, citizens, 1000)}
@@ -579,16 +624,21 @@ def markdown(results: list[dict[str, Any]], command: str) -> str:
     lines = ["# Reuse benchmark", "",
              f"Command: `{command}`  ", f"Machine: {os.cpu_count()} cores; load from a "
              "separate process on 127.0.0.1; every request with a key and a purpose (so "
-             "every lookup also writes its access record).", "",
+             "every lookup also writes its access record). Web CPU per lookup: the web "
+             "processes' CPU time over the concurrent phase by its lookups; load average: "
+             "the machine's (1 minute) as the serial and the concurrent phase began.", "",
              "| backend | records | web processes | lookup serial p50 / p99 ms | lookups/s at "
-             "N clients | p50 / p99 ms | search p50 / p95 ms | errors |",
-             "|---|---|---|---|---|---|---|---|"]
+             "N clients | p50 / p99 ms | web CPU per lookup ms | load average | "
+             "search p50 / p95 ms | errors |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         s, c, q = r["lookup_serial"], r["lookup_concurrent"], r["search"]
         lines.append(
             f"| {r['backend']} | {r['records']:,} | {r['web_workers']} | "
             f"{s['p50_ms']:.1f} / {s['p99_ms']:.1f} | {c['per_s']:.0f} at {c['clients']} | "
-            f"{c['p50_ms']:.0f} / {c['p99_ms']:.0f} | {q['p50_ms']:.1f} / {q['p95_ms']:.1f} | "
+            f"{c['p50_ms']:.0f} / {c['p99_ms']:.0f} | {c.get('server_cpu_ms', '-')} | "
+            f"{s.get('load_avg', '-')}, {c.get('load_avg', '-')} | "
+            f"{q['p50_ms']:.1f} / {q['p95_ms']:.1f} | "
             f"{s['errors'] + c['errors'] + q['errors']} |")
     lines += ["", "Search p95 per kind (ms):", ""]
     for r in results:

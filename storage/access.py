@@ -20,6 +20,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from typing import cast
 
@@ -33,10 +34,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.access import AccessEntry, Purpose
-from models.errors import DossierError
+from models.errors import DossierError, InvalidInputError, StorageError
 from models.records import utcnow
 from storage.db import Base, PortableJSON, UTCDateTime
 from storage.index import RecordIndex
@@ -90,6 +93,22 @@ def new_access_id() -> str:
     return uuid.uuid4().hex
 
 
+def _write_rows(conn: Connection, entries: Sequence[AccessEntry],
+                archived_key: str | None) -> None:
+    # A mapped class's __table__ is typed as any FromClause; here it is its Table.
+    conn.execute(cast(Table, AccessRow.__table__).insert(), [
+        {"access_id": e.access_id, "at": e.at, "key_id": e.key_id, "key_name": e.key_name,
+         "agency": e.agency, "action": str(e.action), "purpose_code": e.purpose.code,
+         "purpose_text": e.purpose.text, "request_id": e.request_id,
+         "record_ids": list(e.record_ids), "citizen_ids": sorted(set(e.citizen_ids)),
+         "archived_key": archived_key}
+        for e in entries])
+    citizens = [{"citizen_id": c, "access_id": e.access_id}
+                for e in entries for c in sorted(set(e.citizen_ids))]
+    if citizens:
+        conn.execute(cast(Table, AccessCitizenRow.__table__).insert(), citizens)
+
+
 class AccessLog:
     def __init__(self, index: RecordIndex, store: ObjectStore | None = None) -> None:
         self.index = index
@@ -112,19 +131,22 @@ class AccessLog:
                 entries = [e for e in entries if e.access_id not in there]
                 if not entries:
                     return 0
-            # A mapped class's __table__ is typed as any FromClause; here it is its Table.
-            s.execute(cast(Table, AccessRow.__table__).insert(), [
-                {"access_id": e.access_id, "at": e.at, "key_id": e.key_id,
-                 "key_name": e.key_name, "agency": e.agency, "action": str(e.action),
-                 "purpose_code": e.purpose.code, "purpose_text": e.purpose.text,
-                 "request_id": e.request_id, "record_ids": list(e.record_ids),
-                 "citizen_ids": sorted(set(e.citizen_ids)), "archived_key": archived_key}
-                for e in entries])
-            citizens = [{"citizen_id": c, "access_id": e.access_id}
-                        for e in entries for c in sorted(set(e.citizen_ids))]
-            if citizens:
-                s.execute(cast(Table, AccessCitizenRow.__table__).insert(), citizens)
+            _write_rows(s.connection(), entries, archived_key)
         return len(entries)
+
+    def append(self, conn: Connection, entries: Sequence[AccessEntry]) -> None:
+        """Write new entries in one transaction on ``conn`` (a connection the caller keeps:
+        :class:`AccessWriter`'s), with the index's errors (:class:`StorageError`,
+        :class:`InvalidInputError`) as :meth:`RecordIndex.transaction` gives them."""
+        try:
+            with conn.begin():
+                _write_rows(conn, entries, None)
+        except DataError as e:
+            raise InvalidInputError(f"cannot write the access log: the index refuses a value "
+                                    f"({str(e.orig).splitlines()[0]})") from e
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot write the access log in the index at "
+                               f"{self.index.url}: {e}") from e
 
     def for_citizen(self, citizen_id: str, *, limit: int = 100,
                     before: int | None = None) -> tuple[list[AccessEntry], int | None]:
@@ -192,13 +214,17 @@ class AccessLog:
             restored += self._insert(entries, archived_key=key)
         return restored
 
-
-class _Slot:
-    __slots__ = ("done", "error")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.error: BaseException | None = None
+    def checkpoint(self) -> None:
+        """SQLite: copy what the write-ahead log holds into the database file as far as no
+        reader needs it (``PASSIVE``: waits for nobody), since the access writer's commits
+        leave that out. PostgreSQL: nothing."""
+        if self.index.backend != "sqlite":
+            return
+        try:
+            with self.index.engine.connect() as c:
+                c.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").all()
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot checkpoint the index at {self.index.url}: {e}") from e
 
 
 class AccessWriter:
@@ -206,44 +232,93 @@ class AccessWriter:
     until the transaction holding it has committed (or failed: then the request fails too);
     the entries of requests that arrive meanwhile go in the next transaction together. So a
     busy server writes one transaction per round, not one per read (on SQLite every write
-    transaction takes the one write lock)."""
+    transaction takes the one write lock).
+
+    :meth:`submit` gives the future of an entry's commit, which a request served on the event
+    loop awaits (no thread of its own waits); :meth:`record` waits for it in the caller's
+    thread."""
 
     def __init__(self, log_: AccessLog, max_batch: int = 500) -> None:
         self.log = log_
         self.max_batch = max_batch
         self._cv = threading.Condition()
-        self._pending: list[tuple[AccessEntry, _Slot]] = []
+        self._pending: list[tuple[AccessEntry, Future[None]]] = []
         self._thread: threading.Thread | None = None
 
-    def record(self, entry: AccessEntry) -> None:
-        slot = _Slot()
+    def submit(self, entry: AccessEntry) -> Future[None]:
+        """Queue ``entry``; the future is done once it is committed, or carries the error."""
+        done: Future[None] = Future()
         with self._cv:
-            self._pending.append((entry, slot))
+            self._pending.append((entry, done))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="access-writer",
                                                 daemon=True)
                 self._thread.start()
             self._cv.notify()
-        slot.done.wait()
-        if slot.error is not None:
-            raise slot.error
+        return done
+
+    def record(self, entry: AccessEntry) -> None:
+        self.submit(entry).result()
 
     def _run(self) -> None:
-        while True:
-            with self._cv:
-                if not self._cv.wait_for(lambda: bool(self._pending), timeout=60):
-                    self._thread = None
-                    return  # idle: the next record() starts a thread again
-                batch = self._pending[:self.max_batch]
-                del self._pending[:self.max_batch]
-            error: BaseException | None = None
-            try:
-                self.log._insert([e for e, _ in batch])
-            except Exception as e:  # noqa: BLE001 - handed to every waiting request
-                error = e
-            for _, slot in batch:
-                slot.error = error
-                slot.done.set()
+        conn: Connection | None = None
+        try:
+            while True:
+                with self._cv:
+                    if not self._cv.wait_for(lambda: bool(self._pending), timeout=60):
+                        self._thread = None
+                        return  # idle: the next submit() starts a thread again
+                    batch = self._pending[:self.max_batch]
+                    del self._pending[:self.max_batch]
+                # A request that went away (its future cancelled) is written all the same:
+                # its data may have been read; only nobody waits for it.
+                waiting = [done.set_running_or_notify_cancel() for _, done in batch]
+                error: BaseException | None = None
+                try:
+                    if conn is None:
+                        conn = self._connect()
+                    self.log.append(conn, [e for e, _ in batch])
+                except Exception as e:  # noqa: BLE001 - handed to every waiting request
+                    error = e
+                    self._close(conn)  # the next round starts on a new connection
+                    conn = None
+                for (_, done), waits in zip(batch, waiting, strict=True):
+                    if not waits:
+                        continue
+                    if error is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(error)
+        finally:
+            self._close(conn)
+
+    def _connect(self) -> Connection:
+        """The writer's own connection, kept while it has work. On SQLite its commits do not
+        checkpoint the write-ahead log (a checkpoint writes the database file and syncs it,
+        which would hold up every request waiting for the commit): the archiver checkpoints
+        every round instead (:meth:`AccessLog.checkpoint`)."""
+        index = self.log.index
+        try:
+            conn = index.engine.connect().execution_options(sqlite_immediate=True)
+            if index.backend == "sqlite":
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+                conn.commit()
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot write the access log in the index at {index.url}: "
+                               f"{e}") from e
+        return conn
+
+    def _close(self, conn: Connection | None) -> None:
+        if conn is None:
+            return
+        try:
+            if self.log.index.backend == "sqlite":  # back to the pool as SQLite's default
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint=1000")
+                conn.commit()
+        except SQLAlchemyError:
+            conn.invalidate()  # a broken connection does not go back to the pool
+        finally:
+            conn.close()
 
 
 class AccessArchiver:
@@ -268,6 +343,7 @@ class AccessArchiver:
             n = self.log.archive_pending()
             while n == SEGMENT_MAX and not self._stop.is_set():
                 n = self.log.archive_pending()
+            self.log.checkpoint()
             return n
         except DossierError as e:  # the store or the index is down: the rows wait
             log.warning("cannot archive the access log yet: %s", e)

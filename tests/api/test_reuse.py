@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -265,6 +266,49 @@ def test_a_revoked_key_stops_within_the_cache_time(tmp_path: Path, object_store:
         assert c.get(f"/v1/citizens/{AN}/records", headers=h).status_code == 200
         index.revoke_api_key(info.key_id)
         assert c.get(f"/v1/citizens/{AN}/records", headers=h).status_code == 401
+
+
+def test_a_revoked_key_works_at_most_the_cache_time(tmp_path: Path, object_store: ObjectStore,
+                                                    index: RecordIndex) -> None:
+    """
+    GIVEN an app that trusts a verified key for one second
+    WHEN the key is used, revoked, used at once, and again after the second
+    THEN it still works at once (trusted from the cache) and is refused after the second
+    """
+    key, info = index.create_api_key("portal", ["records:read"])
+    h = {"Authorization": f"Bearer {key}", **WHY}
+    with TestClient(create_app(settings(tmp_path, api_key_cache_s=1), store=object_store,
+                               index=index)) as c:
+        assert c.get(f"/v1/citizens/{AN}/records", headers=h).status_code == 200
+        index.revoke_api_key(info.key_id)
+        assert c.get(f"/v1/citizens/{AN}/records", headers=h).status_code == 200
+        time.sleep(1.1)
+        r = c.get(f"/v1/citizens/{AN}/records", headers=h)
+        assert r.status_code == 401 and r.json()["kind"] == "Unauthorized"
+
+
+def test_a_read_whose_access_entry_cannot_be_written_is_refused(world: dict[str, Any]) -> None:
+    """
+    GIVEN the index refuses the access log's writes (its table of citizens is gone)
+    WHEN a citizen is looked up, and a record read
+    THEN both are a plain 503 with no record in it and nothing of the index's internals;
+    once the table is back, the same lookup is answered and recorded
+    """
+    c, headers = world["client"], {**world["reader"], **WHY}
+    with world["index"].engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE access_citizens RENAME TO access_citizens_away")
+    for path in (f"/v1/citizens/{AN}/records", f"/v1/records/{world['card']}"):
+        r = c.get(path, headers=headers)
+        assert r.status_code == 503, path
+        assert r.json()["kind"] == "Unavailable" and r.json()["request_id"]
+        for word in (world["card"], "access_citizens", "sqlite", "postgresql", "INSERT"):
+            assert word not in r.text
+    with world["index"].engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE access_citizens_away RENAME TO access_citizens")
+    r = c.get(f"/v1/citizens/{AN}/records", headers=headers)
+    assert r.status_code == 200 and r.json()["count"] == 2
+    assert [e.action for e in AccessLog(world["index"]).for_citizen(AN)[0]] == \
+        ["citizen_lookup"]
 
 
 def test_the_pages_text_is_searchable_and_survives_reindex(world: dict[str, Any]) -> None:
