@@ -155,6 +155,8 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
         # A thread that waited on the index or S3 gets the interpreter back within 1 ms of
         # asking (Python's default is 5 ms) while the event loop keeps it busy: the access
         # writer's commit, which every lookup waits for, hands it over several times.
+        # Python's own again when the app stops.
+        switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_S)
 
         app.state.access_writer = AccessWriter(AccessLog(app.state.index))
@@ -169,6 +171,7 @@ def create_app(settings: Settings, *, store: Any = None, index: Any = None) -> F
                 delivery.stop()
             if index is None:
                 app.state.index.close()
+            sys.setswitchinterval(switch_interval)
 
     # /docs is served from this app's own static files (no CDN), see _docs_page.
     app = FastAPI(title="Dossier record store", version="1", lifespan=lifespan,
