@@ -26,8 +26,7 @@ from api.errors import PlainHTTPError
 from models.access import PURPOSE_CODE_RE, Purpose
 from models.records import ApiKeyInfo
 
-__all__ = ["require_scope", "any_scope", "bearer", "verify_key", "verify_key_async",
-           "required_purpose",
+__all__ = ["require_scope", "any_scope", "bearer", "verify_key", "required_purpose",
            "KeyCache", "PURPOSE_HEADER", "METRICS_READ"]
 
 bearer = HTTPBearer(auto_error=False)
@@ -70,41 +69,19 @@ def _unauthorized() -> PlainHTTPError:
                           headers={"WWW-Authenticate": "Bearer"})
 
 
-def _cached_key(request: Request,
-                creds: HTTPAuthorizationCredentials | None) -> tuple[str, ApiKeyInfo | None]:
-    """The presented key, and its description if it was verified within the cache's time."""
+async def verify_key(request: Request, creds: HTTPAuthorizationCredentials | None) -> ApiKeyInfo:
+    """The calling key, checked against the recent-keys cache (no thread), else against the
+    index in the thread pool; 401 if it is not valid."""
     if creds is None or creds.scheme.lower() != "bearer":
         raise _unauthorized()
     cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
-    return creds.credentials, cache.get(creds.credentials) if cache is not None else None
-
-
-def _checked(request: Request, key: str, info: ApiKeyInfo | None) -> ApiKeyInfo:
+    info = cache.get(creds.credentials) if cache is not None else None
     if info is None:
-        raise _unauthorized()
-    cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
-    if cache is not None:
-        cache.put(key, info)
-    return info
-
-
-def verify_key(request: Request, creds: HTTPAuthorizationCredentials | None) -> ApiKeyInfo:
-    """The calling key, checked against the index (or the recent-keys cache); else 401."""
-    key, info = _cached_key(request, creds)
-    if info is None:
-        info = _checked(request, key, request.app.state.index.verify_api_key(key))
-    request.state.api_key = info
-    return info
-
-
-async def verify_key_async(request: Request,
-                           creds: HTTPAuthorizationCredentials | None) -> ApiKeyInfo:
-    """:func:`verify_key` on the event loop: a key in the cache costs no thread; only the
-    index's check (a key not seen within the cache's time) runs in the thread pool."""
-    key, info = _cached_key(request, creds)
-    if info is None:
-        found = await run_in_threadpool(request.app.state.index.verify_api_key, key)
-        info = _checked(request, key, found)
+        info = await run_in_threadpool(request.app.state.index.verify_api_key, creds.credentials)
+        if info is None:
+            raise _unauthorized()
+        if cache is not None:
+            cache.put(creds.credentials, info)
     request.state.api_key = info
     return info
 
@@ -115,7 +92,7 @@ def any_scope(*scopes: str) -> Callable[..., Awaitable[ApiKeyInfo]]:
 
     async def check(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None,
                                                        Depends(bearer)]) -> ApiKeyInfo:
-        info = await verify_key_async(request, creds)
+        info = await verify_key(request, creds)
         if not any(s in info.scopes for s in scopes) and "*" not in info.scopes:
             raise PlainHTTPError(403, "this key lacks the {scope} scope",
                                  "ask for a key with that scope", kind="Forbidden",
