@@ -6,7 +6,8 @@ Prefect server, SQLite index and one warm worker) in a fresh data dir, fed over
 
 - bare ``tesseract PAGE stdout -l vie+eng`` (``OMP_THREAD_LIMIT=1``, one process per core);
 - ``dossier ocr`` on the same pages (one command, its start-up included);
-- one page uploaded to the idle, warm worker: from the upload request to its record stored;
+- one page uploaded to the idle, warm worker: from the upload request to its record stored,
+  and where that time went (``--probes N``: N such pages one after another, and their median);
 - one batch of the pages, each its own single-page dossier: pages/min from the 202 to the
   batch's end;
 - with ``--uploads N``: N single-page uploads at once from 8 clients, pages/min from the first
@@ -14,11 +15,13 @@ Prefect server, SQLite index and one warm worker) in a fresh data dir, fed over
 - the peak resident memory of the whole stack (serve and everything it started) throughout.
 
     python -m bench.served --pages 24 [--uploads 50]
+    python -m bench.served --pages 0 --probes 3     # only the one-page latency, 3 times
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -30,6 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from statistics import median
 
 import httpx
 
@@ -120,30 +124,93 @@ def _upload(client: httpx.Client, files: list[Path], prefix: str) -> str:
     return r.json()["batch_id"]
 
 
-def _phases(status: dict, data_dir: Path) -> str:
-    """Where one page's time went: before its run claimed the batch, and the page's own
-    load, cleanup and OCR (the timings stored beside its words)."""
-    import json
-    from datetime import datetime as dt
+def _at(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
+
+def _prefect_timeline(batch_id: str, data_dir: Path) -> tuple[dict, list[dict]]:
+    """The batch's flow run (its states in order) and its task runs, from the local Prefect
+    server ``serve`` started for ``data_dir``."""
+    api = json.loads((data_dir / "prefect-server.json").read_text(encoding="utf-8"))["api_url"]
+    with httpx.Client(base_url=api, timeout=30) as prefect:
+        runs = prefect.post("/flow_runs/filter", json={
+            "flow_runs": {"name": {"any_": [batch_id]}}}).json()
+        if not runs:
+            return {}, []
+        run = runs[0]
+        run["states"] = sorted(prefect.get("/flow_run_states/", params={
+            "flow_run_id": run["id"]}).json(), key=lambda st: st["timestamp"])
+        tasks: list[dict] = []
+        for _ in range(20):  # task runs reach the server as events, a moment after they end
+            tasks = prefect.post("/task_runs/filter", json={
+                "flow_runs": {"id": {"any_": [run["id"]]}}}).json()
+            if tasks and all(t.get("end_time") for t in tasks):
+                break
+            time.sleep(0.25)
+    return run, sorted(tasks, key=lambda t: t.get("start_time") or "")
+
+
+def _phases(status: dict, data_dir: Path, sent: datetime, acked: datetime,
+            seen: datetime) -> str:
+    """Where one page's time went, from the upload request on: the upload's answer, the
+    worker taking its flow run, the run claiming the batch, each task run (with the page's
+    own load, cleanup and OCR, stored beside its words), the ledger saying finished, and this
+    client seeing it."""
     from storage.embedded import EmbeddedS3
     from storage.objects import ObjectStore
 
-    created, started = (dt.fromisoformat(status[k].replace("Z", "+00:00"))
-                        for k in ("created_at", "started_at"))
-    out = f"upload to run claiming the batch {(started - created).total_seconds():.2f} s"
+    marks: list[tuple[str, datetime | None]] = [("upload answered (202)", acked)]
+    try:
+        run, tasks = _prefect_timeline(status["batch_id"], data_dir)
+    except (OSError, ValueError, KeyError, httpx.HTTPError):
+        run, tasks = {}, []
+    states = {st["type"]: _at(st["timestamp"]) for st in run.get("states", [])}
+    marks += [("worker took the run (pending)", states.get("PENDING")),
+              ("run started", states.get("RUNNING")),
+              ("batch claimed", _at(status.get("started_at")))]
+    for t in tasks:
+        marks.append((f"{t['name'].rsplit('-', 1)[0]} started", _at(t.get("start_time"))))
+        marks.append((f"{t['name'].rsplit('-', 1)[0]} ended", _at(t.get("end_time"))))
+    marks += [("batch finished in the ledger", _at(status.get("finished_at"))),
+              ("run completed", states.get("COMPLETED")), ("seen finished here", seen)]
+    known = sorted(((name, at) for name, at in marks if at is not None), key=lambda m: m[1])
+    parts, last = [], sent
+    for name, at in known:
+        parts.append(f"{name} +{(at - last).total_seconds():.2f}")
+        last = max(last, at)
+    out = "; ".join(parts)
     endpoint = EmbeddedS3(data_dir).endpoint_if_running()
     sha = status["files"][0]["sha256"]
     if endpoint is not None and sha:
         store = ObjectStore(endpoint)
         timings = json.loads(store.get_derived(f"ocr/{sha}/0000.json")).get("timings", {})
-        out += f", the page's load + cleanup + OCR {sum(timings.values()):.2f} s"
+        out += f" (the page's load + cleanup + OCR {sum(timings.values()):.2f} s of it)"
     return out
+
+
+def _probe(client: httpx.Client, page: Path, prefix: str, data_dir: Path
+           ) -> tuple[float, str]:
+    """One page uploaded to the idle warm worker: seconds from the upload request to its
+    record stored, and where they went."""
+    from models.records import utcnow
+
+    sent = utcnow()
+    t0 = time.perf_counter()
+    one = _upload(client, [page], prefix)
+    acked = utcnow()
+    status = _wait_finished(client, one)
+    total = time.perf_counter() - t0
+    seen = utcnow()
+    time.sleep(1)  # the run's last states and task runs reach the Prefect server
+    return total, _phases(status, data_dir, sent, acked, seen)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pages", type=int, default=24)
+    ap.add_argument("--pages", type=int, default=24,
+                    help="pages of the batch (0: no batch, no bare tesseract, no `dossier ocr`)")
+    ap.add_argument("--probes", type=int, default=1,
+                    help="single pages uploaded one after another to the idle warm worker")
     ap.add_argument("--uploads", type=int, default=0,
                     help="also N single-page uploads at once from 8 clients")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -152,28 +219,32 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.baselines import run_tesseract_cli
 
-    images = _pages(args.pages + 1 + args.uploads, args.workers)
-    batch, probe, many = (images[:args.pages], images[args.pages],
-                          images[args.pages + 1:])
+    probes = max(1, args.probes)
+    images = _pages(args.pages + probes + args.uploads, args.workers)
+    batch, probe, many = (images[:args.pages], images[args.pages:args.pages + probes],
+                          images[args.pages + probes:])
     rows: list[tuple[str, str]] = []
 
-    bare = run_tesseract_cli(batch, workers=args.workers, lang="vie+eng")
-    if bare.skipped:
-        print(f"bare tesseract: {bare.skipped}")
-        return 5
-    bare_ppm = len(batch) / bare.wall_s * 60
-    rows.append((f"bare `tesseract` on {len(batch)} pages ({args.workers} at a time)",
-                 f"{bare_ppm:.1f} pages/min"))
+    bare_ppm = 0.0
+    if batch:
+        bare = run_tesseract_cli(batch, workers=args.workers, lang="vie+eng")
+        if bare.skipped:
+            print(f"bare tesseract: {bare.skipped}")
+            return 5
+        bare_ppm = len(batch) / bare.wall_s * 60
+        rows.append((f"bare `tesseract` on {len(batch)} pages ({args.workers} at a time)",
+                     f"{bare_ppm:.1f} pages/min"))
 
     work = Path(tempfile.mkdtemp(prefix="bench-served-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOSSIER_", "PREFECT_"))}
     env.update(DOSSIER_DATA_DIR=str(work / "data"), DOSSIER_WORKERS=str(args.workers))
-    t0 = time.perf_counter()
-    subprocess.run([str(DOSSIER), "ocr", "--out-dir", str(work / "ocr"), *map(str, batch)],
-                   env=env, check=True, capture_output=True)
-    ocr_ppm = len(batch) / (time.perf_counter() - t0) * 60
-    rows.append((f"`dossier ocr` on the same {len(batch)} pages",
-                 f"{ocr_ppm:.1f} pages/min, ×{ocr_ppm / bare_ppm:.2f} of bare tesseract"))
+    if batch:
+        t0 = time.perf_counter()
+        subprocess.run([str(DOSSIER), "ocr", "--out-dir", str(work / "ocr"), *map(str, batch)],
+                       env=env, check=True, capture_output=True)
+        ocr_ppm = len(batch) / (time.perf_counter() - t0) * 60
+        rows.append((f"`dossier ocr` on the same {len(batch)} pages",
+                     f"{ocr_ppm:.1f} pages/min, ×{ocr_ppm / bare_ppm:.2f} of bare tesseract"))
 
     key = subprocess.run([str(DOSSIER), "apikey", "create", "--name", "bench", "--scope",
                           "batches:write"], env=env, capture_output=True, text=True,
@@ -203,24 +274,30 @@ def main(argv: list[str] | None = None) -> int:
                               timeout=60)
         time.sleep(5)  # let the worker finish loading (an idle, warm worker is measured)
 
-        t0 = time.perf_counter()
-        one = _upload(client, [probe], "probe")
-        status = _wait_finished(client, one)
-        total = time.perf_counter() - t0
-        rows.append(("one page, idle warm worker: upload request to record stored",
-                     f"{total:.2f} s ({_phases(status, work / 'data')})"))
+        took = []
+        for i, page in enumerate(probe):
+            total, phases = _probe(client, page, f"probe{i}", work / "data")
+            took.append(total)
+            rows.append(("one page, idle warm worker: upload request to record stored"
+                         + (f" ({i + 1} of {len(probe)})" if len(probe) > 1 else ""),
+                         f"{total:.2f} s ({phases})"))
+            time.sleep(3)  # idle again
+        if len(probe) > 1:
+            rows.append((f"one page, idle warm worker: median of {len(probe)}",
+                         f"{median(took):.2f} s"))
 
-        parts = [("files", (f"p{i:03d}-{f.name}", f.read_bytes(), "image/png"))
-                 for i, f in enumerate(batch)]
-        r = client.post("/v1/batches", files=parts, timeout=600)
-        r.raise_for_status()
-        t0 = time.perf_counter()
-        status = _wait_finished(client, r.json()["batch_id"])
-        served_ppm = len(batch) / (time.perf_counter() - t0) * 60
-        failed = sum(f["stage"] == "failed" for f in status["files"])
-        rows.append((f"one batch of {len(batch)} single-page dossiers, 202 to batch end",
-                     f"{served_ppm:.1f} pages/min, ×{served_ppm / bare_ppm:.2f} of bare "
-                     f"tesseract ({failed} failed)"))
+        if batch:
+            parts = [("files", (f"p{i:03d}-{f.name}", f.read_bytes(), "image/png"))
+                     for i, f in enumerate(batch)]
+            r = client.post("/v1/batches", files=parts, timeout=600)
+            r.raise_for_status()
+            t0 = time.perf_counter()
+            status = _wait_finished(client, r.json()["batch_id"])
+            served_ppm = len(batch) / (time.perf_counter() - t0) * 60
+            failed = sum(f["stage"] == "failed" for f in status["files"])
+            rows.append((f"one batch of {len(batch)} single-page dossiers, 202 to batch end",
+                         f"{served_ppm:.1f} pages/min, ×{served_ppm / bare_ppm:.2f} of bare "
+                         f"tesseract ({failed} failed)"))
 
         if many:
             t0 = time.perf_counter()
@@ -231,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
                 _wait_finished(client, b)
             ppm = len(many) / (time.perf_counter() - t0) * 60
             rows.append((f"{len(many)} single-page uploads at once (8 clients)",
-                         f"{ppm:.1f} pages/min, ×{ppm / bare_ppm:.2f} of bare tesseract"))
+                         f"{ppm:.1f} pages/min" + (f", ×{ppm / bare_ppm:.2f} of bare "
+                                                   "tesseract" if bare_ppm else "")))
         rows.append(("peak RSS of the whole zero-config stack (serve, Prefect, S3, worker, "
                      "OCR processes)", f"{peak.peak_kb / 1024:.0f} MB (each kind's own peak, "
                                        f"MB: {peak.roles()})"))
