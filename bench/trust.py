@@ -1,6 +1,6 @@
 """Trust figures: is a value the machine accepts right, and is its confidence a probability?
 
-    python -m bench.trust train [--pages 320]      # fit the scorer on the dev split, write
+    python -m bench.trust train [--pages 640]      # fit the scorer on the dev split, write
                                                    # extraction/calibration.json
     python -m bench.trust eval --split dev [--pages N]   # the figures on cached OCR
     python -m bench.trust eval --split dev --fields [--misses cccd_front]
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.trust")
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="fit the field scorer on the dev split")
-    t.add_argument("--pages", type=int, default=320)
+    t.add_argument("--pages", type=int, default=640)
     t.add_argument("--out", type=Path,
                    default=Path(__file__).resolve().parent.parent / "extraction"
                    / "calibration.json")
