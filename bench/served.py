@@ -9,13 +9,16 @@ Prefect server, SQLite index and one warm worker) in a fresh data dir, fed over
 - one page uploaded to the idle, warm worker: from the upload request to its record stored,
   and where that time went (``--probes N``: N such pages one after another, and their median);
 - one batch of the pages, each its own single-page dossier: pages/min from the 202 to the
-  batch's end;
+  batch's end; with ``--during N``, N single pages uploaded one after another while that batch
+  runs, each from its upload request to its record stored (does a one-page upload wait behind
+  a large batch?);
 - with ``--uploads N``: N single-page uploads at once from 8 clients, pages/min from the first
   request to the last batch's end;
 - the peak resident memory of the whole stack (serve and everything it started) throughout.
 
     python -m bench.served --pages 24 [--uploads 50]
     python -m bench.served --pages 0 --probes 3     # only the one-page latency, 3 times
+    python -m bench.served --pages 200 --during 3   # one page beside a 200-page batch
 """
 
 from __future__ import annotations
@@ -213,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="single pages uploaded one after another to the idle warm worker")
     ap.add_argument("--uploads", type=int, default=0,
                     help="also N single-page uploads at once from 8 clients")
+    ap.add_argument("--during", type=int, default=0,
+                    help="also N single pages uploaded one after another while the batch runs")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, help="also write the report (markdown) here")
     args = ap.parse_args(argv)
@@ -220,9 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     from bench.baselines import run_tesseract_cli
 
     probes = max(1, args.probes)
-    images = _pages(args.pages + probes + args.uploads, args.workers)
-    batch, probe, many = (images[:args.pages], images[args.pages:args.pages + probes],
-                          images[args.pages + probes:])
+    during = args.during if args.pages else 0
+    images = _pages(args.pages + probes + args.uploads + during, args.workers)
+    batch, probe = images[:args.pages], images[args.pages:args.pages + probes]
+    many = images[args.pages + probes:args.pages + probes + args.uploads]
+    beside = images[args.pages + probes + args.uploads:]
     rows: list[tuple[str, str]] = []
 
     bare_ppm = 0.0
@@ -292,7 +299,18 @@ def main(argv: list[str] | None = None) -> int:
             r = client.post("/v1/batches", files=parts, timeout=600)
             r.raise_for_status()
             t0 = time.perf_counter()
-            status = _wait_finished(client, r.json()["batch_id"])
+            big = r.json()["batch_id"]
+            if beside:
+                time.sleep(10)  # the batch's pages are being read
+            for i, page in enumerate(beside):
+                total, _ = _probe(client, page, f"beside{i}", work / "data")
+                done = sum(f["stage"] in FINAL
+                           for f in client.get(f"/v1/batches/{big}").json()["files"])
+                rows.append((f"one page uploaded while the {len(batch)}-page batch runs "
+                             f"({i + 1} of {len(beside)}): upload request to record stored",
+                             f"{total:.2f} s (the batch then at {done} of {len(batch)} "
+                             f"pages)"))
+            status = _wait_finished(client, big)
             served_ppm = len(batch) / (time.perf_counter() - t0) * 60
             failed = sum(f["stage"] == "failed" for f in status["files"])
             rows.append((f"one batch of {len(batch)} single-page dossiers, 202 to batch end",
