@@ -100,6 +100,10 @@ class FieldDef(BaseModel):
     # An ``address`` that names official units only (a place of origin; an office named
     # after its ward): a reading whose every unit is exactly an official name is accepted.
     units_only: bool = False
+    # Read only to check the other values of its person (a birth date or year, a sex printed
+    # beside an ID: ``NAME_date_of_birth``, ``NAME_birth_year``, ``NAME_sex`` for ``NAME_id``),
+    # never kept in the document.
+    check_only: bool = False
 
     @field_validator("closed_list")
     @classmethod

@@ -284,7 +284,8 @@ def extract_fields(doctype: DoctypeDef, rows: list[Row], *,
             f.status = (FieldStatus.accepted
                         if not f.problems and f.confidence >= review_threshold
                         else FieldStatus.review)
-    return out
+    # Values read only to check others have done their work.
+    return [f for fdef, f in zip(doctype.fields, out, strict=True) if not fdef.check_only]
 
 
 def _labels_at(row: int, keys: list[str], start: int, end: int) -> list[_Label]:
@@ -952,14 +953,15 @@ def _cross_check(fields: list[ExtractedField]) -> None:
                 or cid.problems or len(cid.value) != 12:
             continue
         if cid.name != "citizen_id":
-            # husband_id goes with husband_date_of_birth, and so on.
+            # husband_id goes with husband_date_of_birth (or a form's husband_birth_year),
+            # and so on.
             stem = cid.name[:-3]
-            pdob = by_name.get(f"{stem}_date_of_birth")
+            pdob = by_name.get(f"{stem}_date_of_birth") or by_name.get(f"{stem}_birth_year")
             psex = by_name.get(f"{stem}_sex")
         else:
             pdob, psex = dob, sex
-        if pdob and pdob.value and not pdob.problems:
-            problems = check_citizen_id(cid.value, int(pdob.value[:4]))
+        if pdob and pdob.value and not pdob.problems and _birth_year(pdob.value):
+            problems = check_citizen_id(cid.value, _birth_year(pdob.value))
             if problems:
                 # Either reading can be the wrong one: both go to a person.
                 cid.problems.extend(p for p in problems if p not in cid.problems)
@@ -974,6 +976,15 @@ def _cross_check(fields: list[ExtractedField]) -> None:
                 cid._evidence["check_bad"] = psex._evidence["check_bad"] = 1.0
             else:
                 cid._evidence["check_ok"] = psex._evidence["check_ok"] = 1.0
+
+
+def _birth_year(value: str) -> int:
+    """The year of a date of birth (ISO) or of a year read alone; 0 when it is neither."""
+    head = value[:4]
+    if not head.isdigit() or (len(value) > 4 and value[4] != "-"):
+        return 0
+    year = int(head)
+    return year if 1900 <= year <= date.today().year else 0
 
 
 # Ages at which a citizen ID card expires (Law on Citizen Identification, art. 21): the card

@@ -416,12 +416,58 @@ def reconcile(docs: list[ExtractedDocument]) -> None:
     """The same ID number on several documents of a dossier is the same person: their names
     and dates of birth must agree. Agreeing readings confirm each other (the one with
     diacritics wins); disagreeing ones go to review with every reading shown. A name without
-    diacritics takes them from the same name on another document."""
+    diacritics takes them from the same name on another document. A residence read alike on
+    two documents, and a person printed twice on one form, confirm themselves."""
     _reconcile_by_id(docs)
     _one_digit_apart(docs)
     _reconcile_names(docs)
+    _residence_agrees(docs)
     for d in docs:
+        _same_person_twice(d)
         _sex_from_id(d)
+
+
+# Where a document gives a person's residence: (ID field, residence field).
+RESIDENCE_FIELDS: dict[str, list[tuple[str, str]]] = {
+    "cccd_front": [("citizen_id", "place_of_residence")],
+    "residence_confirmation": [("citizen_id", "permanent_residence")],
+    "application_letter": [("citizen_id", "address")],
+    "birth_registration": [("declarant_id", "declarant_residence")],
+}
+
+
+def _residence_agrees(docs: list[ExtractedDocument]) -> None:
+    """One person's residence read the same on two documents of the dossier (the card, the
+    application, the residence confirmation): each reading confirms the other. Readings that
+    differ say nothing (a card may show a residence since left)."""
+    people: dict[str, list[tuple[int, ExtractedField]]] = {}
+    for di, d in enumerate(docs):
+        for id_name, res_name in RESIDENCE_FIELDS.get(d.doctype, []):
+            idf, res = d.field(id_name), d.field(res_name)
+            if idf is None or not idf.value or idf.problems or res is None or not res.value:
+                continue
+            people.setdefault(idf.value, []).append((di, res))
+    for group in people.values():
+        for di, f in group:
+            mine = f.value or ""
+            if any(dj != di and _same(mine, g.value or "") for dj, g in group):
+                f._evidence["doc_agree"] = 1.0
+
+
+def _same_person_twice(doc: ExtractedDocument) -> None:
+    """One person printed twice on a form (the declarant who is the child's father): the two
+    readings of the ID number, from two places of the page, say the same, and so do the names.
+    Each confirms the other as another document's reading would."""
+    people = [(doc.field(i), doc.field(n)) for i, n, _ in PERSON_FIELDS.get(doc.doctype, [])]
+    for k, (id_a, name_a) in enumerate(people):
+        for id_b, name_b in people[k + 1:]:
+            if (id_a is None or id_b is None or not id_a.value or id_a.problems
+                    or id_b.problems or id_a.value != id_b.value):
+                continue
+            id_a._evidence["doc_agree"] = id_b._evidence["doc_agree"] = 1.0
+            if (name_a is not None and name_b is not None and name_a.value and name_b.value
+                    and _same(name_a.value, name_b.value)):
+                name_a._evidence["doc_agree"] = name_b._evidence["doc_agree"] = 1.0
 
 
 def _one_digit_apart(docs: list[ExtractedDocument]) -> None:

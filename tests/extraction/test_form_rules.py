@@ -334,3 +334,87 @@ def test_a_label_read_without_the_space_between_its_words_is_found() -> None:
     values = _read(_doctype("power_of_attorney"), page)
     assert values["grantor_id"] == "034188363260"
     assert values["grantee_id"] == "075167919533"
+
+
+def test_a_birth_date_read_only_to_check_an_id_is_used_and_not_kept() -> None:
+    """GIVEN a power of attorney printing each party's birth date above their ID: the
+    grantor's ID says a woman born in 1988 and she was born in 1988; the grantee's ID says
+    1967 and he was born in 1970
+    WHEN read
+    THEN the grantor's ID carries a passing check and no problem, the grantee's ID is held
+    with the mismatch, and neither birth date is among the document's fields."""
+    page = _page([
+        [(100, "I. BÊN ỦY QUYỀN (Bên A):")],
+        [(100, "Họ và tên: Lương Kim Hồng")],
+        [(100, "Ngày sinh: 14/05/1988")],
+        [(100, "Số CCCD: 034188363260")],
+        [(100, "II. BÊN ĐƯỢC ỦY QUYỀN (Bên B):")],
+        [(100, "Họ và tên: Trần Văn Bình")],
+        [(100, "Ngày sinh: 02/09/1970")],
+        [(100, "Số CCCD: 075067919533")],
+    ])
+    fields = {f.name: f for f in extract_fields(_doctype("power_of_attorney"),
+                                                page_rows(page, 0))}
+    assert "grantor_date_of_birth" not in fields and "grantee_date_of_birth" not in fields
+    grantor, grantee = fields["grantor_id"], fields["grantee_id"]
+    assert grantor.value == "034188363260" and not grantor.problems
+    assert grantor._evidence.get("check_ok") == 1.0
+    assert grantee.value == "075067919533" and grantee.problems
+    assert grantee._evidence.get("check_bad") == 1.0
+
+
+def test_a_parent_printed_twice_on_a_form_confirms_their_own_id() -> None:
+    """GIVEN a birth registration whose declarant is the child's father: his name and ID
+    printed in the declarant's block and again in the father's
+    WHEN the dossier is reconciled
+    THEN both readings of the ID and of the name confirm each other; the mother's ID, printed
+    once, is not confirmed."""
+    from extraction.confidence import confirmed
+    from extraction.sources import reconcile
+    from models.records import ExtractedDocument, ExtractedField
+
+    def f(name: str, value: str) -> ExtractedField:
+        return ExtractedField(name=name, value=value)
+
+    doc = ExtractedDocument(doctype="birth_registration", title="", pages=[0],
+                            classification_confidence=1.0, fields=[
+                                f("declarant_name", "Trần Văn Bình"),
+                                f("declarant_id", "075067919533"),
+                                f("mother_name", "Lương Kim Hồng"),
+                                f("mother_id", "034188363260"),
+                                f("father_name", "Trần Văn Bình"),
+                                f("father_id", "075067919533")])
+    reconcile([doc])
+    got = {x.name: confirmed(x) for x in doc.fields}
+    assert got == {"declarant_name": True, "declarant_id": True, "mother_name": False,
+                   "mother_id": False, "father_name": True, "father_id": True}
+
+
+def test_a_residence_read_alike_on_two_documents_confirms_itself() -> None:
+    """GIVEN a dossier of a card front and an application letter of the same citizen ID, the
+    residence read alike on both (spacing aside), and a residence confirmation of another
+    citizen with the same residence
+    WHEN the dossier is reconciled
+    THEN the card's and the letter's residences confirm each other; the other citizen's does
+    not count, and a residence read otherwise on a third document of the person is not
+    doubted for it."""
+    from extraction.confidence import confirmed
+    from extraction.sources import reconcile
+    from models.records import ExtractedDocument, ExtractedField
+
+    def doc(doctype: str, cid: str, field: str, value: str) -> ExtractedDocument:
+        return ExtractedDocument(doctype=doctype, title="", pages=[0],
+                                 classification_confidence=1.0,
+                                 fields=[ExtractedField(name="citizen_id", value=cid),
+                                         ExtractedField(name=field, value=value)])
+
+    home = "Thôn Đông, Xã Tân Lập, Huyện Đan Phượng, Thành phố Hà Nội"
+    card = doc("cccd_front", "001090012345", "place_of_residence", home)
+    letter = doc("application_letter", "001090012345", "address", home.replace(", ", " ,"))
+    other = doc("residence_confirmation", "001190054321", "permanent_residence", home)
+    moved = doc("residence_confirmation", "001090012345", "permanent_residence",
+                "Số 5 Phố Huế, Phường Hàng Bài, Quận Hoàn Kiếm, Thành phố Hà Nội")
+    reconcile([card, letter, other, moved])
+    assert confirmed(card.fields[1]) and confirmed(letter.fields[1])
+    assert not confirmed(other.fields[1])
+    assert not confirmed(moved.fields[1]) and not moved.fields[1]._evidence.get("doc_disagree")
