@@ -97,6 +97,7 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
             # The person's data under labels the definition does not list.
             fill_identity(d, fields, rows)
             _lone_citizen_id(d, fields, rows)
+            _names_printed_twice(d, fields, rows)
         else:
             # A form we have no definition for still names its person.
             fields = extract_fields(generic_identity(), rows)
@@ -198,24 +199,49 @@ def _mrz_lines(page: PageOCR) -> bool:
     return find_mrz(page) is not None
 
 
+def _names_printed_twice(d: DoctypeDef, fields: list, rows: list) -> None:
+    """A person's name printed a second time on the document (under the signature, "Ký, ghi
+    rõ họ tên") and read there letter for letter as in its field, accents included: two
+    readings of one name that agree, as another document's would (``doc_agree``)."""
+    import re
+
+    from extraction.known import norm
+
+    kinds = {f.name: f.type for f in d.fields}
+    texts = [norm(" ".join(w.text for w in r.words)) for r in rows]
+    for f in fields:
+        if kinds.get(f.name) != "person_name" or not f.value or len(f.value.split()) < 2:
+            continue
+        key = re.compile(r"(?<!\w)" + re.escape(norm(f.value)) + r"(?!\w)")
+        if sum(bool(key.search(t)) for t in texts) >= 2:
+            f._evidence["doc_agree"] = 1.0
+
+
 def _lone_citizen_id(d: DoctypeDef, fields: list, rows: list) -> None:
     """A document that names one person by ID number (a card) whose ID label OCR could not
-    read: the one valid ID number in its text is that person's. Never accepted unseen."""
-    from extraction.fields import find_citizen_ids
+    read: the one valid ID number in its text is that person's. Found so (by the label-less
+    personal-data block or here), it is checked against the person's birth date and sex like
+    a labelled one, and the scorer weighs it (``lone_id``) instead of holding it unseen."""
+    from extraction.fields import check_person_id, find_citizen_ids
     from models.records import FieldStatus
 
     wanted = [f for f in d.fields if f.citizen]
     if len(wanted) != 1:
         return
     f = next((x for x in fields if x.name == wanted[0].name), None)
-    if f is None or f.value is not None:
+    if f is None or (f.value is not None and not f._evidence.get("generic")):
         return
     ids = find_citizen_ids(rows)
-    if len(ids) != 1:
+    if len(ids) != 1 or (f.value is not None and f.value != ids[0]):
         return
-    f.value, f.status, f.problems = ids[0], FieldStatus.review, []
-    f.confidence = 0.5
-    f._evidence.update(generic=1.0, valid=1.0)
+    if f.value is None:
+        f.value, f.status, f.problems = ids[0], FieldStatus.review, []
+        f.confidence = 0.5
+        f._evidence.update(valid=1.0)
+    f._evidence.pop("generic", None)
+    f._evidence["lone_id"] = 1.0
+    by_name = {x.name: x for x in fields}
+    check_person_id(f, by_name.get("date_of_birth"), by_name.get("sex"))
 
 
 def citizen_ids_of(doc: ExtractedDocument, doctype: DoctypeDef | None,

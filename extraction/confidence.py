@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from extraction.known import CHOICE_NEAR
 from extraction.vocab import lexicon_share
 from models.errors import CalibrationError
 from models.records import ExtractedDocument, ExtractedField, FieldStatus
@@ -50,7 +51,7 @@ EVIDENCE: tuple[str, ...] = (
     "exact_source", "exact_agree", "exact_disagree", "doc_agree", "doc_disagree",
     "folded_agree", "ascii_letters", "bare_share", "upper",
     "check_ok", "check_bad", "addr_units", "addr_fixed", "ocr_differs", "generic",
-    "lex_share", "addr_exact", "head_free",
+    "lex_share", "addr_exact", "head_free", "lone_id",
 )
 # The scorer's inputs, in order: the evidence, the field type, and the evidence per field
 # type (what makes a date trustworthy is not what makes a name trustworthy).
@@ -355,10 +356,13 @@ def exact_agreement(f: ExtractedField) -> bool:
 
 
 def verified_elsewhere(f: ExtractedField) -> bool:
-    """The reading is exactly a member of its closed list, or what a person verified for this
+    """The reading is a member of its closed list (exactly, or with the letters of one member
+    only) or a reading of one of its choices and no other, or what a person verified for this
     citizen, or in this field of another document (``extraction.known``)."""
     ev = f._evidence
-    return bool(ev.get("list_exact") or ev.get("person_agree") or ev.get("vocab_agree"))
+    return bool(ev.get("list_exact") or ev.get("list_letters")
+                or ev.get("choice_sim", 0.0) >= CHOICE_NEAR
+                or ev.get("person_agree") or ev.get("vocab_agree"))
 
 
 def confirmed(f: ExtractedField) -> bool:

@@ -14,7 +14,7 @@ from spacy.matcher import Matcher
 from extraction.addresses import ends_with_province
 from extraction.confidence import evidence_base
 from extraction.doctypes import DoctypeDef, FieldDef
-from extraction.known import LIST_EXACT, mark_closed_list
+from extraction.known import LIST_EXACT, LIST_LETTERS, closed_list_member, mark_closed_list
 from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
 from extraction.picking import (
@@ -37,7 +37,7 @@ from extraction.vocab import (
 from models.ocr import union_box
 from models.records import ExtractedField, FieldSource, FieldStatus, Reading
 
-__all__ = ["extract_fields", "find_citizen_ids", "STOP"]
+__all__ = ["extract_fields", "find_citizen_ids", "check_person_id", "STOP"]
 
 STOP = "__stop__"
 # Fields a reviewer must see even when confident: none yet; every field is judged alike.
@@ -369,6 +369,13 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
     # As read, before any snapping: exactly a member of the field's closed list or choices.
     if mark_closed_list(f.value, fdef.closed_list, fdef.choices):
         f._evidence[LIST_EXACT] = 1.0
+    else:
+        member = closed_list_member(f.value, fdef.closed_list)
+        if member is not None:
+            # The catalogue's phrase with its accents lost or misread.
+            f.value = member
+            f._evidence[LIST_LETTERS] = 1.0
+            return
     if fdef.words:
         f.value, _ = restore_words(_CM.sub(_cm, f.value), fdef.words)
         f.value = _trim_to_vocabulary(f.value, fdef.words)
@@ -377,6 +384,7 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
     if fdef.choices:
         hit = snap_choice(f.value, fdef.choices)
         if hit is not None:
+            f._evidence["choice_sim"] = hit[1]
             f.value = hit[0]
             return
     if fdef.type == "text" and not fdef.words:
@@ -949,8 +957,7 @@ def _cross_check(fields: list[ExtractedField]) -> None:
             f._evidence["check_bad"] = 1.0
     _check_expiry(by_name.get("expiry_date"), dob)
     for cid in fields:
-        if not cid.name.endswith("id") or cid.name == "old_id" or not cid.value \
-                or cid.problems or len(cid.value) != 12:
+        if not cid.name.endswith("id") or cid.name == "old_id":
             continue
         if cid.name != "citizen_id":
             # husband_id goes with husband_date_of_birth (or a form's husband_birth_year),
@@ -960,23 +967,31 @@ def _cross_check(fields: list[ExtractedField]) -> None:
             psex = by_name.get(f"{stem}_sex")
         else:
             pdob, psex = dob, sex
-        if pdob and pdob.value and not pdob.problems and _birth_year(pdob.value):
-            problems = check_citizen_id(cid.value, _birth_year(pdob.value))
-            if problems:
-                # Either reading can be the wrong one: both go to a person.
-                cid.problems.extend(p for p in problems if p not in cid.problems)
-                pdob.problems.extend(p for p in problems if p not in pdob.problems)
-                cid._evidence["check_bad"] = pdob._evidence["check_bad"] = 1.0
-            else:
-                cid._evidence["check_ok"] = pdob._evidence["check_ok"] = 1.0
-        if psex and psex.value and not cid.problems:
-            female = int(cid.value[3]) % 2 == 1
-            if female != (psex.value == "Nữ"):
-                cid.problems.append("the ID's sex digit does not match the sex")
-                cid._evidence["check_bad"] = psex._evidence["check_bad"] = 1.0
-            else:
-                cid._evidence["check_ok"] = psex._evidence["check_ok"] = 1.0
+        check_person_id(cid, pdob, psex)
 
+
+def check_person_id(cid: ExtractedField, dob: ExtractedField | None,
+                    sex: ExtractedField | None) -> None:
+    """A 12-digit ID's century/sex digit and birth year against its person's date of birth
+    (or birth year) and sex, read elsewhere on the document. A passing check is evidence for
+    both values; a failing one a problem of both (either reading can be the wrong one)."""
+    if not cid.value or cid.problems or len(cid.value) != 12:
+        return
+    if dob and dob.value and not dob.problems and _birth_year(dob.value):
+        problems = check_citizen_id(cid.value, _birth_year(dob.value))
+        if problems:
+            cid.problems.extend(p for p in problems if p not in cid.problems)
+            dob.problems.extend(p for p in problems if p not in dob.problems)
+            cid._evidence["check_bad"] = dob._evidence["check_bad"] = 1.0
+        else:
+            cid._evidence["check_ok"] = dob._evidence["check_ok"] = 1.0
+    if sex and sex.value and not cid.problems:
+        female = int(cid.value[3]) % 2 == 1
+        if female != (sex.value == "Nữ"):
+            cid.problems.append("the ID's sex digit does not match the sex")
+            cid._evidence["check_bad"] = sex._evidence["check_bad"] = 1.0
+        else:
+            cid._evidence["check_ok"] = sex._evidence["check_ok"] = 1.0
 
 def _birth_year(value: str) -> int:
     """The year of a date of birth (ISO) or of a year read alone; 0 when it is neither."""

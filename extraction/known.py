@@ -34,7 +34,12 @@ __all__ = ["norm", "closed_list", "closed_list_names", "VerifiedValue", "KnownVa
 # Evidence names (``ExtractedField._evidence``); the scorer does not read them, the rule does.
 PERSON_AGREE = "person_agree"  # a person verified this value for this citizen
 VOCAB_AGREE = "vocab_agree"  # a person verified this value in this field of another document
-LIST_EXACT = "list_exact"  # the reading is exactly a member of the field's closed list
+# A field's choices are a closed set: a reading whose letters are at least this similar to
+# exactly one choice's (no other within the snapping margin) is that choice.
+CHOICE_NEAR = 0.9
+LIST_EXACT = "list_exact"
+# Its letters, accents aside, are exactly those of one member (``closed_list_member``).
+LIST_LETTERS = "list_letters"  # the reading is exactly a member of the field's closed list
 
 # A vocabulary value shorter than this says too little to vouch for a reading.
 MIN_VOCAB_CHARS = 4
@@ -183,6 +188,36 @@ def apply_known(docs: list[ExtractedDocument], lookup: KnownLookup | None,
                     f._evidence[PERSON_AGREE] = 1.0
 
 
+# A reading at least this long whose letters, accents aside, are exactly those of one member
+# of a closed list (and of no other) is that member: OCR loses accents, it does not turn a
+# catalogue's long phrase into another one's letters.
+MIN_LETTERS_MATCH = 15
+
+
+@cache
+def _members_by_letters(name: str) -> dict[str, list[str]]:
+    res = resources.files("extraction").joinpath(_LISTS, f"{name}.txt")
+    lines = (ln.strip() for ln in res.read_text("utf-8").splitlines())
+    out: dict[str, list[str]] = {}
+    for ln in lines:
+        if ln and not ln.startswith("#"):
+            out.setdefault(fold(norm(ln)), []).append(nfc(ln))
+    return out
+
+
+def closed_list_member(value: str | None, list_name: str | None) -> str | None:
+    """The member of the closed list ``list_name`` that ``value`` is a reading of, accents
+    lost or misread: the one member with its letters, for a reading of at least
+    ``MIN_LETTERS_MATCH`` letters; None otherwise."""
+    if not value or not list_name:
+        return None
+    key = fold(norm(value))
+    if sum(ch.isalpha() for ch in key) < MIN_LETTERS_MATCH:
+        return None
+    hits = _members_by_letters(list_name).get(key, [])
+    return hits[0] if len(hits) == 1 else None
+
+
 def mark_closed_list(value: str | None, list_name: str | None,
                      choices: Collection[str] = ()) -> bool:
     """Whether ``value``, as read, is exactly a member of the closed list ``list_name`` or
@@ -198,4 +233,4 @@ def mark_closed_list(value: str | None, list_name: str | None,
     return n in keys or sum(fold(k) == fold(n) for k in keys) == 1
 
 
-__all__ += ["mark_closed_list"]
+__all__ += ["mark_closed_list", "closed_list_member", "CHOICE_NEAR", "LIST_LETTERS"]

@@ -81,17 +81,19 @@ def test_front_whose_number_was_lost_takes_it_from_the_back(card) -> None:
     assert f.value == front["citizen_id"] and f.source == FieldSource.mrz
 
 
-def test_front_whose_number_label_was_lost_keeps_its_number_for_review(card) -> None:
+def test_front_whose_number_label_was_lost_keeps_its_number_checked(card) -> None:
     """GIVEN a front alone whose ID label OCR garbled and whose QR code is worn
-    WHEN it is extracted THEN the one valid ID number in its text is its number, and a person
-    checks it."""
+    WHEN it is extracted THEN the one valid ID number in its text is its number, checked
+    against the birth date and sex on the card like a labelled one, and weighed by the scorer
+    as the card's only number (not held as guesswork)."""
     pages, (front, _) = card
     garbled = _without(pages[0], lambda t: fold(t).strip("/.: ").replace("/", "")
                        in ("so", "no", "sono", ""))
     assert "No." not in garbled.text
     f = extract_documents([garbled], load_doctypes())[0].field("citizen_id")
-    assert f.value == front["citizen_id"]
-    assert f.status == FieldStatus.review
+    assert f.value == front["citizen_id"] and not f.problems
+    assert f._evidence.get("lone_id") == 1.0 and f._evidence.get("check_ok") == 1.0
+    assert not f._evidence.get("generic")
 
 
 def test_mrz_name_line_comes_from_the_qr_code_of_the_same_card() -> None:

@@ -418,3 +418,57 @@ def test_a_residence_read_alike_on_two_documents_confirms_itself() -> None:
     assert confirmed(card.fields[1]) and confirmed(letter.fields[1])
     assert not confirmed(other.fields[1])
     assert not confirmed(moved.fields[1]) and not moved.fields[1]._evidence.get("doc_disagree")
+
+
+def test_a_name_printed_again_under_the_signature_confirms_itself() -> None:
+    """GIVEN a receipt naming its applicant by the label and again under the signatures
+    (beside the official's name), and one whose signature line reads an accent otherwise
+    WHEN read
+    THEN the first applicant's name is confirmed by its second reading; the second's is not."""
+    from extraction import _names_printed_twice
+    from extraction.confidence import confirmed
+
+    doctype = _doctype("receipt_appointment")
+
+    def name_of(signature: str):
+        page = _page([
+            [(100, "Tiếp nhận hồ sơ của: Nguyễn Thị Hồng Nhung")],
+            [(100, "Số điện thoại: 0912345678")],
+            [(100, "NGƯỜI NỘP HỒ SƠ"), (800, "NGƯỜI TIẾP NHẬN")],
+            [(100, signature), (800, "Trần Văn Bình")],
+        ])
+        rows = page_rows(page, 0)
+        fields = extract_fields(doctype, rows)
+        _names_printed_twice(doctype, fields, rows)
+        return next(f for f in fields if f.name == "applicant_name")
+
+    same = name_of("Nguyễn Thị Hồng Nhung")
+    assert same.value == "Nguyễn Thị Hồng Nhung" and confirmed(same)
+    other = name_of("Nguyễn Thị Hồng Nhưng")
+    assert other.value == "Nguyễn Thị Hồng Nhung" and not confirmed(other)
+
+
+def test_the_only_id_number_on_a_card_whose_label_was_lost_is_checked_and_weighed() -> None:
+    """GIVEN a card front whose ID label OCR garbled ("$é/ wo.") but whose number, the only
+    one on it, agrees with the birth date and sex printed on it
+    WHEN read
+    THEN the number is the card's ID, checked against both, for the scorer to weigh (not
+    held as guesswork)."""
+    from extraction import extract_documents
+
+    page = _page([
+        [(100, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")],
+        [(100, "CĂN CƯỚC CÔNG DÂN")],
+        [(100, "Citizen Identity Card")],
+        [(100, "$é/ wo. 034188363260")],
+        [(100, "Họ và tên / Full name:")],
+        [(100, "LƯƠNG KIM HỒNG")],
+        [(100, "Ngày sinh / Date of birth: 14/05/1988")],
+        [(100, "Giới tính / Sex: Nữ"), (700, "Quốc tịch / Nationality: Việt Nam")],
+    ])
+    (doc,) = extract_documents([page], load_doctypes(), calibrate=False)
+    assert doc.doctype == "cccd_front"
+    f = doc.field("citizen_id")
+    assert f is not None and f.value == "034188363260" and not f.problems
+    assert f._evidence.get("lone_id") == 1.0 and not f._evidence.get("generic")
+    assert f._evidence.get("check_ok") == 1.0

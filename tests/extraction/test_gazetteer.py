@@ -12,7 +12,13 @@ import pytest
 from extraction import extract_documents, load_doctypes
 from extraction.addresses import names_unknown_unit, place_address
 from extraction.confidence import held_for_review
-from extraction.known import LIST_EXACT, closed_list, mark_closed_list, norm
+from extraction.known import (
+    LIST_EXACT,
+    closed_list,
+    closed_list_member,
+    mark_closed_list,
+    norm,
+)
 from models.records import ExtractedField, FieldStatus
 from ocr.loading import Limits, load_page
 from ocr.pipeline import OcrOptions, ocr_loaded_page
@@ -70,6 +76,37 @@ def test_procedures_and_choices_are_closed_lists():
     assert mark_closed_list("BO CONG AN", None, AUTHORITIES)
     assert not mark_closed_list("BO CONG AN TINH", None, AUTHORITIES)
     assert not mark_closed_list("Mương", None, ["Mường", "Muông"])
+
+
+def test_a_long_reading_with_the_letters_of_one_member_is_that_member():
+    """A catalogue's phrase read with its accents lost or misread is that member when no other
+    member has its letters; a short reading (a kinship term) is not."""
+    assert closed_list_member("Cap ban sao trich luc ho tich", "procedures") == \
+        "Cấp bản sao trích lục hộ tịch"
+    assert closed_list_member("Đăng ký thướng trú", "procedures") == "Đăng ký thường trú"
+    assert closed_list_member("Dat trong cay lau nam", "land_use_purposes") == \
+        "Đất trồng cây lâu năm"
+    assert closed_list_member("Đăng ký thường trú mới", "procedures") is None
+    assert closed_list_member("Cha ruot", "relationships") is None  # under 15 letters
+
+
+def test_a_reading_near_one_choice_only_is_that_choice_and_accepted():
+    """GIVEN a card back whose issuing office lost its second line's last word to OCR
+    WHEN its value is snapped to the field's choices
+    THEN it is that choice, and counts as verified; a reading as near two choices is left."""
+    from extraction.confidence import verified_elsewhere
+    from extraction.fields import _known_values
+
+    back = next(d for d in load_doctypes() if d.id == "cccd_back")
+    fdef = back.field("issuing_authority")
+    assert fdef is not None
+    f = ExtractedField(name=fdef.name, value="CỤC TRUONG CỤC CANH SAT QUAN LY HANH CHÍNH VỀ "
+                                           "TRAT TỰ XÃ")
+    _known_values(fdef, f)
+    assert f.value == AUTHORITIES[1] and verified_elsewhere(f)
+    g = ExtractedField(name=fdef.name, value="CỤC TRƯỞNG CỤC CẢNH SÁT")
+    _known_values(fdef, g)
+    assert not verified_elsewhere(g)
 
 
 @pytest.mark.parametrize(("text", "unknown"), [
