@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from extraction.known import CHOICE_NEAR
+from extraction.known import CHOICE_NEAR, CHOICE_SIM, LIST_EXACT, LIST_LETTERS
 from extraction.vocab import lexicon_share
 from models.errors import CalibrationError
 from models.records import ExtractedDocument, ExtractedField, FieldStatus
@@ -360,8 +360,8 @@ def verified_elsewhere(f: ExtractedField) -> bool:
     only) or a reading of one of its choices and no other, or what a person verified for this
     citizen, or in this field of another document (``extraction.known``)."""
     ev = f._evidence
-    return bool(ev.get("list_exact") or ev.get("list_letters")
-                or ev.get("choice_sim", 0.0) >= CHOICE_NEAR
+    return bool(ev.get(LIST_EXACT) or ev.get(LIST_LETTERS)
+                or ev.get(CHOICE_SIM, 0.0) >= CHOICE_NEAR
                 or ev.get("person_agree") or ev.get("vocab_agree"))
 
 

@@ -14,7 +14,13 @@ from spacy.matcher import Matcher
 from extraction.addresses import ends_with_province
 from extraction.confidence import evidence_base
 from extraction.doctypes import DoctypeDef, FieldDef
-from extraction.known import LIST_EXACT, LIST_LETTERS, closed_list_member, mark_closed_list
+from extraction.known import (
+    CHOICE_SIM,
+    LIST_EXACT,
+    LIST_LETTERS,
+    closed_list_member,
+    mark_closed_list,
+)
 from extraction.layout import Row
 from extraction.nlp import RowDoc, build_matcher, find_entities, match_spans, row_doc, text_doc
 from extraction.picking import (
@@ -384,7 +390,7 @@ def _known_values(fdef: FieldDef, f: ExtractedField) -> None:
     if fdef.choices:
         hit = snap_choice(f.value, fdef.choices)
         if hit is not None:
-            f._evidence["choice_sim"] = hit[1]
+            f._evidence[CHOICE_SIM] = hit[1]
             f.value = hit[0]
             return
     if fdef.type == "text" and not fdef.words:

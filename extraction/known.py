@@ -34,12 +34,15 @@ __all__ = ["norm", "closed_list", "closed_list_names", "VerifiedValue", "KnownVa
 # Evidence names (``ExtractedField._evidence``); the scorer does not read them, the rule does.
 PERSON_AGREE = "person_agree"  # a person verified this value for this citizen
 VOCAB_AGREE = "vocab_agree"  # a person verified this value in this field of another document
-# A field's choices are a closed set: a reading whose letters are at least this similar to
-# exactly one choice's (no other within the snapping margin) is that choice.
-CHOICE_NEAR = 0.9
-LIST_EXACT = "list_exact"
+LIST_EXACT = "list_exact"  # the reading is exactly a member of the field's closed list
 # Its letters, accents aside, are exactly those of one member (``closed_list_member``).
-LIST_LETTERS = "list_letters"  # the reading is exactly a member of the field's closed list
+LIST_LETTERS = "list_letters"
+# How similar the reading's letters are to the one choice it was snapped to
+# (``extraction.vocab.snap_choice``). A field's choices are a closed set: a reading at least
+# ``CHOICE_NEAR`` similar to exactly one choice (no other within the snapping margin) is that
+# choice.
+CHOICE_SIM = "choice_sim"
+CHOICE_NEAR = 0.9
 
 # A vocabulary value shorter than this says too little to vouch for a reading.
 MIN_VOCAB_CHARS = 4
@@ -233,4 +236,5 @@ def mark_closed_list(value: str | None, list_name: str | None,
     return n in keys or sum(fold(k) == fold(n) for k in keys) == 1
 
 
-__all__ += ["mark_closed_list", "closed_list_member", "CHOICE_NEAR", "LIST_LETTERS"]
+__all__ += ["mark_closed_list", "closed_list_member", "CHOICE_NEAR", "CHOICE_SIM",
+            "LIST_LETTERS"]
