@@ -9,9 +9,9 @@ Prefect server, SQLite index and one warm worker) in a fresh data dir, fed over
 - one page uploaded to the idle, warm worker: from the upload request to its record stored,
   and where that time went (``--probes N``: N such pages one after another, and their median);
 - one batch of the pages, each its own single-page dossier: pages/min from the 202 to the
-  batch's end; with ``--during N``, N single pages uploaded one after another while that batch
-  runs, each from its upload request to its record stored (does a one-page upload wait behind
-  a large batch?);
+  batch's end; with ``--during N``, N single pages uploaded one after another once a fifth of
+  that batch is stored, each from its upload request to its record stored (does a one-page
+  upload wait behind a large batch?);
 - with ``--uploads N``: N single-page uploads at once from 8 clients, pages/min from the first
   request to the last batch's end;
 - the peak resident memory of the whole stack (serve and everything it started) throughout.
@@ -117,6 +117,11 @@ def _wait_finished(client: httpx.Client, batch_id: str, timeout: float = 1800) -
             return s
         time.sleep(0.05)
     raise RuntimeError(f"batch {batch_id} did not finish in {timeout} s")
+
+
+def _stored(client: httpx.Client, batch_id: str) -> int:
+    """How many of the batch's files are done with (stored, or failed)."""
+    return sum(f["stage"] in FINAL for f in client.get(f"/v1/batches/{batch_id}").json()["files"])
 
 
 def _upload(client: httpx.Client, files: list[Path], prefix: str) -> str:
@@ -300,12 +305,11 @@ def main(argv: list[str] | None = None) -> int:
             r.raise_for_status()
             t0 = time.perf_counter()
             big = r.json()["batch_id"]
-            if beside:
-                time.sleep(10)  # the batch's pages are being read
+            while beside and _stored(client, big) < len(batch) // 5:
+                time.sleep(0.5)  # a fifth of the batch stored: it is well under way
             for i, page in enumerate(beside):
                 total, _ = _probe(client, page, f"beside{i}", work / "data")
-                done = sum(f["stage"] in FINAL
-                           for f in client.get(f"/v1/batches/{big}").json()["files"])
+                done = _stored(client, big)
                 rows.append((f"one page uploaded while the {len(batch)}-page batch runs "
                              f"({i + 1} of {len(beside)}): upload request to record stored",
                              f"{total:.2f} s (the batch then at {done} of {len(batch)} "
