@@ -433,6 +433,8 @@ RESIDENCE_FIELDS: dict[str, list[tuple[str, str]]] = {
     "residence_confirmation": [("citizen_id", "permanent_residence")],
     "application_letter": [("citizen_id", "address")],
     "birth_registration": [("declarant_id", "declarant_residence")],
+    # The form's table gives the bride's column first: its residence is hers.
+    "marriage_registration": [("wife_id", "residence")],
 }
 
 

@@ -472,3 +472,23 @@ def test_the_only_id_number_on_a_card_whose_label_was_lost_is_checked_and_weighe
     assert f is not None and f.value == "034188363260" and not f.problems
     assert f._evidence.get("lone_id") == 1.0 and not f._evidence.get("generic")
     assert f._evidence.get("check_ok") == 1.0
+
+
+def test_a_brides_residence_on_a_marriage_form_agrees_with_her_card() -> None:
+    """GIVEN a marriage registration whose bride's column gives her ID and residence, and her
+    card front reading the residence alike
+    WHEN the dossier is reconciled THEN each residence confirms the other."""
+    from extraction.confidence import confirmed
+    from extraction.sources import reconcile
+    from models.records import ExtractedDocument, ExtractedField
+
+    home = "Xóm 3, Xã Nghi Phong, Huyện Nghi Lộc, Tỉnh Nghệ An"
+    card = ExtractedDocument(doctype="cccd_front", title="", pages=[0], fields=[
+        ExtractedField(name="citizen_id", value="040192001234"),
+        ExtractedField(name="place_of_residence", value=home)])
+    form = ExtractedDocument(doctype="marriage_registration", title="", pages=[1], fields=[
+        ExtractedField(name="wife_id", value="040192001234"),
+        ExtractedField(name="husband_id", value="040090005678"),
+        ExtractedField(name="residence", value=home)])
+    reconcile([card, form])
+    assert confirmed(card.fields[1]) and confirmed(form.fields[2])
