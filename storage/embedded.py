@@ -128,6 +128,25 @@ def _answers(endpoint: S3Endpoint) -> bool:
     return True
 
 
+# How long a started server that answers S3 calls may take to load the volumes on disk.
+_VOLUMES_WAIT_S = 20.0
+
+
+def _volumes_registered(master_port: int, volumes: int) -> bool:
+    """Whether the server's master knows a volume server holding at least ``volumes`` volumes:
+    after a restart the S3 gateway answers before the volumes on disk are loaded, and reading
+    an object stored before fails until they are."""
+    http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=1.0, read=2.0), retries=False)
+    try:
+        resp = http.request("GET", f"http://127.0.0.1:{master_port}/dir/status")
+        topology = json.loads(resp.data).get("Topology") or {}
+    except (urllib3.exceptions.HTTPError, OSError, ValueError):
+        return False
+    nodes = [n for dc in topology.get("DataCenters") or [] for rack in dc.get("Racks") or []
+             for n in rack.get("DataNodes") or []]
+    return bool(nodes) and sum(int(n.get("Volumes") or 0) for n in nodes) >= volumes
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         # Our own child (started by this process) is alive until it can be reaped.
@@ -485,6 +504,8 @@ class EmbeddedS3:
                 region=creds.region,
             )
             started = time.monotonic()
+            # The volumes already on disk (a restart): ready once they are all loaded.
+            on_disk = sum(1 for _ in self.objects_dir.rglob("*.dat"))
             with open_private_append(self.log_file) as logf:
                 logf.write(f"\n--- starting weed mini, ports {ports}\n".encode())
                 logf.flush()
@@ -502,8 +523,15 @@ class EmbeddedS3:
                 except OSError as e:
                     raise StorageError(f"cannot run {weed}: {e}") from e
             self._proc = proc
+            answered_at: float | None = None
             while proc.poll() is None and time.monotonic() < deadline:
-                if _answers(endpoint):
+                if answered_at is None and _answers(endpoint):
+                    answered_at = time.monotonic()
+                # A volume file the server does not load again would hold the start up: past
+                # _VOLUMES_WAIT_S of answering it counts as started all the same.
+                if answered_at is not None and (
+                        _volumes_registered(ports["master"], on_disk)
+                        or time.monotonic() - answered_at > _VOLUMES_WAIT_S):
                     self.last_start_seconds = time.monotonic() - started
                     _write_private(self.server_file, {
                         "pid": proc.pid,

@@ -154,7 +154,9 @@ def test_concurrent_start_stop_and_restart_keep_one_server_and_the_data(tmp_path
         assert endpoint.endpoint != "127.0.0.1:1"
         assert endpoint.access_key == results[0].access_key  # type: ignore[union-attr]
         assert server.last_start_seconds is not None
-        assert ObjectStore(endpoint, bucket_prefix="restart-").get_original(ref.sha256) == (
+        # Read at once, with no retry: started means the volumes on disk are loaded.
+        assert ObjectStore(endpoint, bucket_prefix="restart-",
+                           retry_delays=()).get_original(ref.sha256) == (
             b"survives a restart"
         )
     finally:
