@@ -983,8 +983,9 @@ def check_person_id(cid: ExtractedField, dob: ExtractedField | None,
     both values; a failing one a problem of both (either reading can be the wrong one)."""
     if not cid.value or cid.problems or len(cid.value) != 12:
         return
-    if dob and dob.value and not dob.problems and _birth_year(dob.value):
-        problems = check_citizen_id(cid.value, _birth_year(dob.value))
+    year = _birth_year(dob.value) if dob and dob.value and not dob.problems else 0
+    if dob and year:
+        problems = check_citizen_id(cid.value, year)
         if problems:
             cid.problems.extend(p for p in problems if p not in cid.problems)
             dob.problems.extend(p for p in problems if p not in dob.problems)

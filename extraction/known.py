@@ -64,13 +64,19 @@ def norm(text: str) -> str:
 
 
 @cache
-def closed_list(name: str) -> frozenset[str]:
-    """The normalized members of the closed list ``name`` (``extraction/lists/NAME.txt``)."""
+def _members(name: str) -> tuple[str, ...]:
+    """The members of the closed list ``name`` (``extraction/lists/NAME.txt``), as written."""
     res = resources.files("extraction").joinpath(_LISTS, f"{name}.txt")
     if not res.is_file():
         raise ValueError(f"no closed list {name!r}; known: {', '.join(closed_list_names())}")
     lines = (ln.strip() for ln in res.read_text("utf-8").splitlines())
-    return frozenset(norm(ln) for ln in lines if ln and not ln.startswith("#"))
+    return tuple(nfc(ln) for ln in lines if ln and not ln.startswith("#"))
+
+
+@cache
+def closed_list(name: str) -> frozenset[str]:
+    """The normalized members of the closed list ``name`` (``extraction/lists/NAME.txt``)."""
+    return frozenset(norm(m) for m in _members(name))
 
 
 def closed_list_names() -> list[str]:
@@ -199,12 +205,9 @@ MIN_LETTERS_MATCH = 15
 
 @cache
 def _members_by_letters(name: str) -> dict[str, list[str]]:
-    res = resources.files("extraction").joinpath(_LISTS, f"{name}.txt")
-    lines = (ln.strip() for ln in res.read_text("utf-8").splitlines())
     out: dict[str, list[str]] = {}
-    for ln in lines:
-        if ln and not ln.startswith("#"):
-            out.setdefault(fold(norm(ln)), []).append(nfc(ln))
+    for m in _members(name):
+        out.setdefault(fold(norm(m)), []).append(m)
     return out
 
 

@@ -8,13 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from extraction import _names_printed_twice, extract_documents
 from extraction.addresses import normalize_address, restore_unit_kinds
+from extraction.confidence import confirmed
 from extraction.doctypes import load_doctypes
 from extraction.fields import extract_fields
 from extraction.layout import page_rows
+from extraction.sources import reconcile
 from extraction.text import restore_name_marks
 from extraction.validators import parse_value
 from models.ocr import PageOCR
+from models.records import ExtractedDocument, ExtractedField
 from tests.pages import placed_page
 
 CHAR_W = 14  # pixels per character of the hand-placed words
@@ -369,9 +373,6 @@ def test_a_parent_printed_twice_on_a_form_confirms_their_own_id() -> None:
     WHEN the dossier is reconciled
     THEN both readings of the ID and of the name confirm each other; the mother's ID, printed
     once, is not confirmed."""
-    from extraction.confidence import confirmed
-    from extraction.sources import reconcile
-    from models.records import ExtractedDocument, ExtractedField
 
     def f(name: str, value: str) -> ExtractedField:
         return ExtractedField(name=name, value=value)
@@ -398,9 +399,6 @@ def test_a_residence_read_alike_on_two_documents_confirms_itself() -> None:
     THEN the card's and the letter's residences confirm each other; the other citizen's does
     not count, and a residence read otherwise on a third document of the person is not
     doubted for it."""
-    from extraction.confidence import confirmed
-    from extraction.sources import reconcile
-    from models.records import ExtractedDocument, ExtractedField
 
     def doc(doctype: str, cid: str, field: str, value: str) -> ExtractedDocument:
         return ExtractedDocument(doctype=doctype, title="", pages=[0],
@@ -425,8 +423,6 @@ def test_a_name_printed_again_under_the_signature_confirms_itself() -> None:
     (beside the official's name), and one whose signature line reads an accent otherwise
     WHEN read
     THEN the first applicant's name is confirmed by its second reading; the second's is not."""
-    from extraction import _names_printed_twice
-    from extraction.confidence import confirmed
 
     doctype = _doctype("receipt_appointment")
 
@@ -454,7 +450,6 @@ def test_the_only_id_number_on_a_card_whose_label_was_lost_is_checked_and_weighe
     WHEN read
     THEN the number is the card's ID, checked against both, for the scorer to weigh (not
     held as guesswork)."""
-    from extraction import extract_documents
 
     page = _page([
         [(100, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")],
@@ -478,9 +473,6 @@ def test_a_brides_residence_on_a_marriage_form_agrees_with_her_card() -> None:
     """GIVEN a marriage registration whose bride's column gives her ID and residence, and her
     card front reading the residence alike
     WHEN the dossier is reconciled THEN each residence confirms the other."""
-    from extraction.confidence import confirmed
-    from extraction.sources import reconcile
-    from models.records import ExtractedDocument, ExtractedField
 
     home = "Xóm 3, Xã Nghi Phong, Huyện Nghi Lộc, Tỉnh Nghệ An"
     card = ExtractedDocument(doctype="cccd_front", title="", pages=[0], fields=[
