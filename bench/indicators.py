@@ -26,11 +26,16 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from models.records import utcnow
+from models.access import AccessEntry, Purpose
+from models.records import IndexEntry, RecordStatus, utcnow
+from models.settings import Settings
 from storage import indicators
-from storage.access import AccessRow
+from storage.access import AccessLog
 from storage.batches import BatchFileRow, BatchPageRow, BatchRow
-from storage.index import RecordIndex, RecordRow
+from storage.embedded import EmbeddedS3
+from storage.index import RecordIndex
+from storage.objects import open_object_store
+from storage.records import RecordStore
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CHUNK = 20_000
@@ -41,7 +46,10 @@ def _chunks(rows: list[dict], size: int = CHUNK):
         yield rows[i:i + size]
 
 
-def fill(index: RecordIndex, pages: int, seed: int = 1) -> dict[str, int]:
+def fill(records_: RecordStore, pages: int, seed: int = 1) -> dict[str, int]:
+    """The ledger's rows in bulk as they are; the records through the record store's
+    bulk projection and the reads through the access log, as the application writes them."""
+    index = records_.index
     rnd = random.Random(seed)
     now = utcnow()
     batches, files, page_rows, records, access = [], [], [], [], []
@@ -77,30 +85,34 @@ def fill(index: RecordIndex, pages: int, seed: int = 1) -> dict[str, int]:
                 roll = rnd.random()
                 status = ("extracted" if roll < 0.7 else "verified" if roll < 0.95
                           else "needs_review")
-                records.append({
-                    "record_id": rid, "dossier_id": f"D{b}-{f}", "batch_id": bid,
-                    "doctype": rnd.choice(["cccd_front", "birth_certificate", "residence"]),
-                    "status": status, "confidence": 0.9, "s3_key": "x", "summary": {},
-                    "created_at": started, "updated_at": started, "revision": 1,
-                    "station": batches[-1]["station"], "settled": status != "needs_review",
-                    "reviewed_by": "lan" if status == "verified" else None,
-                    "reviewed_at": started + timedelta(hours=rnd.uniform(0.1, 30))
-                    if status == "verified" else None, "search_text": ""})
+                records.append(IndexEntry(
+                    record_id=rid, dossier_id=f"D{b}-{f}", batch_id=bid,
+                    doctype=rnd.choice(["cccd_front", "birth_certificate", "residence"]),
+                    status=RecordStatus(status), confidence=0.9,
+                    s3_key=records_.store.record_location(rid), created_at=started,
+                    updated_at=started, station=batches[-1]["station"],
+                    settled=status != "needs_review",
+                    reviewed_by="lan" if status == "verified" else None,
+                    reviewed_at=started + timedelta(hours=rnd.uniform(0.1, 30))
+                    if status == "verified" else None))
                 for _ in range(3):
                     action = rnd.choices(["citizen_lookup", "record", "search",
                                           "counter_lookup", "reuse"],
                                          weights=[40, 25, 25, 7, 3])[0]
-                    access.append({
-                        "access_id": uuid.uuid4().hex,
-                        "at": started + timedelta(days=rnd.random() * 30), "key_id": "k",
-                        "key_name": "k", "agency": f"agency {rnd.randrange(5)}",
-                        "action": action, "purpose_code": "1.004227",
-                        "record_ids": [rid] if rnd.random() < 0.8 else [],
-                        "citizen_ids": ["079085001234"]})
-    for table, rows in ((BatchRow, batches), (BatchFileRow, files), (BatchPageRow, page_rows),
-                        (RecordRow, records), (AccessRow, access)):
+                    access.append(AccessEntry(
+                        access_id=uuid.uuid4().hex,
+                        at=started + timedelta(days=rnd.random() * 30), key_id="k",
+                        key_name="k", agency=f"agency {rnd.randrange(5)}",
+                        action=action, purpose=Purpose(code="1.004227"),
+                        record_ids=[rid] if rnd.random() < 0.8 else [],
+                        citizen_ids=["079085001234"]))
+    for table, rows in ((BatchRow, batches), (BatchFileRow, files), (BatchPageRow, page_rows)):
         for chunk in _chunks(rows):
             index.insert_rows(table, chunk)
+    records_.project(records, chunk=CHUNK)
+    log = AccessLog(index)
+    for chunk in _chunks(access):
+        log.record_all(chunk)
     return {"batches": len(batches), "files": len(files), "pages": len(page_rows),
             "records": len(records), "access_entries": len(access)}
 
@@ -137,9 +149,12 @@ def main() -> None:
                 c.execute(f'CREATE SCHEMA "{schema}"')
             url = f"{PG}?options=-csearch_path%3D{schema}"
         index = RecordIndex(url)
+        # The embedded S3 server names where records would be stored; none is written.
+        data = Path(tmp) / "data"
+        store = open_object_store(Settings(data_dir=data, _env_file=None))
         try:
             t = time.perf_counter()
-            sizes = fill(index, args.pages)
+            sizes = fill(RecordStore(store, index), args.pages)
             filled_s = round(time.perf_counter() - t, 1)
             if args.backend == "postgresql":
                 index.analyze()
@@ -159,6 +174,7 @@ def main() -> None:
                    "scrape_bytes": len(generate_latest(registry))}
         finally:
             index.close()
+            EmbeddedS3(data).stop()
             if schema:
                 import psycopg
 

@@ -6,12 +6,14 @@ time.
     .venv/bin/python -m bench.reuse --records 1000000 --backend postgresql
 
 1. The index (a SQLite file, or a schema of the PostgreSQL at 127.0.0.1:5432/test) is made
-   by the migrations, then filled with generated rows in bulk (``executemany``; ``COPY``):
-   records, their citizens (about 0.6 per record: most people have more than one record, a
-   marriage or birth record names two), the search rows and their full-text index, each
-   field's value. Kept for the next run (same size and seed: not filled again).
-2. A sample of citizens gets real record JSON in the embedded S3 server (the rows point at
-   those versions): lookups read real objects, as in production.
+   by the migrations, then filled with generated records through the record store's bulk
+   projection (``RecordStore.project``, as a reindex fills it): records, their citizens
+   (about 0.6 per record: most people have more than one record, a marriage or birth record
+   names two), the search rows and their full-text index, each field's value. Kept for the
+   next run (same size and seed: not filled again).
+2. A sample of citizens gets real record JSON in the embedded S3 server, stored as the
+   machine stores an extraction (``RecordStore.put_machine``: the record's version, its
+   audit event, its index row and its event): lookups read real objects, as in production.
 3. The app ``dossier serve`` runs (``api.app:served_app``, uvicorn with ``--web-workers``
    processes, httptools, access log on), with no Prefect (lookups do not use it).
 4. A separate process (asyncio, uvloop, raw HTTP/1.1 with keep-alive: a client light enough
@@ -41,7 +43,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from models.records import fold
+from models.records import (
+    ExtractedField,
+    FieldStatus,
+    IndexEntry,
+    PageRef,
+    Record,
+    RecordStatus,
+    fold,
+)
+from storage.index import RecordIndex
+from storage.objects import open_object_store
+from storage.records import RecordStore
 
 __all__ = ["main"]
 
@@ -120,7 +133,6 @@ class Row:
     people: list[Citizen]
     summary: dict[str, str]
     search_text: str
-    names: str
     pages: str
 
 
@@ -166,7 +178,6 @@ def generate(n: int, seed: int) -> tuple[list[Citizen], Iterator[Row]]:
                       station=STATIONS[(i // 40) % len(STATIONS)],
                       created=T0 + timedelta(seconds=30 * i), people=people,
                       summary=summary, search_text=" | ".join(_f(p) for p in parts),
-                      names=" ".join(_f(c.name) for c in people),
                       pages=" ".join(r.choices(PAGE_WORDS, k=45)))
 
     return citizens, rows()
@@ -174,183 +185,71 @@ def generate(n: int, seed: int) -> tuple[list[Citizen], Iterator[Row]]:
 
 # -- filling the index ----------------------------------------------------------------------
 
-_RECORD_COLS = ("record_id, dossier_id, batch_id, doctype, status, confidence, s3_key, "
-                "version_id, summary, created_at, updated_at, revision, station, operator, "
-                "reviewed_by, reviewed_at, settled, search_text")
-_TEXT_COLS = ("record_id, doctype, status, served, station, batch_id, dossier_id, created_at, "
-              "names, body, pages")
+def _entry(row: Row, location: str) -> IndexEntry:
+    return IndexEntry(record_id=row.record_id, dossier_id=row.dossier_id,
+                      batch_id=row.batch_id, doctype=row.doctype,
+                      status=RecordStatus(row.status), confidence=0.97, s3_key=location,
+                      citizen_ids=sorted({c.cid for c in row.people}),
+                      summary=dict(row.summary), created_at=row.created,
+                      updated_at=row.created, station=row.station, operator="bench",
+                      settled=row.settled, search_text=row.search_text, pages_text=row.pages)
 
 
-def _tuples(row: Row, sqlite: bool) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    when: Any = row.created.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else row.created
-    summary = json.dumps(row.summary, ensure_ascii=False)
-    record = (row.record_id, row.dossier_id, row.batch_id, row.doctype, row.status, 0.97,
-              f"s3://records/records/{row.record_id}.json", None, summary, when, when, 1,
-              row.station, "bench", None, None, row.settled, row.search_text)
-    served = row.settled and row.status in ("extracted", "verified")
-    text = (row.record_id, row.doctype, row.status, served, row.station, row.batch_id,
-            row.dossier_id, when, row.names, row.search_text, row.pages)
-    return record, text
+def fill(records: RecordStore, rows: Iterator[Row], say: Any) -> None:
+    """Every row indexed through the record store's bulk projection (the records' JSON is
+    not stored: only the sample's is, by :func:`put_sample`)."""
+    def described() -> Iterator[IndexEntry]:
+        for i, row in enumerate(rows, 1):
+            yield _entry(row, records.store.record_location(row.record_id))
+            if i % 50_000 == 0:
+                say(f"{i:,} records")
+
+    records.project(described(), chunk=5000)
+    records.index.analyze()
 
 
-def _values(row: Row) -> list[tuple[str, str, str]]:
-    return [(row.record_id, k, _f(v)[:300]) for k, v in sorted(row.summary.items())]
-
-
-def fill_sqlite(path: Path, rows: Iterator[Row], say: Any) -> None:
-    import sqlite3
-
-    from storage.index import RecordIndex
-
-    RecordIndex(f"sqlite:///{path}").close()  # the schema, by the migrations
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA synchronous=OFF")
-    db.execute("PRAGMA cache_size=-400000")
-    db.execute("BEGIN")
-    batch: dict[str, list[Any]] = {"r": [], "c": [], "t": [], "v": []}
-    done = 0
-
-    def flush() -> None:
-        db.executemany(f"INSERT INTO records ({_RECORD_COLS}) VALUES "
-                       f"({', '.join('?' * 18)})", batch["r"])
-        db.executemany("INSERT INTO record_citizens (record_id, citizen_id) VALUES (?, ?)",
-                       batch["c"])
-        db.executemany(f"INSERT INTO record_text ({_TEXT_COLS}) VALUES "
-                       f"({', '.join('?' * 11)})", batch["t"])
-        db.executemany("INSERT INTO record_values (record_id, field, norm) VALUES (?, ?, ?)",
-                       batch["v"])
-        for v in batch.values():
-            v.clear()
-
-    for row in rows:
-        record, text = _tuples(row, True)
-        batch["r"].append(record)
-        batch["t"].append(text)
-        batch["c"] += sorted({(row.record_id, c.cid) for c in row.people})
-        batch["v"] += _values(row)
-        done += 1
-        if done % 50_000 == 0:
-            flush()
-            say(f"{done:,} records")
-    flush()
-    db.execute("COMMIT")
-    db.execute("ANALYZE")
-    db.execute("PRAGMA journal_mode=WAL")
-    db.close()
-
-
-def fill_postgres(url: str, schema: str, rows: Iterator[Row], say: Any) -> None:
+def fresh_schema(schema: str) -> None:
+    """An empty PostgreSQL schema (the migrations make the tables)."""
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from storage.index import RecordIndex
-
-    u = make_url(url)
+    u = make_url(PG_URL)
     conninfo = " ".join(f"{k}={v}" for k, v in {
         "host": u.host or "127.0.0.1", "port": u.port or 5432, "dbname": u.database,
         "user": u.username, "password": u.password}.items() if v)
     with psycopg.connect(conninfo, autocommit=True) as admin:
         admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.execute(f'CREATE SCHEMA "{schema}"')
-    RecordIndex(f"{url}?options=-csearch_path%3D{schema}").close()
-    with psycopg.connect(conninfo, options=f"-csearch_path={schema}") as db:
-        # Secondary indexes are built once at the end (faster than row by row).
-        indexes = db.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename IN "
-            "('records', 'record_citizens', 'record_text', 'record_values') AND indexdef NOT "
-            "LIKE '%%UNIQUE%%'", (schema,)).fetchall()
-        for name, _ in indexes:
-            db.execute(f'DROP INDEX "{schema}"."{name}"')
-        done = 0
-        it = iter(rows)
-        while True:
-            chunk = [r for _, r in zip(range(100_000), it, strict=False)]
-            if not chunk:
-                break
-            with db.cursor() as cur:
-                with cur.copy(f"COPY records ({_RECORD_COLS}) FROM STDIN") as rec:
-                    for row in chunk:
-                        rec.write_row(_tuples(row, False)[0])
-                with cur.copy("COPY record_citizens (record_id, citizen_id) FROM STDIN") as c:
-                    for row in chunk:
-                        for pair in sorted({(row.record_id, p.cid) for p in row.people}):
-                            c.write_row(pair)
-                with cur.copy(f"COPY record_text ({_TEXT_COLS}) FROM STDIN") as txt:
-                    for row in chunk:
-                        txt.write_row(_tuples(row, False)[1])
-                with cur.copy("COPY record_values (record_id, field, norm) FROM STDIN") as v:
-                    for row in chunk:
-                        for t in _values(row):
-                            v.write_row(t)
-            done += len(chunk)
-            say(f"{done:,} records")
-        db.execute("SET maintenance_work_mem = '512MB'")
-        for name, ddl in indexes:
-            say(f"index {name}")
-            db.execute(ddl)
-        db.commit()
-        db.autocommit = True
-        # As autovacuum leaves a table that has settled: statistics and the visibility map.
-        db.execute("VACUUM ANALYZE")
 
 
 # -- record JSON in S3 for a sample of citizens ---------------------------------------------
 
-def _record_json(row_id: str, doctype: str, summary: dict[str, str], people: list[str],
-                 status: str, created: str) -> bytes:
-    from models.records import ExtractedField, FieldStatus, PageRef, Record, RecordStatus
-
+def _record(entry: IndexEntry) -> Record:
     fields = [ExtractedField(name=k, label=k.replace("_", " "), value=v, raw=v,
                              confidence=0.98, page=0, bbox=(100, 200 + 60 * i, 700, 240 + 60 * i),
-                             status=FieldStatus.accepted)
-              for i, (k, v) in enumerate(sorted(summary.items()))]
-    return Record(record_id=row_id, dossier_id=f"D-{row_id}", batch_id=row_id.split("-")[0],
-                  doctype=doctype, title=doctype.replace("_", " "),
-                  status=RecordStatus(status), fields=fields, citizen_ids=people,
+                             status=FieldStatus.accepted if entry.settled
+                             else FieldStatus.review)
+              for i, (k, v) in enumerate(sorted(entry.summary.items()))]
+    return Record(record_id=entry.record_id, dossier_id=entry.dossier_id,
+                  batch_id=entry.batch_id, doctype=entry.doctype,
+                  title=entry.doctype.replace("_", " "), status=entry.status, fields=fields,
+                  citizen_ids=entry.citizen_ids,
                   pages=[PageRef(index=0, original_sha256="0" * 64, source_page=0,
                                  ocr_key=f"ocr/{'0' * 64}/0.json", ocr_confidence=0.9)],
-                  station="Q1-01", created_at=datetime.fromisoformat(created)).to_json()
+                  station=entry.station, operator=entry.operator,
+                  created_at=entry.created_at, updated_at=entry.updated_at)
 
 
-def put_sample(index_url: str, store: Any, citizens: list[str], say: Any) -> list[str]:
-    """Real record JSON in S3 for every record naming these citizens; the index rows point
-    at the stored versions. Returns the citizens that have records."""
-    from sqlalchemy import bindparam, text
-
-    from storage.index import RecordIndex
-
-    index = RecordIndex(index_url)
-    found: dict[str, list[tuple[Any, ...]]] = {}
-    with index.engine.connect() as c:
-        stmt = text("SELECT c.citizen_id, r.record_id, r.doctype, r.summary, r.status, "
-                    "r.created_at FROM record_citizens c JOIN records r ON r.record_id = "
-                    "c.record_id WHERE c.citizen_id IN :ids").bindparams(
-            bindparam("ids", expanding=True))
-        for i in range(0, len(citizens), 500):
-            for cid, rid, doctype, summary, status, created in c.execute(
-                    stmt, {"ids": citizens[i:i + 500]}):
-                found.setdefault(cid, []).append((rid, doctype, summary, status, created))
-    records = {r[0]: r for rows in found.values() for r in rows}
-    people: dict[str, list[str]] = {}
-    for cid, rows in found.items():
-        for r in rows:
-            people.setdefault(r[0], []).append(cid)
-    say(f"{len(records):,} record objects to S3 for {len(found):,} citizens")
-
-    def put(r: tuple[Any, ...]) -> tuple[str, str | None]:
-        rid, doctype, summary, status, created = r
-        summary = json.loads(summary) if isinstance(summary, str) else summary
-        cids = sorted({v for k, v in summary.items() if k.endswith("id")})
-        created = created if isinstance(created, str) else created.isoformat()
-        data = _record_json(rid, doctype, summary, cids, status, created.replace(" ", "T"))
-        return rid, store.put_record(rid, data)
-
+def put_sample(records: RecordStore, citizens: list[str], say: Any) -> list[str]:
+    """Real record JSON in S3 for every record naming these citizens, stored as the machine
+    stores an extraction (the index rows then point at the stored versions). Returns the
+    citizens that have records."""
+    found = {cid: got for cid in citizens
+             if (got := records.index.records_for_citizen(cid))}
+    sample = {e.record_id: e for got in found.values() for e in got}
+    say(f"{len(sample):,} record objects to S3 for {len(found):,} citizens")
     with ThreadPoolExecutor(8) as pool:
-        versions = list(pool.map(put, records.values()))
-    with index.engine.begin() as c:
-        c.execute(text("UPDATE records SET version_id = :v WHERE record_id = :r"),
-                  [{"v": v, "r": r} for r, v in versions])
-    index.close()
+        list(pool.map(lambda e: records.put_machine(_record(e)), sample.values()))
     return sorted(found)
 
 
@@ -536,8 +435,6 @@ def _search_mix(rng: random.Random, citizens: list[Citizen], n: int) -> list[tup
 def run(records: int, backend: str, seed: int, web_workers: int, clients: int,
         seconds: float, sample: int, say: Any) -> dict[str, Any]:
     from models.settings import Settings
-    from storage.index import RecordIndex
-    from storage.objects import open_object_store
 
     folder = ROOT / ".dossier" / "bench" / "reuse"
     folder.mkdir(parents=True, exist_ok=True)
@@ -556,14 +453,14 @@ def run(records: int, backend: str, seed: int, web_workers: int, clients: int,
         started = time.perf_counter()
         if backend == "sqlite":
             Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-            fill_sqlite(Path(url.removeprefix("sqlite:///")), rows, say)
         else:
-            fill_postgres(PG_URL, schema, rows, say)
+            fresh_schema(schema)
+        store = RecordStore(open_object_store(settings), RecordIndex(url))
+        fill(store, rows, say)
         fill_s = time.perf_counter() - started
-        store = open_object_store(settings)
         rng = random.Random(seed + 2)
-        with_records = put_sample(url, store, [c.cid for c in rng.sample(citizens, sample)],
-                                  say)
+        with_records = put_sample(store, [c.cid for c in rng.sample(citizens, sample)], say)
+        store.index.close()
         marker.write_text(json.dumps({"fill_s": fill_s, "citizens": with_records}))
     info = json.loads(marker.read_text())
     fill_s, sampled = info["fill_s"], info["citizens"]

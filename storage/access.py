@@ -118,6 +118,10 @@ class AccessLog:
         """Write one read to the log (raises :class:`StorageError` if the index refuses)."""
         self._insert([entry])
 
+    def record_all(self, entries: Sequence[AccessEntry]) -> int:
+        """Write many reads in one transaction (a bulk load); returns how many."""
+        return self._insert(entries)
+
     def _insert(self, entries: Sequence[AccessEntry], archived_key: str | None = None) -> int:
         """Write entries in one transaction (two statements); an entry whose id is already
         there (a segment restored twice) is skipped. Returns how many were written."""

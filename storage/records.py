@@ -17,7 +17,7 @@ Object keys are the object store's (``storage.objects``); nothing else builds th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from models.errors import ConflictError, NotFoundError
@@ -173,13 +173,16 @@ class RecordStore:
         version and every audit event. Returns (records, records indexed before, events)."""
         removed = self.index.clear_records()
         self.index.clear_audit()
-        records = events = 0
         doctypes: dict[str, str] = {}
-        for record_id, data, version in self.store.iter_records():
-            record = Record.from_json(data)
-            doctypes[record_id] = record.doctype
-            self.index.upsert_record(self._entry(record, version, with_pages=True))
-            records += 1
+
+        def described() -> Iterator[IndexEntry]:
+            for record_id, data, version in self.store.iter_records():
+                record = Record.from_json(data)
+                doctypes[record_id] = record.doctype
+                yield self._entry(record, version, with_pages=True)
+
+        records = self.project(described())
+        events = 0
         for event in self.store.iter_audit_events():
             self.index.add_audit_events([event], doctypes.get(event.record_id))
             events += 1
@@ -187,6 +190,23 @@ class RecordStore:
 
         AccessLog(self.index, self.store).restore()  # reads the index lacks, from the store
         return records, removed, events
+
+    def project(self, described: Iterable[IndexEntry], *, chunk: int = 500) -> int:
+        """Index records in bulk, ``chunk`` to a transaction, as a reindex does: entries of
+        records stored as they describe (their ``s3_key`` from
+        :meth:`storage.objects.ObjectStore.record_location`), or a tool's index of records
+        described elsewhere (``bench.reuse``'s million). No event is announced: the records
+        are indexed, not changed. Returns how many were indexed."""
+        done = 0
+        batch: list[IndexEntry] = []
+        for entry in described:
+            batch.append(entry)
+            if len(batch) >= chunk:
+                self.index.upsert_records(batch)
+                done += len(batch)
+                batch.clear()
+        self.index.upsert_records(batch)
+        return done + len(batch)
 
     @staticmethod
     def served(entry: IndexEntry) -> bool:

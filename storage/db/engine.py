@@ -206,9 +206,11 @@ class Database:
             s.execute(text("ANALYZE"))
 
     def insert_rows(self, table: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert rows as they are into one table, in one transaction: for tools that fill an
-        index in bulk (``bench.indicators``). The application writes through the methods of
-        each part of the database, which keep their rules."""
+        """Insert rows as they are into one table, in one transaction: for tools that fill the
+        batch ledger in bulk (``bench.indicators``). Records and reads are never written this
+        way: :class:`storage.records.RecordStore` and :class:`storage.access.AccessLog` are
+        their writers. The application writes through the methods of each part of the
+        database, which keep their rules."""
         if rows:
             with self.transaction(f"fill table {table.__tablename__}", write=True) as s:
                 s.execute(insert(table), list(rows))

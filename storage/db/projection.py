@@ -122,8 +122,14 @@ class Projection(Database):
 
     def upsert_record(self, entry: IndexEntry) -> None:
         """Insert or replace a record's row and its citizen ids (idempotent)."""
-        with self.transaction(f"index record {entry.record_id}", write=True) as s:
-            self._upsert_in(s, self._upsert_stmt(entry), entry)
+        self.upsert_records([entry])
+
+    def upsert_records(self, batch: Sequence[IndexEntry]) -> None:
+        """Insert or replace many records' rows in one transaction, each as
+        :meth:`upsert_record` would (a reindex, a bulk load)."""
+        if batch:
+            with self.transaction(f"index {len(batch)} record(s)", write=True) as s:
+                self._upsert_in(s, batch)
 
     def write_record(self, record_id: str,
                      write: Callable[[IndexEntry | None],
@@ -138,13 +144,18 @@ class Projection(Database):
             row = s.get(RecordRow, record_id, with_for_update=True)
             current = entries(s, [row])[0] if row is not None else None
             entry, events = write(current)
-            self._upsert_in(s, self._upsert_stmt(entry), entry)
+            self._upsert_in(s, [entry])
             self._audit_in(s, events, entry.doctype)
             append_events(s, self.backend, [record_event(current, entry, events)])
         return entry
 
-    def _upsert_stmt(self, entry: IndexEntry) -> Any:
-        values = {
+    _COLUMNS = ("dossier_id", "batch_id", "doctype", "status", "confidence", "s3_key",
+                "version_id", "summary", "created_at", "updated_at", "revision", "station",
+                "operator", "reviewed_by", "reviewed_at", "settled", "search_text")
+
+    @staticmethod
+    def _row(entry: IndexEntry) -> dict[str, Any]:
+        return {
             "record_id": entry.record_id,
             "dossier_id": entry.dossier_id,
             "batch_id": entry.batch_id,
@@ -164,22 +175,21 @@ class Projection(Database):
             "settled": entry.settled,
             "search_text": entry.search_text,
         }
-        stmt = self.insert(RecordRow).values(**values)
-        # A reviewer's lease is the index's own state: a projection update keeps it.
-        return stmt.on_conflict_do_update(
-            index_elements=[RecordRow.record_id],
-            set_={k: stmt.excluded[k] for k in values if k != "record_id"},
-        )
 
-    def _upsert_in(self, s: Session, stmt: Any, entry: IndexEntry) -> None:
-        s.execute(stmt)
-        s.execute(delete(RecordCitizenRow).where(RecordCitizenRow.record_id == entry.record_id))
-        citizens = sorted(set(entry.citizen_ids))
+    def _upsert_in(self, s: Session, batch: Sequence[IndexEntry]) -> None:
+        stmt = self.insert(RecordRow)
+        # A reviewer's lease is the index's own state: a projection update keeps it.
+        s.execute(stmt.on_conflict_do_update(
+            index_elements=[RecordRow.record_id],
+            set_={k: stmt.excluded[k] for k in self._COLUMNS}), [self._row(e) for e in batch])
+        ids = [e.record_id for e in batch]
+        s.execute(delete(RecordCitizenRow).where(RecordCitizenRow.record_id.in_(ids)))
+        citizens = [{"record_id": e.record_id, "citizen_id": c}
+                    for e in batch for c in sorted(set(e.citizen_ids))]
         if citizens:
-            s.execute(self.insert(RecordCitizenRow),
-                      [{"record_id": entry.record_id, "citizen_id": c} for c in citizens])
-        write_verified(s, entry)
-        write_search(s, self.backend, entry)
+            s.execute(self.insert(RecordCitizenRow), citizens)
+        write_verified(s, batch)
+        write_search(s, self.backend, batch)
 
     def get_record(self, record_id: str) -> IndexEntry | None:
         with self.transaction(f"read record {record_id}") as s:

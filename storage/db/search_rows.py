@@ -11,6 +11,7 @@ record's row in the projection's transaction (:mod:`storage.db.projection`); sea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
@@ -87,31 +88,36 @@ def _served(entry: IndexEntry) -> bool:
     return entry.settled and entry.status.value in SERVED_STATUSES
 
 
-def write_search(s: Session, backend: str, entry: IndexEntry) -> None:
-    """Replace the record's search rows with ``entry``'s, in the caller's transaction. The
-    pages' text is kept when ``entry`` brings none (a person's change leaves the pages)."""
+def write_search(s: Session, backend: str, batch: Sequence[IndexEntry]) -> None:
+    """Replace the records' search rows with the entries', in the caller's transaction. A
+    record's pages' text is kept when its entry brings none (a person's change leaves the
+    pages)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     insert = postgresql.insert if backend == "postgresql" else sqlite.insert
-    values = {
-        "record_id": entry.record_id, "doctype": entry.doctype, "status": str(entry.status),
-        "served": _served(entry), "station": entry.station, "batch_id": entry.batch_id,
-        "dossier_id": entry.dossier_id, "created_at": entry.created_at,
-        "names": " ".join(fold(v) for k, v in sorted(entry.summary.items())
-                          if v and is_name_field(k)),
-        "body": entry.search_text,
-    }
-    pages = fold(entry.pages_text or "")[:MAX_PAGES_TEXT]
-    stmt = insert(RecordTextRow).values(**values, pages=pages)
-    keep = {k for k in values if k != "record_id"} | ({"pages"} if entry.pages_text else set())
-    s.execute(stmt.on_conflict_do_update(index_elements=[RecordTextRow.record_id],
-                                         set_={k: stmt.excluded[k] for k in keep}))
-    s.execute(delete(RecordValueRow).where(RecordValueRow.record_id == entry.record_id))
-    rows = [{"record_id": entry.record_id, "field": k, "norm": fold(v)[:MAX_VALUE]}
-            for k, v in sorted(entry.summary.items()) if v]
-    if rows:
+    for with_pages in (True, False):
+        rows = [{
+            "record_id": e.record_id, "doctype": e.doctype, "status": str(e.status),
+            "served": _served(e), "station": e.station, "batch_id": e.batch_id,
+            "dossier_id": e.dossier_id, "created_at": e.created_at,
+            "names": " ".join(fold(v) for k, v in sorted(e.summary.items())
+                              if v and is_name_field(k)),
+            "body": e.search_text,
+            "pages": fold(e.pages_text or "")[:MAX_PAGES_TEXT],
+        } for e in batch if bool(e.pages_text) == with_pages]
+        if not rows:
+            continue
+        stmt = insert(RecordTextRow)
+        keep = [k for k in rows[0] if k != "record_id" and (with_pages or k != "pages")]
+        s.execute(stmt.on_conflict_do_update(index_elements=[RecordTextRow.record_id],
+                                             set_={k: stmt.excluded[k] for k in keep}), rows)
+    s.execute(delete(RecordValueRow).where(
+        RecordValueRow.record_id.in_([e.record_id for e in batch])))
+    values = [{"record_id": e.record_id, "field": k, "norm": fold(v)[:MAX_VALUE]}
+              for e in batch for k, v in sorted(e.summary.items()) if v]
+    if values:
         # A mapped class's __table__ is typed as any FromClause; here it is its Table.
-        s.execute(cast(Table, RecordValueRow.__table__).insert(), rows)
+        s.execute(cast(Table, RecordValueRow.__table__).insert(), values)
 
 
 def clear_search(s: Session) -> None:

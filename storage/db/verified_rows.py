@@ -6,6 +6,7 @@ transaction (:mod:`storage.db.projection`); reading them for extraction and revi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from sqlalchemy import ForeignKey, Index, String, Table, Text, delete
@@ -30,16 +31,17 @@ class VerifiedValueRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-def write_verified(s: Session, entry: IndexEntry) -> None:
-    """Replace the record's verified values with ``entry``'s, in the caller's transaction."""
+def write_verified(s: Session, batch: Sequence[IndexEntry]) -> None:
+    """Replace the records' verified values with the entries', in the caller's transaction."""
     # Imported here: the extraction package loads its document types, which a process that
     # opens the index for anything else has no use for.
     from extraction.known import norm
 
-    s.execute(delete(VerifiedValueRow).where(VerifiedValueRow.record_id == entry.record_id))
-    rows = [{"record_id": entry.record_id, "field": name, "doctype": entry.doctype,
+    s.execute(delete(VerifiedValueRow).where(
+        VerifiedValueRow.record_id.in_([e.record_id for e in batch])))
+    rows = [{"record_id": e.record_id, "field": name, "doctype": e.doctype,
              "norm": norm(value)[:1000], "value": value}
-            for name, value in sorted(entry.verified.items())]
+            for e in batch for name, value in sorted(e.verified.items())]
     if rows:
         # A mapped class's __table__ is typed as any FromClause; here it is its Table.
         s.execute(cast(Table, VerifiedValueRow.__table__).insert(), rows)

@@ -234,3 +234,33 @@ def test_bad_urls_are_reported() -> None:
         RecordIndex("sqlite://")
     with pytest.raises(StorageError, match="127.0.0.1:1"):
         RecordIndex("postgresql+psycopg://postgres@127.0.0.1:1/test?connect_timeout=2")
+
+
+def test_bulk_upsert_writes_what_one_by_one_writes(index: RecordIndex) -> None:
+    """
+    GIVEN records indexed in bulk, some bringing their pages' text and some not, then again
+      in bulk with one naming another citizen
+    WHEN each is read back, looked up by citizen, and its search rows are counted
+    THEN the bulk write stored what indexing them one at a time stores, and the second
+      bulk write replaced the first's rows instead of adding to them
+    """
+    batch = [entry(f"b{i}", minutes=i).model_copy(
+        update={"pages_text": "Giấy khai sinh" if i % 2 else None}) for i in range(7)]
+    index.upsert_records(batch)
+    for e in batch:
+        got = index.get_record(e.record_id)
+        assert got is not None
+        assert got == e.model_copy(update={"pages_text": None})
+    assert [r.record_id for r in index.records_for_citizen(CITIZEN)] == \
+        [f"b{i}" for i in range(7)]
+    moved = batch[3].model_copy(update={"citizen_ids": [OTHER_CITIZEN], "pages_text": None})
+    index.upsert_records([moved, *batch[4:]])
+    assert [r.record_id for r in index.records_for_citizen(OTHER_CITIZEN)] == ["b3"]
+    assert "b3" not in [r.record_id for r in index.records_for_citizen(CITIZEN)]
+    with index.engine.connect() as c:
+        text_rows = c.execute(text("SELECT record_id, pages FROM record_text "
+                                   "ORDER BY record_id")).all()
+        values = c.execute(text("SELECT count(*) FROM record_values")).scalar()
+    # Two non-empty values a record (name, date of birth); b3's pages kept by the re-write.
+    assert values == 14
+    assert [(r, bool(p)) for r, p in text_rows] == [(f"b{i}", bool(i % 2)) for i in range(7)]

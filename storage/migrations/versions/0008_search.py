@@ -108,7 +108,7 @@ def _fill(bind: sa.engine.Connection) -> None:
                                s3_key=r["s3_key"], summary=summary or {},
                                created_at=r["created_at"], station=r["station"],
                                settled=bool(r["settled"]), search_text=r["search_text"] or "")
-            write_search(s, bind.dialect.name, entry)
+            write_search(s, bind.dialect.name, [entry])
         s.flush()
 
 
