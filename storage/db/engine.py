@@ -201,7 +201,17 @@ class Database:
             s.execute(text("SELECT 1"))
 
     def analyze(self) -> None:
-        """Refresh the query planner's statistics (``ANALYZE``), after a bulk load."""
+        """Refresh the query planner's statistics after a bulk load: ``ANALYZE``, and on
+        PostgreSQL ``VACUUM ANALYZE`` (the visibility map too, as autovacuum would leave it
+        some time later, at a cost to whatever runs then)."""
+        if self.backend == "postgresql":
+            try:
+                with self.engine.connect().execution_options(
+                        isolation_level="AUTOCOMMIT") as c:
+                    c.execute(text("VACUUM ANALYZE"))
+            except SQLAlchemyError as e:
+                raise StorageError(f"cannot analyze the index at {self.url}: {e}") from e
+            return
         with self.transaction("analyze the index", write=True) as s:
             s.execute(text("ANALYZE"))
 
