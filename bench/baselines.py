@@ -27,6 +27,7 @@ class SystemRun:
     command: str
     wall_s: float = 0.0
     peak_rss_kb: int = 0  # largest single process
+    cpu_s: float = 0.0  # CPU time of every process it ran
     texts: list[str] = field(default_factory=list)
     skipped: str | None = None  # why it did not run
     extra: dict = field(default_factory=dict)
@@ -96,6 +97,7 @@ def run_tesseract_cli(images: list[Path], *, workers: int, lang: str, cmd: str =
         run.skipped = f"{len(failed)} page(s) failed: {failed[0].describe_failure()}"
         return run
     run.peak_rss_kb = max(r.peak_rss_kb for r in results)
+    run.cpu_s = sum(r.cpu_s for r in results)
     run.texts = [r.stdout.decode("utf-8", "replace") for r in results]
     return run
 

@@ -30,6 +30,7 @@ class Measured:
     stdout: bytes
     stderr: str
     timed_out: bool = False
+    cpu_s: float = 0.0  # user and system time of the process
 
     @property
     def ok(self) -> bool:
@@ -88,7 +89,8 @@ def run_measured(args: list[str], *, timeout: float, env: dict[str, str] | None 
         return Measured(args=list(args), returncode=proc.returncode, wall_s=wall,
                         peak_rss_kb=int(usage.ru_maxrss), stdout=out.read(),
                         stderr=err.read().decode("utf-8", "replace"),
-                        timed_out=expired.is_set())
+                        timed_out=expired.is_set(),
+                        cpu_s=usage.ru_utime + usage.ru_stime)
 
 
 def spec_main(prog: str, run: Callable[[dict], dict], argv: list[str] | None = None) -> int:

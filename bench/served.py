@@ -76,15 +76,34 @@ def _role(pid: int) -> str:
     return "other"
 
 
+def _cpu_s(pid: int) -> float:
+    """The process's CPU time so far (user and system), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class PeakRss(threading.Thread):
     """Samples the summed resident memory of a process and all its descendants, and the
-    peak of each kind of process among them."""
+    peak of each kind of process among them; and each process's CPU time as last seen
+    (:meth:`cpu` sums it by kind)."""
 
     def __init__(self, pid: int, every: float = 0.25) -> None:
         super().__init__(daemon=True)
         self.pid, self.every, self.peak_kb = pid, every, 0
         self.by_role: dict[str, int] = {}
+        self.cpu_seen: dict[int, tuple[str, float]] = {}
         self.stopped = threading.Event()
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far by kind of process (a process that ended counts what it had
+        used when last sampled)."""
+        out: dict[str, float] = {}
+        for role, used in list(self.cpu_seen.values()):
+            out[role] = out.get(role, 0.0) + used
+        return out
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
@@ -92,6 +111,9 @@ class PeakRss(threading.Thread):
             for p in [self.pid, *descendants(self.pid)]:
                 role = _role(p)
                 now[role] = now.get(role, 0) + _rss_kb(p)
+                used = _cpu_s(p)
+                if used:
+                    self.cpu_seen[p] = (role, used)
             self.peak_kb = max(self.peak_kb, sum(now.values()))
             for role, kb in now.items():
                 self.by_role[role] = max(self.by_role.get(role, 0), kb)
@@ -109,13 +131,17 @@ def _pages(n: int, workers: int) -> list[Path]:
     return [p.image for p in corpus.pages][:n]
 
 
-def _wait_finished(client: httpx.Client, batch_id: str, timeout: float = 1800) -> dict:
+def _wait_finished(client: httpx.Client, batch_id: str, timeout: float = 1800,
+                   every: float = 0.05) -> dict:
+    """The batch's status once it is finished, asked every ``every`` seconds (a one-page
+    upload's latency is measured to the twentieth of a second; a big batch's end is asked
+    for twice a second, so that the asking does not load the server it measures)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         s = client.get(f"/v1/batches/{batch_id}").json()
         if s["state"] == "finished" and all(f["stage"] in FINAL for f in s["files"]):
             return s
-        time.sleep(0.05)
+        time.sleep(every)
     raise RuntimeError(f"batch {batch_id} did not finish in {timeout} s")
 
 
@@ -301,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         if batch:
             parts = [("files", (f"p{i:03d}-{f.name}", f.read_bytes(), "image/png"))
                      for i, f in enumerate(batch)]
+            cpu0 = peak.cpu()
             r = client.post("/v1/batches", files=parts, timeout=600)
             r.raise_for_status()
             t0 = time.perf_counter()
@@ -314,12 +341,21 @@ def main(argv: list[str] | None = None) -> int:
                              f"({i + 1} of {len(beside)}): upload request to record stored",
                              f"{total:.2f} s (the batch then at {done} of {len(batch)} "
                              f"pages)"))
-            status = _wait_finished(client, big)
+            status = _wait_finished(client, big, every=0.5)
             served_ppm = len(batch) / (time.perf_counter() - t0) * 60
             failed = sum(f["stage"] == "failed" for f in status["files"])
             rows.append((f"one batch of {len(batch)} single-page dossiers, 202 to batch end",
                          f"{served_ppm:.1f} pages/min, ×{served_ppm / bare_ppm:.2f} of bare "
                          f"tesseract ({failed} failed)"))
+            time.sleep(2 * peak.every)  # the last CPU samples
+            spent = {k: v - cpu0.get(k, 0.0) for k, v in peak.cpu().items()}
+            rows.append((f"CPU during that batch, per page (the {bare.cpu_s / len(batch):.2f} s "
+                         "of bare `tesseract` beside)" if bare.cpu_s else
+                         "CPU during that batch, per page",
+                         f"{sum(spent.values()) / len(batch):.2f} s: " + ", ".join(
+                             f"{k} {v / len(batch):.2f}" for k, v in
+                             sorted(spent.items(), key=lambda kv: -kv[1]) if v > 0.005)
+                         + (f" (the probes' pages included, {len(beside)})" if beside else "")))
 
         if many:
             t0 = time.perf_counter()
@@ -327,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 ids = list(pool.map(lambda a: _upload(client, [a[1]], f"u{a[0]}"),
                                     enumerate(many)))
             for b in ids:
-                _wait_finished(client, b)
+                _wait_finished(client, b, every=0.5)
             ppm = len(many) / (time.perf_counter() - t0) * 60
             rows.append((f"{len(many)} single-page uploads at once (8 clients)",
                          f"{ppm:.1f} pages/min" + (f", ×{ppm / bare_ppm:.2f} of bare "

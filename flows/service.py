@@ -95,6 +95,17 @@ def api_url_for(settings: Settings) -> str | None:
     return url if _healthy(url) else None
 
 
+# The local server's services nothing here uses, off: every task run's state changes are
+# events, and storing each event (the event feed) and matching it against automations cost
+# the server about as much CPU as the worker's own orchestration; task runs are still
+# recorded (their own service), and runs are created to start at once (no schedules).
+_UNUSED_SERVICES_OFF = {
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+}
+
+
 @dataclass
 class LocalPrefectServer:
     """``prefect server start`` on 127.0.0.1 with its own database under the data dir."""
@@ -115,7 +126,8 @@ class LocalPrefectServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
         env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
                    PREFECT_LOGGING_LEVEL="WARNING", PREFECT_UI_ENABLED="false",
-                   PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(self.port))
+                   PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(self.port),
+                   **_UNUSED_SERVICES_OFF)
         env.update(self.env or {})
         log_file = (home / "server.log").open("ab")
         self.process = subprocess.Popen(
