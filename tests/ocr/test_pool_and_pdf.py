@@ -126,3 +126,29 @@ def test_a_started_worker_has_the_models_loaded_before_its_first_page():
     finally:
         pool.shutdown()
     assert loaded == ["osd", "vie+eng"]
+
+
+def test_searchable_pdf_draws_a_word_the_cut_down_font_lacks_with_the_whole_font(read):
+    """
+    GIVEN a page whose OCR has a word in Cyrillic (outside the Vietnamese and English letters
+      the text layer's cut-down font carries) beside Vietnamese words
+    WHEN its searchable PDF is written
+    THEN the text copies out with every word as read, the Cyrillic one included, and the
+      whole font is embedded beside the cut-down one only for that
+    """
+    import copy
+
+    import pdfplumber
+
+    first = read[0]
+    ocr = copy.deepcopy(first.document.pages[0])
+    ocr.lines[1].words[0].text = "Жанна"
+    data = searchable_pdf([(first.page_images[0], ocr)], title="a.png")
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        (p,) = pdf.pages
+        words = [w["text"] for w in p.extract_words()]
+    assert words == [w.text for w in ocr.words]
+    assert "Жанна" in words
+    assert data.count(b"/FontFile2") == 2  # two fonts embedded
+    plain = searchable_pdf([(first.page_images[0], first.document.pages[0])])
+    assert plain.count(b"/FontFile2") == 1
