@@ -149,10 +149,6 @@ class Projection(Database):
             append_events(s, self.backend, [record_event(current, entry, events)])
         return entry
 
-    _COLUMNS = ("dossier_id", "batch_id", "doctype", "status", "confidence", "s3_key",
-                "version_id", "summary", "created_at", "updated_at", "revision", "station",
-                "operator", "reviewed_by", "reviewed_at", "settled", "search_text")
-
     @staticmethod
     def _row(entry: IndexEntry) -> dict[str, Any]:
         return {
@@ -177,11 +173,12 @@ class Projection(Database):
         }
 
     def _upsert_in(self, s: Session, batch: Sequence[IndexEntry]) -> None:
+        rows = [self._row(e) for e in batch]
         stmt = self.insert(RecordRow)
-        # A reviewer's lease is the index's own state: a projection update keeps it.
+        # A reviewer's lease is the index's own state (not in the row): an update keeps it.
         s.execute(stmt.on_conflict_do_update(
             index_elements=[RecordRow.record_id],
-            set_={k: stmt.excluded[k] for k in self._COLUMNS}), [self._row(e) for e in batch])
+            set_={k: stmt.excluded[k] for k in rows[0] if k != "record_id"}), rows)
         ids = [e.record_id for e in batch]
         s.execute(delete(RecordCitizenRow).where(RecordCitizenRow.record_id.in_(ids)))
         citizens = [{"record_id": e.record_id, "citizen_id": c}
