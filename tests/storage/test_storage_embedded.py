@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from models.errors import StorageError
-from storage.embedded import EmbeddedS3, S3Endpoint
+from storage.embedded import GOGC, EmbeddedS3, S3Endpoint
 from storage.objects import ObjectStore
 
 
@@ -90,6 +90,19 @@ def test_every_port_is_loopback_and_recorded(embedded_s3: EmbeddedS3) -> None:
     assert listening, "the server listens on nothing"
     assert {ip for ip, _ in listening} == {"0100007F"}  # 127.0.0.1, little-endian hex
     assert {port for _, port in listening} <= recorded
+
+
+def test_server_collects_garbage_early(embedded_s3: EmbeddedS3) -> None:
+    """
+    GIVEN the embedded server running
+    WHEN its environment is read from /proc
+    THEN Go's collector runs at the module's GOGC (or at the GOGC the environment gave)
+    """
+    pid = embedded_s3.pid()
+    assert pid is not None
+    env = dict(item.split("=", 1) for item in
+               Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in item)
+    assert env.get("GOGC") == os.environ.get("GOGC", GOGC)
 
 
 def test_start_failure_reports_the_log(tmp_path: Path) -> None:
