@@ -332,20 +332,30 @@ def apply_calibration(docs: list[ExtractedDocument], calibrator: Calibrator | No
             if f.value is not None:
                 found.append(f)
     if calibrator is not None:
-        for f, p in zip(found, calibrator.probabilities(found), strict=True):
-            f.confidence = round(p, 4)
+        probs = calibrator.probabilities(found)
         limit = calibrator.threshold if threshold is None else threshold
     else:
         # No calibrated rule: nothing is accepted unless a threshold is set.
+        probs = [f.confidence for f in found]
         limit = 1.01 if threshold is None else threshold
-    for f in found:
+    for f, p in zip(found, probs, strict=True):
         # As good as a verified value: the card's own code says the same, or a person
         # verified it before (extraction.known). Accepted at least at the rule's level.
         sure = limit <= 1.0 and (verified_elsewhere(f) or exact_agreement(f))
-        if sure and f.confidence < limit:
-            f.confidence = min(1.0, math.ceil(limit * 10_000) / 10_000)
-        ok = not held_for_review(f) and (sure or f.confidence >= limit)
+        # The rule compares the probability itself: the threshold is one of the calibrated
+        # probabilities (a plateau of the isotonic map), and a value on it is accepted, as in
+        # training. The confidence kept is rounded for people, on the rule's side of it.
+        if sure:
+            p = max(p, limit)
+        f.confidence = _rounded(p, up=p >= limit)
+        ok = not held_for_review(f) and p >= limit
         f.status = FieldStatus.accepted if ok else FieldStatus.review
+
+
+def _rounded(p: float, *, up: bool) -> float:
+    """``p`` to four decimals, up or down (``round`` may cross the threshold either way)."""
+    scaled = round(p * 10_000, 6)  # 0.98 * 10_000 is 9800.000000000002
+    return min(1.0, (math.ceil(scaled) if up else math.floor(scaled)) / 10_000)
 
 
 def exact_agreement(f: ExtractedField) -> bool:

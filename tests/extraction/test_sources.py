@@ -322,3 +322,25 @@ def test_short_address_keeps_its_short_form_when_its_units_are_spelt() -> None:
     assert normalize_address("Xuân Mỹ, Nghỉ Xuân, Hà Tinh")[0] == "Xuân Mỹ, Nghi Xuân, Hà Tĩnh"
     assert normalize_address("Xã Minh Tân, Huyện Vụ Bản, Tinh Nam Định")[0] == \
         "Xã Minh Tân, Huyện Vụ Bản, Tỉnh Nam Định"
+
+
+def test_a_value_on_the_threshold_is_accepted_and_reads_at_or_above_it() -> None:
+    """GIVEN a rule whose threshold is a plateau of the isotonic map, with more decimals than
+    the confidence people see (as training picks it: one of the calibrated probabilities)
+    WHEN a value lands on that plateau, and another just under it
+    THEN the first is accepted and its confidence does not read below the threshold; the
+    second goes to review and does not read as high as the threshold."""
+    n = len(FEATURES)
+    plateau = 65 / 66  # 0.98484848...
+    cal = Calibrator(coef=[0.0] * n, intercept=2.0, threshold=plateau, means=[0.0] * n,
+                     scales=[1.0] * n, info={}, iso_x=[0.0, 1.0], iso_y=[0.5, 0.5],
+                     iso_kinds={"person_name": [[0.0, 1.0], [plateau, plateau]],
+                                "date": [[0.0, 1.0], [plateau - 1e-5, plateau - 1e-5]]})
+    on, under = _field("full_name", "Lê Văn Bình"), _field("date_of_birth", "01/02/1990")
+    on._evidence.update({"type_person_name": 1.0, "ocr_min": 0.9})
+    under._evidence.update({"type_date": 1.0, "ocr_min": 0.9})
+    doc = ExtractedDocument(doctype="cccd_front", title="", pages=[0],
+                            classification_confidence=1.0, fields=[on, under])
+    apply_calibration([doc], cal)
+    assert on.status == FieldStatus.accepted and on.confidence == 0.9849
+    assert under.status == FieldStatus.review and under.confidence == 0.9848
