@@ -388,7 +388,7 @@ def worker(limit: Annotated[int | None, typer.Option(
     `dossier serve` started for this data dir) until stopped."""
     import os
 
-    from flows.service import api_url_for, prefect_env, run_worker
+    from flows.service import api_url_for, plain_http_env, prefect_env, run_worker
     from models.errors import ConfigurationError
 
     s = _private_data_dir()
@@ -399,6 +399,7 @@ def worker(limit: Annotated[int | None, typer.Option(
         raise ConfigurationError("no Prefect API to take work from",
                                  hint="set PREFECT_API_URL, or start `dossier serve` first")
     os.environ["PREFECT_API_URL"] = url
+    os.environ.update(plain_http_env(url, s))
     err.print(f"Worker on pool {s.work_pool!r} at {url}, {limit or s.worker_batches} "
               f"batch(es) at a time sharing {s.workers} OCR process(es).")
     from storage.webhooks import delivering
