@@ -239,6 +239,18 @@ def _probe(client: httpx.Client, page: Path, prefix: str, data_dir: Path
     return total, _phases(status, data_dir, sent, acked, seen)
 
 
+def _cpu_row(what: str, peak: PeakRss, cpu0: dict[str, float], pages: int,
+             bare_cpu_s: float, note: str = "") -> tuple[str, str]:
+    """A report row: the CPU seconds a page cost, by kind of process, since ``cpu0``."""
+    time.sleep(2 * peak.every)  # the last CPU samples
+    spent = {k: v - cpu0.get(k, 0.0) for k, v in peak.cpu().items()}
+    return ((f"CPU during {what}, per page (the {bare_cpu_s / pages:.2f} s of bare "
+             "`tesseract` beside)" if bare_cpu_s else f"CPU during {what}, per page"),
+            f"{sum(spent.values()) / pages:.2f} s: " + ", ".join(
+                f"{k} {v / pages:.2f}" for k, v in sorted(spent.items(), key=lambda kv: -kv[1])
+                if v > 0.005) + note)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=24,
@@ -347,17 +359,12 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"one batch of {len(batch)} single-page dossiers, 202 to batch end",
                          f"{served_ppm:.1f} pages/min, ×{served_ppm / bare_ppm:.2f} of bare "
                          f"tesseract ({failed} failed)"))
-            time.sleep(2 * peak.every)  # the last CPU samples
-            spent = {k: v - cpu0.get(k, 0.0) for k, v in peak.cpu().items()}
-            rows.append((f"CPU during that batch, per page (the {bare.cpu_s / len(batch):.2f} s "
-                         "of bare `tesseract` beside)" if bare.cpu_s else
-                         "CPU during that batch, per page",
-                         f"{sum(spent.values()) / len(batch):.2f} s: " + ", ".join(
-                             f"{k} {v / len(batch):.2f}" for k, v in
-                             sorted(spent.items(), key=lambda kv: -kv[1]) if v > 0.005)
-                         + (f" (the probes' pages included, {len(beside)})" if beside else "")))
+            rows.append(_cpu_row("that batch", peak, cpu0, len(batch), bare.cpu_s,
+                                 f" (the probes' pages included, {len(beside)})"
+                                 if beside else ""))
 
         if many:
+            cpu0 = peak.cpu()
             t0 = time.perf_counter()
             with ThreadPoolExecutor(max_workers=8) as pool:
                 ids = list(pool.map(lambda a: _upload(client, [a[1]], f"u{a[0]}"),
@@ -368,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((f"{len(many)} single-page uploads at once (8 clients)",
                          f"{ppm:.1f} pages/min" + (f", ×{ppm / bare_ppm:.2f} of bare "
                                                    "tesseract" if bare_ppm else "")))
+            # Bare tesseract read the batch's pages, not these: its CPU a page is beside.
+            rows.append(_cpu_row("those uploads", peak, cpu0, len(many),
+                                 bare.cpu_s * len(many) / len(batch) if batch else 0.0,
+                                 " (bare `tesseract`'s figure is of the batch's pages)"
+                                 if batch else ""))
         rows.append(("peak RSS of the whole zero-config stack (serve, Prefect, S3, worker, "
                      "OCR processes)", f"{peak.peak_kb / 1024:.0f} MB (each kind's own peak, "
                                        f"MB: {peak.roles()})"))
