@@ -79,6 +79,12 @@ def ocr_key(sha256: str, source_page: int) -> str:
 
 
 def cleaned_key(sha256: str, source_page: int) -> str:
+    """The cleaned page image the OCR boxes refer to (JPEG, as the searchable PDF embeds it)."""
+    return f"cleaned/{sha256}/{source_page:04d}.jpg"
+
+
+def _legacy_cleaned_key(sha256: str, source_page: int) -> str:
+    """Where pages digitized before kept their cleaned image (PNG)."""
     return f"cleaned/{sha256}/{source_page:04d}.png"
 
 
@@ -128,7 +134,9 @@ def read_page(job: PageJob) -> PageResult:
     if rt.store.derived_exists(key):
         emit(ProgressEvent("page_done", job.dossier))
         done.reused = True
-        done.cleaned_key = cleaned if rt.store.derived_exists(cleaned) else None
+        legacy = _legacy_cleaned_key(job.sha256, job.source_page)
+        done.cleaned_key = (cleaned if rt.store.derived_exists(cleaned)
+                            else legacy if rt.store.derived_exists(legacy) else None)
         return done
     path = local_original(job.sha256)
     rt.ledger.set_pages(job.batch_id, job.file_no, [job.source_page], Stage.reading)
@@ -138,7 +146,7 @@ def read_page(job: PageJob) -> PageResult:
     opts = s.ocr_options()
     outcome = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s).run(job.model_copy(
         update={"path": str(path), "opts": opts, "limits": ocr_limits(),
-                "want_cleaned_png": True}))
+                "want_cleaned_jpeg": True}))
     e = outcome.error(str(path))
     if isinstance(e, InputFileError):
         emit(ProgressEvent("page_done", job.dossier))
@@ -149,9 +157,9 @@ def read_page(job: PageJob) -> PageResult:
     # A page read is not read again for a store outage: its results wait for the store.
     give_up_at = time.monotonic() + s.store_outage_s
     done.cleaned_key = None
-    if outcome.cleaned_png is not None:
-        png = outcome.cleaned_png
-        patiently(f"page {cleaned}", lambda: rt.store.put_derived(cleaned, png, "image/png"),
+    if outcome.cleaned_jpeg is not None:
+        jpeg = outcome.cleaned_jpeg
+        patiently(f"page {cleaned}", lambda: rt.store.put_derived(cleaned, jpeg, "image/jpeg"),
                   give_up_at)
         done.cleaned_key = cleaned
     data = result.export()

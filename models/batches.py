@@ -115,7 +115,7 @@ class PageJob(BaseModel):
     path: str = ""
     opts: OcrOptions = OcrOptions()
     limits: Limits = Limits()
-    want_cleaned_png: bool = False  # send the cleaned page back (as PNG) with its OCR
+    want_cleaned_jpeg: bool = False  # send the cleaned page back (as JPEG) with its OCR
     batch_id: str = ""
     file_no: int = 0
     sha256: str = ""

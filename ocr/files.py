@@ -25,7 +25,7 @@ class FileResult:
 
     path: Path
     document: OcrDocument | None = None
-    page_images: list[bytes | None] = field(default_factory=list)  # PNG the boxes refer to
+    page_images: list[bytes | None] = field(default_factory=list)  # JPEG the boxes refer to
     error: DossierError | None = None
     timings: list[dict[str, float]] = field(default_factory=list)
     worker_peak_rss_kb: int = 0  # the largest peak of the processes that read its pages
@@ -58,7 +58,7 @@ def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
             queued.append((p, n))
             continue
         jobs = [PageJob(path=str(p), source_page=i, opts=opts, limits=limits,
-                        want_cleaned_png=page_images) for i in range(n)]
+                        want_cleaned_jpeg=page_images) for i in range(n)]
         queued.append((p, [*jobs] if pool is None else [pool.submit(j) for j in jobs]))
     for p, work in queued:
         if isinstance(work, DossierError):
@@ -82,7 +82,7 @@ def ocr_files(paths: list[Path], opts: OcrOptions = OcrOptions(), *,
                 fr.error = err
                 break
             pages.append(outcome.ocr)
-            fr.page_images.append(outcome.cleaned_png)
+            fr.page_images.append(outcome.cleaned_jpeg)
             fr.timings.append(outcome.timings)
             fr.worker_peak_rss_kb = max(fr.worker_peak_rss_kb, outcome.worker_peak_rss_kb)
         if fr.error is None:

@@ -220,7 +220,8 @@ def page_image(request: Request, record_id: str, pos: int, user: Reviewer) -> Re
     if not 0 <= pos < len(record.pages) or (key := record.pages[pos].cleaned_key) is None:
         raise NotFoundError("no image for this page")
     data = svc.store.get_derived(key)
-    return Response(data, media_type="image/png",
+    # JPEG; pages digitized before kept a PNG.
+    return Response(data, media_type="image/png" if key.endswith(".png") else "image/jpeg",
                     headers={"Cache-Control": "private, max-age=3600"})
 
 

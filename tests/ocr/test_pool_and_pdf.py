@@ -68,7 +68,8 @@ def test_many_files_through_the_pool_one_result_each_in_order(read, files):
     assert isinstance(bad.error, UnsupportedFormatError) and str(files[1]) in str(bad.error)
     assert flipped.document.pages[0].rotation == 180
     assert "Quan hệ với người được khai sinh" in flipped.document.text
-    # The page image the boxes refer to comes back as PNG of the OCR's size.
+    # The page image the boxes refer to comes back as JPEG of the OCR's size.
+    assert first.page_images[0][:2] == b"\xff\xd8"
     img = cv2.imdecode(np.frombuffer(first.page_images[0], np.uint8), cv2.IMREAD_GRAYSCALE)
     assert img.shape == (first.document.pages[0].height, first.document.pages[0].width)
 
@@ -92,6 +93,8 @@ def test_searchable_pdf_has_the_ocr_words_on_their_boxes_in_reading_order(read):
     data = searchable_pdf(zip(first.page_images, first.document.pages, strict=True),
                           title="a.png")
     assert data.startswith(b"%PDF-") and b"pdfaid" in data  # PDF/A metadata
+    # The cleaned page's JPEG is embedded as the OCR process wrote it, not encoded again.
+    assert first.page_images[0] in data
     k = 72.0 / ocr.dpi
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         (p,) = pdf.pages
@@ -152,3 +155,22 @@ def test_searchable_pdf_draws_a_word_the_cut_down_font_lacks_with_the_whole_font
     assert data.count(b"/FontFile2") == 2  # two fonts embedded
     plain = searchable_pdf([(first.page_images[0], first.document.pages[0])])
     assert plain.count(b"/FontFile2") == 1
+
+def test_searchable_pdf_of_a_page_kept_as_png_before(read):
+    """GIVEN a page whose cleaned image was kept as PNG (pages digitized before JPEG)
+    WHEN its searchable PDF is made THEN the page is there at its size, as one JPEG image,
+    with its words."""
+    import pdfplumber
+
+    first = read[0]
+    ocr = first.document.pages[0]
+    gray = cv2.imdecode(np.frombuffer(first.page_images[0], np.uint8), cv2.IMREAD_GRAYSCALE)
+    ok, png = cv2.imencode(".png", gray)
+    assert ok
+    data = searchable_pdf([(png.tobytes(), ocr)])
+    k = 72.0 / ocr.dpi
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        (p,) = pdf.pages
+        assert (p.width, p.height) == pytest.approx((ocr.width * k, ocr.height * k), abs=0.5)
+        assert len(p.images) == 1 and b"/DCTDecode" in data
+        assert [w["text"] for w in p.extract_words()] == [w.text for w in ocr.words]
