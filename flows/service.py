@@ -84,7 +84,7 @@ def plain_http_env(url: str, settings: Settings) -> dict[str, str]:
         text = Path(certifi.where()).read_text(encoding="ascii")
         end = "-----END CERTIFICATE-----"
         bundle.parent.mkdir(parents=True, exist_ok=True)
-        tmp = bundle.with_suffix(".tmp")
+        tmp = bundle.with_suffix(f".{os.getpid()}.tmp")  # workers may start together
         tmp.write_text(text[text.index("-----BEGIN CERTIFICATE-----"):text.index(end)
                             + len(end)] + "\n", encoding="ascii")
         tmp.replace(bundle)
