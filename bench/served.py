@@ -263,7 +263,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="also N single pages uploaded one after another while the batch runs")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, help="also write the report (markdown) here")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a DOSSIER_ or PREFECT_ setting for the stack (the bench leaves out "
+                         "the caller's own); may be given several times")
     args = ap.parse_args(argv)
+    chosen: dict[str, str] = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name.startswith(("DOSSIER_", "PREFECT_")):
+            ap.error(f"--set {item!r}: give NAME=VALUE with a DOSSIER_ or PREFECT_ name")
+        chosen[name] = value
 
     from bench.baselines import run_tesseract_cli
 
@@ -288,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-served-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOSSIER_", "PREFECT_"))}
     env.update(DOSSIER_DATA_DIR=str(work / "data"), DOSSIER_WORKERS=str(args.workers))
+    env.update(chosen)
     if batch:
         t0 = time.perf_counter()
         subprocess.run([str(DOSSIER), "ocr", "--out-dir", str(work / "ocr"), *map(str, batch)],
@@ -391,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([str(DOSSIER), "stop"], env=env, capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
 
-    lines = [f"# Served path, {datetime.now():%Y-%m-%d %H:%M}, {args.workers} cores", "",
+    lines = [f"# Served path, {datetime.now():%Y-%m-%d %H:%M}, {args.workers} cores"
+             + "".join(f", {k}={v}" for k, v in chosen.items()), "",
              "| measure | result |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)]
     text = "\n".join(lines) + "\n"
     print(text)

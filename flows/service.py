@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,7 +40,7 @@ from models.errors import ConfigurationError
 from models.settings import Settings
 
 __all__ = ["DEPLOYMENT", "LocalPrefectServer", "local_stack", "prefect_env", "api_url_for",
-           "plain_http_env",
+           "plain_http_env", "server_database_env",
            "ensure_deployment", "submit_batch", "run_worker", "Watchdog", "Supervisor",
            "warm_up"]
 
@@ -89,6 +89,16 @@ def plain_http_env(url: str, settings: Settings) -> dict[str, str]:
                             + len(end)] + "\n", encoding="ascii")
         tmp.replace(bundle)
     return {"PREFECT_API_SSL_CERT_FILE": str(bundle)}
+
+
+def server_database_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The operator's ``PREFECT_SERVER_DATABASE_*`` settings, for the local Prefect server
+    ``dossier serve`` starts (which otherwise gets no ``PREFECT_`` variable of the caller's):
+    one machine may keep Prefect's runs in its PostgreSQL instead of SQLite. Measured with
+    ``bench.served --uploads 50``: 81.8 pages/min on PostgreSQL against 72-73 on SQLite, whose
+    one writer at a time leaves the cores idle while many flow runs start and end."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if k.startswith("PREFECT_SERVER_DATABASE_")}
 
 
 def _free_port() -> int:
@@ -284,7 +294,7 @@ def local_stack(settings: Settings, *, workers: int = 1,
     watchdog: Watchdog | None = None
     try:
         if not os.environ.get("PREFECT_API_URL"):
-            server = LocalPrefectServer(settings.data_dir)
+            server = LocalPrefectServer(settings.data_dir, env=server_database_env())
             say("Starting the local Prefect server ...")
             os.environ["PREFECT_API_URL"] = server.start()
         ensure_deployment(settings)
