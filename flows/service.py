@@ -95,7 +95,7 @@ def server_database_env(environ: Mapping[str, str] | None = None) -> dict[str, s
     """The operator's ``PREFECT_SERVER_DATABASE_*`` settings, for the local Prefect server
     ``dossier serve`` starts (which otherwise gets no ``PREFECT_`` variable of the caller's):
     one machine may keep Prefect's runs in its PostgreSQL instead of SQLite. Measured with
-    ``bench.served --uploads 50``: 81.8 pages/min on PostgreSQL against 72-73 on SQLite, whose
+    ``bench.served --uploads 50``: 81.8-85.7 pages/min on PostgreSQL against 72-73 on SQLite, whose
     one writer at a time leaves the cores idle while many flow runs start and end."""
     environ = os.environ if environ is None else environ
     return {k: v for k, v in environ.items() if k.startswith("PREFECT_SERVER_DATABASE_")}
