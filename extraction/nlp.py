@@ -7,6 +7,7 @@ matched syllable by syllable, and it keeps ``dossier extract`` quick to start.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -24,8 +25,24 @@ __all__ = ["get_nlp", "RowDoc", "row_doc", "text_doc", "phrase_pattern", "build_
            "find_entities", "match_spans"]
 
 
-@lru_cache(maxsize=1)
+_nlp: Language | None = None
+_nlp_lock = threading.Lock()
+
+
 def get_nlp() -> Language:
+    """The process's one spaCy pipeline, built by the first caller while others wait. Two
+    threads building it side by side (the extraction warm-up beside a dossier's extraction)
+    would each get a pipeline of its own, and a Doc made with one, matched with the other's
+    vocabulary, fails with spaCy's E018 ("Can't retrieve string for hash")."""
+    global _nlp
+    if _nlp is None:
+        with _nlp_lock:
+            if _nlp is None:
+                _nlp = _build_nlp()
+    return _nlp
+
+
+def _build_nlp() -> Language:
     nlp = spacy.blank("vi", config={"nlp": {"tokenizer": {"use_pyvi": False}}})
     # add_pipe is typed as returning any pipe; this name makes an EntityRuler.
     ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler"))

@@ -171,4 +171,36 @@ def test_the_warm_up_runs_once_on_its_own_thread_and_extraction_can_wait_for_it(
     assert extraction._warm is first and first.name == "extraction-warm-up"
     extraction.wait_for_warm_up()
     assert not first.is_alive()
-    assert get_nlp.cache_info().currsize == 1 and _load_calibrator.cache_info().currsize >= 1
+    assert get_nlp() is get_nlp() and _load_calibrator.cache_info().currsize >= 1
+
+
+def test_threads_asking_for_the_pipeline_at_once_share_one(monkeypatch):
+    """GIVEN no spaCy pipeline built yet WHEN eight threads ask for it at once (the warm-up
+    beside extractions) THEN it is built once and every thread gets that one: a Doc of one
+    pipeline matched with another's vocabulary fails (spaCy's E018)."""
+    import threading
+
+    from extraction import nlp
+
+    monkeypatch.setattr(nlp, "_nlp", None)
+    built = []
+    real = nlp._build_nlp
+
+    def slow_build():
+        built.append(1)
+        return real()
+
+    monkeypatch.setattr(nlp, "_build_nlp", slow_build)
+    got: list = []
+    start = threading.Barrier(8)
+
+    def ask() -> None:
+        start.wait()
+        got.append(nlp.get_nlp())
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 1 and len(got) == 8 and all(g is got[0] for g in got)
