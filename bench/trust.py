@@ -22,8 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.ocr_cache import CorpusLines
 from bench.scoring import best_match, normalize_value, score_documents, score_fields
-from models.records import ExtractedDocument, ExtractedField, FieldStatus
+from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus
 
 __all__ = ["Scored", "scored_fields", "trust_figures", "reliability", "ece", "main"]
 
@@ -188,7 +189,8 @@ def verified_history(dossiers: list, doctypes, scenario: str) -> Callable:
 
 def _collect(split: str, pages: int, workers: int, data_dir: Path,
              say, *, calibrate: bool = True, scenario: str = "first",
-             predictions: dict | None = None) -> tuple[list[Scored], object]:
+             predictions: dict | None = None, reread: bool = True
+             ) -> tuple[list[Scored], CorpusLines]:
     from bench.corpus import CorpusKey, ensure_corpus, select
     from bench.ocr_cache import ocr_corpus
     from extraction import extract_documents, load_doctypes
@@ -197,28 +199,48 @@ def _collect(split: str, pages: int, workers: int, data_dir: Path,
                            min_pages=pages, workers=workers, progress=say)
     dossiers = select(corpus, pages)
     ocr = ocr_corpus(corpus, dossiers, workers=workers, progress=say)
+    lines = CorpusLines(corpus, dossiers, ocr)
     doctypes = load_doctypes()
     types = field_types(doctypes)
     items: list[Scored] = []
     history = verified_history(dossiers, doctypes, scenario)
     for d in dossiers:
         docs = extract_documents(ocr[d.name], doctypes, calibrate=calibrate,
-                                 known=history(d))
+                                 known=history(d),
+                                 reread=lines.reader(d.name) if reread else None)
         if predictions is not None:
             predictions[d.name] = (d, docs)
         items.extend(scored_fields(d.truth["documents"], docs, types, d.name))
+    lines.save()
     say(f"{len(items)} found values in {len(dossiers)} dossiers "
         f"({sum(len(d.pages) for d in dossiers)} pages) of the {split} split")
-    return items, corpus
+    return items, lines
 
 
 def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
     from extraction.training import Example, fit
 
-    items, _ = _collect("dev", pages, workers, data_dir, say, calibrate=False)
+    items, lines = _collect("dev", pages, workers, data_dir, say, calibrate=False)
+
+    def reread(examples: list[Example]) -> list[str | None]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(ex: Example) -> str | None:
+            f = ex.field
+            if f.page is None or not f._line_boxes:
+                return None
+            texts = lines.read(ex.group, f.page, list(f._line_boxes))
+            return None if texts is None else " ".join(t for t in texts if t.strip())
+
+        say(f"reading {len(examples)} values' lines again (cached after the first time)")
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            out = list(pool.map(one, examples))
+        lines.save()
+        return out
+
     cal = fit([Example(s.field, s.correct, s.dossier) for s in items], say,
               trained_on=f"dev split, first {pages} pages, seed 1, degradation mixed",
-              command=f"python -m bench.trust train --pages {pages}")
+              command=f"python -m bench.trust train --pages {pages}", reread=reread)
     out.write_text(cal.to_json(), encoding="utf-8")
     say(f"wrote {out}")
     return cal.info
@@ -226,13 +248,13 @@ def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
 
 def evaluate(split: str, pages: int, workers: int, data_dir: Path, say, *,
              fields: bool = False, misses: list[str] | None = None,
-             scenario: str = "first") -> dict:
+             scenario: str = "first", reread: bool = True) -> dict:
     from extraction.confidence import load_calibrator
 
     predictions: dict = {}
     say(f"scenario: {scenario} ({SCENARIOS[scenario]})")
     items, _ = _collect(split, pages, workers, data_dir, say, predictions=predictions,
-                        scenario=scenario)
+                        scenario=scenario, reread=reread)
     if fields or misses:
         field_figures(list(predictions.values()), say, misses=misses)
     cal = load_calibrator()
@@ -245,6 +267,11 @@ def evaluate(split: str, pages: int, workers: int, data_dir: Path, say, *,
         say(f"  {k:16s} found {v['found']:5d}  right {v['right'] / max(1, v['found']):6.1%}  "
             f"accepted {v['accepted']:5d} precision {_pct(v['accepted_precision'])}  "
             f"review {_pct(v['review_share'])}  ECE {v['ece']:.3f}")
+    again = [s for s in items if s.field is not None and s.status == FieldStatus.accepted
+             and any(r.source == FieldSource.reread for r in s.field.readings)]
+    fig["accepted_after_reread"] = {"values": len(again), "right": sum(s.correct for s in again)}
+    say(f"accepted after a second reading of their lines: {len(again)}, "
+        f"{sum(s.correct for s in again)} of them right")
     fig["straight_through"] = straight_through(list(predictions.values()), items)
     st = fig["straight_through"]
     say(f"documents settled with no person: {st['settled']} of {st['documents']} "

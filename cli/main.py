@@ -155,8 +155,9 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
         wait_for_warm_up,
     )
     from models.batches import PageJob
-    from ocr.files import ocr_file
+    from ocr.files import ocr_files
     from ocr.pool import run_page_job
+    from ocr.reread import read_lines
 
     s = _settings()
     types = load_doctypes(doctypes or s.doctypes_dir)  # a bad definition stops before OCR
@@ -165,8 +166,11 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
     # Read exactly as the pipeline reads: the engine, languages and limits of the settings.
     opts = s.ocr_options(lang=lang)
     limits = s.limits()
-    doc = ocr_file(file, opts, limits=limits, workers=s.workers)
-    pages = doc.pages
+    result = next(ocr_files([file], opts, limits=limits, workers=s.workers, page_images=True))
+    if result.error is not None:
+        raise result.error
+    assert result.document is not None
+    pages, images = result.document.pages, result.page_images
     wait_for_warm_up()  # classifying needs spaCy, which the warm-up may be loading
     read_as: dict[int, str] = {}
     if lang is None:
@@ -179,8 +183,16 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
 
         first, pages = pages, read_as_their_types(pages, types, opts.lang, reread)
         read_as = {i: how for i, how in read_as.items() if pages[i] is not first[i]}
+
+    def read_lines_again(i: int, boxes):
+        # The cleaned page as the pipeline keeps it (extraction.reread).
+        image = images[i] if 0 <= i < len(images) else None
+        if image is None:
+            return None
+        return read_lines(image, boxes, dpi=pages[i].dpi or 300, opts=opts)
+
     docs = extract_documents(pages, types, review_threshold=s.review_threshold,
-                             calibration=s.resolved_calibration())
+                             calibration=s.resolved_calibration(), reread=read_lines_again)
     why = page_explanations(pages, docs, types, opts.lang, read_as) if explain else []
     if as_json:
         out: dict[str, Any] = {"file": str(file),

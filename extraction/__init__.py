@@ -15,6 +15,7 @@ from extraction.doctypes import DoctypeDef, generic_identity, load_doctypes
 
 if TYPE_CHECKING:
     from extraction.known import KnownLookup
+    from extraction.reread import LineReader
     from models.ocr import PageOCR
     from models.records import ExtractedDocument
 
@@ -32,13 +33,16 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
                       review_threshold: float | None = None,
                       calibration: Path | None = None,
                       calibrate: bool = True,
-                      known: KnownLookup | None = None) -> list[ExtractedDocument]:
+                      known: KnownLookup | None = None,
+                      reread: LineReader | None = None) -> list[ExtractedDocument]:
     """Classify the pages of a dossier, split them into documents and extract the fields;
     cross-check them with the exact sources the documents carry (QR codes, MRZ, barcodes)
     and with each other; give each value its calibrated confidence and decide which are
     accepted. ``review_threshold`` overrides the calibrated rule's threshold; ``calibration``
     is another calibration file than the committed one; ``known`` tells the values people
-    already verified (``extraction.known``)."""
+    already verified (``extraction.known``); ``reread`` reads a value's lines again where
+    that could settle its document (``extraction.reread``; not with ``review_threshold``,
+    whose stricter rule has no second threshold to go with it)."""
     from extraction.addresses import annotate_addresses
     from extraction.classify import (
         UNKNOWN,
@@ -116,8 +120,14 @@ def extract_documents(pages: list[PageOCR], doctypes: list[DoctypeDef], *,
     apply_known(out, known, {(d.id, f.name) for d in doctypes for f in d.fields if f.citizen},
                 types)
     if calibrate:
-        apply_calibration(out, load_calibrator(str(calibration) if calibration else None),
-                          threshold=review_threshold)
+        cal = load_calibrator(str(calibration) if calibration else None)
+        apply_calibration(out, cal, threshold=review_threshold)
+        if reread is not None and review_threshold is None:
+            from extraction.reread import settle_by_rereading
+
+            # Not a document read on a layout it was only guessed to have.
+            settle_by_rereading([d for d in out if not (d.pages and set(d.pages) <= guessed)],
+                                cal, reread)
         _review_guessed(out, guessed)
     else:
         # Training the scorer: the evidence is what matters; nothing is decided.

@@ -235,6 +235,9 @@ class Calibrator:
     # The same map per field type (``kind_of``), for types with enough values to fit one:
     # one score means different odds for a date and for a name.
     iso_kinds: dict[str, list[list[float]]] = field(default_factory=dict)
+    # The second threshold: a value under ``threshold`` whose lines, read again alone, say
+    # the same (``extraction.reread``) is accepted from this probability on. None: never.
+    reread_threshold: float | None = None
     # ``trees`` packed for scoring many values at once, on first use.
     _forest: _Forest | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -284,6 +287,7 @@ class Calibrator:
                            "means": self.means, "scales": self.scales,
                            "iso_x": self.iso_x, "iso_y": self.iso_y,
                            "iso_kinds": self.iso_kinds,
+                           "reread_threshold": self.reread_threshold,
                            "trees": [t.to_dict() for t in self.trees], "info": self.info},
                           indent=1, ensure_ascii=False) + "\n"
 
@@ -297,6 +301,7 @@ class Calibrator:
                    means=data["means"], scales=data["scales"], info=data.get("info", {}),
                    iso_x=data.get("iso_x", []), iso_y=data.get("iso_y", []),
                    iso_kinds=data.get("iso_kinds", {}),
+                   reread_threshold=data.get("reread_threshold"),
                    trees=[Tree.from_dict(t) for t in data.get("trees", [])])
 
 

@@ -40,7 +40,7 @@ from extraction.vocab import (
     snap_choice,
     snap_prefix,
 )
-from models.ocr import union_box
+from models.ocr import line_boxes, union_box
 from models.records import ExtractedField, FieldSource, FieldStatus, Reading
 
 __all__ = ["extract_fields", "find_citizen_ids", "check_person_id", "STOP"]
@@ -622,6 +622,7 @@ def _value_at(fdef: FieldDef, place: _Place) -> ExtractedField:
                          bbox=union_box([w.bbox for w in own]) if own else None,
                          status=FieldStatus.review if parsed.value is not None
                          else FieldStatus.missing, problems=parsed.problems)
+    out._line_boxes = line_boxes([w.bbox for w in own]) if own else []
     out._evidence.update(evidence_base(fdef.type, words, parsed, value_text))
     out._evidence.update(ocr_mean=conf, wrapped=float(len(place) > 1))
     if fdef.type == "person_name":
@@ -787,6 +788,7 @@ def _read_value(fdef: FieldDef, lab: _Label, docs: list[RowDoc],
                          status=FieldStatus.review if parsed.value is not None
                          else FieldStatus.missing,
                          problems=parsed.problems)
+    out._line_boxes = line_boxes([w.bbox for w in boxed]) if boxed else []
     label_norm = " ".join(t.norm_ for t in rd.doc[lab.start:lab.end] if t.is_alpha)
     out._evidence.update(evidence_base(fdef.type, words, parsed, raw))
     out._evidence.update(

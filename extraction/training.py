@@ -116,10 +116,14 @@ def calibrated_maps(oof: np.ndarray, y: np.ndarray, kinds: np.ndarray,
 
 
 def fit(examples: Sequence[Example], say: Callable[[str], None], *, trained_on: str,
-        command: str) -> Calibrator:
+        command: str,
+        reread: Callable[[list[Example]], list[str | None]] | None = None) -> Calibrator:
     """Fit the scorer on ``examples``: boosted trees or a logistic model, whichever accepts
     more values at the required precision out of fold; isotonic maps and the threshold are
-    fitted on out-of-fold scores."""
+    fitted on out-of-fold scores. With ``reread`` (a second reading of each value's lines,
+    None where there is none), the second threshold is chosen too: among the values under
+    the first whose second reading agrees, the lowest probability from which they are right
+    ``DEV_PRECISION`` of the time out of fold (``extraction.reread``)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
@@ -166,6 +170,7 @@ def fit(examples: Sequence[Example], say: Callable[[str], None], *, trained_on: 
         accepted = free & (cal_oof >= threshold)
         results[name] = {
             "threshold": float(threshold), "iso": iso, "iso_kinds": iso_kinds,
+            "cal_oof": cal_oof,
             "dev_out_of_fold": {
                 "accepted": int(accepted.sum()),
                 "accepted_precision": float(y[accepted].mean()) if accepted.any() else None,
@@ -189,8 +194,13 @@ def fit(examples: Sequence[Example], say: Callable[[str], None], *, trained_on: 
         "target_precision": TARGET_PRECISION,
         "dev_precision_required": DEV_PRECISION,
     }
+    reread_threshold = None
+    if reread is not None:
+        reread_threshold, info["reread"] = _reread_threshold(
+            examples, r["cal_oof"], y, free, r["threshold"], reread)
+        say(f"second reading: {json.dumps(info['reread'])}")
     common = dict(threshold=r["threshold"], info=info, iso_x=r["iso"][0], iso_y=r["iso"][1],
-                  iso_kinds=r["iso_kinds"])
+                  iso_kinds=r["iso_kinds"], reread_threshold=reread_threshold)
     if best == "boosted_trees":
         baseline, trees = trees_of(final)
         cal = Calibrator(coef=[], intercept=baseline, means=[], scales=[], trees=trees, **common)
@@ -205,6 +215,38 @@ def fit(examples: Sequence[Example], say: Callable[[str], None], *, trained_on: 
     return cal
 
 
+
+
+# Values under this out-of-fold probability are not read again to choose the second threshold.
+REREAD_FLOOR = 0.5
+
+
+def _reread_threshold(examples: Sequence[Example], cal_oof: np.ndarray, y: np.ndarray,
+                      free: np.ndarray, threshold: float,
+                      reread: Callable[[list[Example]], list[str | None]]
+                      ) -> tuple[float | None, dict]:
+    """The second threshold (None when no probability under the first gives the required
+    precision to values read twice alike) and what it was chosen on."""
+    from extraction.reread import same_reading
+
+    idx = [int(i) for i in
+           np.flatnonzero(free & (cal_oof < threshold) & (cal_oof >= REREAD_FLOOR))]
+    texts = reread([examples[i] for i in idx])
+    agree = [i for i, t in zip(idx, texts, strict=True)
+             if t is not None and same_reading(examples[i].field, t)]
+    t2 = choose_threshold([float(cal_oof[i]) for i in agree], [bool(y[i]) for i in agree],
+                          DEV_PRECISION) if agree else 1.0
+    chosen = float(t2) if t2 < threshold else None
+    taken = [i for i in agree if chosen is not None and cal_oof[i] >= chosen]
+    agreed = set(agree)
+    return chosen, {
+        "read_again": int(len(idx)), "read": int(sum(t is not None for t in texts)),
+        "agree": len(agree), "agree_right": int(sum(y[i] for i in agree)),
+        "threshold": chosen, "accepted": len(taken),
+        "accepted_precision": float(np.mean([y[i] for i in taken])) if taken else None,
+        "differ_right": int(sum(y[i] for i, t in zip(idx, texts, strict=True)
+                                if t is not None and i not in agreed)),
+    }
 
 
 def judge(cal: Calibrator | None, examples: Sequence[Example]) -> dict:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from extraction.doctypes import DoctypeDef
 from flows import decisions
@@ -35,7 +35,7 @@ from models.batches import (
     Stage,
 )
 from models.errors import InputFileError, StorageError
-from models.ocr import Limits, PageOCR
+from models.ocr import BBox, Limits, PageOCR
 from models.records import (
     ExtractedDocument,
     FileStatus,
@@ -51,6 +51,9 @@ __all__ = ["local_original", "ocr_limits", "ocr_key", "cleaned_key", "pdf_key", 
            "known_files", "mark_counted", "page_results", "failed_files", "mark_extracting",
            "extraction_failed", "file_results", "duplicate_results", "failure_results",
            "Heartbeat"]
+
+if TYPE_CHECKING:
+    from extraction.reread import LineReader
 
 log = logging.getLogger(__name__)
 
@@ -225,11 +228,42 @@ def extract(job: ExtractJob) -> list[RecordState]:
         docs = extract_documents(part, rt.doctypes,
                                  review_threshold=rt.settings.review_threshold,
                                  calibration=rt.settings.resolved_calibration(),
-                                 known=IndexKnown(rt.index))
+                                 known=IndexKnown(rt.index),
+                                 reread=line_reader([refs[i] for i in idxs], part))
         for n, doc in enumerate(docs, start=1):
             out.append(store_record(job, dossier_id, n, doc, [refs[i] for i in idxs], part,
                                     by_id))
     return out
+
+
+def line_reader(refs: list[PageRef], pages: list[PageOCR]) -> LineReader:
+    """Lines of a dossier's stored cleaned pages read again in the OCR pool
+    (``extraction.reread``). A page with no stored image, or a reading the pool could not
+    make, gives None: the value stays with the reviewer."""
+    from ocr import pool
+    from ocr.reread import read_lines
+
+    rt = get_runtime()
+    images: dict[int, bytes] = {}
+
+    def read(i: int, boxes: list[BBox]) -> list[str] | None:
+        key = refs[i].cleaned_key if 0 <= i < len(refs) else None
+        if key is None:
+            return None
+        s = rt.settings
+        try:
+            if i not in images:
+                images[i] = rt.store.get_derived(key)
+            opts = s.ocr_options()
+            texts: list[str] = pool.get_pool(s.workers, opts, page_timeout=s.page_timeout_s) \
+                .call(read_lines, images[i], boxes, pages[i].dpi or 300, opts).result()
+            return texts
+        except Exception as e:  # noqa: BLE001 - a second reading is optional
+            log.warning("page %d's lines not read again (%s): its values stay for review",
+                        i, type(e).__name__)
+            return None
+
+    return read
 
 
 def _store_searchable_pdf(record_id: str, refs: list[PageRef],

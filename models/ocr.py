@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["BBox", "Word", "MachineCode", "CardShape", "Line", "PageOCR", "OcrDocument", "union_box",
+__all__ = ["BBox", "Word", "MachineCode", "CardShape", "Line", "PageOCR", "OcrDocument", "union_box", "line_boxes",
            "OcrOptions", "Limits"]
 
 BBox = tuple[int, int, int, int]
@@ -28,6 +28,21 @@ def union_box(boxes: list[BBox]) -> BBox:
         max(b[2] for b in boxes),
         max(b[3] for b in boxes),
     )
+
+
+def line_boxes(boxes: list[BBox]) -> list[BBox]:
+    """``boxes`` grouped into printed lines (a box joins a line it overlaps by half its
+    height), one union box per line, top to bottom."""
+    lines: list[list[BBox]] = []
+    for b in sorted(boxes, key=lambda b: (b[1] + b[3]) / 2):
+        h = max(1, b[3] - b[1])
+        if lines:
+            top, bottom = min(x[1] for x in lines[-1]), max(x[3] for x in lines[-1])
+            if min(bottom, b[3]) - max(top, b[1]) >= h / 2:
+                lines[-1].append(b)
+                continue
+        lines.append([b])
+    return [union_box(line) for line in lines]
 
 
 class Word(BaseModel):

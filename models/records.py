@@ -70,6 +70,7 @@ class FieldSource(StrEnum):
     barcode = "barcode"  # a 1-D barcode (e.g. the dossier code on a receipt)
     text_layer = "text_layer"  # the text layer of a born-digital PDF
     reconciled = "reconciled"  # agreed across several documents of the dossier
+    reread = "reread"  # the value's lines read again, each alone (extraction.reread)
     person = "person"  # typed by a reviewer
 
 
@@ -119,6 +120,8 @@ class ExtractedField(BaseModel):
     # Where extraction found the value (the label and its occurrence, the position, the
     # pattern), for `dossier extract --explain`. Not stored.
     _origin: str = PrivateAttr(default="")
+    # The value's words, one box per printed line: where to read it again. Not stored.
+    _line_boxes: list[BBox] = PrivateAttr(default_factory=list)
 
     @property
     def settled(self) -> bool:

@@ -119,6 +119,30 @@ def test_form_record_names_every_person(runtime, first_batch):
     assert page.cleaned_key and runtime.store.get_derived(page.cleaned_key)[:2] == b"\xff\xd8"
 
 
+def test_a_stored_page_s_lines_are_read_again_in_the_ocr_pool(runtime, first_batch):
+    """The flow's second reading (extraction.reread): lines of the stored cleaned page,
+    each read alone by the OCR pool, say what the page's first reading said where Tesseract
+    was sure of every word; a page with no stored image is not read again."""
+    from extraction.reread import same_reading
+    from flows.stages import line_reader
+    from models.ocr import PageOCR, union_box
+    from models.records import ExtractedField
+
+    (rec,) = records_of(runtime, first_batch.files[1])
+    ref = rec.pages[0]
+    page = PageOCR.from_dict(json.loads(runtime.store.get_derived(ref.ocr_key)))
+    sure = [line for line in page.lines
+            if len(line.words) >= 3 and min(w.confidence for w in line.words) > 0.93][:4]
+    assert sure
+    read = line_reader([ref, ref.model_copy(update={"cleaned_key": None})], [page, page])
+    texts = read(0, [union_box([w.bbox for w in line.words]) for line in sure])
+    assert texts is not None and len(texts) == len(sure)
+    agree = [same_reading(ExtractedField(name="x", value=line.text, raw=line.text), text)
+             for line, text in zip(sure, texts, strict=True)]
+    assert sum(agree) >= len(sure) - 1, (texts, [line.text for line in sure])
+    assert read(1, [sure[0].words[0].bbox]) is None
+
+
 def test_api_needs_a_key_and_returns_the_records(runtime, first_batch):
     from api.app import create_app
 

@@ -1,0 +1,95 @@
+"""A held value read a second time, where that alone could settle its document.
+
+Most documents wait for a person because of one or two values the scorer puts a little
+under the auto-accept threshold: a long free text, an address, a name nothing on the papers
+confirms. Such a value's printed lines are read again, each alone (``ocr.reread``). When the
+second reading says the same, letter for letter and accent for accent, the value is accepted
+if its probability reaches the calibration's second threshold, chosen on the dev split among
+values read twice alike (``extraction.training``), as the first is among all values.
+
+Only documents whose every held value could be settled so are read again (at most
+``MAX_HELD`` values), so the cost is a few lines for a document that then needs no person.
+The second reading is kept on the field (``readings``, source ``reread``), whether or not it
+agrees: a reviewer sees it beside the first.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+from extraction.confidence import Calibrator, held_for_review, kind_of
+from models.ocr import BBox
+from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus, Reading
+
+__all__ = ["LineReader", "MAX_HELD", "candidates", "same_reading", "settle_by_rereading"]
+
+# A document holding more values than this for a person is not read again.
+MAX_HELD = 3
+# The text of each box on the dossier's page ``page`` (None: that page cannot be read again).
+LineReader = Callable[[int, list[BBox]], list[str] | None]
+# Field types whose value is its reading's digits, rewritten (a date read 23/05/1995 is
+# 1995-05-23): a second reading agrees when its digits are the first's.
+_DIGIT_KINDS = frozenset({"date", "citizen_id", "phone", "number", "enterprise_code"})
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def _letters(text: str) -> str:
+    return _NOT_WORD.sub("", unicodedata.normalize("NFC", text).casefold())
+
+
+def same_reading(f: ExtractedField, text: str) -> bool:
+    """Whether ``text``, a second reading of ``f``'s lines, says what ``f`` says: the same
+    letters and digits with the same accents (case, spaces and punctuation aside); for a
+    value made of its reading's digits, the same digits as the first reading."""
+    if not text.strip() or f.value is None:
+        return False
+    if kind_of(f) in _DIGIT_KINDS:
+        digits = re.sub(r"\D", "", text)
+        return bool(digits) and digits == re.sub(r"\D", "", f.raw or f.value)
+    return _letters(text) == _letters(f.value)
+
+
+def candidates(docs: list[ExtractedDocument], calibrator: Calibrator | None
+               ) -> list[ExtractedField]:
+    """The held values worth a second reading: in documents whose every held value is one
+    (at most ``MAX_HELD``), read by OCR, held by their probability alone, and at or above
+    the calibration's second threshold."""
+    if calibrator is None or calibrator.reread_threshold is None:
+        return []
+    out: list[ExtractedField] = []
+    for doc in docs:
+        held = [f for f in doc.fields if not f.settled]
+        if not held or len(held) > MAX_HELD:
+            continue
+        if all(_worth_it(f, calibrator) for f in held):
+            out.extend(held)
+    return out
+
+
+def _worth_it(f: ExtractedField, cal: Calibrator) -> bool:
+    return (f.status == FieldStatus.review and f.value is not None
+            and f.source == FieldSource.ocr and f.page is not None and bool(f._line_boxes)
+            and not held_for_review(f)
+            and cal.probability(f) >= (cal.reread_threshold or 2.0))
+
+
+def settle_by_rereading(docs: list[ExtractedDocument], calibrator: Calibrator | None,
+                        read: LineReader) -> int:
+    """Read the ``candidates`` again with ``read`` and accept those the second reading
+    confirms; how many were accepted."""
+    accepted = 0
+    for f in candidates(docs, calibrator):
+        assert f.page is not None and calibrator is not None
+        texts = read(f.page, list(f._line_boxes))
+        if texts is None:
+            continue
+        text = " ".join(t for t in texts if t.strip())
+        agree = same_reading(f, text)
+        f._evidence["reread_agree" if agree else "reread_differs"] = 1.0
+        f.readings.append(Reading(value=text or None, source=FieldSource.reread))
+        if agree:
+            f.status = FieldStatus.accepted
+            accepted += 1
+    return accepted
