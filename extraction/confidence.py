@@ -238,6 +238,8 @@ class Calibrator:
     # The second threshold: a value under ``threshold`` whose lines, read again alone, say
     # the same (``extraction.reread``) is accepted from this probability on. None: never.
     reread_threshold: float | None = None
+    # The same per field type, for types with enough values read twice alike to choose one.
+    reread_kinds: dict[str, float] = field(default_factory=dict)
     # ``trees`` packed for scoring many values at once, on first use.
     _forest: _Forest | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -273,6 +275,10 @@ class Calibrator:
         x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
         return y0 if x1 == x0 else y0 + (y1 - y0) * (p - x0) / (x1 - x0)
 
+    def second_threshold(self, f: ExtractedField) -> float | None:
+        """From which probability a value read twice alike is accepted (None: never)."""
+        return self.reread_kinds.get(kind_of(f), self.reread_threshold)
+
     def probability(self, f: ExtractedField) -> float:
         return self.probabilities([f])[0]
 
@@ -288,6 +294,7 @@ class Calibrator:
                            "iso_x": self.iso_x, "iso_y": self.iso_y,
                            "iso_kinds": self.iso_kinds,
                            "reread_threshold": self.reread_threshold,
+                           "reread_kinds": self.reread_kinds,
                            "trees": [t.to_dict() for t in self.trees], "info": self.info},
                           indent=1, ensure_ascii=False) + "\n"
 
@@ -302,6 +309,7 @@ class Calibrator:
                    iso_x=data.get("iso_x", []), iso_y=data.get("iso_y", []),
                    iso_kinds=data.get("iso_kinds", {}),
                    reread_threshold=data.get("reread_threshold"),
+                   reread_kinds=data.get("reread_kinds", {}),
                    trees=[Tree.from_dict(t) for t in data.get("trees", [])])
 
 

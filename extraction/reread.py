@@ -30,8 +30,10 @@ MAX_HELD = 3
 # The text of each box on the dossier's page ``page`` (None: that page cannot be read again).
 LineReader = Callable[[int, list[BBox]], list[str] | None]
 # Field types whose value is its reading's digits, rewritten (a date read 23/05/1995 is
-# 1995-05-23): a second reading agrees when its digits are the first's.
-_DIGIT_KINDS = frozenset({"date", "citizen_id", "phone", "number", "enterprise_code"})
+# 1995-05-23): a second reading agrees when its digits are the first's. An amount's
+# separators count too: "10.000,000" is not "10,000,000".
+_DIGIT_KINDS = frozenset({"date", "citizen_id", "phone", "enterprise_code"})
+_NUMBER_KINDS = frozenset({"number"})
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
@@ -42,12 +44,17 @@ def _letters(text: str) -> str:
 def same_reading(f: ExtractedField, text: str) -> bool:
     """Whether ``text``, a second reading of ``f``'s lines, says what ``f`` says: the same
     letters and digits with the same accents (case, spaces and punctuation aside); for a
-    value made of its reading's digits, the same digits as the first reading."""
+    value made of its reading's digits, the same digits as the first reading (and for an
+    amount, the same separators between them)."""
     if not text.strip() or f.value is None:
         return False
-    if kind_of(f) in _DIGIT_KINDS:
+    kind = kind_of(f)
+    if kind in _DIGIT_KINDS:
         digits = re.sub(r"\D", "", text)
         return bool(digits) and digits == re.sub(r"\D", "", f.raw or f.value)
+    if kind in _NUMBER_KINDS:
+        number = re.sub(r"[^\d.,]", "", text).strip(".,")
+        return bool(number) and number == re.sub(r"[^\d.,]", "", f.raw or f.value).strip(".,")
     return _letters(text) == _letters(f.value)
 
 
@@ -56,7 +63,8 @@ def candidates(docs: list[ExtractedDocument], calibrator: Calibrator | None
     """The held values worth a second reading: in documents whose every held value is one
     (at most ``MAX_HELD``), read by OCR, held by their probability alone, and at or above
     the calibration's second threshold."""
-    if calibrator is None or calibrator.reread_threshold is None:
+    if calibrator is None or (calibrator.reread_threshold is None
+                              and not calibrator.reread_kinds):
         return []
     out: list[ExtractedField] = []
     for doc in docs:
@@ -69,10 +77,11 @@ def candidates(docs: list[ExtractedDocument], calibrator: Calibrator | None
 
 
 def _worth_it(f: ExtractedField, cal: Calibrator) -> bool:
+    second = cal.second_threshold(f)
     return (f.status == FieldStatus.review and f.value is not None
             and f.source == FieldSource.ocr and f.page is not None and bool(f._line_boxes)
-            and not held_for_review(f)
-            and cal.probability(f) >= (cal.reread_threshold or 2.0))
+            and not held_for_review(f) and second is not None
+            and cal.probability(f) >= second)
 
 
 def settle_by_rereading(docs: list[ExtractedDocument], calibrator: Calibrator | None,

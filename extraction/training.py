@@ -194,13 +194,15 @@ def fit(examples: Sequence[Example], say: Callable[[str], None], *, trained_on: 
         "target_precision": TARGET_PRECISION,
         "dev_precision_required": DEV_PRECISION,
     }
-    reread_threshold = None
+    reread_threshold: float | None = None
+    reread_kinds: dict[str, float] = {}
     if reread is not None:
-        reread_threshold, info["reread"] = _reread_threshold(
+        reread_threshold, reread_kinds, info["reread"] = _reread_threshold(
             examples, r["cal_oof"], y, free, r["threshold"], reread)
         say(f"second reading: {json.dumps(info['reread'])}")
     common = dict(threshold=r["threshold"], info=info, iso_x=r["iso"][0], iso_y=r["iso"][1],
-                  iso_kinds=r["iso_kinds"], reread_threshold=reread_threshold)
+                  iso_kinds=r["iso_kinds"], reread_threshold=reread_threshold,
+                  reread_kinds=reread_kinds)
     if best == "boosted_trees":
         baseline, trees = trees_of(final)
         cal = Calibrator(coef=[], intercept=baseline, means=[], scales=[], trees=trees, **common)
@@ -219,14 +221,18 @@ def fit(examples: Sequence[Example], say: Callable[[str], None], *, trained_on: 
 
 # Values under this out-of-fold probability are not read again to choose the second threshold.
 REREAD_FLOOR = 0.5
+# A field type gets its own second threshold from this many values read twice alike on.
+MIN_KIND_REREAD = 100
 
 
 def _reread_threshold(examples: Sequence[Example], cal_oof: np.ndarray, y: np.ndarray,
                       free: np.ndarray, threshold: float,
                       reread: Callable[[list[Example]], list[str | None]]
-                      ) -> tuple[float | None, dict]:
+                      ) -> tuple[float | None, dict[str, float], dict]:
     """The second threshold (None when no probability under the first gives the required
-    precision to values read twice alike) and what it was chosen on."""
+    precision to values read twice alike), the same for each field type with at least
+    ``MIN_KIND_REREAD`` such values, and what they were chosen on."""
+    from extraction.confidence import kind_of
     from extraction.reread import same_reading
 
     idx = [int(i) for i in
@@ -234,15 +240,28 @@ def _reread_threshold(examples: Sequence[Example], cal_oof: np.ndarray, y: np.nd
     texts = reread([examples[i] for i in idx])
     agree = [i for i, t in zip(idx, texts, strict=True)
              if t is not None and same_reading(examples[i].field, t)]
-    t2 = choose_threshold([float(cal_oof[i]) for i in agree], [bool(y[i]) for i in agree],
-                          DEV_PRECISION) if agree else 1.0
-    chosen = float(t2) if t2 < threshold else None
-    taken = [i for i in agree if chosen is not None and cal_oof[i] >= chosen]
+
+    def second(among: list[int]) -> float | None:
+        t2 = choose_threshold([float(cal_oof[i]) for i in among], [bool(y[i]) for i in among],
+                              DEV_PRECISION) if among else 1.0
+        return float(t2) if t2 < threshold else None
+
+    chosen = second(agree)
+    kinds: dict[str, list[int]] = {}
+    for i in agree:
+        kinds.setdefault(kind_of(examples[i].field), []).append(i)
+    per_kind = {k: t for k, among in sorted(kinds.items()) if len(among) >= MIN_KIND_REREAD
+                and (t := second(among)) is not None}
+
+    def limit(i: int) -> float | None:
+        return per_kind.get(kind_of(examples[i].field), chosen)
+
+    taken = [i for i in agree if (t := limit(i)) is not None and cal_oof[i] >= t]
     agreed = set(agree)
-    return chosen, {
+    return chosen, per_kind, {
         "read_again": int(len(idx)), "read": int(sum(t is not None for t in texts)),
         "agree": len(agree), "agree_right": int(sum(y[i] for i in agree)),
-        "threshold": chosen, "accepted": len(taken),
+        "threshold": chosen, "by_kind": per_kind, "accepted": len(taken),
         "accepted_precision": float(np.mean([y[i] for i in taken])) if taken else None,
         "differ_right": int(sum(y[i] for i, t in zip(idx, texts, strict=True)
                                 if t is not None and i not in agreed)),

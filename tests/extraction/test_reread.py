@@ -74,6 +74,10 @@ def test_same_reading_needs_the_same_letters_and_accents() -> None:
     d.raw = "23/05/1995"
     assert same_reading(d, "23.05.1995")
     assert not same_reading(d, "28/05/1995")
+    amount = _held("charter_capital", "10000.000", [(0, 0, 1, 1)], kind="number")
+    amount.raw = ": 10.000,000 đồng"
+    assert same_reading(amount, "10.000,000 đồng.")
+    assert not same_reading(amount, "10,000,000")  # the same digits, another amount
 
 
 def test_a_value_read_alike_again_is_accepted_and_one_read_otherwise_is_not() -> None:
@@ -142,14 +146,16 @@ def test_the_second_threshold_is_where_values_read_alike_stay_right() -> None:
         return [ex.field.value if ex.correct or probs[int(ex.group[1:])] < 0.8 else "other"
                 for ex in exs]
 
-    t2, info = _reread_threshold(examples, probs, right, np.ones(n, dtype=bool), 0.98,
-                                 reread)
+    t2, kinds, info = _reread_threshold(examples, probs, right, np.ones(n, dtype=bool), 0.98,
+                                        reread)
     assert t2 is not None
     assert probs[wrong].max() < t2 <= 0.8 + 1e-9
     assert info["accepted_precision"] == 1.0
     assert info["read_again"] == n and info["agree"] == n
     # Nothing better than the first threshold: no second one.
-    none, _ = _reread_threshold(examples, probs, np.zeros(n, dtype=int), np.ones(n, dtype=bool),
+    # Each value read as an address: the type has enough values for a threshold of its own.
+    assert kinds == {"address": t2}
+    none, _, _ = _reread_threshold(examples, probs, np.zeros(n, dtype=int), np.ones(n, dtype=bool),
                                 0.98, reread)
     assert none is None
 
