@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench.ocr_cache import CorpusLines
 from bench.scoring import best_match, normalize_value, score_documents, score_fields
+from extraction.training import Example
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus
 
 __all__ = ["Scored", "scored_fields", "trust_figures", "reliability", "ece", "main"]
@@ -217,30 +218,37 @@ def _collect(split: str, pages: int, workers: int, data_dir: Path,
     return items, lines
 
 
-def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
-    from extraction.training import Example, fit
+def examples_read_again(lines: CorpusLines, workers: int, say
+                        ) -> Callable[[list[Example]], list[str | None]]:
+    """Training's second readings (``extraction.training.fit``): each example's lines read
+    again on its corpus page (None for a value of no corpus dossier, or with no lines)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    items, lines = _collect("dev", pages, workers, data_dir, say, calibrate=False)
+    def one(ex: Example) -> str | None:
+        f = ex.field
+        if f.page is None or not f._line_boxes or ex.group not in lines.dossiers:
+            return None
+        texts = lines.read(ex.group, f.page, list(f._line_boxes))
+        return None if texts is None else " ".join(t for t in texts if t.strip())
 
-    def reread(examples: list[Example]) -> list[str | None]:
-        from concurrent.futures import ThreadPoolExecutor
-
-        def one(ex: Example) -> str | None:
-            f = ex.field
-            if f.page is None or not f._line_boxes:
-                return None
-            texts = lines.read(ex.group, f.page, list(f._line_boxes))
-            return None if texts is None else " ".join(t for t in texts if t.strip())
-
+    def read(examples: list[Example]) -> list[str | None]:
         say(f"reading {len(examples)} values' lines again (cached after the first time)")
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             out = list(pool.map(one, examples))
         lines.save()
         return out
 
+    return read
+
+
+def train(pages: int, workers: int, data_dir: Path, out: Path, say) -> dict:
+    from extraction.training import fit
+
+    items, lines = _collect("dev", pages, workers, data_dir, say, calibrate=False)
     cal = fit([Example(s.field, s.correct, s.dossier) for s in items], say,
               trained_on=f"dev split, first {pages} pages, seed 1, degradation mixed",
-              command=f"python -m bench.trust train --pages {pages}", reread=reread)
+              command=f"python -m bench.trust train --pages {pages}",
+              reread=examples_read_again(lines, workers, say))
     out.write_text(cal.to_json(), encoding="utf-8")
     say(f"wrote {out}")
     return cal.info

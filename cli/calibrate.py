@@ -49,7 +49,7 @@ def calibrate(settings: Settings, *, pages: int, test_pages: int, workers: int,
         raise MissingDependencyError(
             "training the scorer needs scikit-learn, which is not installed",
             hint='install the bench extra: bash scripts/setup.sh --bench')
-    from bench.trust import _collect
+    from bench.trust import _collect, examples_read_again
     from extraction import load_doctypes
     from extraction.confidence import load_calibrator
     from extraction.training import TARGET_PRECISION, Example, fit, judge
@@ -58,7 +58,7 @@ def calibrate(settings: Settings, *, pages: int, test_pages: int, workers: int,
     from storage.objects import open_object_store
 
     bench_dir = settings.data_dir
-    dev, _ = _collect("dev", pages, workers, bench_dir, say, calibrate=False)
+    dev, lines = _collect("dev", pages, workers, bench_dir, say, calibrate=False)
     test, _ = _collect("test", test_pages, workers, bench_dir, say, calibrate=False)
     store = open_object_store(settings)
     index = RecordIndex(settings.resolved_index_url())
@@ -79,7 +79,8 @@ def calibrate(settings: Settings, *, pages: int, test_pages: int, workers: int,
             f"out of fold; give more dev pages with --pages")
     new = fit(train, say, trained_on=(f"dev split, first {pages} pages, seed 1, degradation "
                                       f"mixed; {len(people)} values decided in review"),
-              command=f"dossier calibrate --pages {pages}")
+              command=f"dossier calibrate --pages {pages}",
+              reread=examples_read_again(lines, workers, say))
     current = load_calibrator(str(settings.resolved_calibration())
                               if settings.resolved_calibration() else None)
     before, after = judge(current, check), judge(new, check)
