@@ -23,7 +23,8 @@ from extraction.confidence import Calibrator, held_for_review, kind_of
 from models.ocr import BBox
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus, Reading
 
-__all__ = ["LineReader", "MAX_HELD", "candidates", "same_reading", "settle_by_rereading"]
+__all__ = ["LineReader", "MAX_HELD", "candidates", "confirmable", "same_reading",
+           "settle_by_rereading"]
 
 # A document holding more values than this for a person is not read again.
 MAX_HELD = 3
@@ -35,6 +36,17 @@ LineReader = Callable[[int, list[BBox]], list[str] | None]
 _DIGIT_KINDS = frozenset({"date", "citizen_id", "phone", "enterprise_code"})
 _NUMBER_KINDS = frozenset({"number"})
 _NOT_WORD = re.compile(r"[\W_]+")
+# What a second reading cannot catch, since it reads the same: a value cut short after a
+# unit's word, its name missing ("Trạm y tế phường", "..., Huyện") ...
+_ENDS_WITH_UNIT = re.compile(
+    r"(?:^|\s)(?:xã|phường|huyện|tỉnh|quận|thị xã|thị trấn|thành phố)\W*$", re.IGNORECASE)
+# ... a unit's word whose accents the print loses for both readings ("Tinh Gia Lai", "Uy ban");
+_BARE_UNIT = re.compile(r"\b(?:tinh|huyen|phuong|thanh pho|thi xa|thi tran|uy ban)\s+\w",
+                        re.IGNORECASE)
+# ... a free text in capitals, whose small accents the print loses for both readings alike
+# ("IN ẤN VA QUẢNG CÁO"); and a free text of one word, a fragment of a longer one as often as
+# not.
+_MIN_TEXT_WORDS = 2
 
 
 def _letters(text: str) -> str:
@@ -56,6 +68,22 @@ def same_reading(f: ExtractedField, text: str) -> bool:
         number = re.sub(r"[^\d.,]", "", text).strip(".,")
         return bool(number) and number == re.sub(r"[^\d.,]", "", f.raw or f.value).strip(".,")
     return _letters(text) == _letters(f.value)
+
+
+def confirmable(f: ExtractedField) -> bool:
+    """Whether a second reading that agrees could confirm ``f``: not when what may be wrong
+    with it is what a second reading reads the same (``_ENDS_WITH_UNIT``, ``_BARE_UNIT``,
+    a free text in capitals or of one word)."""
+    value = unicodedata.normalize("NFC", f.value or "")
+    kind = kind_of(f)
+    if kind in ("text", "address"):
+        if _ENDS_WITH_UNIT.search(value) or _BARE_UNIT.search(value):
+            return False
+        letters = [ch for ch in value if ch.isalpha()]
+        if kind == "text" and (len(value.split()) < _MIN_TEXT_WORDS
+                               or (len(letters) >= 4 and all(ch.isupper() for ch in letters))):
+            return False
+    return bool(value.strip())
 
 
 def candidates(docs: list[ExtractedDocument], calibrator: Calibrator | None
@@ -80,7 +108,7 @@ def _worth_it(f: ExtractedField, cal: Calibrator) -> bool:
     second = cal.second_threshold(f)
     return (f.status == FieldStatus.review and f.value is not None
             and f.source == FieldSource.ocr and f.page is not None and bool(f._line_boxes)
-            and not held_for_review(f) and second is not None
+            and not held_for_review(f) and second is not None and confirmable(f)
             and cal.probability(f) >= second)
 
 

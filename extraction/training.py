@@ -219,8 +219,10 @@ def fit(examples: Sequence[Example], say: Callable[[str], None], *, trained_on: 
 
 
 
-# Values under this out-of-fold probability are not read again to choose the second threshold.
-REREAD_FLOOR = 0.5
+# The lowest second threshold: a second reading confirms a value the scorer puts at four in
+# five or more, never one it doubts more (few dev values under it are read alike and wrong,
+# too few to say that none would be).
+REREAD_FLOOR = 0.8
 # A field type gets its own second threshold from this many values read twice alike on.
 MIN_KIND_REREAD = 100
 
@@ -233,10 +235,11 @@ def _reread_threshold(examples: Sequence[Example], cal_oof: np.ndarray, y: np.nd
     precision to values read twice alike), the same for each field type with at least
     ``MIN_KIND_REREAD`` such values, and what they were chosen on."""
     from extraction.confidence import kind_of
-    from extraction.reread import same_reading
+    from extraction.reread import confirmable, same_reading
 
     idx = [int(i) for i in
-           np.flatnonzero(free & (cal_oof < threshold) & (cal_oof >= REREAD_FLOOR))]
+           np.flatnonzero(free & (cal_oof < threshold) & (cal_oof >= REREAD_FLOOR))
+           if confirmable(examples[int(i)].field)]
     texts = reread([examples[i] for i in idx])
     agree = [i for i, t in zip(idx, texts, strict=True)
              if t is not None and same_reading(examples[i].field, t)]
