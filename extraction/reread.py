@@ -124,7 +124,6 @@ def settle_by_rereading(docs: list[ExtractedDocument], calibrator: Calibrator | 
             continue
         text = " ".join(t for t in texts if t.strip())
         agree = same_reading(f, text)
-        f._evidence["reread_agree" if agree else "reread_differs"] = 1.0
         f.readings.append(Reading(value=text or None, source=FieldSource.reread))
         if agree:
             f.status = FieldStatus.accepted
