@@ -164,6 +164,13 @@ def _strings() -> dict[str, str]:
         "unknown_type": _("The document type was not recognized: choose it (Alt+T), or "
                           "reject the document."),
         "error": _("Something went wrong: {msg}"),
+        # Where a value or another reading of it came from (models.records.FieldSource).
+        "source_ocr": _("OCR"), "source_qr": _("QR code"),
+        "source_mrz": _("machine-readable zone"), "source_barcode": _("barcode"),
+        "source_text_layer": _("the PDF's text"),
+        "source_reconciled": _("another document of the dossier"),
+        "source_person": _("verified by a person"),
+        "source_reread": _("read again line by line"),
     }
 
 

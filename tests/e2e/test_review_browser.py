@@ -632,6 +632,39 @@ def test_an_english_speaking_clerk_gets_the_page_scripts_messages_in_english(sta
     clerk.close()
 
 
+def test_a_second_reading_shows_under_its_field_named_in_the_clerk_s_language(
+        stack, browser) -> None:
+    """
+    GIVEN a document whose address was read again line by line and read otherwise the
+          second time, opened by a Vietnamese and an English reviewer
+    WHEN each opens it
+    THEN the second reading shows under the field, its source named in the page's language
+         ("đọc lại từng dòng" / "read again line by line"), and the field's own source too
+    """
+    from api.web.accounts import hash_password
+    from models.accounts import Role
+    from models.records import Reading
+
+    base, rt = stack["base"], stack["rt"]
+    rt.index.create_user("ella", hash_password(PASSWORD), Role.reviewer, lang="en")
+    first, second = "Số 12 đường Ly Thường Kiệt", "Số 12 đường Lý Thường Kiệt"
+    put_record(stack, hand_record("HAND-REREAD", "application_letter", [
+        ExtractedField(name="address", label="Địa chỉ", value=first, raw=first,
+                       confidence=0.9, status=FieldStatus.review,
+                       readings=[Reading(value=second, source=FieldSource.reread)]),
+    ]))
+    for name, lang in (("an", "vi"), ("ella", "en")):
+        words = page_strings(lang)
+        clerk = Clerk(browser, base, name)
+        open_record(clerk.page, base, "HAND-REREAD")
+        shown = clerk.page.inner_text("#field-address .readings")
+        assert shown == f"{words['source_reread']}: {second}", shown
+        assert clerk.page.inner_text("#src-address") == words["source_ocr"]
+        assert clerk.errors == []
+        clerk.close()
+    assert page_strings("vi")["source_reread"] == "đọc lại từng dòng"
+
+
 def test_the_page_refuses_what_the_server_refuses_with_the_same_translated_message(
         stack, browser) -> None:
     """

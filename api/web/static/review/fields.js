@@ -14,6 +14,11 @@ const list = $("field-list");
 
 // A check's outcome beside the field; a value that only disagrees with the same person's
 // other value may be kept, explicitly, when the document says so.
+// Where a value or a reading of it came from, in the page's language.
+function sourceLabel(source) {
+  return T[`source_${source}`] ?? source;
+}
+
 export function showCheck(name, codes) {
   $(`msg-${name}`).textContent = codes.map((c) => T[c] || c).join("; ");
   input(name).setAttribute("aria-invalid", codes.length ? "true" : "false");
@@ -79,7 +84,8 @@ export function buildFields() {
     if (f.readings && f.readings.length) {
       const r = document.createElement("div");
       r.className = "readings";
-      r.textContent = f.readings.map((x) => `${x.source}: ${x.value ?? "—"}`).join(" · ");
+      r.textContent = f.readings.map((x) => `${sourceLabel(x.source)}: ${x.value ?? "—"}`)
+        .join(" · ");
       li.append(r);
     }
     list.append(li);
@@ -109,7 +115,7 @@ export function updateFields(saved) {
     }
     const sug = $(`suggest-${f.name}`);
     if (sug) sug.hidden = f.settled;
-    $(`src-${f.name}`).textContent = f.source;
+    $(`src-${f.name}`).textContent = sourceLabel(f.source);
     if (saved && saved.includes(f.name)) {
       input(f.name).value = show(f, f.value);
       showCheck(f.name, []);
