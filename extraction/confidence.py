@@ -32,6 +32,7 @@ from models.records import ExtractedDocument, ExtractedField, FieldStatus
 
 __all__ = ["FEATURES", "TREE_FEATURES", "Tree", "Calibrator", "evidence_base", "features_of",
            "kind_of", "load_calibrator", "apply_calibration", "confirmed", "held_for_review",
+           "doubted", "held_whatever_is_read",
            "verified_elsewhere",
            "CALIBRATION_FILE"]
 
@@ -401,12 +402,25 @@ def held_for_review(f: ExtractedField) -> bool:
     problem, readings that disagree, a document no definition matched (read by guesswork),
     a word Tesseract itself doubts (``MIN_WORD_CONFIDENCE``) or a unit the national list does
     not name, that nothing confirms."""
+    return held_whatever_is_read(f) or doubted(f)
+
+
+def doubted(f: ExtractedField) -> bool:
+    """A word of the value Tesseract itself doubts (``MIN_WORD_CONFIDENCE``), and nothing
+    confirms the value. A second reading of its lines that agrees lifts the doubt
+    (``extraction.reread``)."""
+    return f._evidence.get("ocr_min", 1.0) < MIN_WORD_CONFIDENCE and not confirmed(f)
+
+
+def held_whatever_is_read(f: ExtractedField) -> bool:
+    """The holds of ``held_for_review`` no second reading lifts: a validator problem,
+    readings that disagree, a document no definition matched, a unit the national list does
+    not name that nothing confirms."""
     ev = f._evidence
     # Another document of the dossier reads otherwise, but this reading is what a person
     # verified for this citizen: the other reading is the doubtful one.
     disagree = ev.get("exact_disagree") or (ev.get("doc_disagree")
                                             and not ev.get("person_agree"))
-    doubted = ev.get("ocr_min", 1.0) < MIN_WORD_CONFIDENCE and not confirmed(f)
     # It names a ward, district or province no list has ("Xã Hành Đúc"): a misreading.
     misnamed = ev.get("unit_unknown") and not confirmed(f)
-    return bool(f.problems or disagree or ev.get("generic") or doubted or misnamed)
+    return bool(f.problems or disagree or ev.get("generic") or misnamed)

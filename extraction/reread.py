@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from extraction.confidence import Calibrator, held_for_review, kind_of
+from extraction.confidence import Calibrator, held_whatever_is_read, kind_of
 from models.ocr import BBox
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus, Reading
 
@@ -89,8 +89,8 @@ def confirmable(f: ExtractedField) -> bool:
 def candidates(docs: list[ExtractedDocument], calibrator: Calibrator | None
                ) -> list[ExtractedField]:
     """The held values worth a second reading: in documents whose every held value is one
-    (at most ``MAX_HELD``), read by OCR, held by their probability alone, and at or above
-    the calibration's second threshold."""
+    (at most ``MAX_HELD``), read by OCR, held by their probability or a word Tesseract
+    doubted, nothing else, and at or above the calibration's second threshold."""
     if calibrator is None or (calibrator.reread_threshold is None
                               and not calibrator.reread_kinds):
         return []
@@ -108,7 +108,7 @@ def _worth_it(f: ExtractedField, cal: Calibrator) -> bool:
     second = cal.second_threshold(f)
     return (f.status == FieldStatus.review and f.value is not None
             and f.source == FieldSource.ocr and f.page is not None and bool(f._line_boxes)
-            and not held_for_review(f) and second is not None and confirmable(f)
+            and not held_whatever_is_read(f) and second is not None and confirmable(f)
             and cal.probability(f) >= second)
 
 

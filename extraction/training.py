@@ -234,12 +234,15 @@ def _reread_threshold(examples: Sequence[Example], cal_oof: np.ndarray, y: np.nd
     """The second threshold (None when no probability under the first gives the required
     precision to values read twice alike), the same for each field type with at least
     ``MIN_KIND_REREAD`` such values, and what they were chosen on."""
-    from extraction.confidence import kind_of
+    from extraction.confidence import doubted, held_whatever_is_read, kind_of
     from extraction.reread import confirmable, same_reading
 
-    idx = [int(i) for i in
-           np.flatnonzero(free & (cal_oof < threshold) & (cal_oof >= REREAD_FLOOR))
-           if confirmable(examples[int(i)].field)]
+    # Values the first threshold did not accept: under it, or held by a doubted word alone
+    # (a second reading that agrees lifts that doubt).
+    fields = [ex.field for ex in examples]
+    idx = [i for i, f in enumerate(fields)
+           if REREAD_FLOOR <= cal_oof[i] and not held_whatever_is_read(f) and confirmable(f)
+           and (cal_oof[i] < threshold and free[i] or doubted(f))]
     texts = reread([examples[i] for i in idx])
     agree = [i for i, t in zip(idx, texts, strict=True)
              if t is not None and same_reading(examples[i].field, t)]

@@ -135,6 +135,24 @@ def test_no_second_reading_under_the_second_threshold_or_without_one(p, second) 
     assert candidates(docs, _calibrator(p, second=second)) == []
 
 
+def test_a_word_tesseract_doubted_is_lifted_by_a_second_reading_that_agrees() -> None:
+    """A value held because Tesseract gave one of its words under 50 % is read again; a value
+    with a validator problem or a disagreeing reading is not, whatever its words."""
+    gray, boxes = _page()
+    image = page_jpeg(gray)
+    doubted = _held("address", " ".join(LINES), boxes)
+    doubted._evidence["ocr_min"] = 0.3
+    disputed = _held("residence", " ".join(LINES), boxes)
+    disputed._evidence["doc_disagree"] = 1.0
+    docs = [ExtractedDocument(doctype="a", pages=[0], fields=[doubted]),
+            ExtractedDocument(doctype="b", pages=[0], fields=[disputed])]
+    assert candidates(docs, _calibrator(0.99)) == [doubted]
+    assert settle_by_rereading(docs, _calibrator(0.99),
+                               lambda _p, bxs: read_lines(image, bxs, dpi=300)) == 1
+    assert doubted.status == FieldStatus.accepted
+    assert disputed.status == FieldStatus.review and not disputed.readings
+
+
 def test_a_document_is_read_again_only_when_that_could_settle_it() -> None:
     cal = _calibrator(0.96)
     many = [_held(f"f{k}", "x", [(0, 0, 10, 10)]) for k in range(MAX_HELD + 1)]
