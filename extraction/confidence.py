@@ -412,10 +412,10 @@ def doubted(f: ExtractedField) -> bool:
     return f._evidence.get("ocr_min", 1.0) < MIN_WORD_CONFIDENCE and not confirmed(f)
 
 
-def held_whatever_is_read(f: ExtractedField) -> bool:
-    """The holds of ``held_for_review`` no second reading lifts: a validator problem,
-    readings that disagree, a document no definition matched, a unit the national list does
-    not name that nothing confirms."""
+def held_whatever_is_read(f: ExtractedField, lifted: tuple[str, ...] = ()) -> bool:
+    """The holds of ``held_for_review`` no second reading lifts: a validator problem (other
+    than those in ``lifted``), readings that disagree, a document no definition matched, a
+    unit the national list does not name that nothing confirms."""
     ev = f._evidence
     # Another document of the dossier reads otherwise, but this reading is what a person
     # verified for this citizen: the other reading is the doubtful one.
@@ -423,4 +423,5 @@ def held_whatever_is_read(f: ExtractedField) -> bool:
                                             and not ev.get("person_agree"))
     # It names a ward, district or province no list has ("Xã Hành Đúc"): a misreading.
     misnamed = ev.get("unit_unknown") and not confirmed(f)
-    return bool(f.problems or disagree or ev.get("generic") or misnamed)
+    problems = [p for p in f.problems if p not in lifted]
+    return bool(problems or disagree or ev.get("generic") or misnamed)

@@ -20,14 +20,19 @@ import unicodedata
 from collections.abc import Callable
 
 from extraction.confidence import Calibrator, held_whatever_is_read, kind_of
+from extraction.names import RESTORED as NAME_ACCENTS_RESTORED
+from extraction.vocab import LEXICON_RESTORED
 from models.ocr import BBox
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus, Reading
 
-__all__ = ["LineReader", "MAX_HELD", "candidates", "confirmable", "same_reading",
+__all__ = ["LineReader", "MAX_HELD", "LIFTED", "candidates", "confirmable", "same_reading",
            "settle_by_rereading"]
 
 # A document holding more values than this for a person is not read again.
 MAX_HELD = 3
+# Problems a second reading that says the same lifts: accents restored from the word list or
+# from common names, which the second reading then reads on the page itself.
+LIFTED = (LEXICON_RESTORED, NAME_ACCENTS_RESTORED)
 # The text of each box on the dossier's page ``page`` (None: that page cannot be read again).
 LineReader = Callable[[int, list[BBox]], list[str] | None]
 # Field types whose value is its reading's digits, rewritten (a date read 23/05/1995 is
@@ -89,8 +94,9 @@ def confirmable(f: ExtractedField) -> bool:
 def candidates(docs: list[ExtractedDocument], calibrator: Calibrator | None
                ) -> list[ExtractedField]:
     """The held values worth a second reading: in documents whose every held value is one
-    (at most ``MAX_HELD``), read by OCR, held by their probability or a word Tesseract
-    doubted, nothing else, and at or above the calibration's second threshold."""
+    (at most ``MAX_HELD``), read by OCR, held by their probability, a word Tesseract doubted
+    or accents restored (``LIFTED``), nothing else, and at or above the calibration's second
+    threshold."""
     if calibrator is None or (calibrator.reread_threshold is None
                               and not calibrator.reread_kinds):
         return []
@@ -108,7 +114,7 @@ def _worth_it(f: ExtractedField, cal: Calibrator) -> bool:
     second = cal.second_threshold(f)
     return (f.status == FieldStatus.review and f.value is not None
             and f.source == FieldSource.ocr and f.page is not None and bool(f._line_boxes)
-            and not held_whatever_is_read(f) and second is not None and confirmable(f)
+            and not held_whatever_is_read(f, LIFTED) and second is not None and confirmable(f)
             and cal.probability(f) >= second)
 
 
@@ -126,6 +132,7 @@ def settle_by_rereading(docs: list[ExtractedDocument], calibrator: Calibrator | 
         agree = same_reading(f, text)
         f.readings.append(Reading(value=text or None, source=FieldSource.reread))
         if agree:
+            f.problems = [p for p in f.problems if p not in LIFTED]
             f.status = FieldStatus.accepted
             accepted += 1
     return accepted

@@ -235,14 +235,16 @@ def _reread_threshold(examples: Sequence[Example], cal_oof: np.ndarray, y: np.nd
     precision to values read twice alike), the same for each field type with at least
     ``MIN_KIND_REREAD`` such values, and what they were chosen on."""
     from extraction.confidence import doubted, held_whatever_is_read, kind_of
-    from extraction.reread import confirmable, same_reading
+    from extraction.reread import LIFTED, confirmable, same_reading
 
-    # Values the first threshold did not accept: under it, or held by a doubted word alone
-    # (a second reading that agrees lifts that doubt).
+    # Values the first threshold did not accept: under it, or held by a doubted word or
+    # restored accents alone (a second reading that agrees lifts those).
     fields = [ex.field for ex in examples]
     idx = [i for i, f in enumerate(fields)
-           if REREAD_FLOOR <= cal_oof[i] and not held_whatever_is_read(f) and confirmable(f)
-           and (cal_oof[i] < threshold and free[i] or doubted(f))]
+           if REREAD_FLOOR <= cal_oof[i] and not held_whatever_is_read(f, LIFTED)
+           and confirmable(f)
+           and (cal_oof[i] < threshold and free[i] or doubted(f)
+                or any(p in LIFTED for p in f.problems))]
     texts = reread([examples[i] for i in idx])
     agree = [i for i, t in zip(idx, texts, strict=True)
              if t is not None and same_reading(examples[i].field, t)]

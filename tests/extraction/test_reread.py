@@ -19,6 +19,7 @@ from extraction.reread import (
     settle_by_rereading,
 )
 from extraction.training import Example, _reread_threshold
+from extraction.vocab import LEXICON_RESTORED
 from models.ocr import line_boxes
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus
 from ocr.reread import read_lines
@@ -135,9 +136,11 @@ def test_no_second_reading_under_the_second_threshold_or_without_one(p, second) 
     assert candidates(docs, _calibrator(p, second=second)) == []
 
 
-def test_a_word_tesseract_doubted_is_lifted_by_a_second_reading_that_agrees() -> None:
-    """A value held because Tesseract gave one of its words under 50 % is read again; a value
-    with a validator problem or a disagreeing reading is not, whatever its words."""
+def test_a_doubted_word_or_restored_accents_are_lifted_by_a_second_reading_that_agrees(
+        ) -> None:
+    """A value held because Tesseract gave one of its words under 50 %, or whose accents
+    were restored from the word list, is read again; a value whose readings disagree is not,
+    whatever its words."""
     gray, boxes = _page()
     image = page_jpeg(gray)
     doubted = _held("address", " ".join(LINES), boxes)
@@ -146,10 +149,15 @@ def test_a_word_tesseract_doubted_is_lifted_by_a_second_reading_that_agrees() ->
     disputed._evidence["doc_disagree"] = 1.0
     docs = [ExtractedDocument(doctype="a", pages=[0], fields=[doubted]),
             ExtractedDocument(doctype="b", pages=[0], fields=[disputed])]
-    assert candidates(docs, _calibrator(0.99)) == [doubted]
+    restored = _held("scope", " ".join(LINES), boxes, kind="text")
+    restored.problems.append(LEXICON_RESTORED)  # accents restored from the word list
+    docs.append(ExtractedDocument(doctype="c", pages=[0], fields=[restored]))
+    assert candidates(docs, _calibrator(0.99)) == [doubted, restored]
     assert settle_by_rereading(docs, _calibrator(0.99),
-                               lambda _p, bxs: read_lines(image, bxs, dpi=300)) == 1
+                               lambda _p, bxs: read_lines(image, bxs, dpi=300)) == 2
     assert doubted.status == FieldStatus.accepted
+    # The page itself reads the restored accents: the restoration's warning goes.
+    assert restored.status == FieldStatus.accepted and restored.problems == []
     assert disputed.status == FieldStatus.review and not disputed.readings
 
 
