@@ -121,8 +121,9 @@ def fit(examples: Sequence[Example], say: Callable[[str], None], *, trained_on: 
     """Fit the scorer on ``examples``: boosted trees or a logistic model, whichever accepts
     more values at the required precision out of fold; isotonic maps and the threshold are
     fitted on out-of-fold scores. With ``reread`` (a second reading of each value's lines,
-    None where there is none), the second threshold is chosen too: among the values under
-    the first whose second reading agrees, the lowest probability from which they are right
+    None where there is none), the second thresholds are chosen too: among the values the
+    first did not accept (under it, or held by a doubted word or restored accents alone)
+    whose second reading agrees, the lowest probability from which they are right
     ``DEV_PRECISION`` of the time out of fold (``extraction.reread``)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
