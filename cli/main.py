@@ -192,7 +192,8 @@ def extract(file: Annotated[Path, typer.Argument(help="image (JPEG, PNG, TIFF) o
         return read_lines(image, boxes, dpi=pages[i].dpi or 300, opts=opts)
 
     docs = extract_documents(pages, types, review_threshold=s.review_threshold,
-                             calibration=s.resolved_calibration(), reread=read_lines_again)
+                             calibration=s.resolved_calibration(),
+                             reread=read_lines_again if s.second_reading else None)
     why = page_explanations(pages, docs, types, opts.lang, read_as) if explain else []
     if as_json:
         out: dict[str, Any] = {"file": str(file),

@@ -229,7 +229,8 @@ def extract(job: ExtractJob) -> list[RecordState]:
                                  review_threshold=rt.settings.review_threshold,
                                  calibration=rt.settings.resolved_calibration(),
                                  known=IndexKnown(rt.index),
-                                 reread=line_reader([refs[i] for i in idxs], part))
+                                 reread=line_reader([refs[i] for i in idxs], part)
+                                 if rt.settings.second_reading else None)
         for n, doc in enumerate(docs, start=1):
             out.append(store_record(job, dossier_id, n, doc, [refs[i] for i in idxs], part,
                                     by_id))

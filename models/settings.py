@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # reaches the calibrated rule's threshold (extraction/calibration.json); set this to
     # override that threshold (stricter offices).
     review_threshold: float | None = None
+    # A value held a little under the threshold, in a document a second reading could settle,
+    # has its lines read again alone (extraction/reread.py); off: such values wait for a person.
+    second_reading: bool = True
     # The field scorer: this file, else the one `dossier calibrate --install` put at
     # data_dir/calibration.json, else the one shipped (extraction/calibration.json).
     calibration: Path | None = None

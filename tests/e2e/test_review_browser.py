@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_scans"
 # Documents whose extraction leaves work for a clerk: a full form, a phone photo of a card,
-# a fax-quality registration.
+# a fax-quality registration (read without the second reading, which settles the form alone).
 DOCS = [SAMPLES / "birth-registration-clean.png", SAMPLES / "cccd-front-skewed-phone.jpg",
         SAMPLES / "enterprise-registration-fax-200x100.png"]
 PASSWORD = "correct horse 1"
@@ -56,7 +56,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: S3Endpoint) -> 
                         s3_access_key=s3_endpoint.access_key,
                         s3_secret_key=s3_endpoint.secret_key,
                         bucket_prefix=f"r{uuid.uuid4().hex[:8]}-", lease_minutes=LEASE_MINUTES,
-                        _env_file=None)
+                        second_reading=False, _env_file=None)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PREFECT_HOME", str(data / "prefect"))
         rt = Runtime(settings)
