@@ -47,7 +47,7 @@ from models.records import (
 from storage.faults import is_outage
 
 __all__ = ["local_original", "ocr_limits", "ocr_key", "cleaned_key", "pdf_key", "patiently",
-           "count_file_pages", "read_page", "read_again", "extract", "store_record",
+           "count_file_pages", "read_page", "read_again", "extract", "line_reader", "store_record",
            "known_files", "mark_counted", "page_results", "failed_files", "mark_extracting",
            "extraction_failed", "file_results", "duplicate_results", "failure_results",
            "Heartbeat"]
