@@ -224,12 +224,14 @@ def examples_read_again(lines: CorpusLines, workers: int, say
     again on its corpus page (None for a value of no corpus dossier, or with no lines)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from extraction.reread import joined
+
     def one(ex: Example) -> str | None:
         f = ex.field
         if f.page is None or not f._line_boxes or ex.group not in lines.dossiers:
             return None
         texts = lines.read(ex.group, f.page, list(f._line_boxes))
-        return None if texts is None else " ".join(t for t in texts if t.strip())
+        return None if texts is None else joined(texts)
 
     def read(examples: list[Example]) -> list[str | None]:
         say(f"reading {len(examples)} values' lines again (cached after the first time)")

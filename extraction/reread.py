@@ -25,8 +25,8 @@ from extraction.vocab import LEXICON_RESTORED
 from models.ocr import BBox
 from models.records import ExtractedDocument, ExtractedField, FieldSource, FieldStatus, Reading
 
-__all__ = ["LineReader", "MAX_HELD", "LIFTED", "candidates", "confirmable", "same_reading",
-           "settle_by_rereading"]
+__all__ = ["LineReader", "MAX_HELD", "LIFTED", "candidates", "confirmable", "joined",
+           "same_reading", "settle_by_rereading"]
 
 # A document holding more values than this for a person is not read again.
 MAX_HELD = 3
@@ -52,6 +52,12 @@ _BARE_UNIT = re.compile(r"\b(?:tinh|huyen|phuong|thanh pho|thi xa|thi tran|uy ba
 # ("IN ẤN VA QUẢNG CÁO"); and a free text of one word, a fragment of a longer one as often as
 # not.
 _MIN_TEXT_WORDS = 2
+
+
+def joined(texts: list[str]) -> str:
+    """A value's second reading: the texts of its lines, read one by one, as one text (what
+    ``same_reading`` compares, at run time and when the second thresholds are chosen)."""
+    return " ".join(t for t in texts if t.strip())
 
 
 def _letters(text: str) -> str:
@@ -128,7 +134,7 @@ def settle_by_rereading(docs: list[ExtractedDocument], calibrator: Calibrator | 
         texts = read(f.page, list(f._line_boxes))
         if texts is None:
             continue
-        text = " ".join(t for t in texts if t.strip())
+        text = joined(texts)
         agree = same_reading(f, text)
         f.readings.append(Reading(value=text or None, source=FieldSource.reread))
         if agree:

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["BBox", "Word", "MachineCode", "CardShape", "Line", "PageOCR", "OcrDocument", "union_box", "line_boxes",
-           "OcrOptions", "Limits"]
+__all__ = ["BBox", "Word", "MachineCode", "CardShape", "Line", "PageOCR", "OcrDocument",
+           "union_box", "line_boxes", "OcrOptions", "Limits"]
 
 BBox = tuple[int, int, int, int]
 
